@@ -1,0 +1,43 @@
+// swift-tools-version:6.0
+import PackageDescription
+import Foundation
+
+// MPI is found through pkg-config. Debian/Ubuntu ship `mpi-c` for whichever MPI is the
+// system default (Open MPI or MPICH); elsewhere set MPILEARN_MPI_PKG=ompi-c or mpich.
+let env = ProcessInfo.processInfo.environment
+let mpiPkg = env["MPILEARN_MPI_PKG"] ?? "mpi-c"
+let blasPkg = env["MPILEARN_BLAS_PKG"] ?? "openblas"
+
+let package = Package(
+    name: "MPILearn",
+    platforms: [.macOS(.v13)],
+    products: [
+        .library(name: "SwiftMPI", targets: ["SwiftMPI"]),
+        .library(name: "MPILearn", targets: ["MPILearn"]),
+        .executable(name: "mpilearn", targets: ["mpilearn"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+    ],
+    targets: [
+        .systemLibrary(
+            name: "CMPI", path: "Sources/CMPI", pkgConfig: mpiPkg,
+            providers: [.apt(["libopenmpi-dev", "openmpi-bin"])]),
+        .systemLibrary(
+            name: "CLinearAlgebra", path: "Sources/CLinearAlgebra", pkgConfig: blasPkg,
+            providers: [.apt(["libopenblas-dev", "liblapacke-dev"])]),
+        .target(name: "SwiftMPI", dependencies: ["CMPI"]),
+        .target(name: "MPILearn", dependencies: ["SwiftMPI", "CLinearAlgebra"]),
+        .executableTarget(
+            name: "mpilearn",
+            dependencies: [
+                "MPILearn", "SwiftMPI",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ]),
+        .executableTarget(
+            name: "mpilearn-selftest", dependencies: ["MPILearn", "SwiftMPI"], path: "Tests/SelfTest"),
+        .testTarget(name: "SwiftMPITests", dependencies: ["SwiftMPI"]),
+        .testTarget(name: "MPILearnTests", dependencies: ["MPILearn", "SwiftMPI"]),
+    ],
+    swiftLanguageModes: [.v5]
+)

@@ -1,0 +1,1 @@
+public enum MPILearnVersion { public static let string = "0.1.0" }

@@ -1,0 +1,62 @@
+import ArgumentParser
+import Foundation
+import MPILearn
+import SwiftMPI
+
+/// `mpilearn`: one subcommand per workflow.
+@main
+struct MPILearnCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "mpilearn",
+        abstract: "scikit-learn-style machine learning on MPI: one SPMD program, launched by mpirun or srun.",
+        discussion: """
+        Launch any subcommand with `mpirun -np N mpilearn ...` (or `srun`); without a launcher it \
+        runs as a one-rank job. An error on any rank prints `rank R/N: error: ...` and ends the \
+        whole job with a non-zero exit code (see README: exit codes).
+        """,
+        version: MPILearnVersion.string,
+        subcommands: [InfoCommand.self, CheckCommand.self])
+
+    /// Parses on every rank (no MPI needed), then runs the command. Parse errors are the same
+    /// on every rank, so only launch rank 0 prints them; every rank exits with the same code.
+    static func main() {
+        do {
+            var command = try parseAsRoot()
+            if let spmd = command as? SPMDCommand {
+                Job.run { world in try spmd.run(world: world) }
+            }
+            try command.run()
+        } catch {
+            if launchRank == 0 { exit(withError: error) }
+            Foundation.exit(exitCode(for: error).rawValue)
+        }
+    }
+
+    /// The rank the launcher gave this process, read before MPI starts (0 without a launcher).
+    static var launchRank: Int {
+        let env = ProcessInfo.processInfo.environment
+        for key in ["OMPI_COMM_WORLD_RANK", "PMIX_RANK", "PMI_RANK", "SLURM_PROCID"] {
+            if let v = env[key], let r = Int(v) { return r }
+        }
+        return 0
+    }
+}
+
+/// A subcommand that runs as an SPMD job: `run(world:)` is called on every rank inside
+/// ``Job/run(_:)``, so an error on any rank ends the whole job.
+protocol SPMDCommand: ParsableCommand {
+    func run(world: any Communicator) throws
+}
+
+extension SPMDCommand {
+    func run() throws {
+        Job.run { world in try run(world: world) }
+    }
+}
+
+/// Output printed by rank 0 only, flushed per line so batch logs show progress.
+func say(_ comm: any Communicator, _ text: String) {
+    guard comm.rank == 0 else { return }
+    print(text)
+    fflush(stdout)
+}
