@@ -36,8 +36,9 @@ let package = Package(
             ]),
         .executableTarget(
             name: "mpilearn-selftest", dependencies: ["MPILearn", "SwiftMPI"], path: "Tests/SelfTest"),
-        .testTarget(name: "SwiftMPITests", dependencies: ["SwiftMPI"]),
-        .testTarget(name: "MPILearnTests", dependencies: ["MPILearn", "SwiftMPI"]),
+        .target(name: "TestSupport", path: "Tests/TestSupport"),
+        .testTarget(name: "SwiftMPITests", dependencies: ["SwiftMPI", "TestSupport"]),
+        .testTarget(name: "MPILearnTests", dependencies: ["MPILearn", "SwiftMPI", "TestSupport"]),
     ],
     swiftLanguageModes: [.v5]
 )

@@ -107,6 +107,12 @@ public final class LocalCommunicator: Communicator, @unchecked Sendable {
         self.rank = rank
     }
 
+    /// A one-rank communicator, for work one rank does alone (rank 0 reading a file it
+    /// then broadcasts) with code written against ``Communicator``.
+    public static func solo() -> LocalCommunicator {
+        LocalCommunicator(group: LocalGroup(size: 1, state: LocalJobState()), rank: 0)
+    }
+
     /// Deposits `value`, waits for every rank, runs `body` with all deposits, waits again
     /// (so no rank frees a buffer another still reads), then runs `after`.
     private func exchange<R>(_ value: Any?, _ body: ([Any?]) throws -> R) throws -> R {

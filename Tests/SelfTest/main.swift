@@ -1,1 +1,74 @@
-print("x")
+// mpilearn-selftest: test-only scenarios launched by the test suite under real mpirun.
+//
+//   mpilearn-selftest collectives [CHUNK_LIMIT]   every collective, optionally chunked
+//   mpilearn-selftest throw RANK                  RANK throws while the others wait in allreduce
+//   mpilearn-selftest kill RANK                   RANK sends itself SIGKILL while the others wait
+//   mpilearn-selftest exit RANK                   RANK exits(3) without MPI_Finalize or abort
+//   mpilearn-selftest bigcount N CHUNK_LIMIT      broadcast/allreduce/allgatherv/alltoallv of N bytes in chunks
+import Foundation
+import SwiftMPI
+
+let args = Array(CommandLine.arguments.dropFirst())
+let scenario = args.first ?? "collectives"
+let target = args.count > 1 ? Int(args[1]) ?? 0 : 0
+
+struct Injected: JobError {
+    var rank: Int
+    var exitCode: JobExitCode { .dataError }
+    var description: String { "injected failure on rank \(rank)" }
+}
+
+Job.run { world in
+    switch scenario {
+    case "collectives":
+        if args.count > 1, let limit = Int(args[1]) { MPICommunicator.chunkLimit = limit }
+        let passed = try CollectiveSelfCheck.run(world)
+        if world.rank == 0 { print("selftest collectives passed: \(passed.joined(separator: ","))") }
+    case "throw", "kill", "exit":
+        if world.rank == target {
+            Thread.sleep(forTimeInterval: 0.3) // let the others block in the allreduce first
+            switch scenario {
+            case "throw": throw Injected(rank: world.rank)
+            case "kill": kill(getpid(), SIGKILL)
+            default: exit(3)
+            }
+        }
+        var x = [Double](repeating: 1, count: 4)
+        try world.allreduce(&x, op: .sum) // never completes: the job must end anyway
+        print("rank \(world.rank): allreduce returned, which it must not")
+    case "bigcount":
+        let n = args.count > 1 ? Int(args[1])! : 1 << 20
+        MPICommunicator.chunkLimit = args.count > 2 ? Int(args[2])! : 1000
+        var buf = [UInt8](repeating: 0, count: n)
+        if world.rank == 0 { for i in 0 ..< n { buf[i] = UInt8(truncatingIfNeeded: i &* 31) } }
+        try world.broadcast(&buf, root: 0)
+        for i in 0 ..< n where buf[i] != UInt8(truncatingIfNeeded: i &* 31) {
+            throw CommunicatorError(operation: "bigcount", message: "broadcast byte \(i) wrong on rank \(world.rank)")
+        }
+        var ones = [Int32](repeating: 1, count: n)
+        try world.allreduce(&ones, op: .sum)
+        if ones.contains(where: { $0 != Int32(world.size) }) {
+            throw CommunicatorError(operation: "bigcount", message: "allreduce wrong on rank \(world.rank)")
+        }
+        let mine = [UInt8](repeating: UInt8(world.rank + 1), count: n / 2 + world.rank)
+        let all = try world.allgatherv(mine)
+        for r in 0 ..< world.size where all.values[all.layout.range(of: r)].contains(where: { $0 != UInt8(r + 1) }) || all.layout.counts[r] != n / 2 + r {
+            throw CommunicatorError(operation: "bigcount", message: "allgatherv block \(r) wrong on rank \(world.rank)")
+        }
+        let g = try world.gatherv(mine, root: world.size - 1)
+        if world.rank == world.size - 1, g!.values != all.values {
+            throw CommunicatorError(operation: "bigcount", message: "gatherv differs from allgatherv")
+        }
+        let sendCounts = (0 ..< world.size).map { n / 4 + $0 }
+        let out = (0 ..< world.size).flatMap { q in [UInt8](repeating: UInt8(world.rank * 16 + q), count: sendCounts[q]) }
+        let got = try world.alltoallv(out, sendCounts: sendCounts)
+        for q in 0 ..< world.size where got.layout.counts[q] != n / 4 + world.rank || got.values[got.layout.range(of: q)].contains(where: { $0 != UInt8(q * 16 + world.rank) }) {
+            throw CommunicatorError(operation: "bigcount", message: "alltoallv block from \(q) wrong on rank \(world.rank)")
+        }
+        let sc = try world.scatterv(world.rank == 0 ? all.values : [], counts: all.layout.counts, root: 0)
+        if sc != mine { throw CommunicatorError(operation: "bigcount", message: "scatterv wrong on rank \(world.rank)") }
+        if world.rank == 0 { print("selftest bigcount passed: \(n) elements, chunk limit \(MPICommunicator.chunkLimit)") }
+    default:
+        throw CommunicatorError(operation: "selftest", message: "unknown scenario '\(scenario)'")
+    }
+}

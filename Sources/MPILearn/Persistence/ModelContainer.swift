@@ -1,0 +1,194 @@
+import Foundation
+
+/// MPILearn's versioned model file: one container for every model kind.
+///
+/// Layout (all integers little-endian):
+///
+/// | bytes | content |
+/// |---|---|
+/// | 8 | magic `MPILRNMD` |
+/// | 4 | format version (UInt32), currently ``currentVersion`` |
+/// | 4 | length of the kind string, then the kind in UTF-8 (`random-forest-classifier`, `kmeans`, ...) |
+/// | 8 | length of the JSON header, then the header: feature names, classes, parameters, provenance |
+/// | 4 | number of sections; each: 4-byte name length, name, 8-byte length, bytes |
+/// | 4 | CRC-32 (IEEE) of every byte before it |
+///
+/// Readers reject a wrong magic, a newer version, another kind, a truncated file or a bad
+/// checksum with a message that says which. Sections hold flat arrays (tree nodes, centres)
+/// so a model of many trees loads without parsing JSON for every node.
+public struct ModelContainer: Equatable {
+    public static let magic = Array("MPILRNMD".utf8)
+    /// The format version this build writes; it reads every version up to this one.
+    public static let currentVersion: UInt32 = 1
+
+    public var kind: String
+    public var version: UInt32
+    /// JSON metadata (the model's own Codable header type, encoded by the model).
+    public var header: Data
+    /// Named binary sections in order.
+    public var sections: [(name: String, bytes: Data)]
+
+    public init(kind: String, header: Data, sections: [(name: String, bytes: Data)], version: UInt32 = ModelContainer.currentVersion) {
+        self.kind = kind
+        self.header = header
+        self.sections = sections
+        self.version = version
+    }
+
+    public static func == (a: ModelContainer, b: ModelContainer) -> Bool {
+        a.kind == b.kind && a.version == b.version && a.header == b.header
+            && a.sections.map(\.name) == b.sections.map(\.name) && a.sections.map(\.bytes) == b.sections.map(\.bytes)
+    }
+
+    /// The section called `name`.
+    public func section(_ name: String, in path: String = "model") throws -> Data {
+        guard let s = sections.first(where: { $0.name == name }) else {
+            throw MPILearnError.dataError(SourceLocation(file: path), "model file has no '\(name)' section; it is corrupt or not a \(kind) model")
+        }
+        return s.bytes
+    }
+
+    // MARK: encoding
+
+    public func encoded() -> Data {
+        var out = Data()
+        out.append(contentsOf: Self.magic)
+        out.appendLE(version)
+        let k = Data(kind.utf8)
+        out.appendLE(UInt32(k.count))
+        out.append(k)
+        out.appendLE(UInt64(header.count))
+        out.append(header)
+        out.appendLE(UInt32(sections.count))
+        for s in sections {
+            let n = Data(s.name.utf8)
+            out.appendLE(UInt32(n.count))
+            out.append(n)
+            out.appendLE(UInt64(s.bytes.count))
+            out.append(s.bytes)
+        }
+        out.appendLE(CRC32.checksum(out))
+        return out
+    }
+
+    /// Writes the container to `path` atomically.
+    public func write(to path: String) throws {
+        try AtomicFile.write(encoded(), to: path)
+    }
+
+    /// Decodes a container, checking magic, version, checksum and (if given) kind.
+    /// - Parameter expectedKinds: kinds the caller can use; another kind is an error.
+    public static func decode(_ data: Data, path: String, expectedKinds: [String]? = nil) throws -> ModelContainer {
+        func bad(_ msg: String) -> MPILearnError { .dataError(SourceLocation(file: path), msg) }
+        guard data.count >= 12, Array(data.prefix(8)) == magic else {
+            throw bad("not an MPILearn model file (the first bytes are not the MPILRNMD magic)")
+        }
+        var r = ByteReader(data: data, path: path)
+        r.offset = 8
+        let version: UInt32 = try r.read()
+        guard version >= 1 && version <= currentVersion else {
+            throw bad("model format version \(version) is newer than this MPILearn reads (up to \(currentVersion)); upgrade MPILearn")
+        }
+        guard data.count >= 16 else { throw bad("model file is truncated") }
+        let stored = data.suffix(4).withUnsafeBytes { UInt32(littleEndian: $0.loadUnaligned(as: UInt32.self)) }
+        let kindLen: UInt32 = try r.read()
+        let kind = String(decoding: try r.bytes(Int(kindLen)), as: UTF8.self)
+        if let expectedKinds, !expectedKinds.contains(kind) {
+            throw bad("this is a '\(kind)' model; expected \(expectedKinds.map { "'\($0)'" }.joined(separator: " or "))")
+        }
+        guard CRC32.checksum(data.prefix(data.count - 4)) == stored else {
+            throw bad("model file is truncated or corrupt (checksum mismatch)")
+        }
+        let headerLen: UInt64 = try r.read()
+        let header = try r.bytes(Int(headerLen))
+        let count: UInt32 = try r.read()
+        var sections: [(String, Data)] = []
+        for _ in 0 ..< count {
+            let nl: UInt32 = try r.read()
+            let name = String(decoding: try r.bytes(Int(nl)), as: UTF8.self)
+            let bl: UInt64 = try r.read()
+            sections.append((name, try r.bytes(Int(bl))))
+        }
+        guard r.offset == data.count - 4 else { throw bad("model file has \(data.count - 4 - r.offset) unexpected trailing bytes") }
+        return ModelContainer(kind: kind, header: header, sections: sections, version: version)
+    }
+
+    /// Reads and decodes the container at `path`.
+    public static func read(from path: String, expectedKinds: [String]? = nil) throws -> ModelContainer {
+        guard let data = FileManager.default.contents(atPath: path) else {
+            throw MPILearnError.cannotRead(path: path, reason: FileManager.default.fileExists(atPath: path) ? "permission denied or not a file" : "no such file")
+        }
+        return try decode(data, path: path, expectedKinds: expectedKinds)
+    }
+}
+
+/// Sequential little-endian reads with bounds checks that name the file.
+public struct ByteReader {
+    public let data: Data
+    public let path: String
+    public var offset = 0
+
+    public init(data: Data, path: String) {
+        self.data = data
+        self.path = path
+    }
+
+    public mutating func read<T: FixedWidthInteger>(_: T.Type = T.self) throws -> T {
+        let b = try bytes(MemoryLayout<T>.size)
+        return b.withUnsafeBytes { T(littleEndian: $0.loadUnaligned(as: T.self)) }
+    }
+
+    public mutating func bytes(_ n: Int) throws -> Data {
+        guard n >= 0, offset + n <= data.count else {
+            throw MPILearnError.dataError(SourceLocation(file: path), "model file is truncated (needs \(n) bytes at offset \(offset), has \(data.count - offset))")
+        }
+        defer { offset += n }
+        return data.subdata(in: data.startIndex + offset ..< data.startIndex + offset + n)
+    }
+}
+
+extension Data {
+    /// Appends an integer in little-endian byte order.
+    public mutating func appendLE<T: FixedWidthInteger>(_ v: T) {
+        var le = v.littleEndian
+        Swift.withUnsafeBytes(of: &le) { append(contentsOf: $0) }
+    }
+
+    /// The bytes of a flat array of trivially copyable values (native little-endian layout).
+    public init<T: BitwiseCopyable>(flat values: [T]) {
+        self = values.withUnsafeBytes { Data($0) }
+    }
+
+    /// Reinterprets the bytes as a flat array of `T`.
+    /// - Throws: ``MPILearnError/dataError`` if the length is not a multiple of `T`'s size.
+    public func flatArray<T: BitwiseCopyable>(of: T.Type, path: String = "model") throws -> [T] {
+        let size = MemoryLayout<T>.stride
+        guard count % size == 0 else {
+            throw MPILearnError.dataError(SourceLocation(file: path), "section of \(count) bytes is not a whole number of \(T.self) values")
+        }
+        return [T](unsafeUninitializedCapacity: count / size) { buf, n in
+            _ = self.copyBytes(to: UnsafeMutableRawBufferPointer(buf))
+            n = count / size
+        }
+    }
+}
+
+/// CRC-32 (IEEE 802.3, the zlib/PNG polynomial). Hand-written (a 256-entry table) to avoid
+/// linking zlib for one checksum.
+public enum CRC32 {
+    static let table: [UInt32] = (0 ..< 256).map { i -> UInt32 in
+        var c = UInt32(i)
+        for _ in 0 ..< 8 { c = (c & 1) != 0 ? 0xEDB8_8320 ^ (c >> 1) : c >> 1 }
+        return c
+    }
+
+    public static func checksum<D: DataProtocol>(_ data: D) -> UInt32 {
+        var c: UInt32 = 0xFFFF_FFFF
+        for region in data.regions {
+            region.withUnsafeBytes { raw in
+                for b in raw { c = table[Int((c ^ UInt32(b)) & 0xFF)] ^ (c >> 8) }
+            }
+        }
+        return c ^ 0xFFFF_FFFF
+    }
+}

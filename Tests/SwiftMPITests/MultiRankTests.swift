@@ -1,0 +1,58 @@
+import TestSupport
+import XCTest
+
+/// Real `mpirun` jobs: every collective at p = 1...4, chunked transfers, and failures that
+/// must end the whole job fast instead of hanging.
+final class MultiRankTests: XCTestCase {
+    func testCollectivesAtOneToFourRanks() throws {
+        for np in 1 ... 4 {
+            let out = try MPIRun.mpirun(np: np, "mpilearn-selftest", ["collectives"], timeout: 120)
+            XCTAssertEqual(out.status, 0, "np=\(np): \(out)")
+            XCTAssertTrue(out.stdout.contains("selftest collectives passed"), "np=\(np): \(out)")
+        }
+    }
+
+    func testCollectivesWithTinyChunkLimit() throws {
+        // With a limit of 3 elements every collective above 3 elements goes through chunks.
+        let out = try MPIRun.mpirun(np: 3, "mpilearn-selftest", ["collectives", "3"], timeout: 120)
+        XCTAssertEqual(out.status, 0, "\(out)")
+    }
+
+    func testLargeTransfersSplitIntoChunks() throws {
+        for np in [2, 4] {
+            let out = try MPIRun.mpirun(np: np, "mpilearn-selftest", ["bigcount", "300001", "4096"], timeout: 120)
+            XCTAssertEqual(out.status, 0, "np=\(np): \(out)")
+            XCTAssertTrue(out.stdout.contains("selftest bigcount passed"), "\(out)")
+        }
+    }
+
+    func testSingletonStartWithoutMpirun() throws {
+        let out = try MPIRun.run([MPIRun.executable("mpilearn-selftest"), "collectives"], timeout: 60)
+        XCTAssertEqual(out.status, 0, "\(out)")
+    }
+
+    func testThrowOnOneRankEndsTheJobFast() throws {
+        for (np, bad) in [(2, 1), (4, 2), (3, 0)] {
+            let out = try MPIRun.mpirun(np: np, "mpilearn-selftest", ["throw", String(bad)], timeout: 30)
+            XCTAssertFalse(out.timedOut, "np=\(np): job hung: \(out)")
+            XCTAssertNotEqual(out.status, 0, "\(out)")
+            XCTAssertLessThan(out.seconds, 10, "\(out)")
+            XCTAssertTrue(out.stderr.contains("rank \(bad)/\(np): error: injected failure on rank \(bad)"), "\(out)")
+            XCTAssertFalse(out.stdout.contains("allreduce returned"), "\(out)")
+        }
+    }
+
+    func testKilledRankEndsTheJob() throws {
+        let out = try MPIRun.mpirun(np: 3, "mpilearn-selftest", ["kill", "1"], timeout: 30)
+        XCTAssertFalse(out.timedOut, "job hung: \(out)")
+        XCTAssertNotEqual(out.status, 0, "\(out)")
+        XCTAssertLessThan(out.seconds, 10, "\(out)")
+    }
+
+    func testRankExitingWithoutFinalizeEndsTheJob() throws {
+        let out = try MPIRun.mpirun(np: 2, "mpilearn-selftest", ["exit", "1"], timeout: 30)
+        XCTAssertFalse(out.timedOut, "job hung: \(out)")
+        XCTAssertNotEqual(out.status, 0, "\(out)")
+        XCTAssertLessThan(out.seconds, 10, "\(out)")
+    }
+}
