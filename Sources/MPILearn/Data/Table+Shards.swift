@@ -119,3 +119,17 @@ extension Table {
         }
     }
 }
+
+extension Table {
+    /// Bytes the column values of this shard occupy (dictionaries not counted).
+    public var valueBytes: Int {
+        columns.reduce(0) { s, c in
+            switch c.values {
+            case .float64(let v): return s + v.count * 8
+            case .float32(let v): return s + v.count * 4
+            case .categorical(let v, _): return s + v.count * 4
+            case .datetime(let v): return s + v.count * 8
+            }
+        }
+    }
+}
