@@ -28,8 +28,8 @@ final class CSVShardParser {
     let slotOf: UnsafeMutablePointer<Int>
     let slotCount: Int
     let slotKinds: [FieldKind]
-    var columns: UnsafeMutablePointer<GrowableColumn>
-    var pools: UnsafeMutablePointer<StringPool>
+    let columns: UnsafeMutablePointer<GrowableColumn>
+    let pools: UnsafeMutablePointer<StringPool>
     let special: UnsafeMutablePointer<UInt8>
     let delimiter: UInt8
     let numbers = NumberParser()
@@ -66,6 +66,7 @@ final class CSVShardParser {
         }
         special = .allocate(capacity: 256)
         special.initialize(repeating: 0, count: 256)
+        special[0] = 1  // the sentinel after the data (a NUL inside a field is skipped over)
         special[Int(delimiter)] = 1
         special[10] = 1
         special[Int(UInt8(ascii: "\""))] = 1
@@ -125,8 +126,13 @@ final class CSVShardParser {
         let slotOf = self.slotOf
         let fieldCount = self.fieldCount
         let numbers = self.numbers
+        let columns = self.columns
+        let pools = self.pools
+        var capacity = self.capacity
+        let pow10 = numbers.pow10
         var p = pos
         var row = rows
+        buf[n] = 0  // sentinel: every scan below stops at a byte that is not a digit and is special
 
         while p < n {
             let recStart = p
@@ -145,6 +151,7 @@ final class CSVShardParser {
             }
             if row == capacity {
                 reserve(capacity + capacity / 2 + 1024)
+                capacity = self.capacity
             }
             var f = 0
             while true {
@@ -152,6 +159,42 @@ final class CSVShardParser {
                 var cl: Int
                 var endOfRecord: Bool
                 let fieldStart = p
+                if f < fieldCount && kinds[f] == FieldKind.float64.rawValue {
+                    // Fast path for the common case: [-]digits[.digits] then the delimiter or LF,
+                    // at most 15 digits (exact in a Double, and 10^k exact for k <= 15: Clinger).
+                    var q = p
+                    let neg = buf[q] == UInt8(ascii: "-")
+                    if neg { q += 1 }
+                    var mant: UInt64 = 0, nd = 0, exp = 0
+                    while true {
+                        let d = buf[q] &- 48
+                        if d > 9 { break }
+                        mant = mant &* 10 &+ UInt64(d)
+                        nd += 1
+                        q += 1
+                    }
+                    if buf[q] == UInt8(ascii: ".") {
+                        q += 1
+                        while true {
+                            let d = buf[q] &- 48
+                            if d > 9 { break }
+                            mant = mant &* 10 &+ UInt64(d)
+                            nd += 1
+                            exp -= 1
+                            q += 1
+                        }
+                    }
+                    let c = buf[q]
+                    if q < n && nd > 0 && nd <= 15 && (c == delim || c == LF) {
+                        let m = Double(mant)
+                        let v = exp == 0 ? m : m / pow10[-exp]
+                        columns[slotOf[f]].base!.assumingMemoryBound(to: Double.self)[row] = neg ? -v : v
+                        p = q + 1
+                        f += 1
+                        if c == LF { break }
+                        continue
+                    }
+                }
                 if p < n && buf[p] == QUOTE {
                     var q = p + 1
                     var escaped = false
@@ -203,7 +246,11 @@ final class CSVShardParser {
                     }
                 } else {
                     var q = p
-                    while q < n && special[Int(buf[q])] == 0 { q += 1 }
+                    while true {
+                        while special[Int(buf[q])] == 0 { q += 1 }
+                        if q < n && buf[q] == 0 { q += 1; continue }
+                        break
+                    }
                     if q >= n {
                         if !final { rows = row; return recStart }
                         endOfRecord = true

@@ -355,6 +355,18 @@ public enum ISODatetime {
 /// A 64-bit hash of a byte string (word-at-a-time multiply–xorshift, SplitMix finaliser).
 @inline(__always)
 func hashBytes(_ p: UnsafePointer<UInt8>, _ n: Int) -> UInt64 {
+    if n <= 16 {
+        // Short strings (most categories): two masked word loads; callers guarantee 16
+        // readable bytes after the data.
+        let raw = UnsafeRawPointer(p)
+        let m0: UInt64 = n >= 8 ? ~0 : (1 << UInt64(n * 8)) &- 1
+        let m1: UInt64 = n <= 8 ? 0 : n >= 16 ? ~0 : (1 << UInt64((n - 8) * 8)) &- 1
+        let a = raw.loadUnaligned(as: UInt64.self) & m0
+        let b = raw.loadUnaligned(fromByteOffset: 8, as: UInt64.self) & m1
+        var h = (a ^ UInt64(truncatingIfNeeded: n) << 59) &* 0x9E37_79B9_7F4A_7C15
+        h = (h ^ (h >> 29) ^ b) &* 0xBF58_476D_1CE4_E5B9
+        return h ^ (h >> 32)
+    }
     var h: UInt64 = 0x9E37_79B9_7F4A_7C15 &+ UInt64(truncatingIfNeeded: n)
     var i = 0
     let raw = UnsafeRawPointer(p)
@@ -413,7 +425,7 @@ struct StringPool {
         firstPiece = .allocate(capacity: 32)
         firstOffset = .allocate(capacity: 32)
         arenaCapacity = 1024
-        arena = .allocate(capacity: 1024)
+        arena = .allocate(capacity: 1024 + 16)
     }
 
     func free() {
@@ -437,7 +449,7 @@ struct StringPool {
             let e = slots[s]
             if e < 0 { break }
             let ei = Int(e)
-            if hashes[ei] == h && Int(lengths[ei]) == n && memcmp(arena + offsets[ei], p, n) == 0 { return (e, false) }
+            if hashes[ei] == h && Int(lengths[ei]) == n && StringPool.equal(arena + offsets[ei], p, n) { return (e, false) }
             s = (s + 1) & mask
         }
         return (insert(p, n, h, slot: s), true)
@@ -458,7 +470,7 @@ struct StringPool {
         }
         if arenaCount + n > arenaCapacity {
             let c = max(arenaCapacity * 2, arenaCount + n)
-            let na = UnsafeMutablePointer<UInt8>.allocate(capacity: c)
+            let na = UnsafeMutablePointer<UInt8>.allocate(capacity: c + 16)
             na.update(from: arena, count: arenaCount)
             arena.deallocate()
             arena = na
@@ -490,6 +502,20 @@ struct StringPool {
             while slots[s] >= 0 { s = (s + 1) & mask }
             slots[s] = Int32(e)
         }
+    }
+
+    /// Byte equality; strings up to 16 bytes are compared as two masked 8-byte words (both
+    /// the arena and the read buffer have 16 readable bytes of slack after their data).
+    @inline(__always)
+    static func equal(_ a: UnsafePointer<UInt8>, _ b: UnsafePointer<UInt8>, _ n: Int) -> Bool {
+        if n > 16 { return memcmp(a, b, n) == 0 }
+        let ra = UnsafeRawPointer(a), rb = UnsafeRawPointer(b)
+        let m0: UInt64 = n >= 8 ? ~0 : (1 << UInt64(n * 8)) &- 1
+        let w0 = (ra.loadUnaligned(as: UInt64.self) ^ rb.loadUnaligned(as: UInt64.self)) & m0
+        if n <= 8 { return w0 == 0 }
+        let m1: UInt64 = n >= 16 ? ~0 : (1 << UInt64((n - 8) * 8)) &- 1
+        let w1 = (ra.loadUnaligned(fromByteOffset: 8, as: UInt64.self) ^ rb.loadUnaligned(fromByteOffset: 8, as: UInt64.self)) & m1
+        return w0 | w1 == 0
     }
 
     /// Records what entry `e` parses as and where it was first seen.
