@@ -293,3 +293,17 @@ final class CSVReaderTests: XCTestCase {
         }
     }
 }
+
+extension CSVReaderTests {
+    func testDatasetSplitsTargetAndKeepsCategories() throws {
+        let path = try write("ds.csv", "a,c,y\n1.5,UA,0\n2.5,AA,1\nNA,UA,1\n")
+        let t = try CSVReader.read(path, options: CSVOptions(types: ["c": .categorical]), comm: LocalCommunicator.solo())
+        let d: Dataset<Double> = try t.dataset(target: "y")
+        XCTAssertEqual(d.featureNames, ["a", "c"])
+        XCTAssertEqual(d.target, [0, 1, 1])
+        XCTAssertEqual(d.categories[1]?.values, ["AA", "UA"])
+        XCTAssertNil(d.categories[0])
+        XCTAssertEqual(Array(d.features.storage[0 ..< 4]), [1.5, 1, 2.5, 0])
+        XCTAssertTrue(d.features.storage[4].isNaN)
+    }
+}

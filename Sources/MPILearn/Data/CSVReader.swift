@@ -520,11 +520,11 @@ struct CSVFinisher {
             let values: ColumnValues
             switch parser.slotKinds[s] {
             case .float64:
-                values = .float64([Double](UnsafeBufferPointer(start: base.assumingMemoryBound(to: Double.self), count: n)))
+                values = .float64(hugeArray(base.assumingMemoryBound(to: Double.self), n))
             case .float32:
-                values = .float32([Float](UnsafeBufferPointer(start: base.assumingMemoryBound(to: Float.self), count: n)))
+                values = .float32(hugeArray(base.assumingMemoryBound(to: Float.self), n))
             case .datetime:
-                values = .datetime([Int64](UnsafeBufferPointer(start: base.assumingMemoryBound(to: Int64.self), count: n)))
+                values = .datetime(hugeArray(base.assumingMemoryBound(to: Int64.self), n))
             case .categorical, .inferred:
                 values = try finishPooled(slot: s, type: type, codes: base.assumingMemoryBound(to: Int32.self), rows: n)
             case .skip:
@@ -596,6 +596,7 @@ struct CSVFinisher {
                 }
             }
             let out = [Int32](unsafeUninitializedCapacity: n) { buf, count in
+                if n > 0 { adviseHugePages(UnsafeMutableRawPointer(buf.baseAddress!), n * 4) }
                 map.withUnsafeBufferPointer { m in
                     for i in 0 ..< n { buf[i] = m[Int(codes[i])] }
                 }

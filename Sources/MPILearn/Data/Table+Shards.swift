@@ -133,3 +133,36 @@ extension Table {
         }
     }
 }
+
+extension Table {
+    /// The named feature columns as a row-major matrix, with the `target` column split off.
+    ///
+    /// Categorical features become their codes (missing: NaN) and keep their dictionaries in
+    /// ``Dataset/categories``; datetimes become seconds. The target is a Double per row (codes
+    /// for a categorical target, NaN where missing). Global row indices are kept.
+    /// - Parameters:
+    ///   - features: feature columns; `nil` means every column except `target`.
+    ///   - target: the target column, if any.
+    /// - Throws: ``MPILearnError/invalidParameter`` for an unknown column.
+    public func dataset<T: LinearAlgebraScalar>(_ type: T.Type = Double.self, features: [String]? = nil, target: String? = nil) throws -> Dataset<T> {
+        let names = features ?? columnNames.filter { $0 != target }
+        let x = try matrix(T.self, columns: names)
+        let categories = try names.map { name -> CategoryDictionary? in
+            if case .categorical(_, let d) = try column(named: name).values { return d }
+            return nil
+        }
+        var y: [Double]? = nil
+        if let target {
+            let c = try column(named: target)
+            y = (0 ..< rowCount).map { c.values.double(at: $0) }
+        }
+        return Dataset(features: x, target: y, featureNames: names, categories: categories,
+                       globalRowStart: globalRowStart, globalRowCount: globalRowCount)
+    }
+
+    /// The dictionary of categorical column `name`, or nil if it is not categorical.
+    public func categories(of name: String) throws -> CategoryDictionary? {
+        if case .categorical(_, let d) = try column(named: name).values { return d }
+        return nil
+    }
+}
