@@ -287,7 +287,7 @@ final class CSVShardParser {
                             } else if isMissing(cp, cl) {
                                 dst[row] = .nan
                             } else {
-                                throw notA("number", cp, cl, piece: piece, offset: bufOffset + fieldStart, field: f)
+                                throw notA("a number", cp, cl, piece: piece, offset: bufOffset + fieldStart, field: f)
                             }
                         case FieldKind.float32.rawValue:
                             let dst = base.assumingMemoryBound(to: Float.self)
@@ -298,7 +298,7 @@ final class CSVShardParser {
                             } else if isMissing(cp, cl) {
                                 dst[row] = .nan
                             } else {
-                                throw notA("number", cp, cl, piece: piece, offset: bufOffset + fieldStart, field: f)
+                                throw notA("a number", cp, cl, piece: piece, offset: bufOffset + fieldStart, field: f)
                             }
                         case FieldKind.datetime.rawValue:
                             let dst = base.assumingMemoryBound(to: Int64.self)
@@ -309,7 +309,7 @@ final class CSVShardParser {
                             } else if isMissing(cp, cl) {
                                 dst[row] = .min
                             } else {
-                                throw notA("ISO 8601 date", cp, cl, piece: piece, offset: bufOffset + fieldStart, field: f)
+                                throw notA("an ISO 8601 date", cp, cl, piece: piece, offset: bufOffset + fieldStart, field: f)
                             }
                         default:
                             let dst = base.assumingMemoryBound(to: Int32.self)
@@ -352,6 +352,6 @@ final class CSVShardParser {
     @inline(never)
     private func notA(_ what: String, _ p: UnsafePointer<UInt8>, _ n: Int, piece: Int, offset: Int, field: Int) -> CSVParseFailure {
         let text = String(decoding: UnsafeBufferPointer(start: p, count: min(n, 60)), as: UTF8.self) + (n > 60 ? "..." : "")
-        return CSVParseFailure(piece: piece, offset: offset, field: field, message: "expected a \(what), found \"\(text)\"")
+        return CSVParseFailure(piece: piece, offset: offset, field: field, message: "expected \(what), found \"\(text)\"")
     }
 }
