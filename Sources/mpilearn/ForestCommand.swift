@@ -356,6 +356,8 @@ struct ForestRun: SPMDCommand {
     @Option(help: "broadcast-test (rank 0 broadcasts the test set, votes are allreduced) or broadcast-model (trees are allgathered, each rank predicts its test shard).")
     var prediction: String = "broadcast-test"
     @Option(help: "Also save the model here (rank 0 gathers the trees).") var model: String?
+    @Option(help: "Write the combined predictions here (CSV: prediction, then the summed votes or scores per class), by rank 0.")
+    var predictions: String?
 
     func run(world: any Communicator) throws {
         guard let v = Voting(rawValue: voting) else { throw MPILearnError.invalidParameter(name: "--voting", value: voting, allowed: "soft or hard") }
@@ -394,6 +396,18 @@ struct ForestRun: SPMDCommand {
                 metricsComm = LocalCommunicator.solo()
             } else {
                 metricsComm = world
+            }
+            if let predictions {
+                // broadcast-test: rank 0 holds every row's combined votes; broadcast-model: each rank its block.
+                let k = h.outputs
+                let pred = argmaxRows(votes, classes: k)
+                var text = world.rank == 0 ? "prediction" + h.classes.map { ",votes_\($0)" }.joined() + "\n" : ""
+                if world.rank == 0 || !bcast {
+                    for i in 0 ..< pred.count {
+                        text += h.classes[pred[i]] + (0 ..< k).map { "," + String(votes[i * k + $0]) }.joined() + "\n"
+                    }
+                }
+                try PartitionedOutput.write(predictions, mode: "single", comm: world) { emit in try emit(text) }
             }
             if world.rank == 0 || !bcast {
                 try printClassificationReport(yTrue: rows.y!.map { Int($0) }, votes: votes, classes: h.classes, voting: v, nEstimators: h.nEstimators, comm: metricsComm)

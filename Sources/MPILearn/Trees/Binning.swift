@@ -8,8 +8,9 @@
 /// distinct values (scikit-learn's thresholds), so "code ≤ b" and "value ≤ edges[b]" select
 /// the same rows and a tree trained on codes predicts on raw values.
 ///
-/// Features are binned once, before any tree is grown, into a column-major `UInt8` matrix:
-/// a histogram pass over a node then reads one contiguous byte column per feature.
+/// Features are binned once, before any tree is grown, into a row-major `UInt8` matrix
+/// (one row's codes are contiguous, so a tree's builder copies each sampled row with one
+/// short copy into its node-ordered working set; see ``TreeBuilder``).
 public struct FeatureBins: Sendable {
     /// Per feature, the `binCount - 1` upper edges of all bins but the last, ascending.
     public var edges: [[Double]]
@@ -93,7 +94,7 @@ public struct FeatureBins: Sendable {
         return UInt8(lo)
     }
 
-    /// The features of `x` as column-major codes: feature `f` of row `i` at `f * rows + i`.
+    /// The features of `x` as row-major codes: feature `f` of row `i` at `i * features + f`.
     public func bin(_ x: Matrix<Double>) -> [UInt8] {
         let n = x.rows, d = x.columns
         var out = [UInt8](repeating: 0, count: n * d)
@@ -102,16 +103,15 @@ public struct FeatureBins: Sendable {
                 for f in 0 ..< d {
                     edges[f].withUnsafeBufferPointer { e in
                         let m = e.count
-                        let base = f * n
                         for i in 0 ..< n {
                             let v = xs[i * d + f]
-                            if v.isNaN { o[base + i] = UInt8(m + 1); continue }
+                            if v.isNaN { o[i * d + f] = UInt8(m + 1); continue }
                             var lo = 0, hi = m
                             while lo < hi {
                                 let mid = (lo + hi) >> 1
                                 if v <= e[mid] { hi = mid } else { lo = mid + 1 }
                             }
-                            o[base + i] = UInt8(lo)
+                            o[i * d + f] = UInt8(lo)
                         }
                     }
                 }

@@ -221,7 +221,8 @@ public struct ForestModel: Sendable {
     /// The sum over this model's trees of each row's output (`rows × outputs`): class
     /// fractions (or, with `hard`, one vote per tree for its class) or regression values.
     ///
-    /// Rows go in chunks of 1024 so a chunk stays in cache while every tree visits it;
+    /// Trees are first packed for prediction (``PackedTree``). Rows go in chunks of 1024 so a
+    /// chunk stays in cache while every tree visits it;
     /// chunks are spread over `threads` threads. Each row's sum runs over the trees in
     /// index order whatever the thread count.
     public func sumOutputs(_ x: Matrix<Double>, hard: Bool = false, threads: Int = 1) throws -> [Double] {
@@ -230,7 +231,7 @@ public struct ForestModel: Sendable {
         var out = [Double](repeating: 0, count: rows * k)
         let chunk = 1024
         let chunks = (rows + chunk - 1) / chunk
-        let trees = self.trees
+        let trees = self.trees.map(PackedTree.init)
         out.withUnsafeMutableBufferPointer { o in
             x.storage.withUnsafeBufferPointer { xs in
                 let ob = UncheckedSendable(o), xb = UncheckedSendable(xs)

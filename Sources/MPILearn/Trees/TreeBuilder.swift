@@ -3,7 +3,7 @@ public struct BinnedData: @unchecked Sendable {
     /// Rows of this rank's shard.
     public let rows: Int
     public let features: Int
-    /// Column-major codes: feature `f` of row `i` at `f * rows + i` (see ``FeatureBins``).
+    /// Row-major codes: feature `f` of row `i` at `i * features + f` (see ``FeatureBins``).
     public let codes: [UInt8]
     public let bins: FeatureBins
     /// Number of classes (classification) or 0 (regression).
@@ -43,10 +43,17 @@ public struct BinnedData: @unchecked Sendable {
 /// the node's rows adds their statistics (row count and class weights, or `w, wy, wy²`) into
 /// the bins of the feature's codes; one scan over the non-empty bins in code order then
 /// evaluates every threshold, with missing values tried on both sides (scikit-learn ≥ 1.3's
-/// rule: with no missing values in the node they go to the child with more rows). The
-/// chosen split partitions the node's `Int32` row indices in place, computing both
-/// children's statistics in the same pass. Nodes of at most 256 rows track the bins they
-/// touch, so a small node costs its rows, not 256 bins.
+/// rule: with no missing values in the node they go to the child with more rows). Nodes of
+/// at most 256 rows track the bins they touch, so a small node costs its rows, not 256 bins.
+///
+/// Memory layout: at the start of a tree the in-bag rows' codes, weights and targets are
+/// copied into node-ordered working arrays (row-major codes, `F` bytes per row). A split
+/// partitions these arrays stably (left rows compacted in place, right rows through a
+/// scratch buffer, computing both children's statistics in the same pass), so every node
+/// owns a contiguous range and every histogram pass reads memory sequentially instead of
+/// gathering random rows — on the flights data this was 3–4× faster than indexing
+/// column-major codes through an `Int32` row-index array, whose random gathers stall on
+/// cache misses.
 ///
 /// Features are sampled per node without replacement (a partial Fisher–Yates shuffle driven
 /// by the tree's own random stream); as in scikit-learn, features constant in the node do
@@ -66,15 +73,29 @@ public final class TreeBuilder {
     /// Statistics per bin: `[count, w_0 ... w_{K-1}]` or `[count, w, wy, wy²]`.
     let S: Int
     let K: Int
+    let F: Int
+    /// Bytes per row in the working set: `F` rounded up to whole 8-byte words, so a row
+    /// moves as a few `UInt64` stores rather than a `memmove` call.
+    let stride: Int
+    let words: Int
     let mtry: Int
     let maxCodes: Int
     let hist: UnsafeMutablePointer<Double>
     let touched: UnsafeMutablePointer<Int32>
     let featureOrder: UnsafeMutablePointer<Int32>
+    /// The features that vary in the shard, ascending; each tree starts its feature
+    /// shuffles from this order, so a tree does not depend on the trees built before it.
+    let candidates: UnsafeMutablePointer<Int32>
+    let missCodes: UnsafeMutablePointer<UInt8>
     var candidateCount = 0
     let cum: UnsafeMutablePointer<Double>, optL: UnsafeMutablePointer<Double>, optR: UnsafeMutablePointer<Double>
     let statsL: UnsafeMutablePointer<Double>, statsR: UnsafeMutablePointer<Double>, statsNode: UnsafeMutablePointer<Double>
     let valueBuf: UnsafeMutablePointer<Double>
+    // Node-ordered working set and partition scratch.
+    let rc: UnsafeMutablePointer<UInt8>, rc2: UnsafeMutablePointer<UInt8>
+    let sw: UnsafeMutablePointer<Double>, sw2: UnsafeMutablePointer<Double>
+    let sy: UnsafeMutablePointer<Int32>, sy2: UnsafeMutablePointer<Int32>
+    let sv: UnsafeMutablePointer<Double>, sv2: UnsafeMutablePointer<Double>
 
     /// - Parameters:
     ///   - params: validated tree parameters.
@@ -84,22 +105,28 @@ public final class TreeBuilder {
         self.data = data
         K = data.classes
         S = data.classes > 0 ? data.classes + 1 : 4
+        F = data.features
+        words = max(1, (data.features + 7) / 8)
+        stride = words * 8
         mtry = params.maxFeatures.resolve(features: data.features)
         maxCodes = (data.bins.edges.map { $0.count + 2 }.max() ?? 2)
         hist = .allocate(capacity: maxCodes * S)
         hist.initialize(repeating: 0, count: maxCodes * S)
         touched = .allocate(capacity: 257)
         let order = UnsafeMutablePointer<Int32>.allocate(capacity: max(1, data.features))
-        featureOrder = order
+        candidates = order
+        featureOrder = .allocate(capacity: max(1, data.features))
+        missCodes = .allocate(capacity: max(1, data.features))
+        for f in 0 ..< data.features { missCodes[f] = UInt8(data.bins.edges[f].count + 1) }
         // Features with a single code everywhere can never split; they are left out.
         var n = 0
+        let d = data.features, rows = data.rows
         data.codes.withUnsafeBufferPointer { codes in
-            for f in 0 ..< data.features {
-                let col = codes.baseAddress! + f * data.rows
+            for f in 0 ..< d {
                 var constant = true
-                if data.rows > 0 {
-                    let first = col[0]
-                    for i in 1 ..< data.rows where col[i] != first { constant = false; break }
+                if rows > 0 {
+                    let first = codes[f]
+                    for i in 1 ..< rows where codes[i * d + f] != first { constant = false; break }
                 }
                 if !constant { order[n] = Int32(f); n += 1 }
             }
@@ -107,13 +134,21 @@ public final class TreeBuilder {
         cum = .allocate(capacity: S); optL = .allocate(capacity: S); optR = .allocate(capacity: S)
         statsL = .allocate(capacity: S); statsR = .allocate(capacity: S); statsNode = .allocate(capacity: S)
         valueBuf = .allocate(capacity: max(1, K))
+        let cap = max(1, rows)
+        rc = .allocate(capacity: cap * stride); rc2 = .allocate(capacity: cap * stride)
+        rc.initialize(repeating: 0, count: cap * stride)
+        sw = .allocate(capacity: cap); sw2 = .allocate(capacity: cap)
+        sy = .allocate(capacity: cap); sy2 = .allocate(capacity: cap)
+        sv = .allocate(capacity: cap); sv2 = .allocate(capacity: cap)
         candidateCount = n
     }
 
     deinit {
-        hist.deallocate(); touched.deallocate(); featureOrder.deallocate()
+        hist.deallocate(); touched.deallocate(); featureOrder.deallocate(); candidates.deallocate(); missCodes.deallocate()
         cum.deallocate(); optL.deallocate(); optR.deallocate()
         statsL.deallocate(); statsR.deallocate(); statsNode.deallocate(); valueBuf.deallocate()
+        rc.deallocate(); rc2.deallocate(); sw.deallocate(); sw2.deallocate()
+        sy.deallocate(); sy2.deallocate(); sv.deallocate(); sv2.deallocate()
     }
 
     struct Split {
@@ -132,7 +167,7 @@ public final class TreeBuilder {
         var improvement: Double
     }
 
-    /// Weighted impurity `W · impurity` of a statistics vector.
+    /// Total weight and weighted impurity `W · impurity` of a statistics vector.
     @inline(__always)
     func weightedImpurity(_ s: UnsafePointer<Double>) -> (Double, Double) {
         let w: Double
@@ -148,7 +183,7 @@ public final class TreeBuilder {
 
     /// Grows a tree on the rows `samples[0..<count]` (distinct rows with weight > 0).
     /// - Parameters:
-    ///   - samples: row indices; reordered in place.
+    ///   - samples: row indices of the shard (not modified).
     ///   - weights: weight of every row of the shard (bootstrap count × class weight).
     ///   - rng: the tree's stream for feature sampling.
     public func grow(samples: UnsafeMutablePointer<Int32>, count: Int, weights: UnsafePointer<Double>, rng: inout Philox) -> Tree {
@@ -158,20 +193,28 @@ public final class TreeBuilder {
             tree.appendNode(samples: 0, weighted: 0, impurity: 0, value: UnsafeBufferPointer(start: valueBuf, count: max(1, K)))
             return tree
         }
-        // Root statistics.
+        featureOrder.update(from: candidates, count: candidateCount)
+        // Working set in node order, and the root's statistics.
         for q in 0 ..< S { statsNode[q] = 0 }
         var yMin = Double.infinity, yMax = -Double.infinity
-        data.yClass.withUnsafeBufferPointer { yc in
-            data.yValue.withUnsafeBufferPointer { yv in
-                for s in 0 ..< count {
-                    let i = Int(samples[s]), w = weights[i]
-                    statsNode[0] += 1
-                    if K > 0 {
-                        statsNode[1 + Int(yc[i])] += w
-                    } else {
-                        let y = yv[i]
-                        statsNode[1] += w; statsNode[2] += w * y; statsNode[3] += w * y * y
-                        yMin = min(yMin, y); yMax = max(yMax, y)
+        let F = self.F, stride = self.stride
+        data.codes.withUnsafeBufferPointer { codes in
+            data.yClass.withUnsafeBufferPointer { yc in
+                data.yValue.withUnsafeBufferPointer { yv in
+                    for s in 0 ..< count {
+                        let i = Int(samples[s]), w = weights[i]
+                        (rc + s * stride).update(from: codes.baseAddress! + i * F, count: F)
+                        sw[s] = w
+                        statsNode[0] += 1
+                        if K > 0 {
+                            sy[s] = yc[i]
+                            statsNode[1 + Int(yc[i])] += w
+                        } else {
+                            let y = yv[i]
+                            sv[s] = y
+                            statsNode[1] += w; statsNode[2] += w * y; statsNode[3] += w * y * y
+                            yMin = min(yMin, y); yMax = max(yMax, y)
+                        }
                     }
                 }
             }
@@ -196,7 +239,7 @@ public final class TreeBuilder {
                 finalizedLeaves += 1
                 return
             }
-            let split = findSplit(samples: samples, start: start, end: end, weights: weights, node: stats, rng: &rng)
+            let split = findSplit(start: start, end: end, node: stats, rng: &rng)
             guard split.feature >= 0 else { finalizedLeaves += 1; return }
             let improvement = rootWeight > 0 ? (wimp - split.childImpurity) / rootWeight : 0
             if improvement + Double.ulpOfOne < params.minImpurityDecrease { finalizedLeaves += 1; return }
@@ -208,7 +251,7 @@ public final class TreeBuilder {
         while !frontier.isEmpty {
             if let maxLeaves = params.maxLeafNodes, finalizedLeaves + frontier.count >= maxLeaves { break }
             let p = bestFirst ? heapPop(&frontier) : frontier.removeLast()
-            let (mid, pureL, pureR) = partition(samples: samples, p: p, weights: weights)
+            let (mid, pureL, pureR) = partition(p)
             let f = p.split.feature
             tree.feature[p.node] = Int32(f)
             tree.threshold[p.node] = p.split.bin < data.bins.edges[f].count ? data.bins.edges[f][p.split.bin] : .infinity
@@ -229,51 +272,57 @@ public final class TreeBuilder {
         return nonzero <= 1
     }
 
-    /// Partitions the node's rows by its split; fills `statsL`/`statsR` and tells whether
-    /// each child is pure.
-    func partition(samples: UnsafeMutablePointer<Int32>, p: Pending, weights: UnsafePointer<Double>) -> (Int, Bool, Bool) {
-        let n = data.rows
-        let f = p.split.feature, bin = UInt8(p.split.bin), missCode = UInt8(data.bins.edges[f].count + 1)
+    /// Stably partitions the node's working-set range by its split (left rows compacted in
+    /// place, right rows via scratch); fills `statsL`/`statsR` and tells whether each child
+    /// is pure.
+    func partition(_ p: Pending) -> (Int, Bool, Bool) {
+        let K = self.K, stride = self.stride, words = self.words
+        let rw = UnsafeMutableRawPointer(rc).assumingMemoryBound(to: UInt64.self)
+        let rw2 = UnsafeMutableRawPointer(rc2).assumingMemoryBound(to: UInt64.self)
+        let f = p.split.feature, bin = UInt8(p.split.bin), missCode = missCodes[f]
         let missLeft = p.split.missingLeft
         for q in 0 ..< S { statsL[q] = 0; statsR[q] = 0 }
         var lMin = Double.infinity, lMax = -Double.infinity, rMin = Double.infinity, rMax = -Double.infinity
-        var lo = p.start, hi = p.end - 1
-        data.codes.withUnsafeBufferPointer { codes in
-            data.yClass.withUnsafeBufferPointer { yc in
-                data.yValue.withUnsafeBufferPointer { yv in
-                    let col = codes.baseAddress! + f * n
-                    while lo <= hi {
-                        let i = Int(samples[lo])
-                        let c = col[i]
-                        let goLeft = c == missCode ? missLeft : c <= bin
-                        let st = goLeft ? statsL : statsR
-                        let w = weights[i]
-                        st[0] += 1
-                        if K > 0 {
-                            st[1 + Int(yc[i])] += w
-                        } else {
-                            let y = yv[i]
-                            st[1] += w; st[2] += w * y; st[3] += w * y * y
-                            if goLeft { lMin = min(lMin, y); lMax = max(lMax, y) } else { rMin = min(rMin, y); rMax = max(rMax, y) }
-                        }
-                        if goLeft {
-                            lo += 1
-                        } else {
-                            samples[lo] = samples[hi]
-                            samples[hi] = Int32(i)
-                            hi -= 1
-                        }
-                    }
+        var l = p.start, r = 0
+        for s in p.start ..< p.end {
+            let c = rc[s * stride + f]
+            let goLeft = c == missCode ? missLeft : c <= bin
+            let w = sw[s]
+            if goLeft {
+                if l != s { for q in 0 ..< words { rw[l * words + q] = rw[s * words + q] } }
+                sw[l] = w
+                statsL[0] += 1
+                if K > 0 {
+                    let y = sy[s]; sy[l] = y; statsL[1 + Int(y)] += w
+                } else {
+                    let y = sv[s]; sv[l] = y
+                    statsL[1] += w; statsL[2] += w * y; statsL[3] += w * y * y
+                    lMin = min(lMin, y); lMax = max(lMax, y)
                 }
+                l += 1
+            } else {
+                for q in 0 ..< words { rw2[r * words + q] = rw[s * words + q] }
+                sw2[r] = w
+                statsR[0] += 1
+                if K > 0 {
+                    let y = sy[s]; sy2[r] = y; statsR[1 + Int(y)] += w
+                } else {
+                    let y = sv[s]; sv2[r] = y
+                    statsR[1] += w; statsR[2] += w * y; statsR[3] += w * y * y
+                    rMin = min(rMin, y); rMax = max(rMax, y)
+                }
+                r += 1
             }
         }
-        if K > 0 { return (lo, isPureClass(statsL), isPureClass(statsR)) }
-        return (lo, lMin == lMax, rMin == rMax)
+        (rc + l * stride).update(from: rc2, count: r * stride)
+        (sw + l).update(from: sw2, count: r)
+        if K > 0 { (sy + l).update(from: sy2, count: r) } else { (sv + l).update(from: sv2, count: r) }
+        if K > 0 { return (l, isPureClass(statsL), isPureClass(statsR)) }
+        return (l, lMin == lMax, rMin == rMax)
     }
 
     /// The best split of the node over up to `max_features` sampled non-constant features.
-    func findSplit(samples: UnsafeMutablePointer<Int32>, start: Int, end: Int, weights: UnsafePointer<Double>,
-                   node: UnsafePointer<Double>, rng: inout Philox) -> Split {
+    func findSplit(start: Int, end: Int, node: UnsafePointer<Double>, rng: inout Philox) -> Split {
         var best = Split()
         let nf = candidateCount
         var visited = 0, j = 0
@@ -285,48 +334,42 @@ public final class TreeBuilder {
             }
             let f = Int(featureOrder[j])
             j += 1
-            if evaluate(feature: f, samples: samples, start: start, end: end, weights: weights, node: node, best: &best) { visited += 1 }
+            if evaluate(feature: f, start: start, end: end, node: node, best: &best) { visited += 1 }
         }
         return best
     }
 
     /// Builds the feature's histogram over the node, scans it, updates `best`, and clears the
     /// histogram. Returns false if the feature is constant in the node.
-    func evaluate(feature f: Int, samples: UnsafeMutablePointer<Int32>, start: Int, end: Int, weights: UnsafePointer<Double>,
-                  node: UnsafePointer<Double>, best: inout Split) -> Bool {
-        let n = data.rows, S = self.S, K = self.K
+    func evaluate(feature f: Int, start: Int, end: Int, node: UnsafePointer<Double>, best: inout Split) -> Bool {
+        let S = self.S, K = self.K, F = self.stride
+        let hist = self.hist, touched = self.touched, rc = self.rc, sw = self.sw, sy = self.sy, sv = self.sv
         let nb = data.bins.edges[f].count + 1
         let missCode = nb
         let small = end - start <= 256
         var nTouched = 0
-        data.codes.withUnsafeBufferPointer { codes in
-            data.yClass.withUnsafeBufferPointer { yc in
-                data.yValue.withUnsafeBufferPointer { yv in
-                    let col = codes.baseAddress! + f * n
-                    if K > 0 {
-                        if small {
-                            for s in start ..< end {
-                                let i = Int(samples[s]), b = Int(col[i]) * S
-                                if hist[b] == 0 { touched[nTouched] = Int32(col[i]); nTouched += 1 }
-                                hist[b] += 1
-                                hist[b + 1 + Int(yc[i])] += weights[i]
-                            }
-                        } else {
-                            for s in start ..< end {
-                                let i = Int(samples[s]), b = Int(col[i]) * S
-                                hist[b] += 1
-                                hist[b + 1 + Int(yc[i])] += weights[i]
-                            }
-                        }
-                    } else {
-                        for s in start ..< end {
-                            let i = Int(samples[s]), b = Int(col[i]) * S
-                            if small && hist[b] == 0 { touched[nTouched] = Int32(col[i]); nTouched += 1 }
-                            let w = weights[i], y = yv[i]
-                            hist[b] += 1; hist[b + 1] += w; hist[b + 2] += w * y; hist[b + 3] += w * y * y
-                        }
-                    }
+        let col = rc + f
+        if K > 0 {
+            if small {
+                for s in start ..< end {
+                    let c = Int(col[s * F]), b = c * S
+                    if hist[b] == 0 { touched[nTouched] = Int32(c); nTouched += 1 }
+                    hist[b] += 1
+                    hist[b + 1 + Int(sy[s])] += sw[s]
                 }
+            } else {
+                for s in start ..< end {
+                    let b = Int(col[s * F]) * S
+                    hist[b] += 1
+                    hist[b + 1 + Int(sy[s])] += sw[s]
+                }
+            }
+        } else {
+            for s in start ..< end {
+                let c = Int(col[s * F]), b = c * S
+                if small && hist[b] == 0 { touched[nTouched] = Int32(c); nTouched += 1 }
+                let w = sw[s], y = sv[s]
+                hist[b] += 1; hist[b + 1] += w; hist[b + 2] += w * y; hist[b + 3] += w * y * y
             }
         }
         if small {
