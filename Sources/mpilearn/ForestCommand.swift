@@ -358,6 +358,8 @@ struct ForestRun: SPMDCommand {
     @Option(help: "Also save the model here (rank 0 gathers the trees).") var model: String?
     @Option(help: "Write the combined predictions here (CSV: prediction, then the summed votes or scores per class), by rank 0.")
     var predictions: String?
+    @Flag(help: "Also compute the seed workflow's approximate vote (each rank's majority, then a tree reduction of modes) and report how often it differs from the exact vote.")
+    var compareApproximate: Bool = false
 
     func run(world: any Communicator) throws {
         guard let v = Voting(rawValue: voting) else { throw MPILearnError.invalidParameter(name: "--voting", value: voting, allowed: "soft or hard") }
@@ -397,6 +399,9 @@ struct ForestRun: SPMDCommand {
             } else {
                 metricsComm = world
             }
+            if compareApproximate && bcast {
+                try compareWithApproximateVote(forest, rows: rows, exact: argmaxRows(votes, classes: h.outputs), comm: world)
+            }
             if let predictions {
                 // broadcast-test: rank 0 holds every row's combined votes; broadcast-model: each rank its block.
                 let k = h.outputs
@@ -425,7 +430,49 @@ struct ForestRun: SPMDCommand {
         }
         t.skip()
         try t.report(world)
+        var usage = rusage()
+        getrusage(RUSAGE_SELF, &usage)
+        let peaks = try world.allgather(Double(usage.ru_maxrss) / 1024)   // Linux reports KiB
+        let raw = try world.allgather(Double(shard.data.rowCount * shard.data.featureCount * 8) / (1 << 20))
+        say(world, String(format: "peak memory per rank: %.1f MB max (%@); shard raw feature bytes %.1f MB max",
+                          peaks.max() ?? 0, peaks.map { String(format: "%.1f", $0) }.joined(separator: ", ") as NSString, raw.max() ?? 0))
     }
+}
+
+/// The seed's approximate vote: every rank takes the majority (mode) of its own trees'
+/// votes per row, and the ranks' modes are combined by a binary tree of pairwise modes
+/// (ties to the lower class, like `scipy.stats.mode`); rank 0 compares it with the exact
+/// allreduced vote.
+func compareWithApproximateVote(_ forest: ForestModel, rows: ForestData.TestRows, exact: [Int], comm: any Communicator) throws {
+    let k = forest.header.outputs
+    let local = argmaxRows(try forest.sumOutputs(rows.x, hard: true), classes: k).map { Int32($0) }
+    let hasTrees = try comm.allgather(Int32(forest.trees.isEmpty ? 0 : 1))
+    guard let (all, layout) = try comm.gatherv(local, root: 0) else { return }
+    var groups: [[Int32]] = (0 ..< comm.size).filter { hasTrees[$0] == 1 }.map { Array(all[layout.range(of: $0)]) }
+    while groups.count > 1 {
+        var next: [[Int32]] = []
+        var i = 0
+        while i < groups.count {
+            if i + 1 < groups.count {
+                // Mode of two: equal votes keep the class, a split goes to the lower class.
+                next.append(zip(groups[i], groups[i + 1]).map { min($0, $1) })
+            } else {
+                next.append(groups[i])
+            }
+            i += 2
+        }
+        groups = next
+    }
+    guard let approx = groups.first else { return }
+    let differ = zip(approx, exact).filter { Int($0) != $1 }.count
+    let y = rows.y.map { $0.map { Int($0) } }
+    var line = "approximate vote (tree reduction of per-rank modes) differs from the exact vote on \(differ) of \(exact.count) rows (\(String(format: "%.2f", 100 * Double(differ) / Double(max(1, exact.count))))%)"
+    if let y {
+        let accA = Double(zip(approx, y).filter { Int($0) == $1 }.count) / Double(max(1, y.count))
+        let accE = Double(zip(exact, y).filter { $0 == $1 }.count) / Double(max(1, y.count))
+        line += "; accuracy approximate \(fmt(accA)) vs exact \(fmt(accE))"
+    }
+    print(line)
 }
 
 /// Per-phase wall times, reported as the maximum over ranks, split into compute and
