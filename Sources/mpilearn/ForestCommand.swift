@@ -431,9 +431,9 @@ struct ForestRun: SPMDCommand {
         t.skip()
         try t.report(world)
         var usage = rusage()
-        getrusage(RUSAGE_SELF, &usage)
+        getrusage(RUSAGE_SELF.rawValue, &usage)
         let peaks = try world.allgather(Double(usage.ru_maxrss) / 1024)   // Linux reports KiB
-        let raw = try world.allgather(Double(shard.data.rowCount * shard.data.featureCount * 8) / (1 << 20))
+        let raw = try world.allgather(Double(shard.data.rowCount * shard.data.featureCount * 8) / 1_048_576)
         say(world, String(format: "peak memory per rank: %.1f MB max (%@); shard raw feature bytes %.1f MB max",
                           peaks.max() ?? 0, peaks.map { String(format: "%.1f", $0) }.joined(separator: ", ") as NSString, raw.max() ?? 0))
     }
