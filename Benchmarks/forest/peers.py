@@ -50,7 +50,7 @@ def main():
         t = time.perf_counter(); p = m.predict(xte); pred = time.perf_counter() - t
     else:
         import lightgbm as lgb
-        params = dict(boosting_type="rf", n_estimators=100, num_leaves=1 << 17, max_depth=-1, min_child_samples=1,
+        params = dict(boosting_type="rf", n_estimators=100, num_leaves=4096, max_depth=-1, min_child_samples=2,
                       min_child_weight=0, subsample=0.632, subsample_freq=1, feature_fraction_bynode=0.25,
                       n_jobs=jobs, max_bin=255, verbose=-1, random_state=0)
         m = lgb.LGBMClassifier(**params)
