@@ -15,7 +15,8 @@ struct MPILearnCommand: ParsableCommand {
         whole job with a non-zero exit code (see README: exit codes).
         """,
         version: MPILearnVersion.string,
-        subcommands: [InfoCommand.self, CheckCommand.self, GenerateCommand.self, DescribeCommand.self, ConvertCommand.self])
+        subcommands: [InfoCommand.self, CheckCommand.self, GenerateCommand.self, DescribeCommand.self, ConvertCommand.self,
+                      ForestCommand.self, ModelCommand.self])
 
     /// Parses on every rank (no MPI needed), then runs the command. Parse errors are the same
     /// on every rank, so only launch rank 0 prints them; every rank exits with the same code.

@@ -1,0 +1,122 @@
+/// Quantile bins of one rank's features, and the features binned to `UInt8` codes.
+///
+/// Each feature's non-missing values are cut into at most `maxBins` bins (`maxBins ≤ 255`):
+/// a feature with few distinct values gets one bin per value, otherwise bins hold roughly
+/// equal numbers of rows (cuts fall between distinct values, so a heavy value is never split).
+/// Code `b` holds the values `v` with `edges[b-1] < v ≤ edges[b]`; missing values (NaN) get
+/// the code `binCount`, one past the last bin. Edges are midpoints between neighbouring
+/// distinct values (scikit-learn's thresholds), so "code ≤ b" and "value ≤ edges[b]" select
+/// the same rows and a tree trained on codes predicts on raw values.
+///
+/// Features are binned once, before any tree is grown, into a row-major `UInt8` matrix
+/// (one row's codes are contiguous, so a tree's builder copies each sampled row with one
+/// short copy into its node-ordered working set; see ``TreeBuilder``).
+public struct FeatureBins: Sendable {
+    /// Per feature, the `binCount - 1` upper edges of all bins but the last, ascending.
+    public var edges: [[Double]]
+
+    /// The number of non-missing bins of feature `f` (its missing code).
+    @inlinable public func binCount(_ f: Int) -> Int { edges[f].count + 1 }
+
+    /// Learns the bins of the columns of `x` (row-major, rows × features).
+    ///
+    /// With more than `sampleLimit` rows, the edges come from every k-th row (a deterministic
+    /// stride sample), which changes them little and keeps the sort cheap.
+    public init(_ x: Matrix<Double>, maxBins: Int, sampleLimit: Int = 250_000) {
+        precondition(maxBins >= 2 && maxBins <= 255, "FeatureBins: maxBins \(maxBins) not in 2...255")
+        let n = x.rows, d = x.columns
+        let stride = max(1, (n + sampleLimit - 1) / max(1, sampleLimit))
+        var edges: [[Double]] = []
+        edges.reserveCapacity(d)
+        var column: [Double] = []
+        column.reserveCapacity(n / stride + 1)
+        x.storage.withUnsafeBufferPointer { xs in
+            for f in 0 ..< d {
+                column.removeAll(keepingCapacity: true)
+                var i = 0
+                while i < n {
+                    let v = xs[i * d + f]
+                    if !v.isNaN { column.append(v) }
+                    i += stride
+                }
+                column.sort()
+                edges.append(FeatureBins.cuts(sorted: column, maxBins: maxBins))
+            }
+        }
+        self.edges = edges
+    }
+
+    /// Bins with given edges (for tests).
+    public init(edges: [[Double]]) { self.edges = edges }
+
+    /// Upper bin edges for sorted non-missing values: one bin per distinct value when there
+    /// are at most `maxBins` of them, else greedy cuts at multiples of `count / maxBins`.
+    static func cuts(sorted v: [Double], maxBins: Int) -> [Double] {
+        guard !v.isEmpty else { return [] }
+        var distinct: [Double] = [], counts: [Int] = []
+        for x in v {
+            if let last = distinct.last, last == x { counts[counts.count - 1] += 1 } else {
+                distinct.append(x)
+                counts.append(1)
+            }
+        }
+        func midpoint(_ a: Double, _ b: Double) -> Double {
+            let m = a / 2 + b / 2
+            return m >= b || m < a ? a : m   // a and b adjacent doubles: cut at a
+        }
+        var out: [Double] = []
+        if distinct.count <= maxBins {
+            for k in 0 ..< distinct.count - 1 { out.append(midpoint(distinct[k], distinct[k + 1])) }
+            return out
+        }
+        let step = Double(v.count) / Double(maxBins)
+        var cum = 0
+        for k in 0 ..< distinct.count - 1 {
+            cum += counts[k]
+            if Double(cum) >= step * Double(out.count + 1) && out.count < maxBins - 1 {
+                out.append(midpoint(distinct[k], distinct[k + 1]))
+            }
+        }
+        return out
+    }
+
+    /// The code of `value` for feature `f`: the first bin whose edge is ≥ value, or the
+    /// missing code for NaN.
+    @inlinable
+    public func code(_ value: Double, feature f: Int) -> UInt8 {
+        let e = edges[f]
+        if value.isNaN { return UInt8(e.count + 1) }
+        var lo = 0, hi = e.count
+        while lo < hi {
+            let mid = (lo + hi) >> 1
+            if value <= e[mid] { hi = mid } else { lo = mid + 1 }
+        }
+        return UInt8(lo)
+    }
+
+    /// The features of `x` as row-major codes: feature `f` of row `i` at `i * features + f`.
+    public func bin(_ x: Matrix<Double>) -> [UInt8] {
+        let n = x.rows, d = x.columns
+        var out = [UInt8](repeating: 0, count: n * d)
+        out.withUnsafeMutableBufferPointer { o in
+            x.storage.withUnsafeBufferPointer { xs in
+                for f in 0 ..< d {
+                    edges[f].withUnsafeBufferPointer { e in
+                        let m = e.count
+                        for i in 0 ..< n {
+                            let v = xs[i * d + f]
+                            if v.isNaN { o[i * d + f] = UInt8(m + 1); continue }
+                            var lo = 0, hi = m
+                            while lo < hi {
+                                let mid = (lo + hi) >> 1
+                                if v <= e[mid] { hi = mid } else { lo = mid + 1 }
+                            }
+                            o[i * d + f] = UInt8(lo)
+                        }
+                    }
+                }
+            }
+        }
+        return out
+    }
+}

@@ -1,0 +1,334 @@
+import Foundation
+import SwiftMPI
+
+/// Called on rank 0 as its trees finish: trees done on rank 0, trees rank 0 grows.
+public typealias ForestProgress = (_ done: Int, _ total: Int) -> Void
+
+/// A random forest classifier (scikit-learn's `RandomForestClassifier`) over ranks.
+///
+/// Local (per-shard) training: the `n_estimators` trees are split over the ranks in
+/// proportion to their rows (``Partition/proportional(total:weights:)``; a rank with no
+/// rows grows none), and each rank grows its trees on its own shard, on `threads` threads.
+/// Tree `g` (global index) draws its bootstrap sample and its features from Philox streams
+/// keyed by `(random_state, g)`, so a forest does not depend on the thread count, and with
+/// one rank it is the serial forest. Class labels, class counts (for `balanced`), feature
+/// importances and the out-of-bag score are combined over all ranks by collectives.
+public struct RandomForestClassifier: Sendable {
+    public var parameters: RandomForestParameters
+
+    public init(_ parameters: RandomForestParameters = .classifier()) { self.parameters = parameters }
+
+    /// Collective. Fits the forest on every rank's shard.
+    /// - Parameters:
+    ///   - data: this rank's rows; `target` holds class labels as numbers (codes of a
+    ///     categorical target, or numeric labels). Missing targets (NaN) are an error.
+    ///   - comm: the ranks holding the shards.
+    ///   - classNames: display names of the labels, indexed by the label value (e.g. the
+    ///     target's category dictionary); by default the labels as numbers.
+    ///   - target: the target's name, saved in the header.
+    ///   - dataDescription: what the data was (saved as provenance).
+    ///   - progress: called on rank 0 as its trees finish.
+    /// - Returns: the fitted model holding this rank's trees.
+    /// - Throws: ``MPILearnError/invalidParameter`` for a bad hyper-parameter,
+    ///   ``MPILearnError/dataError`` for a missing target.
+    public func fit(_ data: Dataset<Double>, comm: any Communicator, classNames: [String]? = nil, target: String = "target",
+                    dataDescription: String = "", progress: ForestProgress? = nil) throws -> RandomForestClassifierModel {
+        let forest = try ForestTrainer.fit(data, task: .classification, parameters: parameters, comm: comm, classNames: classNames,
+                                           target: target, dataDescription: dataDescription, progress: progress)
+        return RandomForestClassifierModel(forest: forest)
+    }
+}
+
+/// A random forest regressor (scikit-learn's `RandomForestRegressor`) over ranks; trained
+/// like ``RandomForestClassifier``, predictions are the mean over trees.
+public struct RandomForestRegressor: Sendable {
+    public var parameters: RandomForestParameters
+
+    public init(_ parameters: RandomForestParameters = .regressor()) { self.parameters = parameters }
+
+    /// Collective. Fits the forest on every rank's shard (see ``RandomForestClassifier/fit``).
+    public func fit(_ data: Dataset<Double>, comm: any Communicator, target: String = "target",
+                    dataDescription: String = "", progress: ForestProgress? = nil) throws -> RandomForestRegressorModel {
+        let forest = try ForestTrainer.fit(data, task: .regression, parameters: parameters, comm: comm, classNames: nil,
+                                           target: target, dataDescription: dataDescription, progress: progress)
+        return RandomForestRegressorModel(forest: forest)
+    }
+}
+
+/// The shared fitting procedure of both forests.
+enum ForestTrainer {
+    enum Domain: UInt64 { case bootstrap = 0x7F01, features = 0x7F02 }
+
+    static func fit(_ data: Dataset<Double>, task: ForestHeader.Task, parameters p: RandomForestParameters, comm: any Communicator,
+                    classNames: [String]?, target: String, dataDescription: String, progress: ForestProgress?) throws -> ForestModel {
+        let classification = task == .classification
+        let d = data.featureCount
+        try p.validate(features: d, classification: classification)
+        guard let y = data.target else { throw MPILearnError.mismatch("fit needs a target column, and the dataset has none") }
+        guard y.count == data.rowCount else { throw MPILearnError.mismatch("dataset has \(data.rowCount) rows but \(y.count) targets") }
+        if let i = y.firstIndex(where: { !$0.isFinite }) {
+            throw MPILearnError.dataError(SourceLocation(file: target, line: data.globalRowStart + i + 1), "target is missing or not finite in row \(data.globalRowStart + i + 1)")
+        }
+        var timings = ForestFitTimings()
+        var clock = Date()
+        func lap(_ into: inout Double) { let now = Date(); into += now.timeIntervalSince(clock); clock = now }
+
+        // Rows per rank, and trees per rank in proportion (exactly n_estimators in total).
+        let rowsPerRank = try comm.allgatherCounts(data.rowCount)
+        let totalRows = rowsPerRank.reduce(0, +)
+        guard totalRows > 0 else { throw MPILearnError.mismatch("fit got no training rows on any rank") }
+        let treesPerRank = Partition.proportional(total: p.nEstimators, weights: rowsPerRank)
+        let firstTree = treesPerRank[..<comm.rank].reduce(0, +)
+        let myTrees = treesPerRank[comm.rank]
+
+        // Classes: the sorted union of every rank's labels; global counts.
+        var classValues: [Double] = []
+        var yCodes: [Int32] = []
+        var globalClassCounts: [Double] = []
+        if classification {
+            let local = Array(Set(y)).sorted()
+            classValues = Array(Set(try comm.allgatherv(local).values)).sorted()
+            yCodes = y.map { v in
+                var lo = 0, hi = classValues.count - 1
+                while lo < hi { let m = (lo + hi) / 2; if classValues[m] < v { lo = m + 1 } else { hi = m } }
+                return Int32(lo)
+            }
+            var counts = [Double](repeating: 0, count: classValues.count)
+            for c in yCodes { counts[Int(c)] += 1 }
+            globalClassCounts = try comm.allreduce(counts, op: .sum)
+        }
+        lap(&timings.communication)
+        let k = classValues.count
+        let names: [String] = classValues.map { v in
+            if let classNames, v >= 0, Int(exactly: v).map({ $0 < classNames.count }) == true { return classNames[Int(v)] }
+            return v == v.rounded() && abs(v) < 1e15 ? String(Int(v)) : String(v)
+        }
+        var classWeight = [Double](repeating: 1, count: max(1, k))
+        if p.classWeight == .balanced {
+            for c in 0 ..< k where globalClassCounts[c] > 0 { classWeight[c] = Double(totalRows) / (Double(k) * globalClassCounts[c]) }
+        }
+
+        // Bin once, then grow this rank's trees.
+        var trees = [Tree?](repeating: nil, count: myTrees)
+        if myTrees > 0 {
+            let binned = classification
+                ? BinnedData(x: data.features, classes: k, y: yCodes, maxBins: p.tree.maxBins)
+                : BinnedData(x: data.features, y: y, maxBins: p.tree.maxBins)
+            lap(&timings.bin)
+            let draws: Int
+            switch p.maxSamples {
+            case .fraction(let f)?: draws = max(1, Int((f * Double(data.rowCount)).rounded()))
+            case .count(let c)?: draws = max(1, Int((Double(c) * Double(data.rowCount) / Double(totalRows)).rounded()))
+            case nil: draws = data.rowCount
+            }
+            let threads = min(p.threads, myTrees)
+            let lock = NSLock()
+            var next = 0, done = 0
+            let box = UncheckedSendable(UnsafeMutableBufferPointer<Tree?>.allocate(capacity: myTrees))
+            box.value.initialize(repeating: nil)
+            defer { box.value.deallocate() }
+            let isRoot = comm.rank == 0
+            let work = { (_: Int) in
+                let builder = TreeBuilder(params: p.tree, data: binned)
+                let n = binned.rows
+                let samples = UnsafeMutablePointer<Int32>.allocate(capacity: n)
+                let weights = UnsafeMutablePointer<Double>.allocate(capacity: n)
+                let counts = UnsafeMutablePointer<Int32>.allocate(capacity: n)
+                defer { samples.deallocate(); weights.deallocate(); counts.deallocate() }
+                while true {
+                    lock.lock()
+                    let t = next
+                    next += 1
+                    lock.unlock()
+                    if t >= myTrees { break }
+                    let g = UInt64(firstTree + t)
+                    let m = bootstrapSample(rows: n, draws: draws, bootstrap: p.bootstrap, seed: p.randomState, tree: g,
+                                            counts: counts, samples: samples)
+                    var subsampleWeight = classWeight
+                    if p.classWeight == .balancedSubsample {
+                        var cc = [Double](repeating: 0, count: k)
+                        for s in 0 ..< m { let i = Int(samples[s]); cc[Int(yCodes[i])] += Double(counts[i]) }
+                        let total = cc.reduce(0, +)
+                        for c in 0 ..< k { subsampleWeight[c] = cc[c] > 0 ? total / (Double(k) * cc[c]) : 1 }
+                    }
+                    for i in 0 ..< n { weights[i] = 0 }
+                    for s in 0 ..< m {
+                        let i = Int(samples[s])
+                        weights[i] = Double(counts[i]) * (classification ? subsampleWeight[Int(yCodes[i])] : 1)
+                    }
+                    var rng = Philox(seed: p.randomState, domain: Domain.features.rawValue, stream: g)
+                    let tree = builder.grow(samples: samples, count: m, weights: weights, rng: &rng)
+                    lock.lock()
+                    box.value[t] = tree
+                    done += 1
+                    let d = done
+                    lock.unlock()
+                    if isRoot, let progress { progress(d, myTrees) }
+                }
+            }
+            if threads <= 1 { work(0) } else { DispatchQueue.concurrentPerform(iterations: threads, execute: work) }
+            trees = Array(box.value)
+            lap(&timings.grow)
+        }
+        let grown = trees.map { $0! }
+
+        // Importances: mean over all trees of each tree's normalised importances.
+        var imp = [Double](repeating: 0, count: d)
+        for t in grown { for (f, v) in t.featureImportances(features: d).enumerated() { imp[f] += v } }
+        imp = try comm.allreduce(imp, op: .sum)
+        let s = imp.reduce(0, +)
+        if s > 0 { imp = imp.map { $0 / s } }
+
+        let env = ProcessInfo.processInfo.environment
+        let date = env["SOURCE_DATE_EPOCH"].flatMap(Double.init).map { Date(timeIntervalSince1970: $0) } ?? Date()
+        let fmt = ISO8601DateFormatter()
+        fmt.timeZone = TimeZone(identifier: "UTC")
+        let provenance = ForestProvenance(ranks: comm.size, trainRows: totalRows, rowsPerRank: rowsPerRank, treesPerRank: treesPerRank,
+                                          data: dataDescription, date: fmt.string(from: date), mpilearn: MPILearnVersion.string)
+        let header = ForestHeader(task: task, featureNames: data.featureNames, categories: data.categories.map { $0?.values },
+                                  target: target, classes: names, parameters: p, nEstimators: p.nEstimators,
+                                  featureImportances: imp, oobScore: nil, provenance: provenance)
+        var model = ForestModel(header: header, trees: grown, treeIndices: (0 ..< myTrees).map { firstTree + $0 })
+        lap(&timings.communication)
+        if p.oobScore {
+            model.header.oobScore = try oobScore(model, data: data, yCodes: yCodes, comm: comm, firstTree: firstTree)
+            lap(&timings.communication)
+        }
+        model.timings = timings
+        return model
+    }
+
+    /// Draws a tree's bootstrap sample: `counts[i]` is row i's multiplicity, `samples[0..<m]`
+    /// the distinct drawn rows in increasing order. Without bootstrap every row once.
+    static func bootstrapSample(rows n: Int, draws: Int, bootstrap: Bool, seed: UInt64, tree g: UInt64,
+                                counts: UnsafeMutablePointer<Int32>, samples: UnsafeMutablePointer<Int32>) -> Int {
+        if !bootstrap {
+            for i in 0 ..< n { counts[i] = 1; samples[i] = Int32(i) }
+            return n
+        }
+        for i in 0 ..< n { counts[i] = 0 }
+        var rng = Philox(seed: seed, domain: Domain.bootstrap.rawValue, stream: g)
+        for _ in 0 ..< draws { counts[rng.below(n)] += 1 }
+        var m = 0
+        for i in 0 ..< n where counts[i] > 0 { samples[m] = Int32(i); m += 1 }
+        return m
+    }
+
+    /// The exact out-of-bag score over all ranks: each training row is predicted by every
+    /// tree whose bootstrap sample did not draw it — all trees of the other ranks (which
+    /// never saw the row) and this rank's trees that left it out — then accuracy (or R²)
+    /// is combined by allreduce over the rows that have at least one such tree.
+    static func oobScore(_ model: ForestModel, data: Dataset<Double>, yCodes: [Int32], comm: any Communicator, firstTree: Int) throws -> Double {
+        let whole = try model.allgathered(comm)
+        let n = data.rowCount, d = data.featureCount, k = model.header.outputs
+        var sums = [Double](repeating: 0, count: n * k)
+        var votes = [Double](repeating: 0, count: n)
+        let own = firstTree ..< firstTree + model.trees.count
+        let p = model.header.parameters
+        let draws: Int
+        let totalRows = model.header.provenance.trainRows
+        switch p.maxSamples {
+        case .fraction(let f)?: draws = max(1, Int((f * Double(n)).rounded()))
+        case .count(let c)?: draws = max(1, Int((Double(c) * Double(n) / Double(totalRows)).rounded()))
+        case nil: draws = n
+        }
+        let counts = UnsafeMutablePointer<Int32>.allocate(capacity: max(1, n))
+        let samples = UnsafeMutablePointer<Int32>.allocate(capacity: max(1, n))
+        defer { counts.deallocate(); samples.deallocate() }
+        var one = [Double](repeating: 0, count: k)
+        data.features.storage.withUnsafeBufferPointer { xs in
+            for (t, g) in zip(whole.trees, whole.treeIndices) where n > 0 {
+                let mine = own.contains(g)
+                if mine { _ = bootstrapSample(rows: n, draws: draws, bootstrap: true, seed: p.randomState, tree: UInt64(g), counts: counts, samples: samples) }
+                for i in 0 ..< n where !mine || counts[i] == 0 {
+                    for c in 0 ..< k { one[c] = 0 }
+                    one.withUnsafeMutableBufferPointer { o in
+                        t.accumulate(UnsafeBufferPointer(rebasing: xs[(i * d) ..< (i * d + d)]), rows: 1, columns: d, into: o)
+                    }
+                    for c in 0 ..< k { sums[i * k + c] += one[c] }
+                    votes[i] += 1
+                }
+            }
+        }
+        let rows = (0 ..< n).filter { votes[$0] > 0 }
+        if model.header.task == .classification {
+            let pred = argmaxRows(sums, classes: k)
+            let correct = rows.reduce(0.0) { $0 + (pred[$1] == Int(yCodes[$1]) ? 1 : 0) }
+            let r = try comm.allreduce([correct, Double(rows.count)], op: .sum)
+            return r[1] > 0 ? r[0] / r[1] : .nan
+        } else {
+            let yTrue = rows.map { data.target![$0] }, yPred = rows.map { sums[$0] / votes[$0] }
+            return try Metrics.r2(yTrue: yTrue, yPred: yPred, comm: comm)
+        }
+    }
+}
+
+/// A fitted random forest classifier: some (after a multi-rank fit) or all of its trees.
+public struct RandomForestClassifierModel: Sendable {
+    public var forest: ForestModel
+
+    public init(forest: ForestModel) { self.forest = forest }
+
+    public var classes: [String] { forest.header.classes }
+    public var featureImportances: [Double] { forest.header.featureImportances }
+    public var oobScore: Double? { forest.header.oobScore }
+
+    /// Reads a classifier model file (no MPI needed).
+    public static func load(from path: String) throws -> RandomForestClassifierModel {
+        RandomForestClassifierModel(forest: try ForestModel.load(from: path, kinds: [ForestModel.classifierKind]))
+    }
+
+    /// Collective. The ranks' votes for every row of `x`, which every rank holds in full
+    /// (the broadcast-test-set path): each rank adds up its own trees' votes (class
+    /// fractions for soft voting, one vote per tree for hard voting), then one allreduce of
+    /// the `rows × classes` sums gives every rank the exact votes of the whole forest. The
+    /// message size depends on rows and classes, not on trees or ranks.
+    /// - Returns: per row and class, summed fractions (soft) or tree counts (hard).
+    public func votes(_ x: Matrix<Double>, comm: any Communicator, voting: Voting = .soft, threads: Int = 1) throws -> [Double] {
+        var v = try forest.sumOutputs(x, hard: voting == .hard, threads: threads)
+        try comm.allreduce(&v, op: .sum)
+        return v
+    }
+
+    /// Class probabilities (`rows × classes`) from the trees held here; the whole forest's
+    /// when ``ForestModel/isComplete``.
+    public func predictProba(_ x: Matrix<Double>, threads: Int = 1) throws -> [Double] {
+        let n = Double(max(1, forest.trees.count))
+        return try forest.sumOutputs(x, threads: threads).map { $0 / n }
+    }
+
+    /// Predicted class codes (indices into ``classes``) from the trees held here.
+    public func predict(_ x: Matrix<Double>, voting: Voting = .soft, threads: Int = 1) throws -> [Int] {
+        argmaxRows(try forest.sumOutputs(x, hard: voting == .hard, threads: threads), classes: forest.header.outputs)
+    }
+}
+
+/// A fitted random forest regressor.
+public struct RandomForestRegressorModel: Sendable {
+    public var forest: ForestModel
+
+    public init(forest: ForestModel) { self.forest = forest }
+
+    public var featureImportances: [Double] { forest.header.featureImportances }
+    public var oobScore: Double? { forest.header.oobScore }
+
+    /// Reads a regressor model file (no MPI needed).
+    public static func load(from path: String) throws -> RandomForestRegressorModel {
+        RandomForestRegressorModel(forest: try ForestModel.load(from: path, kinds: [ForestModel.regressorKind]))
+    }
+
+    /// Collective. The whole forest's mean prediction for every row of `x` (held in full
+    /// by every rank): an allreduce of the ranks' per-row sums, divided by `n_estimators`.
+    public func predict(_ x: Matrix<Double>, comm: any Communicator, threads: Int = 1) throws -> [Double] {
+        var v = try forest.sumOutputs(x, threads: threads)
+        try comm.allreduce(&v, op: .sum)
+        let n = Double(forest.header.nEstimators)
+        return v.map { $0 / n }
+    }
+
+    /// Mean prediction of the trees held here.
+    public func predict(_ x: Matrix<Double>, threads: Int = 1) throws -> [Double] {
+        let n = Double(max(1, forest.trees.count))
+        return try forest.sumOutputs(x, threads: threads).map { $0 / n }
+    }
+}

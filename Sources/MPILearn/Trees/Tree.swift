@@ -1,0 +1,226 @@
+/// A fitted decision tree as flat arrays, one entry per node (scikit-learn's `Tree` layout).
+///
+/// Node 0 is the root. An internal node sends a row left when its feature value is
+/// `≤ threshold` (raw feature units), right otherwise; a missing value (NaN) goes left when
+/// `missingGoesLeft` is 1. A leaf has `feature == -1`. `value` holds `outputs` numbers per node:
+/// the weighted class fractions for a classifier, the weighted mean for a regressor. Flat
+/// arrays make a tree cheap to serialise, send and save.
+public struct Tree: Equatable, Sendable {
+    /// Numbers per node in `value`: the number of classes, or 1 for regression.
+    public var outputs: Int
+    public var feature: [Int32] = []
+    public var threshold: [Double] = []
+    public var left: [Int32] = []
+    public var right: [Int32] = []
+    public var missingGoesLeft: [UInt8] = []
+    /// Training rows that reached the node (distinct rows; bootstrap repeats count once).
+    public var samples: [Int32] = []
+    /// Their total weight (bootstrap multiplicity × class weight).
+    public var weightedSamples: [Double] = []
+    /// The node's impurity under the training criterion.
+    public var impurity: [Double] = []
+    public var value: [Double] = []
+
+    public init(outputs: Int) { self.outputs = outputs }
+
+    public var nodeCount: Int { feature.count }
+    public var leafCount: Int { feature.reduce(0) { $0 + ($1 < 0 ? 1 : 0) } }
+
+    /// Maximum depth (the root alone has depth 0).
+    public var depth: Int {
+        guard nodeCount > 0 else { return 0 }
+        var depthOf = [Int](repeating: 0, count: nodeCount), best = 0
+        for i in 0 ..< nodeCount where feature[i] >= 0 {   // children always follow parents
+            for c in [Int(left[i]), Int(right[i])] {
+                depthOf[c] = depthOf[i] + 1
+                best = max(best, depthOf[c])
+            }
+        }
+        return best
+    }
+
+    /// Appends a node and returns its index.
+    @discardableResult
+    mutating func appendNode(samples n: Int, weighted: Double, impurity imp: Double, value v: UnsafeBufferPointer<Double>) -> Int {
+        feature.append(-1)
+        threshold.append(0)
+        left.append(-1)
+        right.append(-1)
+        missingGoesLeft.append(0)
+        samples.append(Int32(n))
+        weightedSamples.append(weighted)
+        impurity.append(imp)
+        value.append(contentsOf: v)
+        return feature.count - 1
+    }
+
+    /// The leaf reached by row `x` (a buffer of the row's feature values).
+    @inlinable
+    public func leaf(_ x: UnsafePointer<Double>) -> Int {
+        feature.withUnsafeBufferPointer { f in
+            threshold.withUnsafeBufferPointer { t in
+                left.withUnsafeBufferPointer { l in
+                    right.withUnsafeBufferPointer { r in
+                        missingGoesLeft.withUnsafeBufferPointer { m in
+                            var node = 0
+                            while f[node] >= 0 {
+                                let v = x[Int(f[node])]
+                                let goLeft = v.isNaN ? m[node] != 0 : v <= t[node]
+                                node = Int(goLeft ? l[node] : r[node])
+                            }
+                            return node
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    /// Adds this tree's output for each row of `x` (row-major, `columns` features) to `out`
+    /// (`rows × outputs`). With `hard`, a classifier adds 1 to its predicted class instead
+    /// of the leaf's class fractions.
+    public func accumulate(_ x: UnsafeBufferPointer<Double>, rows: Int, columns: Int,
+                           into out: UnsafeMutableBufferPointer<Double>, hard: Bool = false) {
+        let k = outputs
+        feature.withUnsafeBufferPointer { f in
+            threshold.withUnsafeBufferPointer { t in
+                left.withUnsafeBufferPointer { l in
+                    right.withUnsafeBufferPointer { r in
+                        missingGoesLeft.withUnsafeBufferPointer { m in
+                            value.withUnsafeBufferPointer { val in
+                                for i in 0 ..< rows {
+                                    let row = x.baseAddress! + i * columns
+                                    var node = 0
+                                    while f[node] >= 0 {
+                                        let v = row[Int(f[node])]
+                                        let goLeft = v.isNaN ? m[node] != 0 : v <= t[node]
+                                        node = Int(goLeft ? l[node] : r[node])
+                                    }
+                                    let o = i * k, vo = node * k
+                                    if hard {
+                                        var best = 0
+                                        for c in 1 ..< k where val[vo + c] > val[vo + best] { best = c }
+                                        out[o + best] += 1
+                                    } else {
+                                        for c in 0 ..< k { out[o + c] += val[vo + c] }
+                                    }
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    /// Impurity-based feature importances of this tree (weighted impurity decrease per
+    /// feature), normalised to sum to 1 (all zero for a single leaf), as in scikit-learn.
+    public func featureImportances(features: Int) -> [Double] {
+        var imp = [Double](repeating: 0, count: features)
+        for i in 0 ..< nodeCount where feature[i] >= 0 {
+            let l = Int(left[i]), r = Int(right[i])
+            imp[Int(feature[i])] += weightedSamples[i] * impurity[i] - weightedSamples[l] * impurity[l] - weightedSamples[r] * impurity[r]
+        }
+        let s = imp.reduce(0, +)
+        return s > 0 ? imp.map { $0 / s } : imp
+    }
+
+    /// Checks the structure (child indices in range and after their parent, array lengths),
+    /// so a corrupt model file is reported rather than crashing prediction.
+    public func validate(features: Int) -> String? {
+        let n = nodeCount
+        guard n > 0 else { return "tree has no nodes" }
+        guard threshold.count == n, left.count == n, right.count == n, missingGoesLeft.count == n, samples.count == n,
+              weightedSamples.count == n, impurity.count == n, value.count == n * outputs else { return "tree arrays have inconsistent lengths" }
+        for i in 0 ..< n where feature[i] >= 0 {
+            guard Int(feature[i]) < features else { return "node \(i) uses feature \(feature[i]) of \(features)" }
+            guard left[i] > Int32(i), right[i] > Int32(i), Int(left[i]) < n, Int(right[i]) < n else { return "node \(i) has bad children" }
+        }
+        return nil
+    }
+}
+
+/// A tree laid out for prediction: 16-byte nodes in breadth-first order with the two
+/// children of a node adjacent, so a descent touches one cache line per level and needs
+/// no separate `right` array.
+public struct PackedTree: Sendable {
+    /// Internal node: `feature = f << 1 | missingGoesLeft`, `child` = index of the left child
+    /// (the right child follows it). Leaf: `feature = -1`, `child` = the leaf's node index in
+    /// the source tree (for its `value`).
+    struct Node {
+        var threshold: Double
+        var feature: Int32
+        var child: Int32
+    }
+
+    var nodes: [Node]
+    public let value: [Double]
+    public let outputs: Int
+
+    public init(_ t: Tree) {
+        var nodes = [Node](repeating: Node(threshold: 0, feature: -1, child: 0), count: t.nodeCount)
+        var queue: [(old: Int, new: Int)] = [(0, 0)]
+        queue.reserveCapacity(t.nodeCount)
+        var head = 0, next = 1
+        while head < queue.count {
+            let (o, n) = queue[head]
+            head += 1
+            if t.feature[o] < 0 {
+                nodes[n] = Node(threshold: 0, feature: -1, child: Int32(o))
+            } else {
+                nodes[n] = Node(threshold: t.threshold[o], feature: t.feature[o] << 1 | Int32(t.missingGoesLeft[o] != 0 ? 1 : 0), child: Int32(next))
+                queue.append((Int(t.left[o]), next))
+                queue.append((Int(t.right[o]), next + 1))
+                next += 2
+            }
+        }
+        self.nodes = nodes
+        value = t.value
+        outputs = t.outputs
+    }
+
+    /// Adds the tree's output for each row of `x` to `out` (see ``Tree/accumulate``).
+    ///
+    /// Rows descend in groups of 16 in lockstep, one level per round: the 16 node loads of a
+    /// round are independent, so their cache misses overlap instead of queueing one after
+    /// another (a deep tree does not fit in cache; one row at a time was 4× slower).
+    public func accumulate(_ x: UnsafeBufferPointer<Double>, rows: Int, columns: Int,
+                           into out: UnsafeMutableBufferPointer<Double>, hard: Bool = false) {
+        let k = outputs
+        let group = 16
+        nodes.withUnsafeBufferPointer { nd in
+            value.withUnsafeBufferPointer { val in
+                withUnsafeTemporaryAllocation(of: Int32.self, capacity: group) { cur in
+                    var g0 = 0
+                    while g0 < rows {
+                        let m = min(group, rows - g0)
+                        for j in 0 ..< m { cur[j] = 0 }
+                        var active = true
+                        while active {
+                            active = false
+                            for j in 0 ..< m {
+                                let n = nd[Int(cur[j])]
+                                if n.feature < 0 { continue }
+                                let v = x[(g0 + j) * columns + Int(n.feature >> 1)]
+                                let goLeft = v.isNaN ? (n.feature & 1) != 0 : v <= n.threshold
+                                cur[j] = n.child + (goLeft ? 0 : 1)
+                                active = true
+                            }
+                        }
+                        for j in 0 ..< m {
+                            let o = (g0 + j) * k, vo = Int(nd[Int(cur[j])].child) * k
+                            if hard {
+                                var best = 0
+                                for c in 1 ..< max(1, k) where val[vo + c] > val[vo + best] { best = c }
+                                out[o + best] += 1
+                            } else {
+                                for c in 0 ..< k { out[o + c] += val[vo + c] }
+                            }
+                        }
+                        g0 += m
+                    }
+                }
+            }
+        }
+    }
+}

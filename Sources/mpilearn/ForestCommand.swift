@@ -1,0 +1,505 @@
+import ArgumentParser
+import Foundation
+import MPILearn
+import SwiftMPI
+
+/// `mpilearn forest`: distributed random forests.
+struct ForestCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "forest",
+        abstract: "Random forests: each rank grows trees on its shard; votes are combined exactly by allreduce.",
+        discussion: "See docs/forest.md for the workflow, flags, file formats and exit codes.",
+        subcommands: [ForestFit.self, ForestPredict.self, ForestScore.self, ForestRun.self])
+}
+
+/// Hyper-parameters (scikit-learn's names as flags).
+struct ForestParameterOptions: ParsableArguments {
+    @Option(help: "classification or regression.") var task: String = "classification"
+    @Option(help: "Trees in the whole forest, over all ranks.") var nEstimators: Int = 100
+    @Option(help: "gini or entropy (classification), squared_error (regression).") var criterion: String?
+    @Option(help: "Maximum tree depth (default: unlimited).") var maxDepth: Int?
+    @Option var minSamplesSplit: Int = 2
+    @Option var minSamplesLeaf: Int = 1
+    @Option var minImpurityDecrease: Double = 0
+    @Option(help: "sqrt, log2, all, a fraction in (0,1] or a count (default: sqrt; all for regression).") var maxFeatures: String?
+    @Option(help: "Grow best-first with at most this many leaves.") var maxLeafNodes: Int?
+    @Option(help: "Quantile bins per feature, 2...255.") var maxBins: Int = 255
+    @Flag(inversion: .prefixedNo, help: "Bootstrap each tree's rows.") var bootstrap: Bool = true
+    @Option(help: "Rows per tree: a fraction like 0.5 or a count.") var maxSamples: String?
+    @Option(help: "balanced or balanced_subsample.") var classWeight: String?
+    @Flag(help: "Compute the exact out-of-bag score over all ranks.") var oobScore: Bool = false
+    @Option(help: "Seed of every tree's random streams.") var randomState: UInt64 = 0
+    @Option(help: "Threads per rank growing trees and predicting (results do not depend on it).") var threads: Int = 1
+
+    var isClassification: Bool { task != "regression" }
+
+    func parameters() throws -> RandomForestParameters {
+        try require(["classification", "regression"].contains(task), "--task", task, "classification or regression")
+        var p = isClassification ? RandomForestParameters.classifier(nEstimators: nEstimators) : .regressor(nEstimators: nEstimators)
+        if let c = criterion {
+            guard let v = Criterion(rawValue: c) else { throw MPILearnError.invalidParameter(name: "criterion", value: c, allowed: "gini, entropy or squared_error") }
+            p.tree.criterion = v
+        }
+        p.tree.maxDepth = maxDepth
+        p.tree.minSamplesSplit = minSamplesSplit
+        p.tree.minSamplesLeaf = minSamplesLeaf
+        p.tree.minImpurityDecrease = minImpurityDecrease
+        if let m = maxFeatures { p.tree.maxFeatures = try MaxFeatures(parsing: m) }
+        p.tree.maxLeafNodes = maxLeafNodes
+        p.tree.maxBins = maxBins
+        p.bootstrap = bootstrap
+        if let m = maxSamples { p.maxSamples = try MaxSamples(parsing: m) }
+        if let c = classWeight {
+            guard let v = ClassWeight(rawValue: c) else { throw MPILearnError.invalidParameter(name: "class_weight", value: c, allowed: "balanced or balanced_subsample") }
+            p.classWeight = v
+        }
+        p.oobScore = oobScore
+        p.randomState = randomState
+        p.threads = threads
+        return p
+    }
+}
+
+/// Where the training rows come from.
+struct ForestTrainOptions: ParsableArguments {
+    @Option(help: "Training CSV, or a generator spec classification:ROWS,FEATURES[,SEED] / regression:ROWS,FEATURES[,SEED].")
+    var train: String
+    @Option(help: "Target column, or COLUMN>NUMBER for a binary target (also >=, <, <=). Rows with a missing target are dropped.")
+    var target: String = "y"
+    @Option(help: "Comma-separated text columns to use as categorical features.") var categorical: String = ""
+    @Option(help: "Comma-separated feature columns (default: every numeric and categorical column but the target).") var features: String?
+
+    var categoricalList: [String] { categorical.split(separator: ",").map { String($0).trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty } }
+    var featureList: [String]? { features.map { $0.split(separator: ",").map { String($0).trimmingCharacters(in: .whitespaces) } } }
+}
+
+/// Prints progress on rank 0: one line per 10% in a batch log, a rewritten line on a terminal.
+final class FitProgress: @unchecked Sendable {
+    let comm: any Communicator
+    let start = Date()
+    let tty = isatty(1) != 0
+    var lastDecile = -1
+    let lock = NSLock()
+    init(_ comm: any Communicator) { self.comm = comm }
+
+    func callback() -> ForestProgress? {
+        guard comm.rank == 0 else { return nil }
+        return { [self] done, total in
+            lock.lock(); defer { lock.unlock() }
+            let decile = done * 10 / max(1, total)
+            let line = String(format: "fit: %d/%d trees on rank 0 (%d%%), %.1f s", done, total, done * 100 / max(1, total), Date().timeIntervalSince(start))
+            if tty {
+                print("\r" + line, terminator: done == total ? "\n" : "")
+                fflush(stdout)
+            } else if decile > lastDecile {
+                lastDecile = decile
+                print(line)
+                fflush(stdout)
+            }
+        }
+    }
+}
+
+/// Fits a forest on every rank's shard (shared by `fit` and `run`).
+func fitForest(_ shard: ForestShard, _ options: ForestParameterOptions, comm: any Communicator) throws -> ForestModel {
+    let p = try options.parameters()
+    let progress = FitProgress(comm).callback()
+    if options.isClassification {
+        return try RandomForestClassifier(p).fit(shard.data, comm: comm, classNames: shard.classNames, target: shard.target,
+                                                 dataDescription: shard.source, progress: progress).forest
+    }
+    return try RandomForestRegressor(p).fit(shard.data, comm: comm, target: shard.target, dataDescription: shard.source, progress: progress).forest
+}
+
+func noteOnRoot(_ comm: any Communicator) -> (String) -> Void {
+    { say(comm, "note: \($0)") }
+}
+
+func fmt(_ v: Double, _ digits: Int = 4) -> String { String(format: "%.\(digits)f", v) }
+
+struct ForestFit: SPMDCommand {
+    static let configuration = CommandConfiguration(commandName: "fit", abstract: "Fit a forest over the ranks' shards and save it (rank 0 writes the model file).")
+    @OptionGroup var data: ForestTrainOptions
+    @OptionGroup var params: ForestParameterOptions
+    @Option(help: "Output model file.") var model: String
+
+    func run(world: any Communicator) throws {
+        _ = try params.parameters()
+        let shard = try ForestData.loadTrain(path: data.train, target: data.target, categorical: data.categoricalList, features: data.featureList,
+                                             classification: params.isClassification, comm: world, note: noteOnRoot(world))
+        let forest = try fitForest(shard, params, comm: world)
+        if let whole = try forest.gathered(world) {
+            try whole.write(to: model)
+            print("fitted \(whole.trees.count) trees on \(whole.header.provenance.trainRows) rows over \(world.size) rank(s) "
+                + "(trees per rank \(whole.header.provenance.treesPerRank.map(String.init).joined(separator: ",")))")
+            if let o = whole.header.oobScore { print("oob score: \(fmt(o))") }
+            print("model written to \(model)")
+        }
+    }
+}
+
+/// Reads the model on rank 0 and broadcasts its bytes (one reader, every rank gets the
+/// whole forest).
+func broadcastModel(_ path: String, comm: any Communicator) throws -> ForestModel {
+    var bytes: [UInt8] = []
+    if comm.rank == 0 {
+        _ = try ModelContainer.read(from: path, expectedKinds: [ForestModel.classifierKind, ForestModel.regressorKind])
+        bytes = [UInt8](FileManager.default.contents(atPath: path)!)
+    }
+    try comm.broadcast(&bytes)
+    return try ForestModel.decode(ModelContainer.decode(Data(bytes), path: path, expectedKinds: nil), path: path)
+}
+
+struct ForestPredict: SPMDCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "predict",
+        abstract: "Predict a dataset with a saved forest: every rank gets the whole model and predicts its shard in chunks.")
+    @Option(help: "Model file.") var model: String
+    @Option(help: "CSV to predict (or a generator spec).") var test: String
+    @Option(help: "Output CSV.") var output: String
+    @Option(help: "single: one file written in parallel by all ranks; parts: OUTPUT.part-RRRRR-of-PPPPP per rank.") var outputMode: String = "single"
+    @Flag(help: "Also write class probabilities (proba_<class> columns).") var proba: Bool = false
+    @Option(help: "soft (probabilities) or hard (majority vote).") var voting: String = "soft"
+    @Option(help: "Rows predicted per chunk (bounds memory).") var chunkRows: Int = 65536
+    @Option(help: "Threads per rank.") var threads: Int = 1
+
+    func run(world: any Communicator) throws {
+        try require(["single", "parts"].contains(outputMode), "--output-mode", outputMode, "single or parts")
+        try require(chunkRows >= 1, "--chunk-rows", chunkRows, "an integer >= 1")
+        try require(threads >= 1, "--threads", threads, "an integer >= 1")
+        guard let v = Voting(rawValue: voting) else { throw MPILearnError.invalidParameter(name: "--voting", value: voting, allowed: "soft or hard") }
+        let forest = try broadcastModel(model, comm: world)
+        let rows = try ForestData.loadTest(path: test, header: forest.header, target: nil, broadcast: false, comm: world, note: noteOnRoot(world))
+        let h = forest.header
+        try PartitionedOutput.write(output, mode: outputMode, comm: world) { emit in
+            if world.rank == 0 {
+                var head = "prediction"
+                if proba && h.task == .classification { head += h.classes.map { ",proba_\($0)" }.joined() }
+                try emit(head + "\n")
+            }
+            let d = rows.x.columns
+            var start = 0
+            while start < rows.x.rows {
+                let end = min(rows.x.rows, start + chunkRows)
+                let chunk = Matrix(rows: end - start, columns: d, storage: Array(rows.x.storage[(start * d) ..< (end * d)]))
+                var text = ""
+                if h.task == .classification {
+                    let sums = try forest.sumOutputs(chunk, hard: v == .hard, threads: threads)
+                    let pred = argmaxRows(sums, classes: h.outputs)
+                    let k = h.outputs, n = Double(forest.trees.count)
+                    for i in 0 ..< chunk.rows {
+                        text += h.classes[pred[i]]
+                        if proba { for c in 0 ..< k { text += "," + String(sums[i * k + c] / n) } }
+                        text += "\n"
+                    }
+                } else {
+                    let sums = try forest.sumOutputs(chunk, threads: threads)
+                    let n = Double(forest.trees.count)
+                    for s in sums { text += String(s / n) + "\n" }
+                }
+                try emit(text)
+                start = end
+            }
+        }
+        say(world, "predicted \(rows.globalRows) rows with \(forest.trees.count) trees on \(world.size) rank(s); wrote \(outputMode == "single" ? output : "\(output).part-*-of-\(String(format: "%05d", world.size))")")
+    }
+}
+
+/// Writes one output from every rank's part: each rank streams its text into a private
+/// temporary file; then either every rank copies its part into one shared file at its
+/// offset (`single`, renamed into place by rank 0 when all are done) or renames its part
+/// to `OUTPUT.part-RRRRR-of-PPPPP` (`parts`; concatenating the parts in rank order gives
+/// the single file).
+enum PartitionedOutput {
+    static func partName(_ output: String, rank: Int, size: Int) -> String {
+        String(format: "%@.part-%05d-of-%05d", output, rank, size)
+    }
+
+    static func write(_ output: String, mode: String, comm: any Communicator, body: (_ emit: (String) throws -> Void) throws -> Void) throws {
+        let url = URL(fileURLWithPath: output)
+        let dir = url.deletingLastPathComponent().path
+        var isDir: ObjCBool = false
+        guard FileManager.default.fileExists(atPath: dir, isDirectory: &isDir), isDir.boolValue else {
+            throw MPILearnError.cannotWrite(path: output, reason: "folder \(dir) does not exist")
+        }
+        let tmp = "\(dir)/.\(url.lastPathComponent).rank\(comm.rank)-\(getpid()).tmp"
+        guard FileManager.default.createFile(atPath: tmp, contents: nil), let fh = FileHandle(forWritingAtPath: tmp) else {
+            throw MPILearnError.cannotWrite(path: tmp, reason: String(cString: strerror(errno)))
+        }
+        var written = 0
+        do {
+            try body { text in
+                let d = Data(text.utf8)
+                try fh.write(contentsOf: d)
+                written += d.count
+            }
+            try fh.synchronize()
+            try fh.close()
+        } catch {
+            try? FileManager.default.removeItem(atPath: tmp)
+            throw MPILearnError.cannotWrite(path: output, reason: "\(error)")
+        }
+        if mode == "parts" {
+            let final = partName(output, rank: comm.rank, size: comm.size)
+            guard rename(tmp, final) == 0 else { throw MPILearnError.cannotWrite(path: final, reason: String(cString: strerror(errno))) }
+            try comm.barrier()
+            return
+        }
+        let sizes = try comm.allgatherCounts(written)
+        let offset = sizes[..<comm.rank].reduce(0, +), total = sizes.reduce(0, +)
+        var sharedTmp = ""
+        if comm.rank == 0 {
+            sharedTmp = "\(dir)/.\(url.lastPathComponent).tmp-\(getpid())"
+            let fd = open(sharedTmp, O_CREAT | O_WRONLY | O_TRUNC, 0o644)
+            guard fd >= 0, ftruncate(fd, off_t(total)) == 0 else { throw MPILearnError.cannotWrite(path: sharedTmp, reason: String(cString: strerror(errno))) }
+            close(fd)
+        }
+        sharedTmp = try comm.broadcastObject(comm.rank == 0 ? sharedTmp : nil)
+        let fd = open(sharedTmp, O_WRONLY)
+        guard fd >= 0 else { throw MPILearnError.cannotWrite(path: sharedTmp, reason: String(cString: strerror(errno))) }
+        guard let src = FileHandle(forReadingAtPath: tmp) else { throw MPILearnError.cannotWrite(path: tmp, reason: "cannot reopen part") }
+        var at = offset
+        while true {
+            let block = src.readData(ofLength: 4 << 20)
+            if block.isEmpty { break }
+            let n = block.withUnsafeBytes { pwrite(fd, $0.baseAddress, $0.count, off_t(at)) }
+            guard n == block.count else { throw MPILearnError.cannotWrite(path: output, reason: String(cString: strerror(errno))) }
+            at += n
+        }
+        fsync(fd)
+        close(fd)
+        try? src.close()
+        try? FileManager.default.removeItem(atPath: tmp)
+        try comm.barrier()
+        if comm.rank == 0 {
+            guard rename(sharedTmp, output) == 0 else { throw MPILearnError.cannotWrite(path: output, reason: String(cString: strerror(errno))) }
+        }
+        try comm.barrier()
+    }
+}
+
+/// Classification metrics printed by `score` and `run`.
+func printClassificationReport(yTrue: [Int], votes: [Double], classes: [String], voting: Voting, nEstimators: Int, comm: any Communicator) throws {
+    let k = classes.count
+    let pred = argmaxRows(votes, classes: k)
+    let acc = try Metrics.accuracy(yTrue: yTrue, yPred: pred, comm: comm)
+    let (base, majority) = try Metrics.majorityBaseline(yTrue: yTrue, classes: k, comm: comm)
+    let cm = try Metrics.confusionMatrix(yTrue: yTrue, yPred: pred, classes: k, comm: comm)
+    var proba = votes
+    if voting == .soft { proba = votes.map { $0 / Double(nEstimators) } } else { proba = votes.map { $0 / Double(nEstimators) } }
+    let ll = try Metrics.logLoss(yTrue: yTrue, proba: proba, classes: k, comm: comm)
+    var auc: Double? = nil
+    if k == 2 { auc = try Metrics.rocAUC(yTrue: yTrue, scores: (0 ..< yTrue.count).map { proba[$0 * 2 + 1] }, comm: comm) }
+    let rows = try comm.allreduce(Double(yTrue.count), op: .sum)
+    guard comm.rank == 0 else { return }
+    print("test rows: \(Int(rows))")
+    print("accuracy: \(fmt(acc))   majority baseline: \(fmt(base)) (always '\(classes[majority])')   gain: \(String(format: "%+.2f", 100 * (acc - base))) points")
+    if let auc { print("ROC AUC (\(voting.rawValue) votes): \(fmt(auc))") }
+    print("log loss: \(fmt(ll))")
+    let w = max(10, (classes.map(\.count).max() ?? 4) + 2)
+    print("confusion matrix (rows: true, columns: predicted)")
+    print("".padding(toLength: w, withPad: " ", startingAt: 0) + classes.map { $0.leftPad(w) }.joined())
+    for t in 0 ..< k { print(classes[t].padding(toLength: w, withPad: " ", startingAt: 0) + cm[t].map { String($0).leftPad(w) }.joined()) }
+    print("class".padding(toLength: w, withPad: " ", startingAt: 0) + ["precision", "recall", "f1", "support"].map { $0.leftPad(11) }.joined())
+    for (c, m) in Metrics.perClass(confusion: cm).enumerated() {
+        print(classes[c].padding(toLength: w, withPad: " ", startingAt: 0) + [fmt(m.precision), fmt(m.recall), fmt(m.f1), String(m.support)].map { $0.leftPad(11) }.joined())
+    }
+}
+
+func printRegressionReport(yTrue: [Double], yPred: [Double], comm: any Communicator) throws {
+    let r2 = try Metrics.r2(yTrue: yTrue, yPred: yPred, comm: comm)
+    let mse = try Metrics.meanSquaredError(yTrue: yTrue, yPred: yPred, comm: comm)
+    let mae = try Metrics.meanAbsoluteError(yTrue: yTrue, yPred: yPred, comm: comm)
+    let rows = try comm.allreduce(Double(yTrue.count), op: .sum)
+    say(comm, "test rows: \(Int(rows))\nR²: \(fmt(r2))   MSE: \(fmt(mse))   MAE: \(fmt(mae))")
+}
+
+extension String {
+    func leftPad(_ n: Int) -> String { count >= n ? " " + self : String(repeating: " ", count: n - count) + self }
+}
+
+struct ForestScore: SPMDCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "score",
+        abstract: "Score a saved forest on a labelled dataset: each rank predicts its shard with the whole model; metrics by collectives.")
+    @Option(help: "Model file.") var model: String
+    @Option(help: "Labelled CSV (or a generator spec).") var test: String
+    @Option(help: "Target column or COLUMN>NUMBER (default: the model's).") var target: String?
+    @Option(help: "soft or hard.") var voting: String = "soft"
+    @Option(help: "Threads per rank.") var threads: Int = 1
+
+    func run(world: any Communicator) throws {
+        guard let v = Voting(rawValue: voting) else { throw MPILearnError.invalidParameter(name: "--voting", value: voting, allowed: "soft or hard") }
+        try require(threads >= 1, "--threads", threads, "an integer >= 1")
+        let forest = try broadcastModel(model, comm: world)
+        let rows = try ForestData.loadTest(path: test, header: forest.header, target: target ?? forest.header.target, broadcast: false,
+                                           comm: world, note: noteOnRoot(world))
+        if forest.header.task == .classification {
+            let votes = try forest.sumOutputs(rows.x, hard: v == .hard, threads: threads)
+            try printClassificationReport(yTrue: rows.y!.map { Int($0) }, votes: votes, classes: forest.header.classes, voting: v,
+                                          nEstimators: forest.header.nEstimators, comm: world)
+        } else {
+            let n = Double(forest.header.nEstimators)
+            try printRegressionReport(yTrue: rows.y!, yPred: try forest.sumOutputs(rows.x, threads: threads).map { $0 / n }, comm: world)
+        }
+    }
+}
+
+struct ForestRun: SPMDCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "run",
+        abstract: "The whole workflow: load shards, fit local forests, broadcast the test set, predict on every rank, combine votes exactly, report.")
+    @OptionGroup var data: ForestTrainOptions
+    @OptionGroup var params: ForestParameterOptions
+    @Option(help: "Labelled test CSV (or a generator spec).") var test: String
+    @Option(help: "soft (summed probabilities) or hard (counted votes).") var voting: String = "soft"
+    @Option(help: "broadcast-test (rank 0 broadcasts the test set, votes are allreduced) or broadcast-model (trees are allgathered, each rank predicts its test shard).")
+    var prediction: String = "broadcast-test"
+    @Option(help: "Also save the model here (rank 0 gathers the trees).") var model: String?
+    @Option(help: "Write the combined predictions here (CSV: prediction, then the summed votes or scores per class), by rank 0.")
+    var predictions: String?
+    @Flag(help: "Also compute the seed workflow's approximate vote (each rank's majority, then a tree reduction of modes) and report how often it differs from the exact vote.")
+    var compareApproximate: Bool = false
+
+    func run(world: any Communicator) throws {
+        guard let v = Voting(rawValue: voting) else { throw MPILearnError.invalidParameter(name: "--voting", value: voting, allowed: "soft or hard") }
+        try require(["broadcast-test", "broadcast-model"].contains(prediction), "--prediction", prediction, "broadcast-test or broadcast-model")
+        _ = try params.parameters()
+        var t = PhaseTimer()
+        let shard = try ForestData.loadTrain(path: data.train, target: data.target, categorical: data.categoricalList, features: data.featureList,
+                                             classification: params.isClassification, comm: world, note: noteOnRoot(world))
+        t.mark("load", comm: false)
+        say(world, "train: \(shard.data.globalRowCount) rows × \(shard.data.featureCount) features on \(world.size) rank(s); growing \(params.nEstimators) trees")
+        var forest = try fitForest(shard, params, comm: world)
+        t.add("bin", forest.timings.bin, comm: false)
+        t.add("fit", forest.timings.grow, comm: false)
+        t.add("fit (collectives)", forest.timings.communication, comm: true)
+        t.skip()
+        if let o = forest.header.oobScore { say(world, "oob score: \(fmt(o))") }
+        if let model {
+            if let whole = try forest.gathered(world) { try whole.write(to: model); print("model written to \(model)") }
+            t.mark("save", comm: true)
+        }
+        let bcast = prediction == "broadcast-test"
+        if !bcast {
+            forest = try forest.allgathered(world)
+            t.mark("gather trees", comm: true)
+        }
+        let rows = try ForestData.loadTest(path: test, header: forest.header, target: data.target, broadcast: bcast, comm: world, note: noteOnRoot(world))
+        t.mark(bcast ? "load+broadcast test" : "load test", comm: bcast)
+        let h = forest.header
+        if h.task == .classification {
+            var votes = try forest.sumOutputs(rows.x, hard: v == .hard, threads: params.threads)
+            t.mark("predict", comm: false)
+            let metricsComm: any Communicator
+            if bcast {
+                try world.allreduce(&votes, op: .sum)
+                t.mark("vote", comm: true)
+                metricsComm = LocalCommunicator.solo()
+            } else {
+                metricsComm = world
+            }
+            if compareApproximate && bcast {
+                try compareWithApproximateVote(forest, rows: rows, exact: argmaxRows(votes, classes: h.outputs), comm: world)
+            }
+            if let predictions {
+                // broadcast-test: rank 0 holds every row's combined votes; broadcast-model: each rank its block.
+                let k = h.outputs
+                let pred = argmaxRows(votes, classes: k)
+                var text = world.rank == 0 ? "prediction" + h.classes.map { ",votes_\($0)" }.joined() + "\n" : ""
+                if world.rank == 0 || !bcast {
+                    for i in 0 ..< pred.count {
+                        text += h.classes[pred[i]] + (0 ..< k).map { "," + String(votes[i * k + $0]) }.joined() + "\n"
+                    }
+                }
+                try PartitionedOutput.write(predictions, mode: "single", comm: world) { emit in try emit(text) }
+            }
+            if world.rank == 0 || !bcast {
+                try printClassificationReport(yTrue: rows.y!.map { Int($0) }, votes: votes, classes: h.classes, voting: v, nEstimators: h.nEstimators, comm: metricsComm)
+            }
+        } else {
+            var sums = try forest.sumOutputs(rows.x, threads: params.threads)
+            t.mark("predict", comm: false)
+            if bcast {
+                try world.allreduce(&sums, op: .sum)
+                t.mark("vote", comm: true)
+            }
+            let n = Double(h.nEstimators)
+            let comm: any Communicator = bcast ? LocalCommunicator.solo() : world
+            if world.rank == 0 || !bcast { try printRegressionReport(yTrue: rows.y!, yPred: sums.map { $0 / n }, comm: comm) }
+        }
+        t.skip()
+        try t.report(world)
+        var usage = rusage()
+        getrusage(RUSAGE_SELF.rawValue, &usage)
+        let peaks = try world.allgather(Double(usage.ru_maxrss) / 1024)   // Linux reports KiB
+        let raw = try world.allgather(Double(shard.data.rowCount * shard.data.featureCount * 8) / 1_048_576)
+        say(world, String(format: "peak memory per rank: %.1f MB max (%@); shard raw feature bytes %.1f MB max",
+                          peaks.max() ?? 0, peaks.map { String(format: "%.1f", $0) }.joined(separator: ", ") as NSString, raw.max() ?? 0))
+    }
+}
+
+/// The seed's approximate vote: every rank takes the majority (mode) of its own trees'
+/// votes per row, and the ranks' modes are combined by a binary tree of pairwise modes
+/// (ties to the lower class, like `scipy.stats.mode`); rank 0 compares it with the exact
+/// allreduced vote.
+func compareWithApproximateVote(_ forest: ForestModel, rows: ForestData.TestRows, exact: [Int], comm: any Communicator) throws {
+    let k = forest.header.outputs
+    let local = argmaxRows(try forest.sumOutputs(rows.x, hard: true), classes: k).map { Int32($0) }
+    let hasTrees = try comm.allgather(Int32(forest.trees.isEmpty ? 0 : 1))
+    guard let (all, layout) = try comm.gatherv(local, root: 0) else { return }
+    var groups: [[Int32]] = (0 ..< comm.size).filter { hasTrees[$0] == 1 }.map { Array(all[layout.range(of: $0)]) }
+    while groups.count > 1 {
+        var next: [[Int32]] = []
+        var i = 0
+        while i < groups.count {
+            if i + 1 < groups.count {
+                // Mode of two: equal votes keep the class, a split goes to the lower class.
+                next.append(zip(groups[i], groups[i + 1]).map { min($0, $1) })
+            } else {
+                next.append(groups[i])
+            }
+            i += 2
+        }
+        groups = next
+    }
+    guard let approx = groups.first else { return }
+    let differ = zip(approx, exact).filter { Int($0) != $1 }.count
+    let y = rows.y.map { $0.map { Int($0) } }
+    var line = "approximate vote (tree reduction of per-rank modes) differs from the exact vote on \(differ) of \(exact.count) rows (\(String(format: "%.2f", 100 * Double(differ) / Double(max(1, exact.count))))%)"
+    if let y {
+        let accA = Double(zip(approx, y).filter { Int($0) == $1 }.count) / Double(max(1, y.count))
+        let accE = Double(zip(exact, y).filter { $0 == $1 }.count) / Double(max(1, y.count))
+        line += "; accuracy approximate \(fmt(accA)) vs exact \(fmt(accE))"
+    }
+    print(line)
+}
+
+/// Per-phase wall times, reported as the maximum over ranks, split into compute and
+/// communication.
+struct PhaseTimer {
+    var phases: [(name: String, seconds: Double, comm: Bool)] = []
+    var last = Date()
+
+    mutating func mark(_ name: String, comm: Bool) {
+        let now = Date()
+        phases.append((name, now.timeIntervalSince(last), comm))
+        last = now
+    }
+
+    mutating func add(_ name: String, _ seconds: Double, comm: Bool) { phases.append((name, seconds, comm)) }
+    mutating func skip() { last = Date() }
+
+    func report(_ world: any Communicator) throws {
+        let maxes = try world.allreduce(phases.map(\.seconds), op: .max)
+        guard world.rank == 0 else { return }
+        let total = maxes.reduce(0, +)
+        let comm = zip(phases, maxes).filter { $0.0.comm }.reduce(0) { $0 + $1.1 }
+        print("phase                     seconds   share   kind     (max over ranks)")
+        for (p, s) in zip(phases, maxes) {
+            print(p.name.padding(toLength: 24, withPad: " ", startingAt: 0) + String(format: "%9.3f  %5.1f%%   %@", s, total > 0 ? 100 * s / total : 0, p.comm ? "comm" : "compute"))
+        }
+        print("total".padding(toLength: 24, withPad: " ", startingAt: 0) + String(format: "%9.3f   compute %.1f%%, communication %.1f%%", total,
+                                                                                   total > 0 ? 100 * (total - comm) / total : 0, total > 0 ? 100 * comm / total : 0))
+    }
+}

@@ -1,0 +1,143 @@
+import Foundation
+import TestSupport
+import XCTest
+
+/// `mpilearn forest` under real mpirun: rank-count behaviour, determinism, and bad inputs
+/// that must end the whole job with a clear message and a non-zero status.
+final class ForestCLITests: XCTestCase {
+    var dir: URL!
+    let env = ["SOURCE_DATE_EPOCH": "1700000000"]
+
+    override func setUpWithError() throws {
+        dir = try MPIRun.temporaryDirectory("forest-cli")
+    }
+
+    func path(_ name: String) -> String { dir.appendingPathComponent(name).path }
+
+    /// A small CSV: two numeric features, one categorical, a text label.
+    func writeCSV(_ name: String, rows: Int, labels: [String] = ["late", "ontime"], extra: String = "") throws -> String {
+        var rng = SystemRandomNumberGenerator()
+        var s = "a,b,city,label\(extra.isEmpty ? "" : ",extra")\n"
+        for i in 0 ..< rows {
+            let a = Double(i % 17), b = Double((i * 7) % 13)
+            let label = labels[(a + b > 14 ? 1 : 0) % labels.count]
+            s += "\(a),\(i % 11 == 0 ? "" : String(b)),\(["X", "Y", "Z"][i % 3]),\(label)\(extra.isEmpty ? "" : ",\(UInt8.random(in: 0 ... 9, using: &rng))")\n"
+        }
+        try s.write(toFile: path(name), atomically: true, encoding: .utf8)
+        return path(name)
+    }
+
+    func run(_ np: Int, _ args: [String], timeout: Double = 90) throws -> MPIRun.Outcome {
+        try MPIRun.mpirun(np: np, "mpilearn", args, timeout: timeout, environment: env)
+    }
+
+    func testRankCountsVotesAndDistributedEqualsSavedForest() throws {
+        let gen = ["--train", "classification:900,6,3", "--test", "classification:200,6,3", "--target", "y", "--n-estimators", "11", "--random-state", "4"]
+        for np in [1, 2, 4] {
+            let model = path("m\(np).model"), votes = path("votes\(np).csv"), single = path("single\(np).csv")
+            let out = try run(np, ["forest", "run"] + gen + ["--voting", "hard", "--model", model, "--predictions", votes])
+            XCTAssertEqual(out.status, 0, "np=\(np): \(out)")
+            XCTAssertTrue(out.stdout.contains("accuracy:"), "\(out)")
+            XCTAssertTrue(out.stdout.contains("phase"), "\(out)")
+            // The saved forest has exactly n_estimators trees.
+            let inspect = try MPIRun.run([MPIRun.executable("mpilearn"), "model", "inspect", model, "--json"], timeout: 60)
+            XCTAssertEqual(inspect.status, 0, "\(inspect)")
+            let json = try JSONSerialization.jsonObject(with: Data(inspect.stdout.utf8)) as! [String: Any]
+            XCTAssertEqual(json["trees"] as? Int, 11)
+            // Per row, hard votes sum to n_estimators.
+            let lines = try String(contentsOfFile: votes, encoding: .utf8).split(separator: "\n").dropFirst()
+            XCTAssertEqual(lines.count, 200)
+            for l in lines {
+                let f = l.split(separator: ",")
+                XCTAssertEqual(Double(f[1])! + Double(f[2])!, 11, "np=\(np): \(l)")
+            }
+            // The distributed vote equals predicting with the saved whole forest on one rank.
+            let p = try run(1, ["forest", "predict", "--model", model, "--test", "classification:200,6,3", "--voting", "hard", "--output", single])
+            XCTAssertEqual(p.status, 0, "\(p)")
+            let predicted = try String(contentsOfFile: single, encoding: .utf8).split(separator: "\n").dropFirst()
+            XCTAssertEqual(predicted.map(String.init), lines.map { String($0.split(separator: ",")[0]) }, "np=\(np)")
+        }
+    }
+
+    func testPredictOutputModesAgreeAcrossRanks() throws {
+        let model = path("m.model")
+        XCTAssertEqual(try run(2, ["forest", "fit", "--train", "classification:300,5,1", "--n-estimators", "6", "--model", model]).status, 0)
+        let one = path("one.csv"), three = path("three.csv"), parts = path("parts.csv")
+        XCTAssertEqual(try run(1, ["forest", "predict", "--model", model, "--test", "classification:101,5,2", "--output", one, "--proba"]).status, 0)
+        let o3 = try run(3, ["forest", "predict", "--model", model, "--test", "classification:101,5,2", "--output", three, "--proba", "--chunk-rows", "7"])
+        XCTAssertEqual(o3.status, 0, "\(o3)")
+        XCTAssertEqual(try String(contentsOfFile: one, encoding: .utf8), try String(contentsOfFile: three, encoding: .utf8))
+        XCTAssertEqual(try run(3, ["forest", "predict", "--model", model, "--test", "classification:101,5,2", "--output", parts, "--proba", "--output-mode", "parts"]).status, 0)
+        let joined = try (0 ..< 3).map { try String(contentsOfFile: String(format: "%@.part-%05d-of-00003", parts, $0), encoding: .utf8) }.joined()
+        XCTAssertEqual(joined, try String(contentsOfFile: one, encoding: .utf8))
+    }
+
+    func testThreadsGiveByteIdenticalModelFiles() throws {
+        let train = try writeCSV("train.csv", rows: 400)
+        var files: [Data] = []
+        for threads in [1, 2] {
+            let m = path("t\(threads).model")
+            let out = try run(2, ["forest", "fit", "--train", train, "--target", "label", "--categorical", "city", "--n-estimators", "8", "--threads", String(threads), "--model", m])
+            XCTAssertEqual(out.status, 0, "\(out)")
+            files.append(try Data(contentsOf: URL(fileURLWithPath: m)))
+        }
+        XCTAssertEqual(files[0], files[1])
+    }
+
+    func testCSVWorkflowWithEmptyShards() throws {
+        let train = try writeCSV("train.csv", rows: 3), test = try writeCSV("test.csv", rows: 2)
+        let out = try run(4, ["forest", "run", "--train", train, "--test", test, "--target", "label", "--categorical", "city", "--n-estimators", "5"])
+        XCTAssertEqual(out.status, 0, "\(out)")
+        XCTAssertTrue(out.stdout.contains("test rows: 2"), "\(out)")
+    }
+
+    /// A bad input must end every rank quickly with `rank R/N: error:` and the phrase.
+    func expectFailure(_ np: Int, _ args: [String], _ phrase: String, file: StaticString = #filePath, line: UInt = #line) throws {
+        let out = try run(np, args, timeout: 60)
+        XCTAssertFalse(out.timedOut, "hung: \(out)", file: file, line: line)
+        XCTAssertNotEqual(out.status, 0, "\(out)", file: file, line: line)
+        XCTAssertTrue(out.stderr.contains("/\(np): error:"), "\(out)", file: file, line: line)
+        XCTAssertTrue(out.stderr.contains(phrase), "expected '\(phrase)': \(out)", file: file, line: line)
+    }
+
+    func testBadInputs() throws {
+        let train = try writeCSV("train.csv", rows: 120)
+        let fit = ["forest", "fit", "--train", train, "--target", "label", "--categorical", "city", "--model", path("bad.model")]
+        try expectFailure(2, fit + ["--n-estimators", "0"], "n_estimators")
+        try expectFailure(2, fit + ["--max-depth", "0"], "max_depth")
+        try expectFailure(2, fit + ["--max-features", "9"], "max_features")
+        try expectFailure(2, ["forest", "fit", "--train", train, "--target", "nope", "--model", path("bad.model")], "'nope'")
+        try expectFailure(2, ["forest", "fit", "--train", path("missing.csv"), "--target", "label", "--model", path("bad.model")], "no such file")
+
+        let model = path("good.model")
+        XCTAssertEqual(try run(2, fit.dropLast(2) + ["--model", model, "--n-estimators", "4"]).status, 0)
+        // A test label never seen in training.
+        let unseen = try writeCSV("unseen.csv", rows: 30, labels: ["late", "cancelled"])
+        try expectFailure(2, ["forest", "score", "--model", model, "--test", unseen, "--target", "label"], "never seen in training")
+        // Test columns that differ from the model's.
+        try "a,city,label\n1,X,late\n".write(toFile: path("cols.csv"), atomically: true, encoding: .utf8)
+        try expectFailure(2, ["forest", "score", "--model", model, "--test", path("cols.csv")], "missing b")
+        // Truncated, corrupt, foreign and newer model files.
+        let good = try Data(contentsOf: URL(fileURLWithPath: model))
+        try good.prefix(good.count - 40).write(to: URL(fileURLWithPath: path("trunc.model")))
+        try expectFailure(2, ["forest", "predict", "--model", path("trunc.model"), "--test", train, "--output", path("o.csv")], "truncated")
+        var corrupt = good
+        corrupt[good.count - 100] ^= 0x55
+        try corrupt.write(to: URL(fileURLWithPath: path("corrupt.model")))
+        try expectFailure(2, ["forest", "predict", "--model", path("corrupt.model"), "--test", train, "--output", path("o.csv")], "corrupt")
+        var newer = good
+        newer[8] = 2
+        try newer.write(to: URL(fileURLWithPath: path("newer.model")))
+        try expectFailure(2, ["forest", "predict", "--model", path("newer.model"), "--test", train, "--output", path("o.csv")], "newer")
+        var foreign = Data("MPILRNMD".utf8)
+        for b: UInt8 in [1, 0, 0, 0, 6, 0, 0, 0] { foreign.append(b) }
+        foreign.append(contentsOf: Array("kmeans".utf8))
+        foreign.append(contentsOf: [UInt8](repeating: 0, count: 16))
+        try foreign.write(to: URL(fileURLWithPath: path("kmeans.model")))
+        try expectFailure(2, ["forest", "predict", "--model", path("kmeans.model"), "--test", train, "--output", path("o.csv")], "'kmeans' model")
+        // model inspect reports the same without mpirun.
+        let inspect = try MPIRun.run([MPIRun.executable("mpilearn"), "model", "inspect", path("newer.model")], timeout: 30)
+        XCTAssertNotEqual(inspect.status, 0)
+        XCTAssertTrue(inspect.stderr.contains("newer"), "\(inspect)")
+    }
+}
