@@ -15,7 +15,7 @@ struct MPILearnCommand: ParsableCommand {
         whole job with a non-zero exit code (see README: exit codes).
         """,
         version: MPILearnVersion.string,
-        subcommands: [InfoCommand.self, CheckCommand.self])
+        subcommands: [InfoCommand.self, CheckCommand.self, KMeansCommand.self])
 
     /// Parses on every rank (no MPI needed), then runs the command. Parse errors are the same
     /// on every rank, so only launch rank 0 prints them; every rank exits with the same code.
