@@ -32,6 +32,16 @@ extension KMeans {
     ///   ...), ``MPILearnError/dataError`` naming the row and column of a NaN or infinite value.
     public func fit<T: LinearAlgebraScalar & MPIScalar>(_ data: Dataset<T>, comm: any Communicator, dataName: String = "data",
                                                         progress: ((KMeansIteration) -> Void)? = nil) throws -> KMeansModel {
+        // Called from another module, a public generic runs unspecialised (every element
+        // through witness tables). Dispatching to concrete types here lets the optimizer
+        // specialise the whole engine for Float64 and Float32.
+        if T.self == Double.self { return try fitSpecialised(data as! Dataset<Double>, comm: comm, dataName: dataName, progress: progress) }
+        if T.self == Float.self { return try fitSpecialised(data as! Dataset<Float>, comm: comm, dataName: dataName, progress: progress) }
+        return try fitSpecialised(data, comm: comm, dataName: dataName, progress: progress)
+    }
+
+    func fitSpecialised<T: LinearAlgebraScalar & MPIScalar>(_ data: Dataset<T>, comm: any Communicator, dataName: String,
+                                                            progress: ((KMeansIteration) -> Void)?) throws -> KMeansModel {
         let start = monotonicSeconds()
         try validate(rows: data.globalRowCount, features: data.featureCount, dataName: dataName)
         guard data.globalRowStart >= 0, data.globalRowStart + data.rowCount <= data.globalRowCount else {

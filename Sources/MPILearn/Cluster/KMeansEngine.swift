@@ -106,11 +106,60 @@ final class KMeansEngine<T: LinearAlgebraScalar & MPIScalar> {
         }
     }
 
-    /// work[i·m + j] = −2·x_{start+i}·c_j for `rows` rows (one GEMM).
+    /// Distances of a block of `b` rows to `m` centres, laid out centre-major:
+    /// `work[j·b + i] = ‖c_j‖² − 2·x_{start+i}·c_j` (one GEMM with β = 1 over a buffer
+    /// pre-filled with the norms), then the nearest centre of each row by an element-wise
+    /// pass over rows (SIMD-friendly, ties to the lower centre index) into `best` and `index`,
+    /// and each row's ‖x‖² into `norm`. Centre-major keeps GEMM's long dimension on the rows.
     @inline(__always)
-    func distanceGEMM(_ x: UnsafePointer<T>, start: Int, rows: Int, centres: UnsafePointer<T>, m: Int, work: UnsafeMutablePointer<T>) {
-        T.gemm(transA: false, transB: true, m: rows, n: m, k: d, alpha: -2, a: x + start * d, lda: d,
-               b: centres, ldb: d, beta: 0, c: work, ldc: m)
+    func nearestInBlock(_ x: UnsafePointer<T>, start: Int, rows b: Int, centres: UnsafePointer<T>, norms cn: UnsafePointer<T>, m: Int,
+                        work: UnsafeMutablePointer<T>, best: UnsafeMutablePointer<T>, index: UnsafeMutablePointer<Int32>,
+                        norm: UnsafeMutablePointer<Double>) {
+        let d = self.d
+        for j in 0 ..< m { (work + j * b).update(repeating: cn[j], count: b) }
+        T.gemm(transA: false, transB: true, m: m, n: b, k: d, alpha: -2, a: centres, lda: d, b: x + start * d, ldb: d,
+               beta: 1, c: work, ldc: b)
+        best.update(from: work, count: b)
+        index.update(repeating: 0, count: b)
+        var j = 1
+        while j < m {
+            let row = work + j * b, label = Int32(j)
+            for i in 0 ..< b {
+                let v = row[i]
+                let closer = v < best[i]
+                best[i] = closer ? v : best[i]
+                index[i] = closer ? label : index[i]
+            }
+            j += 1
+        }
+        for i in 0 ..< b {
+            let xi = x + (start + i) * d
+            var s = 0.0
+            for f in 0 ..< d { let v = Double(xi[f]); s += v * v }
+            norm[i] = s
+        }
+    }
+
+    /// Per-thread scratch for ``nearestInBlock``: distances (m × rows), best, index, norms.
+    struct Scratch {
+        let rows: Int
+        let work: UnsafeMutablePointer<T>
+        let best: UnsafeMutablePointer<T>
+        let index: UnsafeMutablePointer<Int32>
+        let norm: UnsafeMutablePointer<Double>
+        init(rows: Int, m: Int) {
+            self.rows = rows
+            work = .allocate(capacity: rows * m)
+            best = .allocate(capacity: rows)
+            index = .allocate(capacity: rows)
+            norm = .allocate(capacity: rows)
+        }
+        func free() {
+            work.deallocate()
+            best.deallocate()
+            index.deallocate()
+            norm.deallocate()
+        }
     }
 
     // MARK: Lloyd assignment
@@ -131,10 +180,10 @@ final class KMeansEngine<T: LinearAlgebraScalar & MPIScalar> {
             c.values.withUnsafeBufferPointer { cv in
                 c.norms.withUnsafeBufferPointer { cn in
                     forEachChunk { t, rows in
-                        let work = UnsafeMutablePointer<T>.allocate(capacity: rowsPerBlock * k)
-                        defer { work.deallocate() }
-                        assignChunk(x, rows: rows, c: cv.baseAddress!, cn: cn.baseAddress!, k: k, rowsPerBlock: rowsPerBlock,
-                                    work: work, acc: accAll.baseAddress! + t * stride)
+                        let scratch = Scratch(rows: rowsPerBlock, m: k)
+                        defer { scratch.free() }
+                        assignChunk(x, rows: rows, c: cv.baseAddress!, cn: cn.baseAddress!, k: k, scratch: scratch,
+                                    acc: accAll.baseAddress! + t * stride)
                     }
                 }
             }
@@ -146,35 +195,23 @@ final class KMeansEngine<T: LinearAlgebraScalar & MPIScalar> {
 
     /// The Lloyd kernel for one chunk of rows.
     private func assignChunk(_ x: UnsafePointer<T>, rows: Range<Int>, c: UnsafePointer<T>, cn: UnsafePointer<T>, k: Int,
-                             rowsPerBlock: Int, work: UnsafeMutablePointer<T>, acc: UnsafeMutablePointer<Double>) {
+                             scratch: Scratch, acc: UnsafeMutablePointer<Double>) {
         let d = self.d, labels = self.labels, mind2 = self.mind2
         let counts = acc + k * d
         var inertia = 0.0, changed = 0.0
         var start = rows.lowerBound
         while start < rows.upperBound {
-            let b = min(rowsPerBlock, rows.upperBound - start)
-            distanceGEMM(x, start: start, rows: b, centres: c, m: k, work: work)
+            let b = min(scratch.rows, rows.upperBound - start)
+            nearestInBlock(x, start: start, rows: b, centres: c, norms: cn, m: k, work: scratch.work, best: scratch.best,
+                           index: scratch.index, norm: scratch.norm)
             for i in 0 ..< b {
-                let row = work + i * k
-                var best = row[0] + cn[0], bj = 0
-                var j = 1
-                while j < k {
-                    let v = row[j] + cn[j]
-                    if v < best { best = v; bj = j }
-                    j += 1
-                }
-                let r = start + i
-                let xi = x + r * d, s = acc + bj * d
-                var norm = 0.0
-                for f in 0 ..< d {
-                    let v = Double(xi[f])
-                    norm += v * v
-                    s[f] += v
-                }
-                let d2 = max(0, norm + Double(best))
-                counts[bj] += 1
+                let r = start + i, j = Int(scratch.index[i])
+                let xi = x + r * d, s = acc + j * d
+                for f in 0 ..< d { s[f] += Double(xi[f]) }
+                let d2 = max(0, scratch.norm[i] + Double(scratch.best[i]))
+                counts[j] += 1
                 inertia += d2
-                if labels[r] != Int32(bj) { changed += 1; labels[r] = Int32(bj) }
+                if labels[r] != Int32(j) { changed += 1; labels[r] = Int32(j) }
                 mind2[r] = d2
             }
             start += b
@@ -198,10 +235,9 @@ final class KMeansEngine<T: LinearAlgebraScalar & MPIScalar> {
             c.values.withUnsafeBufferPointer { cv in
                 c.norms.withUnsafeBufferPointer { cn in
                     forEachChunk { t, rows in
-                        let work = UnsafeMutablePointer<T>.allocate(capacity: rowsPerBlock * m)
-                        defer { work.deallocate() }
-                        pp[t * 8] = updateChunk(x, rows: rows, c: cv.baseAddress!, cn: cn.baseAddress!, m: m, offset: offset,
-                                                rowsPerBlock: rowsPerBlock, work: work)
+                        let scratch = Scratch(rows: rowsPerBlock, m: m)
+                        defer { scratch.free() }
+                        pp[t * 8] = updateChunk(x, rows: rows, c: cv.baseAddress!, cn: cn.baseAddress!, m: m, offset: offset, scratch: scratch)
                     }
                 }
             }
@@ -210,28 +246,18 @@ final class KMeansEngine<T: LinearAlgebraScalar & MPIScalar> {
     }
 
     private func updateChunk(_ x: UnsafePointer<T>, rows: Range<Int>, c: UnsafePointer<T>, cn: UnsafePointer<T>, m: Int, offset: Int,
-                             rowsPerBlock: Int, work: UnsafeMutablePointer<T>) -> Double {
-        let d = self.d, labels = self.labels, mind2 = self.mind2
+                             scratch: Scratch) -> Double {
+        let labels = self.labels, mind2 = self.mind2
         var cost = 0.0
         var start = rows.lowerBound
         while start < rows.upperBound {
-            let b = min(rowsPerBlock, rows.upperBound - start)
-            distanceGEMM(x, start: start, rows: b, centres: c, m: m, work: work)
+            let b = min(scratch.rows, rows.upperBound - start)
+            nearestInBlock(x, start: start, rows: b, centres: c, norms: cn, m: m, work: scratch.work, best: scratch.best,
+                           index: scratch.index, norm: scratch.norm)
             for i in 0 ..< b {
-                let row = work + i * m
-                var best = row[0] + cn[0], bj = 0
-                var j = 1
-                while j < m {
-                    let v = row[j] + cn[j]
-                    if v < best { best = v; bj = j }
-                    j += 1
-                }
                 let r = start + i
-                let xi = x + r * d
-                var norm = 0.0
-                for f in 0 ..< d { let v = Double(xi[f]); norm += v * v }
-                let d2 = max(0, norm + Double(best))
-                if d2 < mind2[r] { mind2[r] = d2; labels[r] = Int32(offset + bj) }
+                let d2 = max(0, scratch.norm[i] + Double(scratch.best[i]))
+                if d2 < mind2[r] { mind2[r] = d2; labels[r] = Int32(offset) + scratch.index[i] }
                 cost += mind2[r]
             }
             start += b
@@ -257,19 +283,19 @@ final class KMeansEngine<T: LinearAlgebraScalar & MPIScalar> {
             c.values.withUnsafeBufferPointer { cv in
                 c.norms.withUnsafeBufferPointer { cn in
                     forEachChunk { t, rows in
-                        let work = UnsafeMutablePointer<T>.allocate(capacity: rowsPerBlock * m)
-                        defer { work.deallocate() }
+                        let scratch = Scratch(rows: rowsPerBlock, m: m)
+                        defer { scratch.free() }
                         let out = ap.baseAddress! + t * stride
                         var start = rows.lowerBound
                         while start < rows.upperBound {
                             let b = min(rowsPerBlock, rows.upperBound - start)
-                            distanceGEMM(x, start: start, rows: b, centres: cv.baseAddress!, m: m, work: work)
-                            for i in 0 ..< b {
-                                let r = start + i, xi = x + r * d
-                                var norm = 0.0
-                                for f in 0 ..< d { let v = Double(xi[f]); norm += v * v }
-                                let cur = mind2[r]
-                                for j in 0 ..< m { out[j] += min(cur, max(0, norm + Double(work[i * m + j] + cn[j]))) }
+                            nearestInBlock(x, start: start, rows: b, centres: cv.baseAddress!, norms: cn.baseAddress!, m: m,
+                                           work: scratch.work, best: scratch.best, index: scratch.index, norm: scratch.norm)
+                            for j in 0 ..< m {
+                                let row = scratch.work + j * b
+                                var s = 0.0
+                                for i in 0 ..< b { s += min(mind2[start + i], max(0, scratch.norm[i] + Double(row[i]))) }
+                                out[j] += s
                             }
                             start += b
                         }

@@ -11,19 +11,33 @@ extension KMeansModel {
 
     /// Runs `body` with an engine over `x` whose labels and squared distances hold each row's
     /// nearest centre (one pass, GEMM distances in bounded blocks).
+    /// Runs `body` with each row's nearest centre in `labels` and its squared distance in `mind2`.
     func withAssignment<T: LinearAlgebraScalar & MPIScalar, R>(_ x: Matrix<T>, threads: Int, globalStart: Int = 0, globalCount: Int? = nil,
                                                              comm: any Communicator, dataName: String,
-                                                             _ body: (KMeansEngine<T>) throws -> R) throws -> R {
+                                                             _ body: (_ labels: UnsafeBufferPointer<Int32>, _ mind2: UnsafeBufferPointer<Double>) throws -> R) throws -> R {
+        // Concrete types for the optimizer (see KMeans.fit).
+        if T.self == Double.self {
+            return try assignSpecialised(x as! Matrix<Double>, threads: threads, globalStart: globalStart, globalCount: globalCount, comm: comm, dataName: dataName, body)
+        }
+        if T.self == Float.self {
+            return try assignSpecialised(x as! Matrix<Float>, threads: threads, globalStart: globalStart, globalCount: globalCount, comm: comm, dataName: dataName, body)
+        }
+        return try assignSpecialised(x, threads: threads, globalStart: globalStart, globalCount: globalCount, comm: comm, dataName: dataName, body)
+    }
+
+    func assignSpecialised<T: LinearAlgebraScalar & MPIScalar, R>(_ x: Matrix<T>, threads: Int, globalStart: Int, globalCount: Int?,
+                                                                comm: any Communicator, dataName: String,
+                                                                _ body: (UnsafeBufferPointer<Int32>, UnsafeBufferPointer<Double>) throws -> R) throws -> R {
         try checkFeatures(x.columns, dataName)
         return try x.storage.withUnsafeBufferPointer { xs in
             let e = KMeansEngine<T>(x: xs.baseAddress, rows: x.rows, features: x.columns, globalStart: globalStart,
                                     globalCount: globalCount ?? x.rows, comm: comm, threads: threads)
-            if let bad = (0 ..< x.storage.count).first(where: { !x.storage[$0].isFinite }) {
+            for (i, v) in xs.enumerated() where !v.isFinite {
                 throw MPILearnError.dataError(SourceLocation(file: dataName),
-                                              "row \(globalStart + bad / x.columns + 1), column \(bad % x.columns + 1) is \(x.storage[bad]); k-means needs finite values")
+                                              "row \(globalStart + i / x.columns + 1), column \(i % x.columns + 1) is \(v); k-means needs finite values")
             }
             _ = e.assign(.init(clusterCenters.storage, d: x.columns))
-            return try body(e)
+            return try body(UnsafeBufferPointer(start: e.labels, count: e.n), UnsafeBufferPointer(start: e.mind2, count: e.n))
         }
     }
 
@@ -31,9 +45,7 @@ extension KMeansModel {
     /// - Throws: ``MPILearnError/mismatch`` when the feature count differs from the model's;
     ///   ``MPILearnError/dataError`` for a non-finite value.
     public func predict<T: LinearAlgebraScalar & MPIScalar>(_ x: Matrix<T>, threads: Int = 1, dataName: String = "data") throws -> [Int32] {
-        try withAssignment(x, threads: threads, comm: LocalCommunicator.solo(), dataName: dataName) { e in
-            Array(UnsafeBufferPointer(start: e.labels, count: x.rows))
-        }
+        try withAssignment(x, threads: threads, comm: LocalCommunicator.solo(), dataName: dataName) { labels, _ in Array(labels) }
     }
 
     /// Euclidean distance of each row to every centre, rows × k (`transform`). Local.
@@ -57,10 +69,8 @@ extension KMeansModel {
     /// The opposite of the inertia of all ranks' rows (`score`, higher is better). Collective.
     public func score<T: LinearAlgebraScalar & MPIScalar>(_ data: Dataset<T>, comm: any Communicator, threads: Int = 1, dataName: String = "data") throws -> Double {
         try withAssignment(data.features, threads: threads, globalStart: data.globalRowStart, globalCount: data.globalRowCount,
-                           comm: comm, dataName: dataName) { e in
-            var s = 0.0
-            for i in 0 ..< e.n { s += e.mind2[i] }
-            return -(try comm.allreduce(s, op: .sum))
+                           comm: comm, dataName: dataName) { _, mind2 in
+            -(try comm.allreduce(mind2.reduce(0, +), op: .sum))
         }
     }
 }
