@@ -34,7 +34,7 @@ struct KMeansFitCommand: SPMDCommand {
     var k: Int = 8
     @Option(name: .customLong("init"), help: "k-means||, k-means++, random, or a CSV file of initial centres.")
     var initMethod: String = "k-means||"
-    @Option(help: "k-means||: expected rows sampled per round, ℓ (default 2·k).")
+    @Option(help: "k-means||: expected rows sampled per round, ℓ (default k/2).")
     var oversamplingFactor: Double?
     @Option(help: "k-means||: oversampling rounds.")
     var initMaxIter: Int = 5

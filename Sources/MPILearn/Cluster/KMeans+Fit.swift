@@ -37,10 +37,10 @@ extension KMeans {
         // specialise the whole engine for Float64 and Float32.
         if T.self == Double.self { return try fitSpecialised(data as! Dataset<Double>, comm: comm, dataName: dataName, progress: progress) }
         if T.self == Float.self { return try fitSpecialised(data as! Dataset<Float>, comm: comm, dataName: dataName, progress: progress) }
-        return try fitSpecialised(data, comm: comm, dataName: dataName, progress: progress)
+        throw MPILearnError.invalidParameter(name: "dtype", value: "\(T.self)", allowed: "Double or Float")
     }
 
-    func fitSpecialised<T: LinearAlgebraScalar & MPIScalar>(_ data: Dataset<T>, comm: any Communicator, dataName: String,
+    func fitSpecialised<T: LinearAlgebraScalar & MPIScalar & SIMDScalar>(_ data: Dataset<T>, comm: any Communicator, dataName: String,
                                                             progress: ((KMeansIteration) -> Void)?) throws -> KMeansModel {
         let start = monotonicSeconds()
         try validate(rows: data.globalRowCount, features: data.featureCount, dataName: dataName)

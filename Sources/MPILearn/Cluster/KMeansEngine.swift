@@ -14,7 +14,7 @@ enum KMeansDomain: UInt64 {
 /// ``blockRows(for:)`` rows, computes −2·X_block·Cᵀ with one GEMM into a private workspace
 /// of blockRows × m elements (the only buffer whose size depends on the data), and reads the
 /// rows again while they are still in cache. The data itself is never copied.
-final class KMeansEngine<T: LinearAlgebraScalar & MPIScalar> {
+final class KMeansEngine<T: LinearAlgebraScalar & MPIScalar & SIMDScalar> {
     /// This rank's rows, n × d row-major (nil when the shard is empty).
     let x: UnsafePointer<T>?
     let n: Int
@@ -119,25 +119,36 @@ final class KMeansEngine<T: LinearAlgebraScalar & MPIScalar> {
         for j in 0 ..< m { (work + j * b).update(repeating: cn[j], count: b) }
         T.gemm(transA: false, transB: true, m: m, n: b, k: d, alpha: -2, a: centres, lda: d, b: x + start * d, ldb: d,
                beta: 1, c: work, ldc: b)
-        best.update(from: work, count: b)
-        index.update(repeating: 0, count: b)
-        var j = 1
-        while j < m {
-            let row = work + j * b, label = Int32(j)
+        if T.self == Double.self {
+            columnArgmin(UnsafeRawPointer(work).assumingMemoryBound(to: Double.self), rows: b, columns: m,
+                         best: UnsafeMutableRawPointer(best).assumingMemoryBound(to: Double.self), index: index)
+        } else if T.self == Float.self {
+            columnArgmin(UnsafeRawPointer(work).assumingMemoryBound(to: Float.self), rows: b, columns: m,
+                         best: UnsafeMutableRawPointer(best).assumingMemoryBound(to: Float.self), index: index)
+        } else {
             for i in 0 ..< b {
-                let v = row[i]
-                let closer = v < best[i]
-                best[i] = closer ? v : best[i]
-                index[i] = closer ? label : index[i]
+                var bv = work[i], bj: Int32 = 0
+                for j in 1 ..< max(m, 1) where work[j * b + i] < bv { bv = work[j * b + i]; bj = Int32(j) }
+                best[i] = bv
+                index[i] = bj
             }
-            j += 1
         }
-        for i in 0 ..< b {
-            let xi = x + (start + i) * d
-            var s = 0.0
-            for f in 0 ..< d { let v = Double(xi[f]); s += v * v }
-            norm[i] = s
+        for i in 0 ..< b { norm[i] = rowNorm(x + (start + i) * d) }
+    }
+
+    /// ‖x‖² of one row in Float64 with four partial sums (a fixed order per row, so the value
+    /// does not depend on blocks or ranks; four chains instead of one long dependency).
+    @inline(__always)
+    func rowNorm(_ xi: UnsafePointer<T>) -> Double {
+        var s0 = 0.0, s1 = 0.0, s2 = 0.0, s3 = 0.0
+        var f = 0
+        while f + 4 <= d {
+            let a = Double(xi[f]), b = Double(xi[f + 1]), c = Double(xi[f + 2]), e = Double(xi[f + 3])
+            s0 += a * a; s1 += b * b; s2 += c * c; s3 += e * e
+            f += 4
         }
+        while f < d { let a = Double(xi[f]); s0 += a * a; f += 1 }
+        return (s0 + s1) + (s2 + s3)
     }
 
     /// Per-thread scratch for ``nearestInBlock``: distances (m × rows), best, index, norms.
@@ -417,5 +428,72 @@ final class KMeansEngine<T: LinearAlgebraScalar & MPIScalar> {
             s += max(0, local[d + f] / count - mean * mean)
         }
         return s / Double(d)
+    }
+}
+
+// MARK: concrete SIMD kernels
+
+/// For each of `rows` rows, the minimum over `columns` of `work[j·rows + i]` and its index
+/// (ties to the lower index), eight rows at a time in SIMD registers. Concrete per type:
+/// generic `SIMD8<T>` code is not lowered to vector instructions.
+@inline(__always)
+func columnArgmin(_ work: UnsafePointer<Double>, rows b: Int, columns m: Int, best: UnsafeMutablePointer<Double>, index: UnsafeMutablePointer<Int32>) {
+    typealias V = SIMD8<Double>
+    let raw = UnsafeRawPointer(work)
+    var i = 0
+    while i + 8 <= b {
+        var bestV = raw.loadUnaligned(fromByteOffset: i * 8, as: V.self)
+        var indexV = SIMD8<Int64>(repeating: 0)
+        var j = 1
+        while j < m {
+            let v = raw.loadUnaligned(fromByteOffset: (j * b + i) * 8, as: V.self)
+            let closer = v .< bestV
+            bestV.replace(with: v, where: closer)
+            indexV.replace(with: SIMD8<Int64>(repeating: Int64(j)), where: closer)
+            j += 1
+        }
+        UnsafeMutableRawPointer(best + i).storeBytes(of: bestV, as: V.self)
+        let i32 = SIMD8<Int32>(truncatingIfNeeded: indexV)
+        UnsafeMutableRawPointer(index + i).storeBytes(of: i32, as: SIMD8<Int32>.self)
+        i += 8
+    }
+    while i < b {
+        var bv = work[i], bj: Int32 = 0
+        var j = 1
+        while j < m { if work[j * b + i] < bv { bv = work[j * b + i]; bj = Int32(j) }; j += 1 }
+        best[i] = bv
+        index[i] = bj
+        i += 1
+    }
+}
+
+/// Float32 version of ``columnArgmin(_:rows:columns:best:index:)`` (indices exact below 2²⁴).
+@inline(__always)
+func columnArgmin(_ work: UnsafePointer<Float>, rows b: Int, columns m: Int, best: UnsafeMutablePointer<Float>, index: UnsafeMutablePointer<Int32>) {
+    typealias V = SIMD8<Float>
+    let raw = UnsafeRawPointer(work)
+    var i = 0
+    while i + 8 <= b {
+        var bestV = raw.loadUnaligned(fromByteOffset: i * 4, as: V.self)
+        var indexV = SIMD8<Int32>(repeating: 0)
+        var j = 1
+        while j < m {
+            let v = raw.loadUnaligned(fromByteOffset: (j * b + i) * 4, as: V.self)
+            let closer = v .< bestV
+            bestV.replace(with: v, where: closer)
+            indexV.replace(with: SIMD8<Int32>(repeating: Int32(j)), where: closer)
+            j += 1
+        }
+        UnsafeMutableRawPointer(best + i).storeBytes(of: bestV, as: V.self)
+        UnsafeMutableRawPointer(index + i).storeBytes(of: indexV, as: SIMD8<Int32>.self)
+        i += 8
+    }
+    while i < b {
+        var bv = work[i], bj: Int32 = 0
+        var j = 1
+        while j < m { if work[j * b + i] < bv { bv = work[j * b + i]; bj = Int32(j) }; j += 1 }
+        best[i] = bv
+        index[i] = bj
+        i += 1
     }
 }
