@@ -27,6 +27,8 @@ final class KMeansEngine<T: LinearAlgebraScalar & MPIScalar & SIMDScalar> {
     let labels: UnsafeMutablePointer<Int32>
     /// Squared distance of each local row to its labelled centre.
     let mind2: UnsafeMutablePointer<Double>
+    /// ‖x‖² of each local row, computed once (``computeNorms()`` or the variance pass).
+    let rowNorms: UnsafeMutablePointer<Double>
     /// Seconds inside collectives.
     var communicationSeconds = 0.0
 
@@ -46,11 +48,21 @@ final class KMeansEngine<T: LinearAlgebraScalar & MPIScalar & SIMDScalar> {
         labels.initialize(repeating: -1, count: max(n, 1))
         mind2 = .allocate(capacity: max(n, 1))
         mind2.initialize(repeating: .infinity, count: max(n, 1))
+        rowNorms = .allocate(capacity: max(n, 1))
+        rowNorms.initialize(repeating: 0, count: max(n, 1))
     }
 
     deinit {
         labels.deallocate()
         mind2.deallocate()
+        rowNorms.deallocate()
+    }
+
+    /// Fills ``rowNorms`` (one pass; the variance pass does it as a side effect).
+    func computeNorms() {
+        guard let x, n > 0 else { return }
+        let norms = rowNorms
+        forEachChunk { _, rows in for r in rows { norms[r] = rowNorm(x + r * d) } }
     }
 
     /// Rows per distance block against `m` centres: the workspace stays within
@@ -110,7 +122,7 @@ final class KMeansEngine<T: LinearAlgebraScalar & MPIScalar & SIMDScalar> {
     /// `work[j·b + i] = ‖c_j‖² − 2·x_{start+i}·c_j` (one GEMM with β = 1 over a buffer
     /// pre-filled with the norms), then the nearest centre of each row by an element-wise
     /// pass over rows (SIMD-friendly, ties to the lower centre index) into `best` and `index`,
-    /// and each row's ‖x‖² into `norm`. Centre-major keeps GEMM's long dimension on the rows.
+    /// and each row's cached ‖x‖² into `norm`. Centre-major keeps GEMM's long dimension on the rows.
     @inline(__always)
     func nearestInBlock(_ x: UnsafePointer<T>, start: Int, rows b: Int, centres: UnsafePointer<T>, norms cn: UnsafePointer<T>, m: Int,
                         work: UnsafeMutablePointer<T>, best: UnsafeMutablePointer<T>, index: UnsafeMutablePointer<Int32>,
@@ -133,7 +145,7 @@ final class KMeansEngine<T: LinearAlgebraScalar & MPIScalar & SIMDScalar> {
                 index[i] = bj
             }
         }
-        for i in 0 ..< b { norm[i] = rowNorm(x + (start + i) * d) }
+        norm.update(from: rowNorms + start, count: b)
     }
 
     /// ‖x‖² of one row in Float64 with four partial sums (a fixed order per row, so the value
@@ -380,7 +392,8 @@ final class KMeansEngine<T: LinearAlgebraScalar & MPIScalar & SIMDScalar> {
     /// checking every value is finite and the shards add up to `globalCount` rows.
     ///
     /// One pass: sums of (x − s) and (x − s)² with s = global row 0 (a shift that keeps the
-    /// one-pass formula accurate), then one allreduce of 2d + 1 values.
+    /// one-pass formula accurate), then one allreduce of 2d + 1 values. The same pass fills
+    /// ``rowNorms``.
     /// - Throws: ``MPILearnError/dataError`` naming the global row and column of the first
     ///   non-finite value on a rank; ``MPILearnError/mismatch`` when shards do not add up.
     func meanVariance(dataName: String, featureNames: [String]) throws -> Double {
@@ -392,7 +405,7 @@ final class KMeansEngine<T: LinearAlgebraScalar & MPIScalar & SIMDScalar> {
             acc.withUnsafeMutableBufferPointer { ap in
                 shift.withUnsafeBufferPointer { sp in
                     forEachChunk { t, rows in
-                        let out = ap.baseAddress! + t * stride
+                        let out = ap.baseAddress! + t * stride, norms = rowNorms
                         for r in rows {
                             let xi = x + r * d
                             for f in 0 ..< d {
@@ -400,6 +413,7 @@ final class KMeansEngine<T: LinearAlgebraScalar & MPIScalar & SIMDScalar> {
                                 out[f] += v
                                 out[d + f] += v * v
                             }
+                            norms[r] = rowNorm(xi)
                         }
                     }
                 }

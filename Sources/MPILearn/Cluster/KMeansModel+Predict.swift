@@ -36,6 +36,7 @@ extension KMeansModel {
                 throw MPILearnError.dataError(SourceLocation(file: dataName),
                                               "row \(globalStart + i / x.columns + 1), column \(i % x.columns + 1) is \(v); k-means needs finite values")
             }
+            e.computeNorms()
             _ = e.assign(.init(clusterCenters.storage, d: x.columns))
             return try body(UnsafeBufferPointer(start: e.labels, count: e.n), UnsafeBufferPointer(start: e.mind2, count: e.n))
         }
