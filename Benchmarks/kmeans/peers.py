@@ -54,7 +54,6 @@ def run_dask(path, workers, reps=2):
     from dask.distributed import Client, LocalCluster
     from dask_ml.cluster import KMeans
     from dask_ml.cluster.k_means import k_init
-    from sklearn.utils import check_random_state
     with LocalCluster(n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=None) as cluster, Client(cluster):
         x = da.from_array(np.load(path), chunks=(2_000_000 // (2 * workers), 20)).persist()
         for _ in range(reps):
@@ -62,7 +61,7 @@ def run_dask(path, workers, reps=2):
             km = KMeans(n_clusters=12, init="k-means||", random_state=0).fit(x)
             total = time.perf_counter() - t0
             t0 = time.perf_counter()
-            k_init(x, 12, init="k-means||", random_state=check_random_state(0), max_iter=None, oversampling_factor=2)
+            k_init(x, 12, init="k-means||", random_state=0, max_iter=None, oversampling_factor=2)
             init = time.perf_counter() - t0
             emit(dict(name=f"Dask-ML {workers} workers (k-means||)", total=total, init=init,
                       per_iter=(total - init) / max(km.n_iter_, 1), n_iter=int(km.n_iter_), inertia=float(km.inertia_)))
