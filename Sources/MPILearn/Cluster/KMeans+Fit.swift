@@ -1,0 +1,164 @@
+import Foundation
+import SwiftMPI
+
+extension KMeans {
+    /// Clusters the rows of all ranks. Collective: every rank calls it with its shard.
+    ///
+    /// Validates the hyper-parameters, measures the mean per-feature variance (to scale `tol`,
+    /// and checking every value is finite), then for each of `n_init` runs chooses initial
+    /// centres and runs Lloyd iterations; the run with the lowest inertia is kept.
+    ///
+    /// A Lloyd iteration is one pass over the local rows — GEMM distances in row blocks,
+    /// nearest centre, per-centre sums and counts — and one allreduce of k·(d+1)+2 values
+    /// (sums, counts, inertia, changed labels). It stops when no label changes, when the
+    /// squared centre shift is at most `tol` × mean variance (then one more assignment pass
+    /// makes labels and inertia match the final centres, as scikit-learn), or after
+    /// `max_iter` iterations.
+    ///
+    /// **Empty clusters** are relocated deterministically: the e empty clusters, in
+    /// increasing index, take the e rows farthest from their assigned centre over all ranks
+    /// (by squared distance, descending; ties to the lower global row index). Each such row
+    /// becomes its new cluster's centre and is removed from its old cluster's sum and count;
+    /// a cluster left with no rows keeps its previous centre.
+    ///
+    /// - Parameters:
+    ///   - data: this rank's rows (Float64 or Float32); `globalRowStart` keys the random
+    ///     streams, so the result does not depend on the number of ranks.
+    ///   - comm: the ranks holding the data.
+    ///   - dataName: names the data in error messages (a file path).
+    ///   - progress: called on every rank after each Lloyd iteration.
+    /// - Returns: the fitted model; its `labels` are this rank's rows'.
+    /// - Throws: ``MPILearnError/invalidParameter`` for bad hyper-parameters (k ≤ 0, k > rows,
+    ///   ...), ``MPILearnError/dataError`` naming the row and column of a NaN or infinite value.
+    public func fit<T: LinearAlgebraScalar & MPIScalar>(_ data: Dataset<T>, comm: any Communicator, dataName: String = "data",
+                                                        progress: ((KMeansIteration) -> Void)? = nil) throws -> KMeansModel {
+        // Called from another module, a public generic runs unspecialised (every element
+        // through witness tables). Dispatching to concrete types here lets the optimizer
+        // specialise the whole engine for Float64 and Float32.
+        if T.self == Double.self { return try fitSpecialised(data as! Dataset<Double>, comm: comm, dataName: dataName, progress: progress) }
+        if T.self == Float.self { return try fitSpecialised(data as! Dataset<Float>, comm: comm, dataName: dataName, progress: progress) }
+        throw MPILearnError.invalidParameter(name: "dtype", value: "\(T.self)", allowed: "Double or Float")
+    }
+
+    func fitSpecialised<T: LinearAlgebraScalar & MPIScalar & SIMDScalar>(_ data: Dataset<T>, comm: any Communicator, dataName: String,
+                                                            progress: ((KMeansIteration) -> Void)?) throws -> KMeansModel {
+        let start = monotonicSeconds()
+        try validate(rows: data.globalRowCount, features: data.featureCount, dataName: dataName)
+        guard data.globalRowStart >= 0, data.globalRowStart + data.rowCount <= data.globalRowCount else {
+            throw MPILearnError.mismatch("\(dataName): rank \(comm.rank) holds rows \(data.globalRowStart)..<\(data.globalRowStart + data.rowCount) of \(data.globalRowCount)")
+        }
+        let blasThreads = BLASInfo.threads
+        if threads > 1 { BLASInfo.setThreads(1) }
+        defer { if threads > 1 { BLASInfo.setThreads(blasThreads) } }
+
+        return try data.features.storage.withUnsafeBufferPointer { xs in
+            let engine = KMeansEngine<T>(x: xs.baseAddress, rows: data.rowCount, features: data.featureCount,
+                                         globalStart: data.globalRowStart, globalCount: data.globalRowCount, comm: comm, threads: threads)
+            var report = KMeansFitReport()
+            let variance = try engine.meanVariance(dataName: dataName, featureNames: data.featureNames)
+            report.absoluteTolerance = tol * variance
+            var best: (run: Int, centres: [Double], initial: [Double], inertia: Double, nIter: Int, history: [KMeansIteration], candidates: Int?)?
+            var labels: [Int32] = []
+            for run in 0 ..< effectiveNInit {
+                var runRNG = Philox(seed: randomState, domain: KMeansDomain.runSeed.rawValue, stream: UInt64(run))
+                let seed = run == 0 ? randomState : runRNG.next()
+                let t0 = monotonicSeconds()
+                let initial = try initialCentres(engine, seed: seed)
+                report.warnings += initial.warnings
+                let t1 = monotonicSeconds()
+                report.initSeconds += t1 - t0
+                let result = try lloyd(engine, from: initial.centres, tolerance: report.absoluteTolerance, run: run, progress: progress)
+                report.lloydSeconds += monotonicSeconds() - t1
+                if best == nil || result.inertia < best!.inertia {
+                    best = (run, result.centres, initial.centres, result.inertia, result.nIter, result.history, initial.candidates)
+                    labels = Array(UnsafeBufferPointer(start: engine.labels, count: data.rowCount))
+                }
+            }
+            let b = best!
+            report.bestRun = b.run
+            report.candidates = b.candidates
+            report.communicationSeconds = engine.communicationSeconds
+            report.totalSeconds = monotonicSeconds() - start
+            let k = nClusters, d = data.featureCount
+            return KMeansModel(configuration: self, clusterCenters: Matrix(rows: k, columns: d, storage: b.centres),
+                               featureNames: data.featureNames, labels: labels, inertia: b.inertia, nIter: b.nIter,
+                               history: b.history, initialCenters: Matrix(rows: k, columns: d, storage: b.initial), report: report)
+        }
+    }
+
+    /// The initial centres of one run, k × d.
+    func initialCentres<T>(_ engine: KMeansEngine<T>, seed: UInt64) throws -> KMeansInitResult {
+        switch initialization {
+        case .kMeansParallel:
+            return try engine.kMeansParallel(k: nClusters, oversampling: effectiveOversampling, rounds: initMaxIter, seed: seed)
+        case .kMeansPlusPlus:
+            return try engine.kMeansPlusPlus(k: nClusters, seed: seed)
+        case .random:
+            return try engine.randomRows(k: nClusters, seed: seed)
+        case .centers(let c):
+            return KMeansInitResult(centres: c.storage)
+        }
+    }
+
+    /// Lloyd iterations from `centres`; leaves the final labels in the engine.
+    func lloyd<T>(_ e: KMeansEngine<T>, from centres: [Double], tolerance: Double, run: Int,
+                  progress: ((KMeansIteration) -> Void)?) throws -> (centres: [Double], inertia: Double, nIter: Int, history: [KMeansIteration]) {
+        let k = nClusters, d = e.d
+        var centres = centres
+        for i in 0 ..< e.n { e.labels[i] = -1 }
+        var history: [KMeansIteration] = []
+        var inertia = 0.0, iteration = 0, labelsMatchCentres = false
+        while iteration < maxIter {
+            let t0 = monotonicSeconds()
+            iteration += 1
+            // E-step and local M-step sums, then the one allreduce of the iteration.
+            var acc = e.assign(.init(centres, d: d))
+            try e.allreduceSum(&acc)
+            inertia = acc[k * (d + 1)]
+            let changed = Int(acc[k * (d + 1) + 1])
+            let relocated = try relocateEmptyClusters(e, &acc, k: k)
+            var next = centres, shift = 0.0
+            for j in 0 ..< k {
+                let count = acc[k * d + j]
+                if count > 0 { for f in 0 ..< d { next[j * d + f] = acc[j * d + f] / count } }
+                for f in 0 ..< d { let delta = next[j * d + f] - centres[j * d + f]; shift += delta * delta }
+            }
+            centres = next
+            let record = KMeansIteration(run: run, iteration: iteration, inertia: inertia, shift: shift, changed: changed,
+                                         relocated: relocated, seconds: monotonicSeconds() - t0)
+            history.append(record)
+            progress?(record)
+            // No label changed: the update reproduced the same centres (strict convergence).
+            if changed == 0 && relocated == 0 { labelsMatchCentres = true; break }
+            if shift <= tolerance { break }
+        }
+        if !labelsMatchCentres {
+            // Labels and inertia for the final centres (scikit-learn does the same E-step).
+            let acc = e.assign(.init(centres, d: d))
+            var total = [acc[k * (d + 1)]]
+            try e.allreduceSum(&total)
+            inertia = total[0]
+        }
+        return (centres, inertia, iteration, history)
+    }
+
+    /// Moves each empty cluster to one of the rows farthest from their centres (see
+    /// ``fit(_:comm:dataName:progress:)``), adjusting the allreduced sums and counts in `acc`
+    /// the same way on every rank. Returns how many clusters were relocated.
+    func relocateEmptyClusters<T>(_ e: KMeansEngine<T>, _ acc: inout [Double], k: Int) throws -> Int {
+        let d = e.d
+        let empty = (0 ..< k).filter { acc[k * d + $0] == 0 }
+        guard !empty.isEmpty else { return 0 }
+        let far = try e.globalFarthest(empty.count)
+        for (j, rec) in zip(empty, far) {
+            let donor = rec.label
+            if donor >= 0 && donor < k && acc[k * d + donor] > 0 {
+                for f in 0 ..< d { acc[donor * d + f] -= rec.row[f] }
+                acc[k * d + donor] -= 1
+            }
+            for f in 0 ..< d { acc[j * d + f] = rec.row[f] }
+            acc[k * d + j] = 1
+        }
+        return min(empty.count, far.count)
+    }
+}

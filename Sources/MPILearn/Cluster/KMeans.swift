@@ -1,0 +1,250 @@
+import Foundation
+import SwiftMPI
+
+/// How ``KMeans`` chooses its initial centres (scikit-learn's `init`).
+public enum KMeansInitialization: Equatable, Sendable {
+    /// k-means|| (Bahmani et al., "Scalable K-Means++", VLDB 2012): a few oversampling
+    /// rounds, each one pass over the data and one small allgather. The default.
+    case kMeansParallel
+    /// k-means++ (Arthur and Vassilvitskii, SODA 2007) with scikit-learn's greedy local
+    /// trials: k passes over the data.
+    case kMeansPlusPlus
+    /// k distinct rows chosen uniformly at random (from all rows, not one rank's).
+    case random
+    /// Given centres, k × n_features.
+    case centers(Matrix<Double>)
+
+    /// The CLI and JSON spelling: `k-means||`, `k-means++`, `random`, or `centers`.
+    public var name: String {
+        switch self {
+        case .kMeansParallel: return "k-means||"
+        case .kMeansPlusPlus: return "k-means++"
+        case .random: return "random"
+        case .centers: return "centers"
+        }
+    }
+
+    /// Parses `k-means||`, `k-means++` or `random`.
+    public init?(name: String) {
+        switch name {
+        case "k-means||", "kmeans||", "scalable-k-means++": self = .kMeansParallel
+        case "k-means++", "kmeans++": self = .kMeansPlusPlus
+        case "random": self = .random
+        default: return nil
+        }
+    }
+}
+
+extension KMeansInitialization: Codable {
+    /// Encoded as its name, or as the array of centre rows for given centres.
+    public init(from decoder: Decoder) throws {
+        let c = try decoder.singleValueContainer()
+        if let s = try? c.decode(String.self) {
+            guard let v = KMeansInitialization(name: s) else {
+                throw DecodingError.dataCorruptedError(in: c, debugDescription: "unknown k-means init '\(s)'")
+            }
+            self = v
+        } else {
+            let rows = try c.decode([[Double]].self)
+            guard let w = rows.first?.count, rows.allSatisfy({ $0.count == w }) else {
+                throw DecodingError.dataCorruptedError(in: c, debugDescription: "given centres are empty or ragged")
+            }
+            self = .centers(Matrix(rows))
+        }
+    }
+
+    public func encode(to encoder: Encoder) throws {
+        var c = encoder.singleValueContainer()
+        if case .centers(let m) = self {
+            try c.encode((0 ..< m.rows).map { Array(m.row($0)) })
+        } else {
+            try c.encode(name)
+        }
+    }
+}
+
+/// K-means clustering over rows spread across ranks (scikit-learn's `KMeans`).
+///
+/// Every rank holds its rows; centres are replicated on every rank. Initialisation is
+/// k-means|| by default; each Lloyd iteration computes squared distances with BLAS GEMM
+/// (‖x‖² − 2x·c + ‖c‖², in row blocks of bounded size), assigns each row to its nearest
+/// centre, and combines per-centre sums, counts and the inertia with one allreduce of
+/// k·(d+1)+2 values. Random choices are keyed by (seed, step, global row index), so the
+/// candidates, the initial and the final centres are the same for any number of ranks
+/// (final centres up to the order of floating-point reductions).
+///
+/// This struct only stores hyper-parameters; ``fit(_:comm:dataName:progress:)`` validates
+/// them and returns a ``KMeansModel``.
+public struct KMeans: Codable, Equatable, Sendable {
+    /// k, the number of clusters (`n_clusters`).
+    public var nClusters: Int
+    /// How initial centres are chosen (`init`).
+    public var initialization: KMeansInitialization
+    /// ℓ, the expected number of rows k-means|| samples per round (`oversampling_factor`),
+    /// in rows, as in the paper and Dask-ML (p = min(1, ℓ·d²(x)/φ)). `nil` means k/2: the
+    /// paper reports ℓ = k/2 and ℓ = 2k (both with r = 5) at about the same seeding and final
+    /// cost (Bahmani et al. 2012, Table 1), oneDAL uses 0.5·k, and each round's pass costs
+    /// in proportion to ℓ, so k/2 is the cheaper of the two. Dask-ML's default is ℓ = 2 with
+    /// about ln ψ rounds.
+    public var oversamplingFactor: Double?
+    /// r, the number of k-means|| oversampling rounds (`init_max_iter`). The paper's
+    /// experiments use r = 5, giving about 1 + r·ℓ candidates; that is the default.
+    public var initMaxIter: Int
+    /// Maximum Lloyd iterations per run (`max_iter`).
+    public var maxIter: Int
+    /// Convergence tolerance on the squared centre shift, relative to the mean per-feature
+    /// variance of the data, as scikit-learn (`tol`).
+    public var tol: Double
+    /// Runs with different seeds; the lowest inertia wins (`n_init`). `nil` is scikit-learn's
+    /// "auto": 1, or 10 for random initialisation.
+    public var nInit: Int?
+    /// Seed of every random choice (`random_state`).
+    public var randomState: UInt64
+    /// Threads per rank for the passes over the data (OpenBLAS runs single-threaded inside).
+    public var threads: Int
+
+    enum CodingKeys: String, CodingKey {
+        case nClusters = "n_clusters", initialization = "init", oversamplingFactor = "oversampling_factor"
+        case initMaxIter = "init_max_iter", maxIter = "max_iter", tol, nInit = "n_init", randomState = "random_state", threads
+    }
+
+    public init(nClusters: Int = 8, initialization: KMeansInitialization = .kMeansParallel, oversamplingFactor: Double? = nil,
+                initMaxIter: Int = 5, maxIter: Int = 300, tol: Double = 1e-4, nInit: Int? = nil, randomState: UInt64 = 0,
+                threads: Int = 1) {
+        self.nClusters = nClusters
+        self.initialization = initialization
+        self.oversamplingFactor = oversamplingFactor
+        self.initMaxIter = initMaxIter
+        self.maxIter = maxIter
+        self.tol = tol
+        self.nInit = nInit
+        self.randomState = randomState
+        self.threads = threads
+    }
+
+    /// ℓ as used: ``oversamplingFactor`` or k/2.
+    public var effectiveOversampling: Double { oversamplingFactor ?? 0.5 * Double(nClusters) }
+
+    /// Runs as used: ``nInit``, or 1 (10 for random initialisation); always 1 for given centres.
+    public var effectiveNInit: Int {
+        switch initialization {
+        case .centers: return 1
+        case .random: return nInit ?? 10
+        default: return nInit ?? 1
+        }
+    }
+
+    /// Checks the hyper-parameters against the data's shape.
+    /// - Throws: ``MPILearnError/invalidParameter`` naming the parameter, its value and the
+    ///   allowed range; ``MPILearnError/dataError`` when the data has no features.
+    func validate(rows: Int, features: Int, dataName: String) throws {
+        guard features >= 1 else {
+            throw MPILearnError.dataError(SourceLocation(file: dataName), "the data has no numeric feature columns; k-means needs at least one")
+        }
+        try require(nClusters >= 1, "n_clusters", nClusters, "an integer >= 1")
+        try require(nClusters <= rows, "n_clusters", nClusters, "at most the number of rows (\(rows))")
+        try require(maxIter >= 1, "max_iter", maxIter, "an integer >= 1")
+        try require(tol >= 0 && tol.isFinite, "tol", tol, "a finite number >= 0")
+        try require(initMaxIter >= 0, "init_max_iter", initMaxIter, "an integer >= 0")
+        try require(effectiveOversampling > 0 && effectiveOversampling.isFinite, "oversampling_factor", effectiveOversampling, "a finite number > 0")
+        try require(effectiveNInit >= 1, "n_init", effectiveNInit, "an integer >= 1")
+        try require(threads >= 1 && threads <= 1024, "threads", threads, "an integer in 1...1024")
+        if case .centers(let c) = initialization {
+            try require(c.rows == nClusters, "init", "centres with \(c.rows) rows", "\(nClusters) rows (n_clusters)")
+            try require(c.columns == features, "init", "centres with \(c.columns) columns", "\(features) columns (the data's features)")
+            if let bad = c.storage.firstIndex(where: { !$0.isFinite }) {
+                throw MPILearnError.invalidParameter(name: "init", value: "centre \(bad / c.columns), feature \(bad % c.columns) = \(c.storage[bad])",
+                                                     allowed: "finite centre coordinates")
+            }
+        }
+    }
+}
+
+/// One Lloyd iteration, as reported to the progress callback and kept in the model.
+public struct KMeansIteration: Codable, Equatable, Sendable {
+    /// Which of the `n_init` runs (0-based).
+    public var run: Int
+    /// 1-based iteration number.
+    public var iteration: Int
+    /// Sum of squared distances of the rows to the centres they were assigned to in this
+    /// iteration (the centres before the update).
+    public var inertia: Double
+    /// Squared Frobenius norm of the centre update (scikit-learn's `center_shift_tot`).
+    public var shift: Double
+    /// Rows whose label changed in this iteration.
+    public var changed: Int
+    /// Empty clusters relocated in this iteration.
+    public var relocated: Int
+    /// Wall seconds of the iteration.
+    public var seconds: Double
+}
+
+/// Timings and facts about a fit.
+public struct KMeansFitReport: Codable, Equatable, Sendable {
+    /// Seconds choosing initial centres (all runs).
+    public var initSeconds: Double = 0
+    /// Seconds in Lloyd iterations, including the final assignment (all runs).
+    public var lloydSeconds: Double = 0
+    /// Whole fit, including the variance pass.
+    public var totalSeconds: Double = 0
+    /// Seconds inside collectives on this rank (includes waiting for slower ranks).
+    public var communicationSeconds: Double = 0
+    /// k-means|| candidates of the best run (before top-up), if k-means|| was used.
+    public var candidates: Int?
+    /// The run whose result was kept (0-based).
+    public var bestRun: Int = 0
+    /// Absolute tolerance used: `tol` × mean per-feature variance.
+    public var absoluteTolerance: Double = 0
+    /// Warnings (too few candidates, duplicate points); print them once, on rank 0.
+    public var warnings: [String] = []
+
+    public init() {}
+}
+
+/// A fitted k-means model: centres and the facts of the fit (scikit-learn's fitted
+/// attributes `cluster_centers_`, `labels_`, `inertia_`, `n_iter_`).
+public struct KMeansModel: Sendable {
+    /// The hyper-parameters it was fitted with.
+    public var configuration: KMeans
+    /// k × n_features centres (`cluster_centers_`), in Float64 whatever the data's type.
+    public var clusterCenters: Matrix<Double>
+    /// The feature names of the training data.
+    public var featureNames: [String]
+    /// `labels_` for this rank's training rows (empty for a loaded model).
+    public var labels: [Int32]
+    /// Sum of squared distances of all rows to their nearest centre (`inertia_`).
+    public var inertia: Double
+    /// Lloyd iterations of the kept run (`n_iter_`).
+    public var nIter: Int
+    /// Iterations of the kept run, with the inertia after each.
+    public var history: [KMeansIteration]
+    /// The initial centres of the kept run.
+    public var initialCenters: Matrix<Double>
+    /// Timings, candidates and warnings (not saved).
+    public var report: KMeansFitReport
+
+    public var nClusters: Int { clusterCenters.rows }
+    public var featureCount: Int { clusterCenters.columns }
+
+    public init(configuration: KMeans, clusterCenters: Matrix<Double>, featureNames: [String], labels: [Int32] = [],
+                inertia: Double, nIter: Int, history: [KMeansIteration] = [], initialCenters: Matrix<Double>? = nil,
+                report: KMeansFitReport = KMeansFitReport()) {
+        self.configuration = configuration
+        self.clusterCenters = clusterCenters
+        self.featureNames = featureNames
+        self.labels = labels
+        self.inertia = inertia
+        self.nIter = nIter
+        self.history = history
+        self.initialCenters = initialCenters ?? clusterCenters
+        self.report = report
+    }
+}
+
+/// Monotonic wall clock in seconds.
+@inline(__always)
+func monotonicSeconds() -> Double {
+    var ts = timespec()
+    clock_gettime(CLOCK_MONOTONIC, &ts)
+    return Double(ts.tv_sec) + Double(ts.tv_nsec) * 1e-9
+}
