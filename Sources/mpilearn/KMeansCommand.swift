@@ -122,7 +122,7 @@ struct KMeansFitCommand: SPMDCommand {
             if let p = outputModel { try model.save(to: p) }
         }
         if let p = outputLabels {
-            try writeLabelsParallel(model.labels, globalStart: data.globalRowStart, globalCount: data.globalRowCount, path: p, comm: world)
+            try writeLabelsParallel(model.labels, path: p, comm: world)
         }
         say(world, "fit done in \(fmt(Date().timeIntervalSince(t0))) s")
     }
@@ -154,7 +154,7 @@ struct KMeansPredictCommand: SPMDCommand {
         let x: Dataset<T> = try loadKMeansData(T.self, path: data, comm: world)
         let labels = try m.predict(x.features, threads: threads, dataName: data)
         let score = try m.score(x, comm: world, threads: threads, dataName: data)
-        try writeLabelsParallel(labels, globalStart: x.globalRowStart, globalCount: x.globalRowCount, path: output, comm: world)
+        try writeLabelsParallel(labels, path: output, comm: world)
         say(world, "labelled \(x.globalRowCount) rows with \(m.nClusters) clusters; inertia \(String(format: "%.6e", -score)); wrote \(output)")
     }
 }

@@ -113,7 +113,7 @@ final class KMeansMPITests: XCTestCase {
         try assertFails(np: 2, ["kmeans", "fit", "--blobs", "100,2,2", "--k", "0"], "parameter n_clusters")
         try assertFails(np: 3, ["kmeans", "fit", "--blobs", "10,2,2", "--k", "11"], "at most the number of rows (10)")
         try "a,b\n1,2\n3,4\n5,nan\n7,8\n".write(toFile: path("nan.csv"), atomically: true, encoding: .utf8)
-        try assertFails(np: 2, ["kmeans", "fit", "--data", path("nan.csv"), "--k", "2"], "nan.csv:4:2")
+        try assertFails(np: 2, ["kmeans", "fit", "--data", path("nan.csv"), "--k", "2"], "row 3, column 2 (b)")
         try writeNPY([[1, 2], [3, 4], [5, .infinity], [7, 8], [9, 10]], to: "inf.npy")
         try assertFails(np: 3, ["kmeans", "fit", "--data", path("inf.npy"), "--k", "2"], "row 3, column 2")
         try "name,city\nann,paris\nbob,rome\n".write(toFile: path("text.csv"), atomically: true, encoding: .utf8)

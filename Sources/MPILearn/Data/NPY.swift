@@ -122,9 +122,18 @@ public enum NPY {
         let count = rows.count * cols
         if count > 0 {
             let file = try ByteFile(path: path)
+            let offset = header.dataOffset + rows.lowerBound * cols * header.dtype.itemSize
+            // Same element type: the bytes land in the matrix directly (no second copy).
+            if (T.self == Double.self && header.dtype == .float64) || (T.self == Float.self && header.dtype == .float32) {
+                let bytes = count * header.dtype.itemSize
+                let n = try m.storage.withUnsafeMutableBytes { try file.read(into: $0.baseAddress!, count: bytes, at: offset) }
+                guard n == bytes else {
+                    throw MPILearnError.dataError(SourceLocation(file: path), "byte \(offset + n): truncated while reading rows \(rows)")
+                }
+                return Dataset(features: m, globalRowStart: rows.lowerBound, globalRowCount: header.rows)
+            }
             let raw = UnsafeMutableRawPointer.allocate(byteCount: count * header.dtype.itemSize, alignment: 8)
             defer { raw.deallocate() }
-            let offset = header.dataOffset + rows.lowerBound * cols * header.dtype.itemSize
             let n = try file.read(into: raw, count: count * header.dtype.itemSize, at: offset)
             guard n == count * header.dtype.itemSize else {
                 throw MPILearnError.dataError(SourceLocation(file: path), "byte \(offset + n): truncated while reading rows \(rows)")
