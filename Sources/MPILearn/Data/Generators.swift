@@ -43,6 +43,20 @@ public enum Generators {
         _ type: T.Type = Double.self, nSamples: Int, centers: Matrix<Double>, clusterStd: Double = 1.0,
         randomState: UInt64 = 0, rows: Range<Int>? = nil
     ) throws -> Dataset<T> {
+        // Generic code called from another module runs unspecialised (a witness call per
+        // value, ~20x slower); dispatch to the concrete instantiations compiled here.
+        if T.self == Double.self {
+            return try blobs(Double.self, nSamples: nSamples, centers: centers, clusterStd: clusterStd, randomState: randomState, rows: rows) as! Dataset<T>
+        }
+        if T.self == Float.self {
+            return try blobs(Float.self, nSamples: nSamples, centers: centers, clusterStd: clusterStd, randomState: randomState, rows: rows) as! Dataset<T>
+        }
+        return try blobs(T.self, nSamples: nSamples, centers: centers, clusterStd: clusterStd, randomState: randomState, rows: rows)
+    }
+
+    static func blobs<T: LinearAlgebraScalar>(
+        _ type: T.Type, nSamples: Int, centers: Matrix<Double>, clusterStd: Double, randomState: UInt64, rows: Range<Int>?
+    ) throws -> Dataset<T> {
         let rows = rows ?? 0 ..< nSamples
         try require(rows.lowerBound >= 0 && rows.upperBound <= nSamples, "rows", rows, "a range within 0..<\(nSamples)")
         let k = centers.rows, d = centers.columns
@@ -79,6 +93,22 @@ public enum Generators {
         _ type: T.Type = Double.self, nSamples: Int = 100, nFeatures: Int = 20, nInformative: Int = 2, nRedundant: Int = 2,
         nRepeated: Int = 0, nClasses: Int = 2, nClustersPerClass: Int = 2, weights: [Double]? = nil, flipY: Double = 0.01,
         classSep: Double = 1.0, randomState: UInt64 = 0, rows: Range<Int>? = nil
+    ) throws -> Dataset<T> {
+        if T.self == Double.self {
+            return try classification(Double.self, nSamples, nFeatures, nInformative, nRedundant, nRepeated, nClasses, nClustersPerClass,
+                                      weights, flipY, classSep, randomState, rows) as! Dataset<T>
+        }
+        if T.self == Float.self {
+            return try classification(Float.self, nSamples, nFeatures, nInformative, nRedundant, nRepeated, nClasses, nClustersPerClass,
+                                      weights, flipY, classSep, randomState, rows) as! Dataset<T>
+        }
+        return try classification(T.self, nSamples, nFeatures, nInformative, nRedundant, nRepeated, nClasses, nClustersPerClass,
+                                  weights, flipY, classSep, randomState, rows)
+    }
+
+    static func classification<T: LinearAlgebraScalar>(
+        _ type: T.Type, _ nSamples: Int, _ nFeatures: Int, _ nInformative: Int, _ nRedundant: Int, _ nRepeated: Int, _ nClasses: Int,
+        _ nClustersPerClass: Int, _ weights: [Double]?, _ flipY: Double, _ classSep: Double, _ randomState: UInt64, _ rows: Range<Int>?
     ) throws -> Dataset<T> {
         try require(nSamples >= 0, "n_samples", nSamples, "an integer >= 0")
         try require(nInformative >= 1, "n_informative", nInformative, "an integer >= 1")
@@ -170,6 +200,21 @@ public enum Generators {
     public static func makeRegression<T: LinearAlgebraScalar>(
         _ type: T.Type = Double.self, nSamples: Int = 100, nFeatures: Int = 100, nInformative: Int = 10,
         bias: Double = 0, noise: Double = 0, randomState: UInt64 = 0, rows: Range<Int>? = nil
+    ) throws -> (data: Dataset<T>, coefficients: [Double]) {
+        if T.self == Double.self {
+            let r = try regression(Double.self, nSamples, nFeatures, nInformative, bias, noise, randomState, rows)
+            return (r.data as! Dataset<T>, r.coefficients)
+        }
+        if T.self == Float.self {
+            let r = try regression(Float.self, nSamples, nFeatures, nInformative, bias, noise, randomState, rows)
+            return (r.data as! Dataset<T>, r.coefficients)
+        }
+        return try regression(T.self, nSamples, nFeatures, nInformative, bias, noise, randomState, rows)
+    }
+
+    static func regression<T: LinearAlgebraScalar>(
+        _ type: T.Type, _ nSamples: Int, _ nFeatures: Int, _ nInformative: Int, _ bias: Double, _ noise: Double,
+        _ randomState: UInt64, _ rows: Range<Int>?
     ) throws -> (data: Dataset<T>, coefficients: [Double]) {
         try require(nSamples >= 0, "n_samples", nSamples, "an integer >= 0")
         try require(nFeatures >= 1, "n_features", nFeatures, "an integer >= 1")
