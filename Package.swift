@@ -41,6 +41,8 @@ let package = Package(
         .executableTarget(
             name: "mpilearn-selftest", dependencies: ["MPILearn", "SwiftMPI"], path: "Tests/SelfTest",
             exclude: ["CMakeLists.txt"]),
+        .executableTarget(
+            name: "mpilearn-bench-collectives", dependencies: ["SwiftMPI"], path: "Benchmarks/collectives/Swift"),
         .target(name: "TestSupport", path: "Tests/TestSupport"),
         .testTarget(name: "SwiftMPITests", dependencies: ["SwiftMPI", "TestSupport"]),
         .testTarget(name: "MPILearnTests", dependencies: ["MPILearn", "SwiftMPI", "TestSupport"]),
