@@ -5,6 +5,7 @@
 //   mpilearn-selftest kill RANK                   RANK sends itself SIGKILL while the others wait
 //   mpilearn-selftest exit RANK                   RANK exits(3) without MPI_Finalize or abort
 //   mpilearn-selftest bigcount N CHUNK_LIMIT      broadcast/allreduce/allgatherv/alltoallv of N bytes in chunks
+//   mpilearn-selftest mpierror                    every rank calls MPI_Bcast with an invalid root (MPI's error string)
 import Foundation
 import SwiftMPI
 
@@ -68,6 +69,11 @@ Job.run { world in
         let sc = try world.scatterv(world.rank == 0 ? all.values : [], counts: all.layout.counts, root: 0)
         if sc != mine { throw CommunicatorError(operation: "bigcount", message: "scatterv wrong on rank \(world.rank)") }
         if world.rank == 0 { print("selftest bigcount passed: \(n) elements, chunk limit \(MPICommunicator.chunkLimit)") }
+    case "mpierror":
+        // The raw primitive skips SwiftMPI's own root check, so MPI itself reports the error.
+        var x = [Double](repeating: 0, count: 4)
+        try x.withUnsafeMutableBytes { try world.broadcastRaw($0.baseAddress, count: 4, kind: .double, root: world.size + 7) }
+        print("rank \(world.rank): MPI_Bcast with an invalid root returned success, which it must not")
     default:
         throw CommunicatorError(operation: "selftest", message: "unknown scenario '\(scenario)'")
     }
