@@ -66,6 +66,17 @@ Job.run { world in
         for q in 0 ..< world.size where got.layout.counts[q] != n / 4 + world.rank || got.values[got.layout.range(of: q)].contains(where: { $0 != UInt8(q * 16 + world.rank) }) {
             throw CommunicatorError(operation: "bigcount", message: "alltoallv block from \(q) wrong on rank \(world.rank)")
         }
+        // Uneven alltoallv: pairs need different numbers of chunks in the two directions.
+        let limit = MPICommunicator.chunkLimit, r = world.rank
+        let uneven = (0 ..< world.size).map { q in ((r * 3 + q * 5) % 7) * limit + q + 1 }
+        let payload = (0 ..< world.size).flatMap { q in (0 ..< uneven[q]).map { UInt32(r * 1_000_000 + q * 1000 + $0 % 1000) } }
+        let back = try world.alltoallv(payload, sendCounts: uneven)
+        for q in 0 ..< world.size {
+            let expected = (0 ..< ((q * 3 + r * 5) % 7) * limit + r + 1).map { UInt32(q * 1_000_000 + r * 1000 + $0 % 1000) }
+            if Array(back.values[back.layout.range(of: q)]) != expected {
+                throw CommunicatorError(operation: "bigcount", message: "uneven alltoallv block from \(q) wrong on rank \(r)")
+            }
+        }
         let sc = try world.scatterv(world.rank == 0 ? all.values : [], counts: all.layout.counts, root: 0)
         if sc != mine { throw CommunicatorError(operation: "bigcount", message: "scatterv wrong on rank \(world.rank)") }
         if world.rank == 0 { print("selftest bigcount passed: \(n) elements, chunk limit \(MPICommunicator.chunkLimit)") }
