@@ -1,14 +1,20 @@
-// mpilearn-bench-collectives: SwiftMPI's allreduce (sum, Double) and broadcast, timed with
-// the same schedule as the C peer (../c/bench_collectives.c) so the difference is the Swift
-// layer alone. Run both with Benchmarks/collectives/run.
+// mpilearn-bench-collectives: SwiftMPI's allreduce (sum, Double) and broadcast against the same
+// MPI calls made directly from C, in the same process. Run by Benchmarks/collectives/run.
 //
-// Usage: mpirun -np 2 mpilearn-bench-collectives [MAX_BYTES]
-// Output, on rank 0, one line per (operation, size):
-//     swift <operation> <bytes> <repetitions> <median seconds> <minimum seconds>
+// Usage: mpirun -np 2 mpilearn-bench-collectives [--c-library PATH] [MAX_BYTES]
+//
+// With --c-library (the C peer ../c/bench_collectives.c built with -DBENCH_LIBRARY -shared),
+// every repetition times the C call and the SwiftMPI call back to back, alternating which goes
+// first, so both see the same load on the machine; without it only SwiftMPI is timed. Output,
+// on rank 0, one line per (implementation, operation, size):
+//     <c|swift> <operation> <bytes> <repetitions> <median seconds> <minimum seconds>
+// Each time is the slowest rank's for that repetition; sizes, repetitions and warm-up follow
+// the C program's schedule.
 //
 // A separate executable rather than a hidden `mpilearn bench` subcommand: like the C peer it
 // links only the MPI layer (SwiftMPI), it keeps benchmark code out of the user CLI, and it
-// calls the collectives through `any Communicator`, the way learners do.
+// calls the collectives through `any Communicator`, the way learners do. The C functions are
+// reached through dlopen, so nothing here imports MPI's C API.
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Darwin)
@@ -37,9 +43,36 @@ func sizes(upTo maxBytes: Int) -> [Int] {
     return out
 }
 
+/// The C peer's entry points, loaded from its shared library.
+struct CPeer {
+    typealias Allreduce = @convention(c) (UnsafePointer<Double>?, UnsafeMutablePointer<Double>?, Int32) -> Int32
+    typealias Broadcast = @convention(c) (UnsafeMutablePointer<Double>?, Int32) -> Int32
+    let allreduce: Allreduce
+    let broadcast: Broadcast
+
+    init(path: String) throws {
+        guard let handle = dlopen(path, RTLD_NOW) else {
+            throw CommunicatorError(operation: "bench", message: "cannot load the C peer \(path): \(String(cString: dlerror()))")
+        }
+        guard let a = dlsym(handle, "bench_c_allreduce"), let b = dlsym(handle, "bench_c_broadcast") else {
+            throw CommunicatorError(operation: "bench", message: "\(path) lacks bench_c_allreduce/bench_c_broadcast")
+        }
+        allreduce = unsafeBitCast(a, to: Allreduce.self)
+        broadcast = unsafeBitCast(b, to: Broadcast.self)
+    }
+}
+
+var args = Array(CommandLine.arguments.dropFirst())
+var cLibrary: String?
+if let i = args.firstIndex(of: "--c-library"), i + 1 < args.count {
+    cLibrary = args[i + 1]
+    args.removeSubrange(i ... i + 1)
+}
+let maxBytes = args.first.flatMap { Int($0) } ?? 64 << 20
+
 Job.run { world in
     let comm: any Communicator = world
-    let maxBytes = CommandLine.arguments.count > 1 ? Int(CommandLine.arguments[1]) ?? (64 << 20) : 64 << 20
+    let peer = try cLibrary.map { try CPeer(path: $0) }
     let nMax = maxBytes / 8
     let send = UnsafeMutableBufferPointer<Double>.allocate(capacity: nMax)
     let recv = UnsafeMutableBufferPointer<Double>.allocate(capacity: nMax)
@@ -48,28 +81,56 @@ Job.run { world in
         send[i] = Double(i % 1000 + comm.rank)
         recv[i] = 0
     }
-    var times = [Double](repeating: 0, count: 10_000)
+    var swiftTimes = [Double](repeating: 0, count: 10_000), cTimes = swiftTimes
+
+    /// Times one SwiftMPI call.
+    func timeSwift(_ op: String, _ s: UnsafeBufferPointer<Double>, _ r: UnsafeMutableBufferPointer<Double>) throws -> Double {
+        try comm.barrier()
+        let t0 = now()
+        if op == "allreduce" { try comm.allreduce(s, into: r, op: .sum) } else { try comm.broadcast(r, root: 0) }
+        return now() - t0
+    }
+    /// Times the same call made directly from C.
+    func timeC(_ peer: CPeer, _ op: String, _ s: UnsafeBufferPointer<Double>, _ r: UnsafeMutableBufferPointer<Double>) throws -> Double {
+        try comm.barrier()
+        let t0 = now()
+        let rc = op == "allreduce" ? peer.allreduce(s.baseAddress, r.baseAddress, Int32(s.count)) : peer.broadcast(r.baseAddress, Int32(r.count))
+        let t = now() - t0
+        if rc != 0 { throw CommunicatorError(operation: "bench", message: "C \(op) failed with MPI error \(rc)") }
+        return t
+    }
+    func report(_ impl: String, _ op: String, _ bytes: Int, _ times: [Double]) throws {
+        if var slowest = try comm.reduce(times, op: .max, root: 0) {
+            slowest.sort()
+            print("\(impl) \(op) \(bytes) \(times.count) \(slowest[times.count / 2]) \(slowest[0])")
+            fflush(stdout)
+        }
+    }
 
     for op in ["allreduce", "broadcast"] {
         for bytes in sizes(upTo: maxBytes) {
             let n = bytes / 8, reps = repetitions(bytes), warm = max(3, reps / 10)
             let s = UnsafeBufferPointer(rebasing: send[0 ..< n]), r = UnsafeMutableBufferPointer(rebasing: recv[0 ..< n])
             for i in -warm ..< reps {
-                try comm.barrier()
-                let t0 = now()
-                if op == "allreduce" {
-                    try comm.allreduce(s, into: r, op: .sum)
+                var ts = 0.0, tc = 0.0
+                if let peer {
+                    if i & 1 == 0 {
+                        tc = try timeC(peer, op, s, r)
+                        ts = try timeSwift(op, s, r)
+                    } else {
+                        ts = try timeSwift(op, s, r)
+                        tc = try timeC(peer, op, s, r)
+                    }
                 } else {
-                    try comm.broadcast(r, root: 0)
+                    ts = try timeSwift(op, s, r)
                 }
-                let t1 = now()
-                if i >= 0 { times[i] = t1 - t0 }
+                if i >= 0 {
+                    swiftTimes[i] = ts
+                    cTimes[i] = tc
+                }
             }
-            if var slowest = try comm.reduce(Array(times[0 ..< reps]), op: .max, root: 0) {
-                slowest.sort()
-                print("swift \(op) \(bytes) \(reps) \(slowest[reps / 2]) \(slowest[0])")
-                fflush(stdout)
-            }
+            if peer != nil { try report("c", op, bytes, Array(cTimes[0 ..< reps])) }
+            try report("swift", op, bytes, Array(swiftTimes[0 ..< reps]))
         }
     }
 }

@@ -1,13 +1,19 @@
 /*
  * The C peer of mpilearn-bench-collectives: the same MPI calls, made directly.
  *
- * Both programs run the same schedule (sizes, repetitions, warm-up, barrier before each
- * timed call, CLOCK_MONOTONIC, the slowest rank's time per repetition, median) so the only
- * difference is the Swift layer. Output, on rank 0, one line per (operation, size):
- *     c <operation> <bytes> <repetitions> <median seconds> <minimum seconds>
+ * Built two ways by Benchmarks/collectives/run, both with mpicc -O2:
  *
- * Usage: mpirun -np 2 bench_collectives [MAX_BYTES]
- * Built by Benchmarks/collectives/run with mpicc -O2.
+ * - as a shared library (-DBENCH_LIBRARY -shared -fPIC) whose bench_c_* functions the Swift
+ *   driver loads with dlopen and calls in the same process, alternating with the SwiftMPI
+ *   call repetition by repetition, so both see the same machine load (this is the table);
+ * - as a program (no -DBENCH_LIBRARY) that runs the same schedule alone:
+ *       mpirun -np 2 bench_collectives [MAX_BYTES]
+ *   printing on rank 0, per (operation, size):
+ *       c <operation> <bytes> <repetitions> <median seconds> <minimum seconds>
+ *
+ * Schedule (the Swift driver uses the same): sizes 8 B, 32 B, ... 512 KiB, then 1 MiB, 2 MiB,
+ * ... 64 MiB; about 1 GiB moved per size (30 to 10000 repetitions) after a 10% warm-up; a
+ * barrier before each timed call; CLOCK_MONOTONIC; per repetition the slowest rank's time.
  */
 #include <mpi.h>
 #include <stdio.h>
@@ -15,6 +21,13 @@
 #include <string.h>
 #include <time.h>
 
+/* The calls the Swift driver times against SwiftMPI's (MPI_COMM_WORLD, Double, sum, root 0). */
+int bench_c_allreduce(const double *send, double *recv, int n) {
+    return MPI_Allreduce(send, recv, n, MPI_DOUBLE, MPI_SUM, MPI_COMM_WORLD);
+}
+int bench_c_broadcast(double *buffer, int n) { return MPI_Bcast(buffer, n, MPI_DOUBLE, 0, MPI_COMM_WORLD); }
+
+#ifndef BENCH_LIBRARY
 static double now(void) {
     struct timespec t;
     clock_gettime(CLOCK_MONOTONIC, &t);
@@ -78,3 +91,4 @@ int main(int argc, char **argv) {
     MPI_Finalize();
     return 0;
 }
+#endif
