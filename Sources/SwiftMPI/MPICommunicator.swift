@@ -110,6 +110,9 @@ public final class MPICommunicator: Communicator, @unchecked Sendable {
 
     public func broadcastRaw(_ buffer: UnsafeMutableRawPointer?, count: Int, kind: ScalarKind, root: Int) throws {
         if count == 0 { return }
+        if count <= Self.chunkLimit { // one call: the common case, kept free of the chunk loop
+            return try check(MPI_Bcast(buffer, Int32(truncatingIfNeeded: count), kind.mpiType, Int32(truncatingIfNeeded: root), comm), "MPI_Bcast")
+        }
         try chunks(count) { off, n in
             try check(MPI_Bcast(buffer! + off * kind.stride, n, kind.mpiType, Int32(root), comm), "MPI_Bcast")
         }
@@ -117,6 +120,10 @@ public final class MPICommunicator: Communicator, @unchecked Sendable {
 
     public func allreduceRaw(send: UnsafeRawPointer?, recv: UnsafeMutableRawPointer?, count: Int, kind: ScalarKind, op: ReductionOp) throws {
         if count == 0 { return }
+        if count <= Self.chunkLimit { // one call: the common case, kept free of the chunk loop
+            return try check(MPI_Allreduce(send ?? UnsafeRawPointer(cmpi_in_place()), recv, Int32(truncatingIfNeeded: count),
+                                           kind.mpiType, op.mpiOp, comm), "MPI_Allreduce")
+        }
         try chunks(count) { off, n in
             let s = send.map { UnsafeRawPointer($0 + off * kind.stride) } ?? UnsafeRawPointer(cmpi_in_place())
             try check(MPI_Allreduce(s, recv! + off * kind.stride, n, kind.mpiType, op.mpiOp, comm), "MPI_Allreduce")
