@@ -47,6 +47,24 @@ final class CLITests: XCTestCase {
         XCTAssertFalse(job.stdout.contains("collectives OK"), "\(job)")
     }
 
+    func testInfoPrintsOneAlignedTableFromRankZero() throws {
+        let out = try MPIRun.mpirun(np: 3, "mpilearn", ["info"], timeout: 60)
+        XCTAssertEqual(out.status, 0, "\(out)")
+        XCTAssertEqual(occurrences(of: "MPILearn ", in: out.stdout), 1, "printed once: \(out)")
+        XCTAssertTrue(out.stdout.contains("BLAS threads: 1 per rank"), "\(out)")
+        let lines = out.stdout.split(separator: "\n").map(String.init)
+        guard let h = lines.firstIndex(where: { $0.hasPrefix("rank  host") }) else { return XCTFail("no table: \(out)") }
+        let table = Array(lines[h ... h + 3])
+        XCTAssertEqual(table.count, 4)
+        // Right-aligned last column: every row ends where the header ends, and the host column
+        // starts at the same place in every row.
+        XCTAssertEqual(Set(table.map(\.count)).count, 1, "rows differ in width:\n\(table.joined(separator: "\n"))")
+        for (r, row) in table.dropFirst().enumerated() {
+            XCTAssertTrue(row.hasPrefix(String(repeating: " ", count: 4 - "\(r)".count) + "\(r)  "), row)
+            XCTAssertTrue(row.hasSuffix(" 1"), "blas-threads column: \(row)")
+        }
+    }
+
     // MARK: jobs/local.sh
 
     func localJob(_ args: [String]) throws -> MPIRun.Outcome {

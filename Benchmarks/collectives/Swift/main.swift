@@ -7,7 +7,7 @@
 // every repetition times the C call and the SwiftMPI call back to back, alternating which goes
 // first, so both see the same load on the machine; without it only SwiftMPI is timed. Output,
 // on rank 0, one line per (implementation, operation, size):
-//     <c|swift> <operation> <bytes> <repetitions> <median seconds> <minimum seconds>
+//     <c|swift> <operation> <bytes> <repetitions> <median seconds> <minimum seconds> [<median Swift/C>]
 // Each time is the slowest rank's for that repetition; sizes, repetitions and warm-up follow
 // the C program's schedule.
 //
@@ -30,8 +30,8 @@ func now() -> Double {
     return Double(t.tv_sec) + 1e-9 * Double(t.tv_nsec)
 }
 
-/// About 1 GiB moved per size, 30 ... 10000 repetitions (the C peer's formula).
-func repetitions(_ bytes: Int) -> Int { min(10_000, max(30, (1 << 30) / bytes)) }
+/// About 1 GiB moved per size, 60 ... 10000 repetitions (the C peer's formula).
+func repetitions(_ bytes: Int) -> Int { min(10_000, max(60, (1 << 30) / bytes)) }
 
 /// 8 B, 32 B, ... 512 KiB (×4), then 1 MiB, 2 MiB, ... up to `maxBytes` (×2).
 func sizes(upTo maxBytes: Int) -> [Int] {
@@ -99,12 +99,20 @@ Job.run { world in
         if rc != 0 { throw CommunicatorError(operation: "bench", message: "C \(op) failed with MPI error \(rc)") }
         return t
     }
-    func report(_ impl: String, _ op: String, _ bytes: Int, _ times: [Double]) throws {
-        if var slowest = try comm.reduce(times, op: .max, root: 0) {
-            slowest.sort()
-            print("\(impl) \(op) \(bytes) \(times.count) \(slowest[times.count / 2]) \(slowest[0])")
-            fflush(stdout)
+    /// Prints median and fastest of the slowest rank's times; for Swift with a C peer also the
+    /// median of the paired ratios Swift/C (the two calls of one repetition saw the same load).
+    func report(_ op: String, _ bytes: Int, swift: [Double], c: [Double]?) throws {
+        let s = try comm.reduce(swift, op: .max, root: 0)
+        let cs = try c.flatMap { try comm.reduce($0, op: .max, root: 0) }
+        guard let s else { return }
+        func median(_ v: [Double]) -> Double { v.sorted()[v.count / 2] }
+        var paired = ""
+        if let cs {
+            print("c \(op) \(bytes) \(cs.count) \(median(cs)) \(cs.min()!)")
+            paired = " \(median(zip(s, cs).map { $0 / $1 }))"
         }
+        print("swift \(op) \(bytes) \(s.count) \(median(s)) \(s.min()!)\(paired)")
+        fflush(stdout)
     }
 
     for op in ["allreduce", "broadcast"] {
@@ -129,8 +137,7 @@ Job.run { world in
                     cTimes[i] = tc
                 }
             }
-            if peer != nil { try report("c", op, bytes, Array(cTimes[0 ..< reps])) }
-            try report("swift", op, bytes, Array(swiftTimes[0 ..< reps]))
+            try report(op, bytes, swift: Array(swiftTimes[0 ..< reps]), c: peer == nil ? nil : Array(cTimes[0 ..< reps]))
         }
     }
 }

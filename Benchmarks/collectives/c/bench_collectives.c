@@ -12,7 +12,7 @@
  *       c <operation> <bytes> <repetitions> <median seconds> <minimum seconds>
  *
  * Schedule (the Swift driver uses the same): sizes 8 B, 32 B, ... 512 KiB, then 1 MiB, 2 MiB,
- * ... 64 MiB; about 1 GiB moved per size (30 to 10000 repetitions) after a 10% warm-up; a
+ * ... 64 MiB; about 1 GiB moved per size (60 to 10000 repetitions) after a 10% warm-up; a
  * barrier before each timed call; CLOCK_MONOTONIC; per repetition the slowest rank's time.
  */
 #include <mpi.h>
@@ -39,11 +39,11 @@ static int compare(const void *a, const void *b) {
     return (x > y) - (x < y);
 }
 
-/* Same formula as the Swift driver: about 1 GiB moved per size, 30 ... 10000 repetitions. */
+/* Same formula as the Swift driver: about 1 GiB moved per size, 60 ... 10000 repetitions. */
 #define MAX_REPS 10000
 static int repetitions(long bytes) {
     long r = (1L << 30) / bytes;
-    return (int)(r < 30 ? 30 : r > MAX_REPS ? MAX_REPS : r);
+    return (int)(r < 60 ? 60 : r > MAX_REPS ? MAX_REPS : r);
 }
 
 static void fail(int rc, const char *what) {
