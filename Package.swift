@@ -2,6 +2,9 @@
 import PackageDescription
 import Foundation
 
+// The CMake build (CMakeLists.txt, scripts/cmake-build) mirrors these targets; each target
+// folder's CMakeLists.txt is excluded here.
+//
 // MPI is found through pkg-config. Debian/Ubuntu ship `mpi-c` for whichever MPI is the
 // system default (Open MPI or MPICH); elsewhere set MPILEARN_MPI_PKG=ompi-c or mpich.
 let env = ProcessInfo.processInfo.environment
@@ -26,16 +29,20 @@ let package = Package(
         .systemLibrary(
             name: "CLinearAlgebra", path: "Sources/CLinearAlgebra", pkgConfig: blasPkg,
             providers: [.apt(["libopenblas-dev", "liblapacke-dev"])]),
-        .target(name: "SwiftMPI", dependencies: ["CMPI"]),
-        .target(name: "MPILearn", dependencies: ["SwiftMPI", "CLinearAlgebra"]),
+        .target(name: "SwiftMPI", dependencies: ["CMPI"], exclude: ["CMakeLists.txt"]),
+        .target(name: "MPILearn", dependencies: ["SwiftMPI", "CLinearAlgebra"], exclude: ["CMakeLists.txt"]),
         .executableTarget(
             name: "mpilearn",
             dependencies: [
                 "MPILearn", "SwiftMPI",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
-            ]),
+            ],
+            exclude: ["CMakeLists.txt"]),
         .executableTarget(
-            name: "mpilearn-selftest", dependencies: ["MPILearn", "SwiftMPI"], path: "Tests/SelfTest"),
+            name: "mpilearn-selftest", dependencies: ["MPILearn", "SwiftMPI"], path: "Tests/SelfTest",
+            exclude: ["CMakeLists.txt"]),
+        .executableTarget(
+            name: "mpilearn-bench-collectives", dependencies: ["SwiftMPI"], path: "Benchmarks/collectives/Swift"),
         .target(name: "TestSupport", path: "Tests/TestSupport"),
         .testTarget(name: "SwiftMPITests", dependencies: ["SwiftMPI", "TestSupport"]),
         .testTarget(name: "MPILearnTests", dependencies: ["MPILearn", "SwiftMPI", "TestSupport"]),

@@ -26,6 +26,24 @@ static inline int cmpi_status_source(const MPI_Status *s) { return s->MPI_SOURCE
 static inline int cmpi_status_tag(const MPI_Status *s) { return s->MPI_TAG; }
 static inline int cmpi_status_error(const MPI_Status *s) { return s->MPI_ERROR; }
 
+/*
+ * Communicator constructors and destructor that return the handle instead of writing it
+ * through an out parameter. Open MPI's handles are pointers (Swift: OpaquePointer), MPICH's
+ * are ints (Swift: Int32); `var c: MPI_Comm? ; MPI_Comm_dup(x, &c)` compiles only against
+ * Open MPI, while `let c: MPI_Comm = cmpi_comm_dup(x, &rc)` compiles against both.
+ */
+static inline MPI_Comm cmpi_comm_dup(MPI_Comm comm, int *rc) {
+    MPI_Comm out = MPI_COMM_NULL;
+    *rc = MPI_Comm_dup(comm, &out);
+    return out;
+}
+static inline MPI_Comm cmpi_comm_split(MPI_Comm comm, int color, int key, int *rc) {
+    MPI_Comm out = MPI_COMM_NULL;
+    *rc = MPI_Comm_split(comm, color, key, &out);
+    return out;
+}
+static inline int cmpi_comm_free(MPI_Comm comm) { return MPI_Comm_free(&comm); }
+
 /* Datatypes */
 static inline MPI_Datatype cmpi_byte(void) { return MPI_BYTE; }
 static inline MPI_Datatype cmpi_char(void) { return MPI_CHAR; }

@@ -65,34 +65,33 @@ public final class MPICommunicator: Communicator, @unchecked Sendable {
         try check(MPI_Comm_size(comm, &s), "MPI_Comm_size")
         rank = Int(r)
         size = Int(s)
-        var dup: MPI_Comm? = nil
-        try check(MPI_Comm_dup(comm, &dup), "MPI_Comm_dup")
-        internalComm = dup!
+        var rc: Int32 = 0
+        // Handles come back as return values: Open MPI's are pointers, MPICH's ints.
+        internalComm = cmpi_comm_dup(comm, &rc)
+        try check(rc, "MPI_Comm_dup")
     }
 
     deinit {
         guard MPIEnvironment.isActive else { return }
-        var c: MPI_Comm? = internalComm
-        MPI_Comm_free(&c)
-        if owned {
-            var o: MPI_Comm? = comm
-            MPI_Comm_free(&o)
-        }
+        _ = cmpi_comm_free(internalComm)
+        if owned { _ = cmpi_comm_free(comm) }
     }
 
     public func barrier() throws { try check(MPI_Barrier(comm), "MPI_Barrier") }
 
     public func split(color: Int?, key: Int) throws -> (any Communicator)? {
-        var newComm: MPI_Comm? = nil
-        try check(MPI_Comm_split(comm, color.map { Int32($0) } ?? cmpi_undefined(), Int32(key), &newComm), "MPI_Comm_split")
-        guard let c = newComm, c != cmpi_comm_null() else { return nil }
+        var rc: Int32 = 0
+        let c: MPI_Comm = cmpi_comm_split(comm, color.map { Int32($0) } ?? cmpi_undefined(), Int32(key), &rc)
+        try check(rc, "MPI_Comm_split")
+        if c == cmpi_comm_null() { return nil }
         return try MPICommunicator(c, owned: true)
     }
 
     public func duplicate() throws -> any Communicator {
-        var newComm: MPI_Comm? = nil
-        try check(MPI_Comm_dup(comm, &newComm), "MPI_Comm_dup")
-        return try MPICommunicator(newComm!, owned: true)
+        var rc: Int32 = 0
+        let c: MPI_Comm = cmpi_comm_dup(comm, &rc)
+        try check(rc, "MPI_Comm_dup")
+        return try MPICommunicator(c, owned: true)
     }
 
     // MARK: chunked rooted and reducing collectives
@@ -111,6 +110,9 @@ public final class MPICommunicator: Communicator, @unchecked Sendable {
 
     public func broadcastRaw(_ buffer: UnsafeMutableRawPointer?, count: Int, kind: ScalarKind, root: Int) throws {
         if count == 0 { return }
+        if count <= Self.chunkLimit { // one call: the common case, kept free of the chunk loop
+            return try check(MPI_Bcast(buffer, Int32(truncatingIfNeeded: count), kind.mpiType, Int32(truncatingIfNeeded: root), comm), "MPI_Bcast")
+        }
         try chunks(count) { off, n in
             try check(MPI_Bcast(buffer! + off * kind.stride, n, kind.mpiType, Int32(root), comm), "MPI_Bcast")
         }
@@ -118,6 +120,10 @@ public final class MPICommunicator: Communicator, @unchecked Sendable {
 
     public func allreduceRaw(send: UnsafeRawPointer?, recv: UnsafeMutableRawPointer?, count: Int, kind: ScalarKind, op: ReductionOp) throws {
         if count == 0 { return }
+        if count <= Self.chunkLimit { // one call: the common case, kept free of the chunk loop
+            return try check(MPI_Allreduce(send ?? UnsafeRawPointer(cmpi_in_place()), recv, Int32(truncatingIfNeeded: count),
+                                           kind.mpiType, op.mpiOp, comm), "MPI_Allreduce")
+        }
         try chunks(count) { off, n in
             let s = send.map { UnsafeRawPointer($0 + off * kind.stride) } ?? UnsafeRawPointer(cmpi_in_place())
             try check(MPI_Allreduce(s, recv! + off * kind.stride, n, kind.mpiType, op.mpiOp, comm), "MPI_Allreduce")
@@ -205,19 +211,28 @@ public final class MPICommunicator: Communicator, @unchecked Sendable {
             return
         }
         // Pairwise exchange: at step s, send to rank+s and receive from rank-s, in chunks.
+        // Every ordered pair exchanges max(1, ⌈count / limit⌉) messages, a number sender and
+        // receiver compute alike; while both directions have chunks left one MPI_Sendrecv
+        // moves one of each, then the longer direction finishes alone.
         let limit = Self.chunkLimit
+        func messages(_ count: Int) -> Int { max(1, (count + limit - 1) / limit) }
         for step in 0 ..< size {
             let to = (rank + step) % size, from = (rank - step + size) % size
-            var sOff = 0, rOff = 0
-            repeat {
-                let sn = min(limit, sendCounts[to] - sOff), rn = min(limit, recvCounts[from] - rOff)
+            let nSend = messages(sendCounts[to]), nRecv = messages(recvCounts[from])
+            for i in 0 ..< max(nSend, nRecv) {
+                let sOff = i * limit, rOff = i * limit
+                let sn = max(0, min(limit, sendCounts[to] - sOff)), rn = max(0, min(limit, recvCounts[from] - rOff))
                 let sp = send.map { $0 + (sendDisplacements[to] + sOff) * st } ?? UnsafeRawPointer(bitPattern: 1)
                 let rp = recv.map { $0 + (recvDisplacements[from] + rOff) * st } ?? UnsafeMutableRawPointer(bitPattern: 1)
-                try check(MPI_Sendrecv(sp, Int32(sn), kind.mpiType, Int32(to), 1,
-                                       rp, Int32(rn), kind.mpiType, Int32(from), 1, internalComm, cmpi_status_ignore()), "MPI_Sendrecv")
-                sOff += sn
-                rOff += rn
-            } while sOff < sendCounts[to] || rOff < recvCounts[from]
+                if i < nSend && i < nRecv {
+                    try check(MPI_Sendrecv(sp, Int32(sn), kind.mpiType, Int32(to), 1,
+                                           rp, Int32(rn), kind.mpiType, Int32(from), 1, internalComm, cmpi_status_ignore()), "MPI_Sendrecv")
+                } else if i < nSend {
+                    try check(MPI_Send(sp, Int32(sn), kind.mpiType, Int32(to), 1, internalComm), "MPI_Send")
+                } else {
+                    try check(MPI_Recv(rp, Int32(rn), kind.mpiType, Int32(from), 1, internalComm, cmpi_status_ignore()), "MPI_Recv")
+                }
+            }
         }
     }
 

@@ -25,11 +25,26 @@ struct InfoCommand: SPMDCommand {
         print("MPI:          \(MPIEnvironment.libraryVersion) (standard \(MPIEnvironment.standardVersion))")
         print("thread level: \(MPIEnvironment.threadLevel)")
         print("BLAS/LAPACK:  \(BLASInfo.vendor) [\(BLASInfo.coreName)] + LAPACKE")
+        let threads = Set(all.map(\.blasThreads))
+        print("BLAS threads: " + (threads.count == 1 ? "\(threads.first!) per rank" : "differ between ranks (see below)")
+              + " (OPENBLAS_NUM_THREADS; ranks × threads should not exceed the cores)")
         print("")
-        print("rank  host                      pid      cores  blas-threads")
-        for (r, i) in all.enumerated() {
-            print(String(format: "%4d  %-24@  %-7d  %5d  %12d", r, i.host as NSString, i.pid, i.cores, i.blasThreads))
+        let rows = all.enumerated().map { r, i in ["\(r)", i.host, "\(i.pid)", "\(i.cores)", "\(i.blasThreads)"] }
+        print(InfoCommand.table(header: ["rank", "host", "pid", "cores", "blas-threads"], rows: rows, leftAligned: [1]))
+    }
+
+    /// Formats `rows` as aligned columns (two spaces apart), numbers right-aligned and the
+    /// columns in `leftAligned` left-aligned. Widths count characters, so a host name with
+    /// non-ASCII letters still lines up (`String(format:)`'s `%-24@` does not pad on Linux).
+    static func table(header: [String], rows: [[String]], leftAligned: Set<Int>) -> String {
+        let widths = header.indices.map { c in ([header] + rows).map { $0[c].count }.max()! }
+        func line(_ cells: [String]) -> String {
+            cells.enumerated().map { c, cell in
+                let pad = String(repeating: " ", count: widths[c] - cell.count)
+                return leftAligned.contains(c) ? cell + pad : pad + cell
+            }.joined(separator: "  ")
         }
+        return ([line(header)] + rows.map(line)).joined(separator: "\n")
     }
 }
 

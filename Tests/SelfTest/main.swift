@@ -5,6 +5,7 @@
 //   mpilearn-selftest kill RANK                   RANK sends itself SIGKILL while the others wait
 //   mpilearn-selftest exit RANK                   RANK exits(3) without MPI_Finalize or abort
 //   mpilearn-selftest bigcount N CHUNK_LIMIT      broadcast/allreduce/allgatherv/alltoallv of N bytes in chunks
+//   mpilearn-selftest mpierror                    every rank calls MPI_Bcast with an invalid root (MPI's error string)
 import Foundation
 import SwiftMPI
 
@@ -65,9 +66,25 @@ Job.run { world in
         for q in 0 ..< world.size where got.layout.counts[q] != n / 4 + world.rank || got.values[got.layout.range(of: q)].contains(where: { $0 != UInt8(q * 16 + world.rank) }) {
             throw CommunicatorError(operation: "bigcount", message: "alltoallv block from \(q) wrong on rank \(world.rank)")
         }
+        // Uneven alltoallv: pairs need different numbers of chunks in the two directions.
+        let limit = MPICommunicator.chunkLimit, r = world.rank
+        let uneven = (0 ..< world.size).map { q in ((r * 3 + q * 5) % 7) * limit + q + 1 }
+        let payload = (0 ..< world.size).flatMap { q in (0 ..< uneven[q]).map { UInt32(r * 1_000_000 + q * 1000 + $0 % 1000) } }
+        let back = try world.alltoallv(payload, sendCounts: uneven)
+        for q in 0 ..< world.size {
+            let expected = (0 ..< ((q * 3 + r * 5) % 7) * limit + r + 1).map { UInt32(q * 1_000_000 + r * 1000 + $0 % 1000) }
+            if Array(back.values[back.layout.range(of: q)]) != expected {
+                throw CommunicatorError(operation: "bigcount", message: "uneven alltoallv block from \(q) wrong on rank \(r)")
+            }
+        }
         let sc = try world.scatterv(world.rank == 0 ? all.values : [], counts: all.layout.counts, root: 0)
         if sc != mine { throw CommunicatorError(operation: "bigcount", message: "scatterv wrong on rank \(world.rank)") }
         if world.rank == 0 { print("selftest bigcount passed: \(n) elements, chunk limit \(MPICommunicator.chunkLimit)") }
+    case "mpierror":
+        // The raw primitive skips SwiftMPI's own root check, so MPI itself reports the error.
+        var x = [Double](repeating: 0, count: 4)
+        try x.withUnsafeMutableBytes { try world.broadcastRaw($0.baseAddress, count: 4, kind: .double, root: world.size + 7) }
+        print("rank \(world.rank): MPI_Bcast with an invalid root returned success, which it must not")
     default:
         throw CommunicatorError(operation: "selftest", message: "unknown scenario '\(scenario)'")
     }

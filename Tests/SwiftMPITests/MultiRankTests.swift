@@ -19,7 +19,7 @@ final class MultiRankTests: XCTestCase {
     }
 
     func testLargeTransfersSplitIntoChunks() throws {
-        for np in [2, 4] {
+        for np in [2, 3, 4] {
             let out = try MPIRun.mpirun(np: np, "mpilearn-selftest", ["bigcount", "300001", "4096"], timeout: 120)
             XCTAssertEqual(out.status, 0, "np=\(np): \(out)")
             XCTAssertTrue(out.stdout.contains("selftest bigcount passed"), "\(out)")

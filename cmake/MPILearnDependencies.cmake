@@ -1,0 +1,129 @@
+# Finds what MPILearn links against: MPI (C bindings), OpenBLAS (CBLAS) + LAPACKE, and
+# swift-argument-parser (for the CLI only). Each failure says what to install.
+
+# --- MPI ----------------------------------------------------------------------------------
+# FindMPI asks the MPI compiler wrapper (mpicc) for include paths and libraries, so Open MPI,
+# MPICH and vendor MPIs behind `module load` all work. Point it elsewhere with
+# -DMPI_C_COMPILER=/path/to/mpicc.
+find_package(MPI COMPONENTS C)
+if(NOT MPI_C_FOUND)
+  message(FATAL_ERROR
+    "MPILearn: no MPI C library found.\n"
+    "  Debian/Ubuntu: apt-get install libopenmpi-dev openmpi-bin   (or libmpich-dev mpich)\n"
+    "  Cluster:       module load openmpi (or your site's MPI), or pass -DMPI_C_COMPILER=/path/to/mpicc")
+endif()
+
+# --- BLAS and LAPACKE ----------------------------------------------------------------------
+# SwiftPM finds OpenBLAS through pkg-config (MPILEARN_BLAS_PKG); so does this build. Without
+# pkg-config, FindBLAS plus a search for cblas.h stand in.
+find_package(PkgConfig QUIET)
+set(MPILEARN_BLAS_INCLUDE_DIRS "")
+set(MPILEARN_BLAS_LIBRARIES "")
+if(PKG_CONFIG_FOUND)
+  pkg_check_modules(MPILEARN_PC_BLAS QUIET "${MPILEARN_BLAS_PKG}")
+  pkg_check_modules(MPILEARN_PC_LAPACKE QUIET lapacke)
+endif()
+if(MPILEARN_PC_BLAS_FOUND)
+  set(MPILEARN_BLAS_INCLUDE_DIRS ${MPILEARN_PC_BLAS_INCLUDE_DIRS})
+  # Absolute library paths, so the exported targets carry them to find_package users.
+  foreach(lib IN LISTS MPILEARN_PC_BLAS_LIBRARIES)
+    find_library(MPILEARN_BLAS_LIB_${lib} NAMES ${lib} HINTS ${MPILEARN_PC_BLAS_LIBRARY_DIRS})
+    if(MPILEARN_BLAS_LIB_${lib})
+      list(APPEND MPILEARN_BLAS_LIBRARIES "${MPILEARN_BLAS_LIB_${lib}}")
+    endif()
+  endforeach()
+else()
+  set(BLA_VENDOR OpenBLAS)
+  find_package(BLAS QUIET)
+  if(BLAS_FOUND)
+    set(MPILEARN_BLAS_LIBRARIES ${BLAS_LIBRARIES})
+  endif()
+endif()
+find_path(MPILEARN_CBLAS_INCLUDE_DIR cblas.h HINTS ${MPILEARN_BLAS_INCLUDE_DIRS} PATH_SUFFIXES openblas)
+find_path(MPILEARN_LAPACKE_INCLUDE_DIR lapacke.h HINTS ${MPILEARN_PC_LAPACKE_INCLUDE_DIRS} PATH_SUFFIXES openblas)
+find_library(MPILEARN_LAPACKE_LIBRARY NAMES lapacke HINTS ${MPILEARN_PC_LAPACKE_LIBRARY_DIRS})
+if(NOT MPILEARN_BLAS_LIBRARIES OR NOT MPILEARN_CBLAS_INCLUDE_DIR)
+  message(FATAL_ERROR
+    "MPILearn: OpenBLAS (CBLAS: cblas.h and libopenblas) not found.\n"
+    "  Debian/Ubuntu: apt-get install libopenblas-dev pkg-config\n"
+    "  Cluster:       module load openblas; if your site's BLAS has another pkg-config name, pass -DMPILEARN_BLAS_PKG=<name>")
+endif()
+if(NOT MPILEARN_LAPACKE_LIBRARY OR NOT MPILEARN_LAPACKE_INCLUDE_DIR)
+  message(FATAL_ERROR
+    "MPILearn: LAPACKE (lapacke.h and liblapacke) not found.\n"
+    "  Debian/Ubuntu: apt-get install liblapacke-dev\n"
+    "  Cluster:       module load lapack (a LAPACK with the LAPACKE C interface)")
+endif()
+list(APPEND MPILEARN_BLAS_INCLUDE_DIRS "${MPILEARN_CBLAS_INCLUDE_DIR}" "${MPILEARN_LAPACKE_INCLUDE_DIR}")
+list(REMOVE_DUPLICATES MPILEARN_BLAS_INCLUDE_DIRS)
+message(STATUS "MPILearn: MPI ${MPI_C_VERSION}: ${MPI_C_LIBRARIES}")
+message(STATUS "MPILearn: BLAS ${MPILEARN_BLAS_LIBRARIES}, LAPACKE ${MPILEARN_LAPACKE_LIBRARY}")
+
+# --- swift-argument-parser ------------------------------------------------------------------
+# In order: a source tree the user names, an installed copy (find_package), or a clone of
+# tag 1.8.2 (the version Package.resolved pins) from MPILEARN_ARGUMENT_PARSER_GIT. Offline
+# machines keep a mirror; the default uses the local mirror when it exists.
+set(MPILEARN_ARGUMENT_PARSER_SOURCE_DIR "" CACHE PATH "A swift-argument-parser source tree to build instead of fetching one")
+if(EXISTS "/opt/swift-packages/apple/swift-argument-parser.git")
+  set(_mpilearn_ap_default "file:///opt/swift-packages/apple/swift-argument-parser.git")
+else()
+  set(_mpilearn_ap_default "https://github.com/apple/swift-argument-parser.git")
+endif()
+set(MPILEARN_ARGUMENT_PARSER_GIT "${_mpilearn_ap_default}" CACHE STRING "Git repository of swift-argument-parser")
+set(MPILEARN_ARGUMENT_PARSER_TAG "1.8.2" CACHE STRING "Tag of swift-argument-parser to build")
+
+# Only the CLI uses the parser: build it without its examples and tests.
+set(BUILD_EXAMPLES OFF)
+set(BUILD_TESTING OFF)
+if(MPILEARN_ARGUMENT_PARSER_SOURCE_DIR)
+  if(NOT EXISTS "${MPILEARN_ARGUMENT_PARSER_SOURCE_DIR}/CMakeLists.txt")
+    message(FATAL_ERROR "MPILearn: MPILEARN_ARGUMENT_PARSER_SOURCE_DIR=${MPILEARN_ARGUMENT_PARSER_SOURCE_DIR} has no CMakeLists.txt (a swift-argument-parser checkout is expected)")
+  endif()
+  add_subdirectory("${MPILEARN_ARGUMENT_PARSER_SOURCE_DIR}" "${CMAKE_BINARY_DIR}/_deps/argumentparser-build")
+else()
+  find_package(ArgumentParser CONFIG QUIET)
+  if(NOT ArgumentParser_FOUND)
+    include(FetchContent)
+    FetchContent_Declare(ArgumentParser
+      GIT_REPOSITORY "${MPILEARN_ARGUMENT_PARSER_GIT}"
+      GIT_TAG "${MPILEARN_ARGUMENT_PARSER_TAG}"
+      GIT_SHALLOW TRUE)
+    FetchContent_MakeAvailable(ArgumentParser)
+  endif()
+endif()
+if(NOT TARGET ArgumentParser)
+  message(FATAL_ERROR "MPILearn: swift-argument-parser not available; pass -DMPILEARN_ARGUMENT_PARSER_SOURCE_DIR=<checkout> or -DMPILEARN_ARGUMENT_PARSER_GIT=<url>")
+endif()
+set(BUILD_TESTING ${MPILEARN_BUILD_TESTS})
+# Third-party code: its deprecation warnings are not ours to fix.
+foreach(t ArgumentParser ArgumentParserToolInfo)
+  if(TARGET ${t} AND NOT ArgumentParser_FOUND)
+    target_compile_options(${t} PRIVATE -suppress-warnings)
+  endif()
+endforeach()
+
+# --- helpers ----------------------------------------------------------------------------------
+# Installs a Swift library target: its binary (exported) and its .swiftmodule/.swiftdoc, in
+# the folder the exported targets add to the import path.
+function(mpilearn_install_swift_library target)
+  install(TARGETS ${target}
+    EXPORT MPILearnTargets
+    ARCHIVE DESTINATION "${CMAKE_INSTALL_LIBDIR}"
+    LIBRARY DESTINATION "${CMAKE_INSTALL_LIBDIR}"
+    RUNTIME DESTINATION "${CMAKE_INSTALL_BINDIR}")
+  install(FILES
+    "${CMAKE_Swift_MODULE_DIRECTORY}/${target}.swiftmodule"
+    "${CMAKE_Swift_MODULE_DIRECTORY}/${target}.swiftdoc"
+    DESTINATION "${MPILEARN_INSTALL_SWIFTMODULEDIR}")
+  target_include_directories(${target} INTERFACE
+    "$<BUILD_INTERFACE:${CMAKE_Swift_MODULE_DIRECTORY}>"
+    "$<INSTALL_INTERFACE:${MPILEARN_INSTALL_SWIFTMODULEDIR}>")
+endfunction()
+
+# Lists every .swift file under `dir` (recursively) into `out`. CONFIGURE_DEPENDS re-globs at
+# build time, so a file added under Sources/<Module>/<Area>/ is built without re-running cmake.
+function(mpilearn_swift_sources out dir)
+  file(GLOB_RECURSE sources CONFIGURE_DEPENDS "${dir}/*.swift")
+  list(SORT sources)
+  set(${out} ${sources} PARENT_SCOPE)
+endfunction()
