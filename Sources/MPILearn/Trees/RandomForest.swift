@@ -110,10 +110,12 @@ enum ForestTrainer {
 
         // Bin once, then grow this rank's trees.
         var trees = [Tree?](repeating: nil, count: myTrees)
+        var bins: FeatureBins? = nil
         if myTrees > 0 {
             let binned = classification
                 ? BinnedData(x: data.features, classes: k, y: yCodes, maxBins: p.tree.maxBins)
                 : BinnedData(x: data.features, y: y, maxBins: p.tree.maxBins)
+            bins = binned.bins
             lap(&timings.bin)
             let draws: Int
             switch p.maxSamples {
@@ -195,6 +197,7 @@ enum ForestTrainer {
             lap(&timings.communication)
         }
         model.timings = timings
+        model.bins = bins
         return model
     }
 

@@ -224,3 +224,110 @@ public struct PackedTree: Sendable {
         }
     }
 }
+
+/// A tree laid out for prediction on binned features (``FeatureBins`` codes): 8-byte nodes
+/// in breadth-first order with siblings adjacent, so one cache line holds eight nodes and
+/// the rows' features are read as bytes (8× less memory traffic than raw Doubles).
+///
+/// Exact: a threshold is the upper edge `edges[f][b]` of bin `b` (or +∞, "every value"), and
+/// a code is the first bin whose edge is ≥ the value, so `code ≤ b` ⟺ `value ≤ threshold`.
+/// A missing value has code `edges[f].count + 1`; it goes left only at nodes whose `missing`
+/// equals that code. Built only for trees grown on these bins (see ``init(_:bins:)``).
+public struct BinnedPackedTree: Sendable {
+    /// Internal node: `child` = left child (the right one follows it), `feature`, `bin`,
+    /// `missing` = the feature's missing code if missing values go left, else 256 (never).
+    /// Leaf: `child = -1 - i` with `i` the leaf's node index in the source tree (its `value`).
+    struct Node {
+        var child: Int32
+        var feature: UInt8
+        var bin: UInt8
+        var missing: UInt16
+    }
+
+    var nodes: [Node]
+    public let value: [Double]
+    public let outputs: Int
+
+    /// Packs `t` for codes binned with `bins`; nil if a threshold is not one of the bin edges
+    /// (a tree grown on other bins) or there are more than 256 features.
+    public init?(_ t: Tree, bins: FeatureBins) {
+        guard bins.edges.count <= 256 else { return nil }
+        var nodes = [Node](repeating: Node(child: -1, feature: 0, bin: 0, missing: 256), count: t.nodeCount)
+        var queue: [(old: Int, new: Int)] = [(0, 0)]
+        queue.reserveCapacity(t.nodeCount)
+        var head = 0, next = 1
+        while head < queue.count {
+            let (o, n) = queue[head]
+            head += 1
+            if t.feature[o] < 0 {
+                nodes[n] = Node(child: -1 - Int32(o), feature: 0, bin: 0, missing: 256)
+                continue
+            }
+            let f = Int(t.feature[o])
+            guard f < bins.edges.count else { return nil }
+            let e = bins.edges[f], th = t.threshold[o]
+            var b: Int
+            if th == .infinity {
+                b = e.count
+            } else {
+                var lo = 0, hi = e.count
+                while lo < hi { let mid = (lo + hi) >> 1; if th <= e[mid] { hi = mid } else { lo = mid + 1 } }
+                guard lo < e.count, e[lo] == th else { return nil }
+                b = lo
+            }
+            nodes[n] = Node(child: Int32(next), feature: UInt8(f), bin: UInt8(b),
+                            missing: t.missingGoesLeft[o] != 0 ? UInt16(e.count + 1) : 256)
+            queue.append((Int(t.left[o]), next))
+            queue.append((Int(t.right[o]), next + 1))
+            next += 2
+        }
+        self.nodes = nodes
+        value = t.value
+        outputs = t.outputs
+    }
+
+    /// Adds the tree's output for each row of `codes` (row-major, `columns` codes per row) to
+    /// `out`, exactly as ``PackedTree/accumulate`` does on the raw values.
+    ///
+    /// Rows descend in lockstep groups of 32 (independent node loads overlap their misses).
+    public func accumulate(_ codes: UnsafeBufferPointer<UInt8>, rows: Int, columns: Int,
+                           into out: UnsafeMutableBufferPointer<Double>, hard: Bool = false) {
+        let k = outputs
+        let group = 32
+        nodes.withUnsafeBufferPointer { nd in
+            value.withUnsafeBufferPointer { val in
+                withUnsafeTemporaryAllocation(of: Int32.self, capacity: group) { cur in
+                    let nb = nd.baseAddress!, cb = codes.baseAddress!
+                    var g0 = 0
+                    while g0 < rows {
+                        let m = min(group, rows - g0)
+                        for j in 0 ..< m { cur[j] = 0 }
+                        var active = true
+                        while active {
+                            active = false
+                            for j in 0 ..< m {
+                                let n = nb[Int(cur[j])]
+                                if n.child < 0 { continue }
+                                let c = cb[(g0 + j) * columns + Int(n.feature)]
+                                let goLeft = (c <= n.bin) || (UInt16(c) == n.missing)
+                                cur[j] = n.child &+ (goLeft ? 0 : 1)
+                                active = true
+                            }
+                        }
+                        for j in 0 ..< m {
+                            let o = (g0 + j) * k, vo = Int(-1 - nb[Int(cur[j])].child) * k
+                            if hard {
+                                var best = 0
+                                for c in 1 ..< max(1, k) where val[vo + c] > val[vo + best] { best = c }
+                                out[o + best] += 1
+                            } else {
+                                for c in 0 ..< k { out[o + c] += val[vo + c] }
+                            }
+                        }
+                        g0 += m
+                    }
+                }
+            }
+        }
+    }
+}
