@@ -159,7 +159,8 @@ enum ForestTrainer {
                         weights[i] = Double(counts[i]) * (classification ? subsampleWeight[Int(yCodes[i])] : 1)
                     }
                     var rng = Philox(seed: p.randomState, domain: Domain.features.rawValue, stream: g)
-                    let tree = builder.grow(samples: samples, count: m, weights: weights, rng: &rng)
+                    var tree = builder.grow(samples: samples, count: m, weights: weights, rng: &rng)
+                    tree.shrinkToFit()
                     lock.lock()
                     box.value[t] = tree
                     done += 1

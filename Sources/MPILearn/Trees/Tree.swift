@@ -39,6 +39,14 @@ public struct Tree: Equatable, Sendable {
         return best
     }
 
+    /// Reallocates every per-node array to exactly its length. A grown tree's arrays have
+    /// up to twice the capacity they need (appends double it); a forest keeps many trees.
+    public mutating func shrinkToFit() {
+        func exact<T>(_ a: inout [T]) { a = a.withUnsafeBufferPointer { Array($0) } }
+        exact(&feature); exact(&threshold); exact(&left); exact(&right); exact(&missingGoesLeft)
+        exact(&samples); exact(&weightedSamples); exact(&impurity); exact(&value)
+    }
+
     /// Appends a node and returns its index.
     @discardableResult
     mutating func appendNode(samples n: Int, weighted: Double, impurity imp: Double, value v: UnsafeBufferPointer<Double>) -> Int {
@@ -236,7 +244,8 @@ public struct PackedTree: Sendable {
 public struct BinnedPackedTree: Sendable {
     /// Internal node: `child` = left child (the right one follows it), `feature`, `bin`,
     /// `missing` = the feature's missing code if missing values go left, else 256 (never).
-    /// Leaf: `child = -1 - i` with `i` the leaf's node index in the source tree (its `value`).
+    /// Leaf: `child = -1 - i` with `i` the leaf's index in ``leafValue`` (leaves in
+    /// breadth-first order, so neighbouring leaves' values share cache lines).
     struct Node {
         var child: Int32
         var feature: UInt8
@@ -245,7 +254,10 @@ public struct BinnedPackedTree: Sendable {
     }
 
     var nodes: [Node]
-    public let value: [Double]
+    /// `outputs` numbers per leaf, in leaf order.
+    var leafValue: [Double]
+    /// Each leaf's class for hard voting (the first largest fraction).
+    var leafClass: [Int32]
     public let outputs: Int
 
     /// Packs `t` for codes binned with `bins`; nil if a threshold is not one of the bin edges
@@ -256,11 +268,21 @@ public struct BinnedPackedTree: Sendable {
         var queue: [(old: Int, new: Int)] = [(0, 0)]
         queue.reserveCapacity(t.nodeCount)
         var head = 0, next = 1
+        let k = t.outputs
+        var leafValue: [Double] = [], leafClass: [Int32] = []
+        leafValue.reserveCapacity(t.nodeCount / 2 * k + k)
+        leafClass.reserveCapacity(t.nodeCount / 2 + 1)
         while head < queue.count {
             let (o, n) = queue[head]
             head += 1
             if t.feature[o] < 0 {
-                nodes[n] = Node(child: -1 - Int32(o), feature: 0, bin: 0, missing: 256)
+                nodes[n] = Node(child: -1 - Int32(leafClass.count), feature: 0, bin: 0, missing: 256)
+                var best = 0
+                for c in 0 ..< k {
+                    leafValue.append(t.value[o * k + c])
+                    if t.value[o * k + c] > t.value[o * k + best] { best = c }
+                }
+                leafClass.append(Int32(best))
                 continue
             }
             let f = Int(t.feature[o])
@@ -282,8 +304,9 @@ public struct BinnedPackedTree: Sendable {
             next += 2
         }
         self.nodes = nodes
-        value = t.value
-        outputs = t.outputs
+        self.leafValue = leafValue
+        self.leafClass = leafClass
+        outputs = k
     }
 
     /// Adds the tree's output for each row of `codes` (row-major, `columns` codes per row) to
@@ -295,36 +318,39 @@ public struct BinnedPackedTree: Sendable {
         let k = outputs
         let group = 32
         nodes.withUnsafeBufferPointer { nd in
-            value.withUnsafeBufferPointer { val in
-                withUnsafeTemporaryAllocation(of: Int32.self, capacity: group) { cur in
-                    let nb = nd.baseAddress!, cb = codes.baseAddress!
-                    var g0 = 0
-                    while g0 < rows {
-                        let m = min(group, rows - g0)
-                        for j in 0 ..< m { cur[j] = 0 }
-                        var active = true
-                        while active {
-                            active = false
+            leafValue.withUnsafeBufferPointer { val in
+                leafClass.withUnsafeBufferPointer { cls in
+                    withUnsafeTemporaryAllocation(of: Int32.self, capacity: group) { cur in
+                        let nb = nd.baseAddress!, cb = codes.baseAddress!, ob = out.baseAddress!
+                        var g0 = 0
+                        while g0 < rows {
+                            let m = min(group, rows - g0)
+                            for j in 0 ..< m { cur[j] = 0 }
+                            let base = cb + g0 &* columns
+                            var active = true
+                            while active {
+                                active = false
+                                for j in 0 ..< m {
+                                    let n = nb[Int(cur[j])]
+                                    if n.child < 0 { continue }
+                                    let c = base[j &* columns &+ Int(n.feature)]
+                                    let goLeft = (c <= n.bin) || (UInt16(c) == n.missing)
+                                    cur[j] = n.child &+ (goLeft ? 0 : 1)
+                                    active = true
+                                }
+                            }
                             for j in 0 ..< m {
-                                let n = nb[Int(cur[j])]
-                                if n.child < 0 { continue }
-                                let c = cb[(g0 + j) * columns + Int(n.feature)]
-                                let goLeft = (c <= n.bin) || (UInt16(c) == n.missing)
-                                cur[j] = n.child &+ (goLeft ? 0 : 1)
-                                active = true
+                                let leaf = Int(-1 &- nb[Int(cur[j])].child)
+                                let o = (g0 &+ j) &* k
+                                if hard {
+                                    ob[o &+ Int(cls[leaf])] += 1
+                                } else {
+                                    let vo = leaf &* k
+                                    for c in 0 ..< k { ob[o &+ c] += val[vo &+ c] }
+                                }
                             }
+                            g0 += m
                         }
-                        for j in 0 ..< m {
-                            let o = (g0 + j) * k, vo = Int(-1 - nb[Int(cur[j])].child) * k
-                            if hard {
-                                var best = 0
-                                for c in 1 ..< max(1, k) where val[vo + c] > val[vo + best] { best = c }
-                                out[o + best] += 1
-                            } else {
-                                for c in 0 ..< k { out[o + c] += val[vo + c] }
-                            }
-                        }
-                        g0 += m
                     }
                 }
             }
