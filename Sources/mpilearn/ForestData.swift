@@ -1,11 +1,6 @@
-// ============================================================================================
-// TEMPORARY DATA SEAM for `mpilearn forest`. Every file the forest commands read goes through
-// `ForestData`. Until the data layer's `CSVReader.read(_:options:comm:)` is merged, this file
-// holds a minimal CSV reader: rank 0 reads the whole file, parses numeric and categorical
-// columns, and scatters contiguous row blocks (`Partition.block`). When the branches merge,
-// replace `readCSV(...)` (and only it) by the data layer's reader plus its recoding of
-// categorical columns onto the model's dictionaries (UnseenCategoryPolicy.missing).
-// ============================================================================================
+// The data seam of `mpilearn forest`: every file the forest commands read goes through
+// `ForestData`, which uses the data layer's parallel `CSVReader` (each rank parses its byte
+// range; categorical columns get global dictionaries) and shapes the table for a forest.
 
 import Foundation
 import MPILearn
@@ -56,197 +51,127 @@ struct TargetSpec {
     }
 }
 
-/// Rows parsed on rank 0: numeric columns as Doubles, categorical ones as strings.
-struct ParsedCSV {
-    var path: String
-    var names: [String]
-    var numeric: [String: [Double]] = [:]
-    var strings: [String: [String]] = [:]
-    /// Columns dropped as not numeric, with the first offending location and value.
-    var nonNumeric: [String: (line: Int, column: Int, value: String)] = [:]
-    var rows = 0
-}
-
 enum ForestData {
-    static let missingTokens: Set<String> = ["", "NA", "N/A", "NaN", "nan", "null", "NULL", "None"]
-
-    /// Reads a plain CSV (header row, `,` separator, optional double quotes without embedded
-    /// separators) keeping the numeric columns and the `stringColumns` as text.
-    static func readCSV(_ path: String, stringColumns: Set<String>) throws -> ParsedCSV {
-        guard var bytes = FileManager.default.contents(atPath: path).map({ [UInt8]($0) }) else {
-            throw MPILearnError.cannotRead(path: path, reason: FileManager.default.fileExists(atPath: path) ? "permission denied or not a file" : "no such file")
+    /// Reads a CSV with the data layer's parallel reader (collective), with messages worded
+    /// for the forest commands.
+    static func read(_ path: String, options: CSVOptions, comm: any Communicator) throws -> Table {
+        do {
+            return try CSVReader.read(path, options: options, comm: comm)
+        } catch MPILearnError.cannotRead(let p, let reason) {
+            throw MPILearnError.cannotRead(path: p, reason: reason.prefix(1).lowercased() + reason.dropFirst())
         }
-        bytes.append(0)
-        var out = ParsedCSV(path: path, names: [])
-        try bytes.withUnsafeMutableBufferPointer { buf in
-            let base = buf.baseAddress!
-            let n = buf.count - 1
-            var pos = 0
-            var line = 1
-            func fields() -> [(Int, Int)] {   // [start, end) of each field of the current line
-                var f: [(Int, Int)] = []
-                var s = pos
-                while pos < n && base[pos] != 10 {
-                    if base[pos] == 44 { f.append((s, pos)); s = pos + 1 }
-                    pos += 1
-                }
-                var e = pos
-                if e > s && base[e - 1] == 13 { e -= 1 }
-                f.append((s, e))
-                pos += 1
-                return f
-            }
-            func text(_ r: (Int, Int)) -> String {
-                var (s, e) = r
-                if e - s >= 2 && base[s] == 34 && base[e - 1] == 34 { s += 1; e -= 1 }
-                return String(decoding: UnsafeBufferPointer(start: base + s, count: e - s), as: UTF8.self)
-            }
-            guard n > 0 else { throw MPILearnError.dataError(SourceLocation(file: path, line: 1), "file is empty (expected a header row)") }
-            let header = fields().map(text)
-            out.names = header
-            let cols = header.count
-            var isString = header.map { stringColumns.contains($0) }
-            var alive = [Bool](repeating: true, count: cols)
-            var num = [[Double]](repeating: [], count: cols)
-            var str = [[String]](repeating: [], count: cols)
-            while pos < n {
-                line += 1
-                if base[pos] == 10 { pos += 1; continue }
-                let f = fields()
-                guard f.count == cols else {
-                    throw MPILearnError.dataError(SourceLocation(file: path, line: line), "row has \(f.count) fields but the header has \(cols)")
-                }
-                for j in 0 ..< cols where alive[j] {
-                    let (s, e) = f[j]
-                    if isString[j] {
-                        str[j].append(text(f[j]))
-                        continue
-                    }
-                    if e == s { num[j].append(.nan); continue }
-                    let saved = base[e]
-                    base[e] = 0
-                    var end: UnsafeMutablePointer<CChar>? = nil
-                    let v = base.advanced(by: s).withMemoryRebound(to: CChar.self, capacity: e - s + 1) { p -> Double in
-                        let v = strtod(p, &end)
-                        if end != p + (e - s) { end = nil }
-                        return v
-                    }
-                    base[e] = saved
-                    if end != nil {
-                        num[j].append(v)
-                    } else {
-                        let t = text(f[j])
-                        if missingTokens.contains(t) { num[j].append(.nan); continue }
-                        alive[j] = false
-                        num[j] = []
-                        out.nonNumeric[header[j]] = (line, j + 1, t)
-                    }
-                }
-                out.rows += 1
-            }
-            for j in 0 ..< cols where alive[j] {
-                if isString[j] { out.strings[header[j]] = str[j] } else { out.numeric[header[j]] = num[j] }
-            }
-            isString = []
-        }
-        return out
     }
 
-    /// What rank 0 broadcasts about a loaded table.
-    struct Meta: Codable {
-        var features: [String]
-        var categories: [[String]?]
-        var classNames: [String]?
-        var rows: Int
-        var notes: [String]
+    /// The column names of `path` (local: reads only the header).
+    static func columnNames(_ path: String) throws -> [String] {
+        do {
+            return try CSVReader.columnNames(path)
+        } catch MPILearnError.cannotRead(let p, let reason) {
+            throw MPILearnError.cannotRead(path: p, reason: reason.prefix(1).lowercased() + reason.dropFirst())
+        }
     }
 
-    /// Collective. Loads a training shard: `path` (CSV) or a generator spec
-    /// `classification:N,F[,SEED]` / `regression:N,F[,SEED]`.
+    /// The target of every row: class codes of a categorical column (with the class names),
+    /// or the numeric column through `spec` (NaN where missing).
+    static func targetValues(_ column: Column, spec: TargetSpec) -> (y: [Double], classNames: [String]?) {
+        switch column.values {
+        case .categorical(let codes, let dict):
+            return (codes.map { $0 < 0 ? Double.nan : Double($0) }, dict.values)
+        default:
+            let n = column.values.count
+            return ((0 ..< n).map { spec.apply(column.values.double(at: $0)) }, spec.op != nil ? ["false", "true"] : nil)
+        }
+    }
+
+    /// Keeps the rows where `keep` is true in every column (local).
+    static func filterRows(_ table: inout Table, keep: [Bool]) {
+        let n = keep.reduce(0) { $0 + ($1 ? 1 : 0) }
+        guard n < table.rowCount else { return }
+        func pick<T>(_ v: [T]) -> [T] {
+            var out: [T] = []
+            out.reserveCapacity(n)
+            for i in v.indices where keep[i] { out.append(v[i]) }
+            return out
+        }
+        var columns = table.columns
+        table.columns = []
+        for j in columns.indices {
+            switch columns[j].values {
+            case .float64(let v): columns[j].values = .float64(pick(v))
+            case .float32(let v): columns[j].values = .float32(pick(v))
+            case .categorical(let v, let d): columns[j].values = .categorical(pick(v), d)
+            case .datetime(let v): columns[j].values = .datetime(pick(v))
+            }
+        }
+        table = Table(columns: columns, rowCount: n, globalRowStart: table.globalRowStart, globalRowCount: table.globalRowCount)
+    }
+
+    /// Collective. Loads a training shard: `path` (CSV, read in parallel: every rank parses
+    /// its byte range) or a generator spec `classification:N,F[,SEED]` / `regression:N,F[,SEED]`.
     /// - Parameters:
-    ///   - target: column or `COLUMN>NUMBER`; rows whose target is missing are dropped.
-    ///   - categorical: text columns coded against a dictionary (sorted distinct values).
+    ///   - target: column or `COLUMN>NUMBER`; rows whose target is missing are dropped (and counted).
+    ///   - categorical: text columns coded against a global dictionary (sorted distinct values).
     ///   - features: columns to use (default: every numeric and categorical column but the target).
     ///   - classification: labels (true) or numeric target (false).
     static func loadTrain(path: String, target: String, categorical: [String], features: [String]?, classification: Bool,
                           comm: any Communicator, note: (String) -> Void) throws -> ForestShard {
         if let g = try generated(path, comm: comm, test: false) { return g }
         let spec = try TargetSpec(target)
-        var x: [Double] = [], y: [Double] = [], meta: Meta? = nil
-        if comm.rank == 0 {
-            let csv = try readCSV(path, stringColumns: Set(categorical + (spec.op == nil && classification ? [spec.column] : [])))
-            guard csv.names.contains(spec.column) else {
-                throw MPILearnError.invalidParameter(name: "--target", value: "'\(spec.column)'", allowed: "a column of \(path): \(csv.names.joined(separator: ", "))")
-            }
-            for c in categorical where !csv.names.contains(c) {
-                throw MPILearnError.invalidParameter(name: "--categorical", value: "'\(c)'", allowed: "columns of \(path): \(csv.names.joined(separator: ", "))")
-            }
-            var notes: [String] = []
-            // The target.
-            var labels: [Double]
-            var classNames: [String]? = nil
-            if let s = csv.strings[spec.column] {
-                let dict = CategoryDictionary(s.filter { !missingTokens.contains($0) })
-                labels = s.map { t in dict.code(of: t).map(Double.init) ?? .nan }
-                classNames = dict.values
-            } else if let v = csv.numeric[spec.column] {
-                labels = v.map(spec.apply)
-                if spec.op != nil { classNames = ["false", "true"] }
-            } else {
-                let bad = csv.nonNumeric[spec.column]!
-                throw MPILearnError.dataError(SourceLocation(file: path, line: bad.line, column: bad.column), "target \(spec.column) is not numeric ('\(bad.value)'); a text target is read as class labels by a classifier")
-            }
-            // The features.
-            let names: [String]
-            if let features {
-                for f in features where f == spec.column {
-                    throw MPILearnError.invalidParameter(name: "--features", value: "'\(f)'", allowed: "columns other than the target")
-                }
-                for f in features where csv.numeric[f] == nil && csv.strings[f] == nil {
-                    if let bad = csv.nonNumeric[f] {
-                        throw MPILearnError.dataError(SourceLocation(file: path, line: bad.line, column: bad.column), "feature \(f) is not numeric ('\(bad.value)'); list it in --categorical to code its values")
-                    }
-                    throw MPILearnError.invalidParameter(name: "--features", value: "'\(f)'", allowed: "columns of \(path): \(csv.names.joined(separator: ", "))")
-                }
-                names = features
-            } else {
-                names = csv.names.filter { $0 != spec.column && (csv.numeric[$0] != nil || csv.strings[$0] != nil) }
-                let skipped = csv.names.filter { $0 != spec.column && csv.nonNumeric[$0] != nil }
-                if !skipped.isEmpty { notes.append("ignoring non-numeric columns \(skipped.joined(separator: ", ")) (list them in --categorical to use them)") }
-            }
-            guard !names.isEmpty else { throw MPILearnError.mismatch("\(path) has no usable feature columns") }
-            var cats: [[String]?] = []
-            var columns: [[Double]] = []
-            for f in names {
-                if let s = csv.strings[f] {
-                    let dict = CategoryDictionary(s.filter { !missingTokens.contains($0) })
-                    cats.append(dict.values)
-                    columns.append(s.map { dict.code(of: $0).map(Double.init) ?? .nan })
-                } else {
-                    cats.append(nil)
-                    columns.append(csv.numeric[f]!)
-                }
-            }
-            let keep = labels.indices.filter { !labels[$0].isNaN }
-            if keep.count < labels.count { notes.append("dropped \(labels.count - keep.count) rows whose target \(spec.column) is missing") }
-            let d = names.count
-            x = [Double](repeating: 0, count: keep.count * d)
-            for (r, i) in keep.enumerated() { for j in 0 ..< d { x[r * d + j] = columns[j][i] } }
-            y = keep.map { labels[$0] }
-            meta = Meta(features: names, categories: cats, classNames: classNames, rows: keep.count, notes: notes)
+        let names = try columnNames(path)
+        guard names.contains(spec.column) else {
+            throw MPILearnError.invalidParameter(name: "--target", value: "'\(spec.column)'", allowed: "a column of \(path): \(names.joined(separator: ", "))")
         }
-        let m = try comm.broadcastObject(meta)
-        for n in m.notes { note(n) }
-        let block = Partition.block(count: m.rows, parts: comm.size, index: comm.rank)
-        let counts = (0 ..< comm.size).map { Partition.block(count: m.rows, parts: comm.size, index: $0).count }
-        let d = m.features.count
-        let xs = try comm.scatterv(x, counts: counts.map { $0 * d })
-        x = []
-        let ys = try comm.scatterv(y, counts: counts)
-        let data = Dataset(features: Matrix(rows: block.count, columns: d, storage: xs), target: ys, featureNames: m.features,
-                           categories: m.categories.map { $0.map { CategoryDictionary(sortedUnique: $0) } },
-                           globalRowStart: block.lowerBound, globalRowCount: m.rows)
-        return ForestShard(data: data, classNames: m.classNames, target: target, source: path)
+        for c in categorical where !names.contains(c) {
+            throw MPILearnError.invalidParameter(name: "--categorical", value: "'\(c)'", allowed: "columns of \(path): \(names.joined(separator: ", "))")
+        }
+        if let features {
+            for f in features where f == spec.column {
+                throw MPILearnError.invalidParameter(name: "--features", value: "'\(f)'", allowed: "columns other than the target")
+            }
+            for f in features where !names.contains(f) {
+                throw MPILearnError.invalidParameter(name: "--features", value: "'\(f)'", allowed: "columns of \(path): \(names.joined(separator: ", "))")
+            }
+        }
+        var types: [String: ColumnType] = [:]
+        for c in categorical { types[c] = .categorical }
+        if let features { for f in features where types[f] == nil { types[f] = .numeric } }
+        types[spec.column] = spec.op == nil && classification ? .categorical : .numeric
+        var table = try read(path, options: CSVOptions(columns: features.map { $0 + [spec.column] }, types: types), comm: comm)
+
+        // The features: named, or every numeric and --categorical column but the target.
+        let featureNames: [String]
+        if let features {
+            featureNames = features
+        } else {
+            let usable = { (c: Column) -> Bool in
+                if case .categorical = c.values { return categorical.contains(c.name) }
+                if case .datetime = c.values { return false }
+                return true
+            }
+            featureNames = table.columns.filter { $0.name != spec.column && usable($0) }.map(\.name)
+            let skipped = table.columns.filter { $0.name != spec.column && !usable($0) }.map(\.name)
+            if !skipped.isEmpty { note("ignoring non-numeric columns \(skipped.joined(separator: ", ")) (list them in --categorical to use them)") }
+            table.columns.removeAll { $0.name != spec.column && !usable($0) }
+        }
+        guard !featureNames.isEmpty else { throw MPILearnError.mismatch("\(path) has no usable feature columns") }
+
+        // The target; rows without one are dropped.
+        var (y, classNames) = targetValues(try table.column(named: spec.column), spec: spec)
+        table.columns.removeAll { $0.name == spec.column }
+        let keep = y.map { !$0.isNaN }
+        var dropped = [Int64(y.count - keep.reduce(0) { $0 + ($1 ? 1 : 0) })]
+        try comm.allreduce(&dropped, op: .sum)
+        if dropped[0] > 0 {
+            note("dropped \(dropped[0]) rows whose target \(spec.column) is missing")
+            filterRows(&table, keep: keep)
+            y = y.filter { !$0.isNaN }
+        }
+        let counts = try comm.allgatherCounts(table.rowCount)
+        let data = try table.dataset(Double.self, features: featureNames, target: nil)
+        table.columns = []
+        return ForestShard(data: Dataset(features: data.features, target: y, featureNames: featureNames, categories: data.categories,
+                                         globalRowStart: counts[0 ..< comm.rank].reduce(0, +), globalRowCount: counts.reduce(0, +)),
+                           classNames: classNames, target: target, source: path)
     }
 
     /// Test rows shaped for a model: its feature columns in its order, categorical values
@@ -275,77 +200,84 @@ enum ForestData {
                             globalRowStart: g.data.globalRowStart, globalRows: g.data.globalRowCount)
         }
         let spec = try target.map(TargetSpec.init)
-        var x: [Double] = [], y: [Double] = [], rows = 0, notes: [String] = [], hasY = false
         let d = header.featureNames.count
-        if comm.rank == 0 {
-            let cats = Set(header.featureNames.indices.filter { header.categories[$0] != nil }.map { header.featureNames[$0] })
-            var stringCols = cats
-            if let spec, spec.op == nil, header.task == .classification { stringCols.insert(spec.column) }
-            let csv = try readCSV(path, stringColumns: stringCols)
-            let missing = header.featureNames.filter { !csv.names.contains($0) }
+        var x: [Double] = [], y: [Double] = [], rows = 0, notes: [String] = [], hasY = false
+        var start = 0
+        if !broadcast || comm.rank == 0 {
+            // broadcast: rank 0 reads the whole file alone; otherwise every rank its byte range.
+            let readComm: any Communicator = broadcast ? LocalCommunicator.solo() : comm
+            let names = try columnNames(path)
+            let missing = header.featureNames.filter { !names.contains($0) }
             guard missing.isEmpty else {
                 throw MPILearnError.mismatch("\(path): the columns differ from the model's: missing \(missing.joined(separator: ", ")) (the model uses \(header.featureNames.joined(separator: ", ")))")
             }
-            var columns: [[Double]] = []
-            for (j, f) in header.featureNames.enumerated() {
-                if let dict = header.categories[j] {
-                    let cd = CategoryDictionary(sortedUnique: dict)
-                    var unseen = Set<String>()
-                    columns.append(csv.strings[f]!.map { s in
-                        if let c = cd.code(of: s) { return Double(c) }
-                        if !missingTokens.contains(s) { unseen.insert(s) }
-                        return .nan
-                    })
-                    if !unseen.isEmpty { notes.append("\(f): \(unseen.count) value(s) not seen in training (\(unseen.sorted().prefix(5).joined(separator: ", "))) treated as missing") }
-                } else if let v = csv.numeric[f] {
-                    columns.append(v)
-                } else {
-                    let bad = csv.nonNumeric[f]!
-                    throw MPILearnError.dataError(SourceLocation(file: path, line: bad.line, column: bad.column), "feature \(f) is numeric in the model but this value is not: '\(bad.value)'")
-                }
+            if let spec, !names.contains(spec.column) {
+                throw MPILearnError.invalidParameter(name: "--target", value: "'\(spec.column)'", allowed: "a column of \(path): \(names.joined(separator: ", "))")
             }
-            var keep = Array(0 ..< csv.rows)
+            var types: [String: ColumnType] = [:]
+            for (j, f) in header.featureNames.enumerated() { types[f] = header.categories[j] != nil ? .categorical : .numeric }
+            var columns = header.featureNames
+            if let spec, !columns.contains(spec.column) {
+                columns.append(spec.column)
+                types[spec.column] = spec.op == nil && header.task == .classification ? .categorical : .numeric
+            }
+            var table = try read(path, options: CSVOptions(columns: columns, types: types), comm: readComm)
+            // Categorical features onto the model's codes; unseen values become missing.
+            for (j, f) in header.featureNames.enumerated() {
+                guard let values = header.categories[j] else { continue }
+                let dict = CategoryDictionary(sortedUnique: values)
+                if let own = try table.categories(of: f) {
+                    let unseen = own.values.filter { dict.code(of: $0) == nil }
+                    if !unseen.isEmpty { notes.append("\(f): \(unseen.count) value(s) not seen in training (\(unseen.prefix(5).joined(separator: ", "))) treated as missing") }
+                }
+                try table.recode(column: f, to: dict, policy: .missing)
+            }
+            var localDropped = 0
             if let spec {
-                guard csv.names.contains(spec.column) else {
-                    throw MPILearnError.invalidParameter(name: "--target", value: "'\(spec.column)'", allowed: "a column of \(path): \(csv.names.joined(separator: ", "))")
+                let (values, names) = targetValues(try table.column(named: spec.column), spec: spec)
+                var labels = values
+                if header.task == .classification {
+                    // Label names (the column's dictionary, or false/true) onto the model's classes.
+                    var index: [String: Int] = [:]
+                    for (i, c) in header.classes.enumerated() { index[c] = i }
+                    for i in labels.indices where !labels[i].isNaN {
+                        let label: String
+                        if let names { label = names[Int(labels[i])] } else {
+                            let v = labels[i]
+                            label = v == v.rounded() && abs(v) < 1e15 ? String(Int(v)) : String(v)
+                        }
+                        guard let c = index[label] else {
+                            throw MPILearnError.dataError(SourceLocation(file: path),
+                                                          "data row \(table.globalRowStart + i + 1): label '\(label)' was never seen in training (the model's classes: \(header.classes.joined(separator: ", ")))")
+                        }
+                        labels[i] = Double(c)
+                    }
                 }
-                var labels: [Double]
-                var names: [String]? = nil
-                if let s = csv.strings[spec.column] {
-                    names = s
-                    labels = s.map { missingTokens.contains($0) ? .nan : 0 }
-                } else if let v = csv.numeric[spec.column] {
-                    labels = v.map(spec.apply)
-                } else {
-                    let bad = csv.nonNumeric[spec.column]!
-                    throw MPILearnError.dataError(SourceLocation(file: path, line: bad.line, column: bad.column), "target \(spec.column) is not numeric: '\(bad.value)'")
-                }
-                keep = keep.filter { !labels[$0].isNaN }
-                if keep.count < csv.rows { notes.append("dropped \(csv.rows - keep.count) test rows whose target \(spec.column) is missing") }
-                let kept = keep.map { labels[$0] }
-                let keptNames = names.map { n in keep.map { n[$0] } }
-                let mapped = try codes(kept, header: header, names: keptNames, path: path, lines: keep.map { $0 + 2 },
-                                       boolean: spec.op != nil)
-                y = mapped
+                let keep = labels.map { !$0.isNaN }
+                localDropped = labels.count - keep.reduce(0) { $0 + ($1 ? 1 : 0) }
+                if localDropped > 0 { filterRows(&table, keep: keep); labels.removeAll { $0.isNaN } }
+                y = labels
                 hasY = true
             }
-            rows = keep.count
-            x = [Double](repeating: 0, count: rows * d)
-            for (r, i) in keep.enumerated() { for j in 0 ..< d { x[r * d + j] = columns[j][i] } }
+            var droppedAll = [Int64(localDropped)]
+            if !broadcast { try comm.allreduce(&droppedAll, op: .sum) }
+            if let spec, droppedAll[0] > 0 { notes.append("dropped \(droppedAll[0]) test rows whose target \(spec.column) is missing") }
+            rows = table.rowCount
+            x = try table.matrix(Double.self, columns: header.featureNames).storage
+            table.columns = []
+            if !broadcast {
+                let counts = try comm.allgatherCounts(rows)
+                start = counts[0 ..< comm.rank].reduce(0, +)
+                for n in notes where comm.rank == 0 { note(n) }
+                return TestRows(x: Matrix(rows: rows, columns: d, storage: x), y: hasY ? y : nil, globalRowStart: start, globalRows: counts.reduce(0, +))
+            }
         }
         struct TestMeta: Codable { var rows: Int; var notes: [String]; var hasY: Bool }
         let m = try comm.broadcastObject(comm.rank == 0 ? TestMeta(rows: rows, notes: notes, hasY: hasY) : nil)
         for n in m.notes { note(n) }
-        if broadcast {
-            try comm.broadcast(&x)
-            if m.hasY { try comm.broadcast(&y) }
-            return TestRows(x: Matrix(rows: m.rows, columns: d, storage: x), y: m.hasY ? y : nil, globalRowStart: 0, globalRows: m.rows)
-        }
-        let counts = (0 ..< comm.size).map { Partition.block(count: m.rows, parts: comm.size, index: $0).count }
-        let xs = try comm.scatterv(x, counts: counts.map { $0 * d })
-        let ys = m.hasY ? try comm.scatterv(y, counts: counts) : nil
-        let block = Partition.block(count: m.rows, parts: comm.size, index: comm.rank)
-        return TestRows(x: Matrix(rows: block.count, columns: d, storage: xs), y: ys, globalRowStart: block.lowerBound, globalRows: m.rows)
+        try comm.broadcast(&x)
+        if m.hasY { try comm.broadcast(&y) }
+        return TestRows(x: Matrix(rows: m.rows, columns: d, storage: x), y: m.hasY ? y : nil, globalRowStart: 0, globalRows: m.rows)
     }
 
     /// Maps test labels to the model's class codes; a label never seen in training is an error.

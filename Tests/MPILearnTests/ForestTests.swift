@@ -26,6 +26,29 @@ final class ForestTests: XCTestCase {
         return p
     }
 
+    /// Predicting on the training bins' codes (after fit) gives exactly the raw-value result,
+    /// with missing values on both sides, values beyond the training range, and ±infinity.
+    func testBinnedPredictionEqualsRawPrediction() throws {
+        var train = try Self.shard(LocalCommunicator.solo(), rows: 800, features: 6)
+        for i in stride(from: 0, to: train.features.storage.count, by: 7) { train.features.storage[i] = .nan }
+        var test = try Self.shard(LocalCommunicator.solo(), rows: 300, features: 6, offset: 50_000)
+        for i in stride(from: 0, to: test.features.storage.count, by: 5) { test.features.storage[i] = .nan }
+        test.features.storage[1] = .infinity
+        test.features.storage[2] = -.infinity
+        test.features.storage[3] = 1e300
+        for p in [Self.params(9), { var q = Self.params(9); q.tree.maxBins = 16; return q }()] {
+            let model = try RandomForestClassifier(p).fit(train, comm: LocalCommunicator.solo())
+            XCTAssertNotNil(model.forest.bins)
+            var raw = model.forest
+            raw.bins = nil
+            for hard in [false, true] {
+                let binned = try model.forest.sumOutputs(test.features, hard: hard, threads: 2)
+                XCTAssertEqual(binned, try raw.sumOutputs(test.features, hard: hard))
+                XCTAssertGreaterThan(binned.reduce(0, +), 0)
+            }
+        }
+    }
+
     func testEveryRankCountGivesExactlyNEstimatorsAndExactVotes() throws {
         let test = try Self.shard(LocalCommunicator.solo(), rows: 100, seed: 5, offset: 10_000)
         for p in [1, 2, 3, 4] {

@@ -165,6 +165,16 @@ public enum CSVReader {
         return (table, report)
     }
 
+    /// The column names of `pathOrGlob` (the first file's header, or `x0`, `x1`, ... without
+    /// one), reading only the files' first records. Local: no communication.
+    ///
+    /// Lets a caller choose ``CSVOptions/columns`` and ``CSVOptions/types`` (or report columns
+    /// that are missing) before the collective ``read(_:options:comm:)``.
+    /// - Throws: as ``read(_:options:comm:)`` for missing files or inconsistent headers.
+    public static func columnNames(_ pathOrGlob: String, options: CSVOptions = CSVOptions()) throws -> [String] {
+        try CSVPlan.make(pathOrGlob, options: options, delimiter: try options.delimiterByte()).header
+    }
+
     /// The files `pathOrGlob` names: a file, every `*.csv` in a folder (sorted), or the sorted
     /// matches of a glob.
     /// - Throws: ``MPILearnError/cannotRead`` when nothing matches.

@@ -75,6 +75,10 @@ public struct ForestModel: Sendable {
     public var treeIndices: [Int]
     /// Timings of the fit that produced this model (not saved).
     public var timings = ForestFitTimings()
+    /// The bins this rank's trees were grown on (after `fit`, not saved): ``sumOutputs``
+    /// then predicts on codes binned with them (exactly the same result, see
+    /// ``BinnedPackedTree``). Models assembled across ranks or loaded have none.
+    public var bins: FeatureBins?
 
     public init(header: ForestHeader, trees: [Tree], treeIndices: [Int]) {
         self.header = header
@@ -221,7 +225,8 @@ public struct ForestModel: Sendable {
     /// The sum over this model's trees of each row's output (`rows × outputs`): class
     /// fractions (or, with `hard`, one vote per tree for its class) or regression values.
     ///
-    /// Trees are first packed for prediction (``PackedTree``). Rows go in chunks of 1024 so a
+    /// Trees are first packed for prediction: on one-byte codes (``BinnedPackedTree``) when
+    /// they were grown here on ``bins``, else on raw values (``PackedTree``). Rows go in chunks of 1024 so a
     /// chunk stays in cache while every tree visits it;
     /// chunks are spread over `threads` threads. Each row's sum runs over the trees in
     /// index order whatever the thread count.
@@ -231,28 +236,56 @@ public struct ForestModel: Sendable {
         var out = [Double](repeating: 0, count: rows * k)
         let chunk = 1024
         let chunks = (rows + chunk - 1) / chunk
+        // Trees grown here on `bins`: predict on one-byte codes.
+        if let bins, bins.edges.count == d {
+            let packed = self.trees.compactMap { BinnedPackedTree($0, bins: bins) }
+            if packed.count == self.trees.count {
+                let codes = bins.bin(x)
+                out.withUnsafeMutableBufferPointer { o in
+                    codes.withUnsafeBufferPointer { cs in
+                        let ob = UncheckedSendable(o), cb = UncheckedSendable(cs)
+                        forEachChunk(chunks, threads: threads) { c in
+                            let r0 = c * chunk, r1 = min(rows, r0 + chunk)
+                            let cc = UnsafeBufferPointer(rebasing: cb.value[(r0 * d) ..< (r1 * d)])
+                            let oc = UnsafeMutableBufferPointer(rebasing: ob.value[(r0 * k) ..< (r1 * k)])
+                            for t in packed { t.accumulate(cc, rows: r1 - r0, columns: d, into: oc, hard: hard) }
+                        }
+                    }
+                }
+                return out
+            }
+        }
         let trees = self.trees.map(PackedTree.init)
         out.withUnsafeMutableBufferPointer { o in
             x.storage.withUnsafeBufferPointer { xs in
                 let ob = UncheckedSendable(o), xb = UncheckedSendable(xs)
-                let work = { (c: Int) in
+                forEachChunk(chunks, threads: threads) { c in
                     let r0 = c * chunk, r1 = min(rows, r0 + chunk)
                     let xc = UnsafeBufferPointer(rebasing: xb.value[(r0 * d) ..< (r1 * d)])
                     let oc = UnsafeMutableBufferPointer(rebasing: ob.value[(r0 * k) ..< (r1 * k)])
                     for t in trees { t.accumulate(xc, rows: r1 - r0, columns: d, into: oc, hard: hard) }
                 }
-                if threads <= 1 || chunks <= 1 {
-                    for c in 0 ..< chunks { work(c) }
-                } else {
-                    let t = min(threads, chunks)
-                    DispatchQueue.concurrentPerform(iterations: t) { w in
-                        var c = w
-                        while c < chunks { work(c); c += t }
-                    }
-                }
             }
         }
         return out
+    }
+}
+
+/// Runs `work(c)` for every chunk `c` in `0 ..< chunks`, on up to `threads` threads (chunks
+/// dealt round-robin; each chunk writes only its own rows, so the result does not depend on
+/// the thread count).
+func forEachChunk(_ chunks: Int, threads: Int, _ work: (Int) -> Void) {
+    if threads <= 1 || chunks <= 1 {
+        for c in 0 ..< chunks { work(c) }
+        return
+    }
+    let t = min(threads, chunks)
+    withoutActuallyEscaping(work) { w in
+        let box = UncheckedSendable(w)
+        DispatchQueue.concurrentPerform(iterations: t) { i in
+            var c = i
+            while c < chunks { box.value(c); c += t }
+        }
     }
 }
 

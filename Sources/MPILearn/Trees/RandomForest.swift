@@ -110,10 +110,12 @@ enum ForestTrainer {
 
         // Bin once, then grow this rank's trees.
         var trees = [Tree?](repeating: nil, count: myTrees)
+        var bins: FeatureBins? = nil
         if myTrees > 0 {
             let binned = classification
                 ? BinnedData(x: data.features, classes: k, y: yCodes, maxBins: p.tree.maxBins)
                 : BinnedData(x: data.features, y: y, maxBins: p.tree.maxBins)
+            bins = binned.bins
             lap(&timings.bin)
             let draws: Int
             switch p.maxSamples {
@@ -157,7 +159,8 @@ enum ForestTrainer {
                         weights[i] = Double(counts[i]) * (classification ? subsampleWeight[Int(yCodes[i])] : 1)
                     }
                     var rng = Philox(seed: p.randomState, domain: Domain.features.rawValue, stream: g)
-                    let tree = builder.grow(samples: samples, count: m, weights: weights, rng: &rng)
+                    var tree = builder.grow(samples: samples, count: m, weights: weights, rng: &rng)
+                    tree.shrinkToFit()
                     lock.lock()
                     box.value[t] = tree
                     done += 1
@@ -195,6 +198,7 @@ enum ForestTrainer {
             lap(&timings.communication)
         }
         model.timings = timings
+        model.bins = bins
         return model
     }
 
