@@ -74,10 +74,14 @@ struct ForestTrainOptions: ParsableArguments {
 }
 
 /// Prints progress on rank 0: one line per 10% in a batch log, a rewritten line on a terminal.
+///
+/// Under a launcher the rank's stdout is often a pseudo-terminal even when mpirun writes to a
+/// file (Open MPI forwards rank output through ptys), so `isatty` cannot tell a batch log from
+/// a terminal there: launched ranks always print whole lines.
 final class FitProgress: @unchecked Sendable {
     let comm: any Communicator
     let start = Date()
-    let tty = isatty(1) != 0
+    let tty = isatty(1) != 0 && MPILearnCommand.launchRank == nil
     var lastDecile = -1
     let lock = NSLock()
     init(_ comm: any Communicator) { self.comm = comm }

@@ -28,18 +28,18 @@ struct MPILearnCommand: ParsableCommand {
             }
             try command.run()
         } catch {
-            if launchRank == 0 { exit(withError: error) }
+            if (launchRank ?? 0) == 0 { exit(withError: error) }
             Foundation.exit(exitCode(for: error).rawValue)
         }
     }
 
-    /// The rank the launcher gave this process, read before MPI starts (0 without a launcher).
-    static var launchRank: Int {
+    /// The rank the launcher gave this process, read before MPI starts (nil without a launcher).
+    static var launchRank: Int? {
         let env = ProcessInfo.processInfo.environment
         for key in ["OMPI_COMM_WORLD_RANK", "PMIX_RANK", "PMI_RANK", "SLURM_PROCID"] {
             if let v = env[key], let r = Int(v) { return r }
         }
-        return 0
+        return nil
     }
 }
 

@@ -39,6 +39,9 @@ final class ForestCLITests: XCTestCase {
             XCTAssertEqual(out.status, 0, "np=\(np): \(out)")
             XCTAssertTrue(out.stdout.contains("accuracy:"), "\(out)")
             XCTAssertTrue(out.stdout.contains("phase"), "\(out)")
+            // Progress is whole lines in a batch log (mpirun hands ranks a pty, so no \r tricks).
+            XCTAssertTrue(out.stdout.contains("fit: "), "\(out)")
+            XCTAssertFalse(out.stdout.contains("\r"), "progress must not rewrite lines in a log: \(out)")
             // The saved forest has exactly n_estimators trees.
             let inspect = try MPIRun.run([MPIRun.executable("mpilearn"), "model", "inspect", model, "--json"], timeout: 60)
             XCTAssertEqual(inspect.status, 0, "\(inspect)")
