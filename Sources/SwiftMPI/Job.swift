@@ -32,6 +32,9 @@ public enum Job {
         flushOutput()
         let code = (error as? JobError)?.exitCode ?? .failure
         writeStandardError("rank \(rank)/\(size): error: \(describe(error))\n")
+        // Give the launcher's output forwarding a moment to pass the message on before the
+        // abort tears the job down (Open MPI can drop a rank's last lines otherwise).
+        usleep(100_000)
         MPIEnvironment.abort(code: code.rawValue)
     }
 
