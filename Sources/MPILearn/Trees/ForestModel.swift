@@ -234,40 +234,44 @@ public struct ForestModel: Sendable {
         try checkFeatures(x)
         let k = header.outputs, rows = x.rows, d = x.columns
         var out = [Double](repeating: 0, count: rows * k)
-        let chunk = 1024
-        let chunks = (rows + chunk - 1) / chunk
         // Trees grown here on `bins`: predict on one-byte codes.
         if let bins, bins.edges.count == d {
             let packed = self.trees.compactMap { BinnedPackedTree($0, bins: bins) }
             if packed.count == self.trees.count {
-                let codes = bins.bin(x)
-                out.withUnsafeMutableBufferPointer { o in
-                    codes.withUnsafeBufferPointer { cs in
-                        let ob = UncheckedSendable(o), cb = UncheckedSendable(cs)
-                        forEachChunk(chunks, threads: threads) { c in
-                            let r0 = c * chunk, r1 = min(rows, r0 + chunk)
-                            let cc = UnsafeBufferPointer(rebasing: cb.value[(r0 * d) ..< (r1 * d)])
-                            let oc = UnsafeMutableBufferPointer(rebasing: ob.value[(r0 * k) ..< (r1 * k)])
-                            for t in packed { t.accumulate(cc, rows: r1 - r0, columns: d, into: oc, hard: hard) }
-                        }
-                    }
+                accumulateInChunks(bins.bin(x), rows: rows, columns: d, outputs: k, threads: threads, into: &out) { cc, n, oc in
+                    for t in packed { t.accumulate(cc, rows: n, columns: d, into: oc, hard: hard) }
                 }
                 return out
             }
         }
         let trees = self.trees.map(PackedTree.init)
-        out.withUnsafeMutableBufferPointer { o in
-            x.storage.withUnsafeBufferPointer { xs in
-                let ob = UncheckedSendable(o), xb = UncheckedSendable(xs)
+        accumulateInChunks(x.storage, rows: rows, columns: d, outputs: k, threads: threads, into: &out) { xc, n, oc in
+            for t in trees { t.accumulate(xc, rows: n, columns: d, into: oc, hard: hard) }
+        }
+        return out
+    }
+}
+
+/// Splits `rows × columns` inputs and `rows × outputs` sums into chunks of 1024 rows (a chunk
+/// stays in cache while every tree visits it), spread over `threads` threads, and calls
+/// `body(inputChunk, chunkRows, outputChunk)` once per chunk. Chunks do not overlap, so the
+/// result is the same for any thread count.
+func accumulateInChunks<E>(_ input: [E], rows: Int, columns d: Int, outputs k: Int, threads: Int, into out: inout [Double],
+                           _ body: (UnsafeBufferPointer<E>, Int, UnsafeMutableBufferPointer<Double>) -> Void) {
+    let chunk = 1024
+    let chunks = (rows + chunk - 1) / chunk
+    out.withUnsafeMutableBufferPointer { o in
+        input.withUnsafeBufferPointer { xs in
+            let ob = UncheckedSendable(o), xb = UncheckedSendable(xs)
+            withoutActuallyEscaping(body) { b in
+                let bb = UncheckedSendable(b)
                 forEachChunk(chunks, threads: threads) { c in
                     let r0 = c * chunk, r1 = min(rows, r0 + chunk)
-                    let xc = UnsafeBufferPointer(rebasing: xb.value[(r0 * d) ..< (r1 * d)])
-                    let oc = UnsafeMutableBufferPointer(rebasing: ob.value[(r0 * k) ..< (r1 * k)])
-                    for t in trees { t.accumulate(xc, rows: r1 - r0, columns: d, into: oc, hard: hard) }
+                    bb.value(UnsafeBufferPointer(rebasing: xb.value[(r0 * d) ..< (r1 * d)]), r1 - r0,
+                             UnsafeMutableBufferPointer(rebasing: ob.value[(r0 * k) ..< (r1 * k)]))
                 }
             }
         }
-        return out
     }
 }
 
