@@ -213,27 +213,22 @@ struct NumberParser {
     }
 
     @inline(never)
-    func slowDouble(_ p: UnsafePointer<UInt8>, _ n: Int) -> Double? {
-        guard let (s, e) = plausible(p, n) else { return nil }
-        return withUnsafeTemporaryAllocation(of: CChar.self, capacity: e - s + 1) { tmp -> Double? in
-            let base = tmp.baseAddress!
-            UnsafeMutableRawPointer(base).copyMemory(from: p + s, byteCount: e - s)
-            base[e - s] = 0
-            var end: UnsafeMutablePointer<CChar>? = nil
-            let v = strtod(base, &end)
-            return end == base + (e - s) ? v : nil
-        }
-    }
+    func slowDouble(_ p: UnsafePointer<UInt8>, _ n: Int) -> Double? { slowParse(p, n, strtod) }
 
     @inline(never)
-    func slowFloat(_ p: UnsafePointer<UInt8>, _ n: Int) -> Float? {
+    func slowFloat(_ p: UnsafePointer<UInt8>, _ n: Int) -> Float? { slowParse(p, n, strtof) }
+
+    /// Parses a plausible number with the C library (`strtod`/`strtof`: correctly rounded)
+    /// from a NUL-terminated copy of the field; nil unless the whole field is consumed.
+    func slowParse<R>(_ p: UnsafePointer<UInt8>, _ n: Int,
+                      _ parse: (UnsafePointer<CChar>, UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>) -> R) -> R? {
         guard let (s, e) = plausible(p, n) else { return nil }
-        return withUnsafeTemporaryAllocation(of: CChar.self, capacity: e - s + 1) { tmp -> Float? in
+        return withUnsafeTemporaryAllocation(of: CChar.self, capacity: e - s + 1) { tmp -> R? in
             let base = tmp.baseAddress!
             UnsafeMutableRawPointer(base).copyMemory(from: p + s, byteCount: e - s)
             base[e - s] = 0
             var end: UnsafeMutablePointer<CChar>? = nil
-            let v = strtof(base, &end)
+            let v = parse(base, &end)
             return end == base + (e - s) ? v : nil
         }
     }
