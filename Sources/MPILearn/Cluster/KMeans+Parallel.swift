@@ -76,9 +76,10 @@ extension KMeansEngine {
     }
 
     /// Step 4: every row x is kept independently with probability min(1, ℓ·d²(x, C)/φ). The
-    /// uniform draw for global row g in round `round` is one Philox4x32-10 block with counter
-    /// (g, round) under a key made from the seed, so it does not depend on which rank holds g.
-    /// The kept rows are allgathered in rank order, which is global row order.
+    /// uniform draw for global row g in round `round` is one half of the Philox4x32-10 block
+    /// with counter (⌊g/2⌋, round) under a key made from the seed (rows 2i and 2i+1 share a
+    /// block, 64 bits each, so one block serves two rows), so it does not depend on which
+    /// rank holds g. The kept rows are allgathered in rank order, which is global row order.
     /// - Returns: the new candidates, m × d, the same on every rank.
     func step4Sample(round: Int, oversampling ell: Double, phi: Double, seed: UInt64) throws -> [Double] {
         let keyBits = Philox.mix(seed ^ Philox.mix(KMeansDomain.sampleRound.rawValue))
@@ -88,12 +89,18 @@ extension KMeansEngine {
         kept.withUnsafeMutableBufferPointer { kp in
             forEachChunk { t, rows in
                 var mine: [Int] = []
+                var pair = UInt64.max, halves: (UInt64, UInt64) = (0, 0)
                 for r in rows {
                     let p = scale * mind2[r]
                     if p <= 0 { continue }
                     let g = UInt64(start + r)
-                    let b = Philox.block(counter: (UInt32(truncatingIfNeeded: g), UInt32(truncatingIfNeeded: g >> 32), UInt32(round), 0), key: key)
-                    let u = Double((UInt64(b.0) | UInt64(b.1) << 32) >> 11) * 0x1.0p-53
+                    if g >> 1 != pair {
+                        pair = g >> 1
+                        let b = Philox.block(counter: (UInt32(truncatingIfNeeded: pair), UInt32(truncatingIfNeeded: pair >> 32), UInt32(round), 0),
+                                             key: key)
+                        halves = (UInt64(b.0) | UInt64(b.1) << 32, UInt64(b.2) | UInt64(b.3) << 32)
+                    }
+                    let u = Double((g & 1 == 0 ? halves.0 : halves.1) >> 11) * 0x1.0p-53
                     if u < p { mine.append(r) }
                 }
                 kp[t] = mine

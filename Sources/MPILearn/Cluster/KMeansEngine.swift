@@ -12,8 +12,8 @@ enum KMeansDomain: UInt64 {
 /// Every pass over the data goes through the kernels here. A pass splits the local rows
 /// into `threads` contiguous chunks; each chunk walks its rows in blocks of at most
 /// ``blockRows(for:)`` rows, computes −2·X_block·Cᵀ with one GEMM into a private workspace
-/// of blockRows × m elements (the only buffer whose size depends on the data), and reads the
-/// rows again while they are still in cache. The data itself is never copied.
+/// of blockRows × ``Centres/stride`` elements (the only buffer whose size depends on the
+/// data), and reads the rows again while they are still in L1. The data is never copied.
 final class KMeansEngine<T: LinearAlgebraScalar & MPIScalar & SIMDScalar> {
     /// This rank's rows, n × d row-major (nil when the shard is empty).
     let x: UnsafePointer<T>?
@@ -32,9 +32,9 @@ final class KMeansEngine<T: LinearAlgebraScalar & MPIScalar & SIMDScalar> {
     /// Seconds inside collectives.
     var communicationSeconds = 0.0
 
-    /// Bytes of the distance workspace of one thread: 256 KiB keeps a block's rows and its
-    /// distances in a 1-2 MiB L2 cache.
-    static var workspaceBytes: Int { 256 << 10 }
+    /// Bytes of one block's rows plus its distances: 24 KiB stays in a 32-48 KiB L1 data
+    /// cache, so the argmin and the per-centre sums re-read the rows GEMM has just read.
+    static var blockBytes: Int { 24 << 10 }
 
     init(x: UnsafePointer<T>?, rows n: Int, features d: Int, globalStart: Int, globalCount: Int, comm: any Communicator, threads: Int) {
         self.x = x
@@ -65,10 +65,10 @@ final class KMeansEngine<T: LinearAlgebraScalar & MPIScalar & SIMDScalar> {
         forEachChunk { _, rows in for r in rows { norms[r] = rowNorm(x + r * d) } }
     }
 
-    /// Rows per distance block against `m` centres: the workspace stays within
-    /// ``workspaceBytes`` (at least 16 rows, at most 4096).
-    func blockRows(for m: Int) -> Int {
-        max(16, min(4096, Self.workspaceBytes / max(1, m * MemoryLayout<T>.stride)))
+    /// Rows per distance block against centres padded to `stride` columns: a block's rows
+    /// and distances stay within ``blockBytes`` (at least 16 rows, at most 1024).
+    func blockRows(stride: Int) -> Int {
+        max(16, min(1024, Self.blockBytes / max(1, (d + stride) * MemoryLayout<T>.stride)))
     }
 
     // MARK: collectives (timed)
@@ -101,51 +101,46 @@ final class KMeansEngine<T: LinearAlgebraScalar & MPIScalar & SIMDScalar> {
         }
     }
 
-    /// Centres converted to the data's type, with their squared norms.
+    /// Centres converted to the data's type, transposed for GEMM, with their squared norms.
+    ///
+    /// `transposed` is d × `stride`, row-major: column j holds centre j, and the columns past
+    /// `count` are zero. `stride` is `count` rounded up to a multiple of 8 because OpenBLAS's
+    /// small-matrix GEMM kernels (the no-packing path it takes for these block sizes) run
+    /// whole AVX-512 vectors of centres: measured here, 16 padded columns cost less than 12.
     struct Centres {
-        var values: [T]
+        var transposed: [T]
         var norms: [T]
         var count: Int
+        var stride: Int
         init(_ c: [Double], d: Int) {
             count = d == 0 ? 0 : c.count / d
-            values = c.map { T($0) }
+            stride = max(8, (count + 7) & ~7)
+            transposed = [T](repeating: 0, count: d * stride)
             norms = [T](repeating: 0, count: count)
             for j in 0 ..< count {
                 var s = 0.0
-                for f in 0 ..< d { let v = Double(values[j * d + f]); s += v * v }
+                for f in 0 ..< d {
+                    let v = T(c[j * d + f])
+                    transposed[f * stride + j] = v
+                    s += Double(v) * Double(v)
+                }
                 norms[j] = T(s)
             }
         }
     }
 
-    /// Distances of a block of `b` rows to `m` centres, laid out centre-major:
-    /// `work[j·b + i] = ‖c_j‖² − 2·x_{start+i}·c_j` (one GEMM with β = 1 over a buffer
-    /// pre-filled with the norms), then the nearest centre of each row by an element-wise
-    /// pass over rows (SIMD-friendly, ties to the lower centre index) into `best` and `index`,
-    /// and each row's cached ‖x‖² into `norm`. Centre-major keeps GEMM's long dimension on the rows.
+    /// Distances of a block of `b` rows to `m` centres: one GEMM writes
+    /// `work[i·stride + j] = −2·x_{start+i}·c_j` (β = 0, rows × padded centres, both
+    /// operands untransposed, so OpenBLAS uses its small-matrix kernel and packs nothing),
+    /// then each row's nearest centre by ‖c_j‖² + work, ties to the lower index, goes to
+    /// `best` (‖c‖² − 2x·c, without ‖x‖²) and `index`.
     @inline(__always)
-    func nearestInBlock(_ x: UnsafePointer<T>, start: Int, rows b: Int, centres: UnsafePointer<T>, norms cn: UnsafePointer<T>, m: Int,
-                        work: UnsafeMutablePointer<T>, best: UnsafeMutablePointer<T>, index: UnsafeMutablePointer<Int32>,
-                        norm: UnsafeMutablePointer<Double>) {
-        let d = self.d
-        for j in 0 ..< m { (work + j * b).update(repeating: cn[j], count: b) }
-        T.gemm(transA: false, transB: true, m: m, n: b, k: d, alpha: -2, a: centres, lda: d, b: x + start * d, ldb: d,
-               beta: 1, c: work, ldc: b)
-        if T.self == Double.self {
-            columnArgmin(UnsafeRawPointer(work).assumingMemoryBound(to: Double.self), rows: b, columns: m,
-                         best: UnsafeMutableRawPointer(best).assumingMemoryBound(to: Double.self), index: index)
-        } else if T.self == Float.self {
-            columnArgmin(UnsafeRawPointer(work).assumingMemoryBound(to: Float.self), rows: b, columns: m,
-                         best: UnsafeMutableRawPointer(best).assumingMemoryBound(to: Float.self), index: index)
-        } else {
-            for i in 0 ..< b {
-                var bv = work[i], bj: Int32 = 0
-                for j in 1 ..< max(m, 1) where work[j * b + i] < bv { bv = work[j * b + i]; bj = Int32(j) }
-                best[i] = bv
-                index[i] = bj
-            }
-        }
-        norm.update(from: rowNorms + start, count: b)
+    func nearestInBlock(_ x: UnsafePointer<T>, start: Int, rows b: Int, centres ct: UnsafePointer<T>, norms cn: UnsafePointer<T>,
+                        m: Int, stride: Int, work: UnsafeMutablePointer<T>, best: UnsafeMutablePointer<T>,
+                        index: UnsafeMutablePointer<Int32>) {
+        T.gemm(transA: false, transB: false, m: b, n: stride, k: d, alpha: -2, a: x + start * d, lda: d, b: ct, ldb: stride,
+               beta: 0, c: work, ldc: stride)
+        rowArgmin(work, rows: b, stride: stride, norms: cn, m: m, best: best, index: index)
     }
 
     /// ‖x‖² of one row in Float64 with four partial sums (a fixed order per row, so the value
@@ -163,25 +158,22 @@ final class KMeansEngine<T: LinearAlgebraScalar & MPIScalar & SIMDScalar> {
         return (s0 + s1) + (s2 + s3)
     }
 
-    /// Per-thread scratch for ``nearestInBlock``: distances (m × rows), best, index, norms.
+    /// Per-thread scratch for ``nearestInBlock``: distances (rows × stride), best, index.
     struct Scratch {
         let rows: Int
         let work: UnsafeMutablePointer<T>
         let best: UnsafeMutablePointer<T>
         let index: UnsafeMutablePointer<Int32>
-        let norm: UnsafeMutablePointer<Double>
-        init(rows: Int, m: Int) {
+        init(rows: Int, stride: Int) {
             self.rows = rows
-            work = .allocate(capacity: rows * m)
+            work = .allocate(capacity: rows * stride)
             best = .allocate(capacity: rows)
             index = .allocate(capacity: rows)
-            norm = .allocate(capacity: rows)
         }
         func free() {
             work.deallocate()
             best.deallocate()
             index.deallocate()
-            norm.deallocate()
         }
     }
 
@@ -198,14 +190,14 @@ final class KMeansEngine<T: LinearAlgebraScalar & MPIScalar & SIMDScalar> {
         let stride = (size + 7) & ~7
         var acc = [Double](repeating: 0, count: stride * threads)
         guard n > 0, let x else { return [Double](repeating: 0, count: size) }
-        let rowsPerBlock = blockRows(for: k)
+        let rowsPerBlock = blockRows(stride: c.stride), cs = c.stride
         acc.withUnsafeMutableBufferPointer { accAll in
-            c.values.withUnsafeBufferPointer { cv in
+            c.transposed.withUnsafeBufferPointer { cv in
                 c.norms.withUnsafeBufferPointer { cn in
                     forEachChunk { t, rows in
-                        let scratch = Scratch(rows: rowsPerBlock, m: k)
+                        let scratch = Scratch(rows: rowsPerBlock, stride: cs)
                         defer { scratch.free() }
-                        assignChunk(x, rows: rows, c: cv.baseAddress!, cn: cn.baseAddress!, k: k, scratch: scratch,
+                        assignChunk(x, rows: rows, c: cv.baseAddress!, cn: cn.baseAddress!, k: k, stride: cs, scratch: scratch,
                                     acc: accAll.baseAddress! + t * stride)
                     }
                 }
@@ -217,21 +209,21 @@ final class KMeansEngine<T: LinearAlgebraScalar & MPIScalar & SIMDScalar> {
     }
 
     /// The Lloyd kernel for one chunk of rows.
-    private func assignChunk(_ x: UnsafePointer<T>, rows: Range<Int>, c: UnsafePointer<T>, cn: UnsafePointer<T>, k: Int,
+    private func assignChunk(_ x: UnsafePointer<T>, rows: Range<Int>, c: UnsafePointer<T>, cn: UnsafePointer<T>, k: Int, stride: Int,
                              scratch: Scratch, acc: UnsafeMutablePointer<Double>) {
-        let d = self.d, labels = self.labels, mind2 = self.mind2
+        let d = self.d, labels = self.labels, mind2 = self.mind2, norms = self.rowNorms
         let counts = acc + k * d
         var inertia = 0.0, changed = 0.0
         var start = rows.lowerBound
         while start < rows.upperBound {
             let b = min(scratch.rows, rows.upperBound - start)
-            nearestInBlock(x, start: start, rows: b, centres: c, norms: cn, m: k, work: scratch.work, best: scratch.best,
-                           index: scratch.index, norm: scratch.norm)
+            nearestInBlock(x, start: start, rows: b, centres: c, norms: cn, m: k, stride: stride, work: scratch.work,
+                           best: scratch.best, index: scratch.index)
             for i in 0 ..< b {
                 let r = start + i, j = Int(scratch.index[i])
                 let xi = x + r * d, s = acc + j * d
                 for f in 0 ..< d { s[f] += Double(xi[f]) }
-                let d2 = max(0, scratch.norm[i] + Double(scratch.best[i]))
+                let d2 = max(0, norms[r] + Double(scratch.best[i]))
                 counts[j] += 1
                 inertia += d2
                 if labels[r] != Int32(j) { changed += 1; labels[r] = Int32(j) }
@@ -252,15 +244,16 @@ final class KMeansEngine<T: LinearAlgebraScalar & MPIScalar & SIMDScalar> {
     func updateNearest(_ c: Centres, offset: Int) -> Double {
         let m = c.count
         guard n > 0, m > 0, let x else { return n == 0 ? 0 : localCost() }
-        let rowsPerBlock = blockRows(for: m)
+        let rowsPerBlock = blockRows(stride: c.stride), cs = c.stride
         var partial = [Double](repeating: 0, count: threads * 8)
         partial.withUnsafeMutableBufferPointer { pp in
-            c.values.withUnsafeBufferPointer { cv in
+            c.transposed.withUnsafeBufferPointer { cv in
                 c.norms.withUnsafeBufferPointer { cn in
                     forEachChunk { t, rows in
-                        let scratch = Scratch(rows: rowsPerBlock, m: m)
+                        let scratch = Scratch(rows: rowsPerBlock, stride: cs)
                         defer { scratch.free() }
-                        pp[t * 8] = updateChunk(x, rows: rows, c: cv.baseAddress!, cn: cn.baseAddress!, m: m, offset: offset, scratch: scratch)
+                        pp[t * 8] = updateChunk(x, rows: rows, c: cv.baseAddress!, cn: cn.baseAddress!, m: m, stride: cs, offset: offset,
+                                                scratch: scratch)
                     }
                 }
             }
@@ -268,18 +261,18 @@ final class KMeansEngine<T: LinearAlgebraScalar & MPIScalar & SIMDScalar> {
         return (0 ..< threads).reduce(0.0) { $0 + partial[$1 * 8] }
     }
 
-    private func updateChunk(_ x: UnsafePointer<T>, rows: Range<Int>, c: UnsafePointer<T>, cn: UnsafePointer<T>, m: Int, offset: Int,
-                             scratch: Scratch) -> Double {
-        let labels = self.labels, mind2 = self.mind2
+    private func updateChunk(_ x: UnsafePointer<T>, rows: Range<Int>, c: UnsafePointer<T>, cn: UnsafePointer<T>, m: Int, stride: Int,
+                             offset: Int, scratch: Scratch) -> Double {
+        let labels = self.labels, mind2 = self.mind2, norms = self.rowNorms
         var cost = 0.0
         var start = rows.lowerBound
         while start < rows.upperBound {
             let b = min(scratch.rows, rows.upperBound - start)
-            nearestInBlock(x, start: start, rows: b, centres: c, norms: cn, m: m, work: scratch.work, best: scratch.best,
-                           index: scratch.index, norm: scratch.norm)
+            nearestInBlock(x, start: start, rows: b, centres: c, norms: cn, m: m, stride: stride, work: scratch.work,
+                           best: scratch.best, index: scratch.index)
             for i in 0 ..< b {
                 let r = start + i
-                let d2 = max(0, scratch.norm[i] + Double(scratch.best[i]))
+                let d2 = max(0, norms[r] + Double(scratch.best[i]))
                 if d2 < mind2[r] { mind2[r] = d2; labels[r] = Int32(offset) + scratch.index[i] }
                 cost += mind2[r]
             }
@@ -300,25 +293,24 @@ final class KMeansEngine<T: LinearAlgebraScalar & MPIScalar & SIMDScalar> {
     func trialPotentials(_ c: Centres) -> [Double] {
         let m = c.count
         guard n > 0, m > 0, let x else { return [Double](repeating: 0, count: m) }
-        let rowsPerBlock = blockRows(for: m), stride = (m + 7) & ~7
+        let rowsPerBlock = blockRows(stride: c.stride), cs = c.stride, stride = (m + 7) & ~7
+        let norms = rowNorms
         var acc = [Double](repeating: 0, count: stride * threads)
         acc.withUnsafeMutableBufferPointer { ap in
-            c.values.withUnsafeBufferPointer { cv in
+            c.transposed.withUnsafeBufferPointer { cv in
                 c.norms.withUnsafeBufferPointer { cn in
                     forEachChunk { t, rows in
-                        let scratch = Scratch(rows: rowsPerBlock, m: m)
+                        let scratch = Scratch(rows: rowsPerBlock, stride: cs)
                         defer { scratch.free() }
                         let out = ap.baseAddress! + t * stride
                         var start = rows.lowerBound
                         while start < rows.upperBound {
                             let b = min(rowsPerBlock, rows.upperBound - start)
-                            nearestInBlock(x, start: start, rows: b, centres: cv.baseAddress!, norms: cn.baseAddress!, m: m,
-                                           work: scratch.work, best: scratch.best, index: scratch.index, norm: scratch.norm)
-                            for j in 0 ..< m {
-                                let row = scratch.work + j * b
-                                var s = 0.0
-                                for i in 0 ..< b { s += min(mind2[start + i], max(0, scratch.norm[i] + Double(row[i]))) }
-                                out[j] += s
+                            nearestInBlock(x, start: start, rows: b, centres: cv.baseAddress!, norms: cn.baseAddress!, m: m, stride: cs,
+                                           work: scratch.work, best: scratch.best, index: scratch.index)
+                            for i in 0 ..< b {
+                                let w = scratch.work + i * cs, r = start + i
+                                for j in 0 ..< m { out[j] += min(mind2[r], max(0, norms[r] + Double(cn[j]) + Double(w[j]))) }
                             }
                             start += b
                         }
@@ -445,69 +437,51 @@ final class KMeansEngine<T: LinearAlgebraScalar & MPIScalar & SIMDScalar> {
     }
 }
 
-// MARK: concrete SIMD kernels
+// MARK: row argmin
 
-/// For each of `rows` rows, the minimum over `columns` of `work[j·rows + i]` and its index
-/// (ties to the lower index), eight rows at a time in SIMD registers. Concrete per type:
-/// generic `SIMD8<T>` code is not lowered to vector instructions.
+/// For each of `rows` rows of `work` (row-major, `stride` columns), the minimum over the first
+/// `m` columns of norms[j] + work[i·stride + j] and its index, ties to the lower index.
+/// Written as selects (compiled to minsd/cmov, no branches: the winner of a row is data
+/// dependent, so branches would mispredict), two rows at a time; wrapping index arithmetic
+/// keeps overflow checks out of the loop. Generic over the two element types; the engine is specialised for both.
 @inline(__always)
-func columnArgmin(_ work: UnsafePointer<Double>, rows b: Int, columns m: Int, best: UnsafeMutablePointer<Double>, index: UnsafeMutablePointer<Int32>) {
-    typealias V = SIMD8<Double>
-    let raw = UnsafeRawPointer(work)
+func rowArgmin<T: BinaryFloatingPoint>(_ work: UnsafePointer<T>, rows b: Int, stride: Int, norms cn: UnsafePointer<T>, m: Int,
+                                       best: UnsafeMutablePointer<T>, index: UnsafeMutablePointer<Int32>) {
+    // Two rows per step: two independent select chains keep the core busy while one waits.
     var i = 0
-    while i + 8 <= b {
-        var bestV = raw.loadUnaligned(fromByteOffset: i * 8, as: V.self)
-        var indexV = SIMD8<Int64>(repeating: 0)
+    while i &+ 1 < b {
+        let w0 = work + i &* stride, w1 = w0 + stride
+        var bv0 = cn[0] + w0[0], bj0: Int32 = 0
+        var bv1 = cn[0] + w1[0], bj1: Int32 = 0
         var j = 1
         while j < m {
-            let v = raw.loadUnaligned(fromByteOffset: (j * b + i) * 8, as: V.self)
-            let closer = v .< bestV
-            bestV.replace(with: v, where: closer)
-            indexV.replace(with: SIMD8<Int64>(repeating: Int64(j)), where: closer)
-            j += 1
+            let c = cn[j], jj = Int32(truncatingIfNeeded: j)
+            let v0 = c + w0[j], v1 = c + w1[j]
+            let closer0 = v0 < bv0, closer1 = v1 < bv1
+            bj0 = closer0 ? jj : bj0
+            bv0 = closer0 ? v0 : bv0
+            bj1 = closer1 ? jj : bj1
+            bv1 = closer1 ? v1 : bv1
+            j &+= 1
         }
-        UnsafeMutableRawPointer(best + i).storeBytes(of: bestV, as: V.self)
-        let i32 = SIMD8<Int32>(truncatingIfNeeded: indexV)
-        UnsafeMutableRawPointer(index + i).storeBytes(of: i32, as: SIMD8<Int32>.self)
-        i += 8
+        best[i] = bv0
+        index[i] = bj0
+        best[i &+ 1] = bv1
+        index[i &+ 1] = bj1
+        i &+= 2
     }
-    while i < b {
-        var bv = work[i], bj: Int32 = 0
-        var j = 1
-        while j < m { if work[j * b + i] < bv { bv = work[j * b + i]; bj = Int32(j) }; j += 1 }
-        best[i] = bv
-        index[i] = bj
-        i += 1
-    }
-}
-
-/// Float32 version of ``columnArgmin(_:rows:columns:best:index:)`` (indices exact below 2²⁴).
-@inline(__always)
-func columnArgmin(_ work: UnsafePointer<Float>, rows b: Int, columns m: Int, best: UnsafeMutablePointer<Float>, index: UnsafeMutablePointer<Int32>) {
-    typealias V = SIMD8<Float>
-    let raw = UnsafeRawPointer(work)
-    var i = 0
-    while i + 8 <= b {
-        var bestV = raw.loadUnaligned(fromByteOffset: i * 4, as: V.self)
-        var indexV = SIMD8<Int32>(repeating: 0)
+    if i < b {
+        let w = work + i &* stride
+        var bv = cn[0] + w[0], bj: Int32 = 0
         var j = 1
         while j < m {
-            let v = raw.loadUnaligned(fromByteOffset: (j * b + i) * 4, as: V.self)
-            let closer = v .< bestV
-            bestV.replace(with: v, where: closer)
-            indexV.replace(with: SIMD8<Int32>(repeating: Int32(j)), where: closer)
-            j += 1
+            let v = cn[j] + w[j]
+            let closer = v < bv
+            bj = closer ? Int32(truncatingIfNeeded: j) : bj
+            bv = closer ? v : bv
+            j &+= 1
         }
-        UnsafeMutableRawPointer(best + i).storeBytes(of: bestV, as: V.self)
-        UnsafeMutableRawPointer(index + i).storeBytes(of: indexV, as: SIMD8<Int32>.self)
-        i += 8
-    }
-    while i < b {
-        var bv = work[i], bj: Int32 = 0
-        var j = 1
-        while j < m { if work[j * b + i] < bv { bv = work[j * b + i]; bj = Int32(j) }; j += 1 }
         best[i] = bv
         index[i] = bj
-        i += 1
     }
 }
