@@ -34,10 +34,10 @@ struct KMeansFitCommand: SPMDCommand {
     var k: Int = 8
     @Option(name: .customLong("init"), help: "k-means||, k-means++, random, or a CSV file of initial centres.")
     var initMethod: String = "k-means||"
-    @Option(help: "k-means||: expected rows sampled per round, ℓ (default k/2).")
+    @Option(help: "k-means||: expected rows sampled per round, ℓ (default 2k).")
     var oversamplingFactor: Double?
     @Option(help: "k-means||: oversampling rounds.")
-    var initMaxIter: Int = 5
+    var initMaxIter: Int = 2
     @Option(help: "Maximum Lloyd iterations.")
     var maxIter: Int = 300
     @Option(help: "Tolerance on the squared centre shift, relative to the mean feature variance.")
