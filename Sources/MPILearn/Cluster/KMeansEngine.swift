@@ -14,7 +14,7 @@ enum KMeansDomain: UInt64 {
 /// ``blockRows(for:)`` rows, computes −2·X_block·Cᵀ with one GEMM into a private workspace
 /// of blockRows × ``Centres/stride`` elements (the only buffer whose size depends on the
 /// data), and reads the rows again while they are still in L1. The data is never copied.
-final class KMeansEngine<T: LinearAlgebraScalar & MPIScalar & SIMDScalar> {
+final class KMeansEngine<T: LinearAlgebraScalar & MPIScalar> {
     /// This rank's rows, n × d row-major (nil when the shard is empty).
     let x: UnsafePointer<T>?
     let n: Int
