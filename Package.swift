@@ -29,8 +29,9 @@ let package = Package(
         .systemLibrary(
             name: "CLinearAlgebra", path: "Sources/CLinearAlgebra", pkgConfig: blasPkg,
             providers: [.apt(["libopenblas-dev", "liblapacke-dev"])]),
+        .target(name: "CKernels", path: "Sources/CKernels", exclude: ["CMakeLists.txt", "README.md"]),
         .target(name: "SwiftMPI", dependencies: ["CMPI"], exclude: ["CMakeLists.txt"]),
-        .target(name: "MPILearn", dependencies: ["SwiftMPI", "CLinearAlgebra"], exclude: ["CMakeLists.txt"]),
+        .target(name: "MPILearn", dependencies: ["SwiftMPI", "CLinearAlgebra", "CKernels"], exclude: ["CMakeLists.txt"]),
         .executableTarget(
             name: "mpilearn",
             dependencies: [

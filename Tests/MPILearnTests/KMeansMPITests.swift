@@ -101,12 +101,42 @@ final class KMeansMPITests: XCTestCase {
     }
 
     /// Runs a bad job and checks it fails fast with a rank-tagged message containing `expected`.
-    func assertFails(np: Int, _ args: [String], _ expected: String, file: StaticString = #filePath, line: UInt = #line) throws {
-        let out = try MPIRun.mpirun(np: np, "mpilearn", args, timeout: 60)
+    func assertFails(np: Int, _ args: [String], _ expected: String, environment: [String: String] = [:],
+                     file: StaticString = #filePath, line: UInt = #line) throws {
+        let out = try MPIRun.mpirun(np: np, "mpilearn", args, timeout: 60, environment: environment)
         XCTAssertFalse(out.timedOut, "job hung: \(out)", file: file, line: line)
         XCTAssertNotEqual(out.status, 0, "\(out)", file: file, line: line)
         XCTAssertTrue(out.stderr.contains("/\(np): error:"), "\(out)", file: file, line: line)
         XCTAssertTrue(out.stderr.contains(expected), "expected '\(expected)' in \(out)", file: file, line: line)
+    }
+
+    /// Every instruction-set variant of the kernels (MPILEARN_KERNELS) gives the same centres,
+    /// inertia and labels under mpirun, in float64 and float32; an unknown variant ends the job
+    /// with a message naming the variable.
+    func testKernelVariantsGiveTheSameFitUnderMpirun() throws {
+        for float32 in [false, true] {
+            var models: [KMeansModel] = []
+            var labels: [[Int32]] = []
+            for variant in ["scalar", "avx2", "avx512"] {
+                let name = "\(variant)\(float32 ? "-f32" : "")"
+                let out = try MPIRun.mpirun(np: 2, "mpilearn", ["kmeans", "fit", "--blobs", "4001,20,12", "--cluster-std", "3", "--k", "12",
+                                                         "--output-model", path("\(name).model"), "--output-labels", path("\(name).npy")]
+                                                + (float32 ? ["--float32"] : []),
+                                            environment: ["MPILEARN_KERNELS": variant])
+                XCTAssertEqual(out.status, 0, "\(name): \(out)")
+                XCTAssertTrue(out.stdout.contains(", kernels "), "\(out)")
+                models.append(try KMeansModel.load(from: path("\(name).model")))
+                labels.append(try readLabelsNPY("\(name).npy"))
+            }
+            for i in 1 ..< models.count {
+                XCTAssertEqual(models[i].clusterCenters.storage.map(\.bitPattern), models[0].clusterCenters.storage.map(\.bitPattern),
+                               "variant \(i), float32 \(float32)")
+                XCTAssertEqual(models[i].inertia.bitPattern, models[0].inertia.bitPattern)
+                XCTAssertEqual(models[i].nIter, models[0].nIter)
+                XCTAssertEqual(labels[i], labels[0])
+            }
+        }
+        try assertFails(np: 2, ["kmeans", "fit", "--blobs", "100,2,2", "--k", "2"], "MPILEARN_KERNELS", environment: ["MPILEARN_KERNELS": "sse9"])
     }
 
     func testBadInputsEndTheJobWithAClearMessage() throws {

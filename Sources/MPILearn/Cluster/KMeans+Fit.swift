@@ -40,7 +40,7 @@ extension KMeans {
         throw MPILearnError.invalidParameter(name: "dtype", value: "\(T.self)", allowed: "Double or Float")
     }
 
-    func fitSpecialised<T: LinearAlgebraScalar & MPIScalar>(_ data: Dataset<T>, comm: any Communicator, dataName: String,
+    func fitSpecialised<T: KMeansScalar>(_ data: Dataset<T>, comm: any Communicator, dataName: String,
                                                             progress: ((KMeansIteration) -> Void)?) throws -> KMeansModel {
         let start = monotonicSeconds()
         try validate(rows: data.globalRowCount, features: data.featureCount, dataName: dataName)

@@ -1,3 +1,4 @@
+import CKernels
 import Foundation
 import SwiftMPI
 
@@ -11,10 +12,10 @@ enum KMeansDomain: UInt64 {
 ///
 /// Every pass over the data goes through the kernels here. A pass splits the local rows
 /// into `threads` contiguous chunks; each chunk walks its rows in blocks of at most
-/// ``blockRows(for:)`` rows, computes −2·X_block·Cᵀ with one GEMM into a private workspace
+/// ``blockRows(stride:)`` rows, computes −2·X_block·Cᵀ with one GEMM into a private workspace
 /// of blockRows × ``Centres/stride`` elements (the only buffer whose size depends on the
 /// data), and reads the rows again while they are still in L1. The data is never copied.
-final class KMeansEngine<T: LinearAlgebraScalar & MPIScalar> {
+final class KMeansEngine<T: KMeansScalar> {
     /// This rank's rows, n × d row-major (nil when the shard is empty).
     let x: UnsafePointer<T>?
     let n: Int
@@ -107,6 +108,8 @@ final class KMeansEngine<T: LinearAlgebraScalar & MPIScalar> {
     /// `count` are zero. `stride` is `count` rounded up to a multiple of 8 because OpenBLAS's
     /// small-matrix GEMM kernels (the no-packing path it takes for these block sizes) run
     /// whole AVX-512 vectors of centres: measured here, 16 padded columns cost less than 12.
+    /// `norms` has `stride` entries: the padding columns' norm is +∞, so the argmin kernels
+    /// scan whole vectors and never pick one.
     struct Centres {
         var transposed: [T]
         var norms: [T]
@@ -116,7 +119,7 @@ final class KMeansEngine<T: LinearAlgebraScalar & MPIScalar> {
             count = d == 0 ? 0 : c.count / d
             stride = max(8, (count + 7) & ~7)
             transposed = [T](repeating: 0, count: d * stride)
-            norms = [T](repeating: 0, count: count)
+            norms = [T](repeating: .infinity, count: stride)
             for j in 0 ..< count {
                 var s = 0.0
                 for f in 0 ..< d {
@@ -129,18 +132,12 @@ final class KMeansEngine<T: LinearAlgebraScalar & MPIScalar> {
         }
     }
 
-    /// Distances of a block of `b` rows to `m` centres: one GEMM writes
-    /// `work[i·stride + j] = −2·x_{start+i}·c_j` (β = 0, rows × padded centres, both
-    /// operands untransposed, so OpenBLAS uses its small-matrix kernel and packs nothing),
-    /// then each row's nearest centre by ‖c_j‖² + work, ties to the lower index, goes to
-    /// `best` (‖c‖² − 2x·c, without ‖x‖²) and `index`.
+    /// `work[i·stride + j] = −2·x_{start+i}·c_j` for a block of `b` rows: one GEMM, β = 0.
     @inline(__always)
-    func nearestInBlock(_ x: UnsafePointer<T>, start: Int, rows b: Int, centres ct: UnsafePointer<T>, norms cn: UnsafePointer<T>,
-                        m: Int, stride: Int, work: UnsafeMutablePointer<T>, best: UnsafeMutablePointer<T>,
-                        index: UnsafeMutablePointer<Int32>) {
+    func distances(_ x: UnsafePointer<T>, start: Int, rows b: Int, centres ct: UnsafePointer<T>, stride: Int,
+                   work: UnsafeMutablePointer<T>) {
         T.gemm(transA: false, transB: false, m: b, n: stride, k: d, alpha: -2, a: x + start * d, lda: d, b: ct, ldb: stride,
                beta: 0, c: work, ldc: stride)
-        rowArgmin(work, rows: b, stride: stride, norms: cn, m: m, best: best, index: index)
     }
 
     /// ‖x‖² of one row in Float64 with four partial sums (a fixed order per row, so the value
@@ -158,7 +155,7 @@ final class KMeansEngine<T: LinearAlgebraScalar & MPIScalar> {
         return (s0 + s1) + (s2 + s3)
     }
 
-    /// Per-thread scratch for ``nearestInBlock``: distances (rows × stride), best, index.
+    /// Per-thread scratch of a pass: distances (rows × stride), best value and index per row.
     struct Scratch {
         let rows: Int
         let work: UnsafeMutablePointer<T>
@@ -177,6 +174,41 @@ final class KMeansEngine<T: LinearAlgebraScalar & MPIScalar> {
         }
     }
 
+    /// One distance block handed to a pass: rows `start ..< start + rows` of thread
+    /// `thread`'s chunk, with `scratch.work` holding −2·x·cⱼ for them and `norms` the
+    /// centres' padded norms.
+    struct Block {
+        let thread: Int
+        let start: Int
+        let rows: Int
+        let scratch: Scratch
+        let norms: UnsafePointer<T>
+    }
+
+    /// The skeleton of every pass over the data against a set of centres: each thread walks
+    /// its chunk in blocks of ``blockRows(stride:)`` rows with its own scratch, computes the
+    /// block's distances with one GEMM (``distances(_:start:rows:centres:stride:work:)``)
+    /// and calls `body` while the block is still in L1.
+    func forEachBlock(_ c: Centres, _ body: (Block) -> Void) {
+        guard let x, n > 0 else { return }
+        let rowsPerBlock = blockRows(stride: c.stride), stride = c.stride
+        c.transposed.withUnsafeBufferPointer { cv in
+            c.norms.withUnsafeBufferPointer { cn in
+                forEachChunk { t, rows in
+                    let scratch = Scratch(rows: rowsPerBlock, stride: stride)
+                    defer { scratch.free() }
+                    var start = rows.lowerBound
+                    while start < rows.upperBound {
+                        let b = min(rowsPerBlock, rows.upperBound - start)
+                        distances(x, start: start, rows: b, centres: cv.baseAddress!, stride: stride, work: scratch.work)
+                        body(Block(thread: t, start: start, rows: b, scratch: scratch, norms: cn.baseAddress!))
+                        start += b
+                    }
+                }
+            }
+        }
+    }
+
     // MARK: Lloyd assignment
 
     /// Layout of a Lloyd accumulator: sums (k·d), counts (k), inertia, changed labels.
@@ -185,54 +217,35 @@ final class KMeansEngine<T: LinearAlgebraScalar & MPIScalar> {
     /// Collective-free. Assigns every local row to its nearest centre, writes `labels` and
     /// `mind2`, and returns this rank's per-centre sums, counts, inertia and the number of
     /// changed labels (layout of ``accumulatorCount(k:)``), summed over threads in order.
+    ///
+    /// Per block, CKernels' fused Lloyd kernel (`mpl_lloyd_block_*`, vectorised) takes each
+    /// row's argmin and adds the row to its centre's sums while the block is in L1.
     func assign(_ c: Centres) -> [Double] {
-        let k = c.count, size = accumulatorCount(k: k)
+        let k = c.count, d = self.d, size = accumulatorCount(k: k)
         let stride = (size + 7) & ~7
         var acc = [Double](repeating: 0, count: stride * threads)
         guard n > 0, let x else { return [Double](repeating: 0, count: size) }
-        let rowsPerBlock = blockRows(stride: c.stride), cs = c.stride
-        acc.withUnsafeMutableBufferPointer { accAll in
-            c.transposed.withUnsafeBufferPointer { cv in
-                c.norms.withUnsafeBufferPointer { cn in
-                    forEachChunk { t, rows in
-                        let scratch = Scratch(rows: rowsPerBlock, stride: cs)
-                        defer { scratch.free() }
-                        assignChunk(x, rows: rows, c: cv.baseAddress!, cn: cn.baseAddress!, k: k, stride: cs, scratch: scratch,
-                                    acc: accAll.baseAddress! + t * stride)
-                    }
+        var states = [mpl_lloyd_acc](repeating: mpl_lloyd_acc(), count: threads)
+        acc.withUnsafeMutableBufferPointer { ap in
+            states.withUnsafeMutableBufferPointer { sp in
+                for t in 0 ..< threads {
+                    sp[t] = mpl_lloyd_acc(sums: ap.baseAddress! + t * stride, counts: ap.baseAddress! + t * stride + k * d,
+                                          inertia: 0, changed: 0)
+                }
+                forEachBlock(c) { b in
+                    T.lloydBlock(x + b.start * d, rows: b.rows, features: d, work: b.scratch.work, stride: c.stride,
+                                 norms: b.norms, rowNorms: rowNorms + b.start, labels: labels + b.start, mind2: mind2 + b.start,
+                                 best: b.scratch.best, index: b.scratch.index, acc: sp.baseAddress! + b.thread)
+                }
+                for t in 0 ..< threads {
+                    ap[t * stride + k * (d + 1)] = sp[t].inertia
+                    ap[t * stride + k * (d + 1) + 1] = sp[t].changed
                 }
             }
         }
         var out = Array(acc[0 ..< size])
         for t in 1 ..< threads { for i in 0 ..< size { out[i] += acc[t * stride + i] } }
         return out
-    }
-
-    /// The Lloyd kernel for one chunk of rows.
-    private func assignChunk(_ x: UnsafePointer<T>, rows: Range<Int>, c: UnsafePointer<T>, cn: UnsafePointer<T>, k: Int, stride: Int,
-                             scratch: Scratch, acc: UnsafeMutablePointer<Double>) {
-        let d = self.d, labels = self.labels, mind2 = self.mind2, norms = self.rowNorms
-        let counts = acc + k * d
-        var inertia = 0.0, changed = 0.0
-        var start = rows.lowerBound
-        while start < rows.upperBound {
-            let b = min(scratch.rows, rows.upperBound - start)
-            nearestInBlock(x, start: start, rows: b, centres: c, norms: cn, m: k, stride: stride, work: scratch.work,
-                           best: scratch.best, index: scratch.index)
-            for i in 0 ..< b {
-                let r = start + i, j = Int(scratch.index[i])
-                let xi = x + r * d, s = acc + j * d
-                for f in 0 ..< d { s[f] += Double(xi[f]) }
-                let d2 = max(0, norms[r] + Double(scratch.best[i]))
-                counts[j] += 1
-                inertia += d2
-                if labels[r] != Int32(j) { changed += 1; labels[r] = Int32(j) }
-                mind2[r] = d2
-            }
-            start += b
-        }
-        acc[k * (d + 1)] = inertia
-        acc[k * (d + 1) + 1] = changed
     }
 
     // MARK: nearest-candidate update (k-means||, k-means++)
@@ -242,43 +255,24 @@ final class KMeansEngine<T: LinearAlgebraScalar & MPIScalar> {
     /// closer, `mind2` and `labels` change. Returns this rank's φ = Σ mind2 (threads summed
     /// in order).
     func updateNearest(_ c: Centres, offset: Int) -> Double {
-        let m = c.count
-        guard n > 0, m > 0, let x else { return n == 0 ? 0 : localCost() }
-        let rowsPerBlock = blockRows(stride: c.stride), cs = c.stride
+        guard n > 0, c.count > 0 else { return n == 0 ? 0 : localCost() }
+        let labels = self.labels, mind2 = self.mind2, norms = self.rowNorms
         var partial = [Double](repeating: 0, count: threads * 8)
         partial.withUnsafeMutableBufferPointer { pp in
-            c.transposed.withUnsafeBufferPointer { cv in
-                c.norms.withUnsafeBufferPointer { cn in
-                    forEachChunk { t, rows in
-                        let scratch = Scratch(rows: rowsPerBlock, stride: cs)
-                        defer { scratch.free() }
-                        pp[t * 8] = updateChunk(x, rows: rows, c: cv.baseAddress!, cn: cn.baseAddress!, m: m, stride: cs, offset: offset,
-                                                scratch: scratch)
-                    }
+            forEachBlock(c) { b in
+                let s = b.scratch
+                T.argmin(s.work, rows: b.rows, stride: c.stride, norms: b.norms, best: s.best, index: s.index)
+                var cost = pp[b.thread * 8]   // one running sum per thread, in row order
+                for i in 0 ..< b.rows {
+                    let r = b.start + i
+                    let d2 = max(0, norms[r] + Double(s.best[i]))
+                    if d2 < mind2[r] { mind2[r] = d2; labels[r] = Int32(offset) + s.index[i] }
+                    cost += mind2[r]
                 }
+                pp[b.thread * 8] = cost
             }
         }
         return (0 ..< threads).reduce(0.0) { $0 + partial[$1 * 8] }
-    }
-
-    private func updateChunk(_ x: UnsafePointer<T>, rows: Range<Int>, c: UnsafePointer<T>, cn: UnsafePointer<T>, m: Int, stride: Int,
-                             offset: Int, scratch: Scratch) -> Double {
-        let labels = self.labels, mind2 = self.mind2, norms = self.rowNorms
-        var cost = 0.0
-        var start = rows.lowerBound
-        while start < rows.upperBound {
-            let b = min(scratch.rows, rows.upperBound - start)
-            nearestInBlock(x, start: start, rows: b, centres: c, norms: cn, m: m, stride: stride, work: scratch.work,
-                           best: scratch.best, index: scratch.index)
-            for i in 0 ..< b {
-                let r = start + i
-                let d2 = max(0, norms[r] + Double(scratch.best[i]))
-                if d2 < mind2[r] { mind2[r] = d2; labels[r] = Int32(offset) + scratch.index[i] }
-                cost += mind2[r]
-            }
-            start += b
-        }
-        return cost
     }
 
     /// Σ mind2 over local rows, in row order.
@@ -291,30 +285,16 @@ final class KMeansEngine<T: LinearAlgebraScalar & MPIScalar> {
     /// Collective-free. For each of `m` trial centres, Σ over local rows of
     /// min(mind2, d²(x, trial)): the potential k-means++ would have after adding it.
     func trialPotentials(_ c: Centres) -> [Double] {
-        let m = c.count
-        guard n > 0, m > 0, let x else { return [Double](repeating: 0, count: m) }
-        let rowsPerBlock = blockRows(stride: c.stride), cs = c.stride, stride = (m + 7) & ~7
-        let norms = rowNorms
+        let m = c.count, cs = c.stride, stride = (m + 7) & ~7
+        guard n > 0, m > 0 else { return [Double](repeating: 0, count: m) }
+        let norms = rowNorms, mind2 = self.mind2
         var acc = [Double](repeating: 0, count: stride * threads)
         acc.withUnsafeMutableBufferPointer { ap in
-            c.transposed.withUnsafeBufferPointer { cv in
-                c.norms.withUnsafeBufferPointer { cn in
-                    forEachChunk { t, rows in
-                        let scratch = Scratch(rows: rowsPerBlock, stride: cs)
-                        defer { scratch.free() }
-                        let out = ap.baseAddress! + t * stride
-                        var start = rows.lowerBound
-                        while start < rows.upperBound {
-                            let b = min(rowsPerBlock, rows.upperBound - start)
-                            nearestInBlock(x, start: start, rows: b, centres: cv.baseAddress!, norms: cn.baseAddress!, m: m, stride: cs,
-                                           work: scratch.work, best: scratch.best, index: scratch.index)
-                            for i in 0 ..< b {
-                                let w = scratch.work + i * cs, r = start + i
-                                for j in 0 ..< m { out[j] += min(mind2[r], max(0, norms[r] + Double(cn[j]) + Double(w[j]))) }
-                            }
-                            start += b
-                        }
-                    }
+            forEachBlock(c) { b in
+                let out = ap.baseAddress! + b.thread * stride
+                for i in 0 ..< b.rows {
+                    let w = b.scratch.work + i * cs, r = b.start + i
+                    for j in 0 ..< m { out[j] += min(mind2[r], max(0, norms[r] + Double(b.norms[j]) + Double(w[j]))) }
                 }
             }
         }
@@ -322,6 +302,7 @@ final class KMeansEngine<T: LinearAlgebraScalar & MPIScalar> {
         for t in 1 ..< threads { for j in 0 ..< m { out[j] += acc[t * stride + j] } }
         return out
     }
+
 
     // MARK: rows by global index
 
@@ -434,54 +415,5 @@ final class KMeansEngine<T: LinearAlgebraScalar & MPIScalar> {
             s += max(0, local[d + f] / count - mean * mean)
         }
         return s / Double(d)
-    }
-}
-
-// MARK: row argmin
-
-/// For each of `rows` rows of `work` (row-major, `stride` columns), the minimum over the first
-/// `m` columns of norms[j] + work[i·stride + j] and its index, ties to the lower index.
-/// Written as selects (compiled to minsd/cmov, no branches: the winner of a row is data
-/// dependent, so branches would mispredict), two rows at a time; wrapping index arithmetic
-/// keeps overflow checks out of the loop. Generic over the two element types; the engine is specialised for both.
-@inline(__always)
-func rowArgmin<T: BinaryFloatingPoint>(_ work: UnsafePointer<T>, rows b: Int, stride: Int, norms cn: UnsafePointer<T>, m: Int,
-                                       best: UnsafeMutablePointer<T>, index: UnsafeMutablePointer<Int32>) {
-    // Two rows per step: two independent select chains keep the core busy while one waits.
-    var i = 0
-    while i &+ 1 < b {
-        let w0 = work + i &* stride, w1 = w0 + stride
-        var bv0 = cn[0] + w0[0], bj0: Int32 = 0
-        var bv1 = cn[0] + w1[0], bj1: Int32 = 0
-        var j = 1
-        while j < m {
-            let c = cn[j], jj = Int32(truncatingIfNeeded: j)
-            let v0 = c + w0[j], v1 = c + w1[j]
-            let closer0 = v0 < bv0, closer1 = v1 < bv1
-            bj0 = closer0 ? jj : bj0
-            bv0 = closer0 ? v0 : bv0
-            bj1 = closer1 ? jj : bj1
-            bv1 = closer1 ? v1 : bv1
-            j &+= 1
-        }
-        best[i] = bv0
-        index[i] = bj0
-        best[i &+ 1] = bv1
-        index[i &+ 1] = bj1
-        i &+= 2
-    }
-    if i < b {
-        let w = work + i &* stride
-        var bv = cn[0] + w[0], bj: Int32 = 0
-        var j = 1
-        while j < m {
-            let v = cn[j] + w[j]
-            let closer = v < bv
-            bj = closer ? Int32(truncatingIfNeeded: j) : bj
-            bv = closer ? v : bv
-            j &+= 1
-        }
-        best[i] = bv
-        index[i] = bj
     }
 }

@@ -25,7 +25,7 @@ extension KMeansModel {
         throw MPILearnError.invalidParameter(name: "dtype", value: "\(T.self)", allowed: "Double or Float")
     }
 
-    func assignSpecialised<T: LinearAlgebraScalar & MPIScalar, R>(_ x: Matrix<T>, threads: Int, globalStart: Int, globalCount: Int?,
+    func assignSpecialised<T: KMeansScalar, R>(_ x: Matrix<T>, threads: Int, globalStart: Int, globalCount: Int?,
                                                                 comm: any Communicator, dataName: String,
                                                                 _ body: (UnsafeBufferPointer<Int32>, UnsafeBufferPointer<Double>) throws -> R) throws -> R {
         try checkFeatures(x.columns, dataName)

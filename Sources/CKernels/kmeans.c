@@ -1,0 +1,308 @@
+/* The k-means inner loops after the distance GEMM: the nearest centre of each row, and the
+ * Lloyd accumulation of per-centre sums, counts and inertia.
+ *
+ * Each kernel has a scalar variant and x86-64 variants for AVX2 and AVX-512, picked once per
+ * process from CPUID (dispatch.c). The variants return the same bits: a row's nearest centre
+ * is the lowest index holding the minimum value (the scalar scan's "ties to the lower
+ * index"), its value is recomputed from that index with the same addition, and the sums are
+ * vectorised across features only, so every accumulator still adds its rows in row order.
+ * Only additions appear, so no compiler may contract anything into a fused multiply-add. */
+#include "ckernels.h"
+#include "dispatch.h"
+
+#pragma STDC FP_CONTRACT OFF
+
+/* max(0, v) as Swift writes it (`v >= 0 ? v : 0`), so -0.0 stays -0.0. */
+static inline double clamp0(double v) { return v >= 0 ? v : 0.0; }
+
+/* Asks for the row after a block's rows to be fetched into cache: the caller's next GEMM
+ * reads the next block, so its memory traffic overlaps this block's bookkeeping instead of
+ * following it. Prefetches never fault, so running past the data's end is harmless. */
+static inline void prefetch_row(const void *row, ptrdiff_t bytes) {
+    const char *p = (const char *)row;
+    for (ptrdiff_t off = 0; off < bytes; off += 64) __builtin_prefetch(p + off, 0, 3);
+}
+
+/* ---- scalar ---------------------------------------------------------------------------- */
+
+#define MPL_SCALAR_ARGMIN_ROW(T)                                                            \
+    static inline int32_t argmin_row_scalar_##T(const T *w, ptrdiff_t stride, const T *cn) { \
+        T bv = cn[0] + w[0];                                                                \
+        int32_t bj = 0;                                                                     \
+        for (ptrdiff_t j = 1; j < stride; j++) {                                            \
+            T v = cn[j] + w[j];                                                             \
+            if (v < bv) { bv = v; bj = (int32_t)j; }                                        \
+        }                                                                                   \
+        return bj;                                                                          \
+    }
+MPL_SCALAR_ARGMIN_ROW(double)
+MPL_SCALAR_ARGMIN_ROW(float)
+
+/* One row's Lloyd bookkeeping once its nearest centre j and value are known. */
+#define MPL_LLOYD_TAIL(r, j, bestValue)                                                     \
+    do {                                                                                    \
+        double d2 = clamp0(rownorms[r] + (double)(bestValue));                              \
+        acc->counts[j] += 1;                                                                \
+        inertia += d2;                                                                      \
+        mind2[r] = d2;                                                                      \
+        if (labels[r] != (j)) { changed += 1; labels[r] = (j); }                            \
+    } while (0)
+
+#define MPL_SCALAR_KERNELS(T, SUFFIX)                                                           \
+    static void argmin_scalar_##SUFFIX(const T *work, ptrdiff_t rows, ptrdiff_t stride,        \
+                                       const T *norms, T *best, int32_t *index) {              \
+        for (ptrdiff_t i = 0; i < rows; i++) {                                                 \
+            const T *w = work + i * stride;                                                    \
+            int32_t j = argmin_row_scalar_##T(w, stride, norms);                               \
+            index[i] = j;                                                                      \
+            best[i] = norms[j] + w[j];                                                         \
+        }                                                                                      \
+    }                                                                                          \
+    static void lloyd_scalar_##SUFFIX(const T *restrict x, ptrdiff_t rows, ptrdiff_t d,        \
+                                      const T *work, ptrdiff_t stride, const T *norms,         \
+                                      const double *rownorms, int32_t *labels, double *mind2,  \
+                                      T *best, int32_t *index, mpl_lloyd_acc *acc) {           \
+        argmin_scalar_##SUFFIX(work, rows, stride, norms, best, index);                        \
+        double inertia = acc->inertia, changed = acc->changed;                                 \
+        for (ptrdiff_t r = 0; r < rows; r++) {                                                 \
+            int32_t j = index[r];                                                              \
+            const T *xr = x + r * d;                                                           \
+            double *restrict s = acc->sums + (ptrdiff_t)j * d;                                 \
+            for (ptrdiff_t f = 0; f < d; f++) s[f] += (double)xr[f];                           \
+            MPL_LLOYD_TAIL(r, j, best[r]);                                                     \
+        }                                                                                      \
+        acc->inertia = inertia;                                                                \
+        acc->changed = changed;                                                                \
+    }
+MPL_SCALAR_KERNELS(double, f64)
+MPL_SCALAR_KERNELS(float, f32)
+
+#if MPL_X86_64
+#include <immintrin.h>
+
+/* ---- vector variants --------------------------------------------------------------------
+ * A row's nearest centre in two steps: m = the minimum of norms[j] + work[j] over all j
+ * (vector minimum, then across lanes), then j = the lowest index whose value equals m, from
+ * the lanes' equality masks gathered into one 64-bit word (ties to the lower index, as the
+ * scalar scan; +0 and -0 compare equal in both). No index vector is tracked, so a row costs a
+ * few vector operations and one count-trailing-zeros. */
+
+/* ---- AVX2 ------------------------------------------------------------------------------ */
+
+#define AVX2 __attribute__((target("avx2")))
+
+AVX2 static inline int32_t argmin_row_avx2_f64(const double *w, ptrdiff_t stride, const double *cn) {
+    __m256d lo = _mm256_add_pd(_mm256_loadu_pd(cn), _mm256_loadu_pd(w));
+    __m256d hi = _mm256_add_pd(_mm256_loadu_pd(cn + 4), _mm256_loadu_pd(w + 4));
+    for (ptrdiff_t j = 8; j < stride; j += 8) {
+        lo = _mm256_min_pd(lo, _mm256_add_pd(_mm256_loadu_pd(cn + j), _mm256_loadu_pd(w + j)));
+        hi = _mm256_min_pd(hi, _mm256_add_pd(_mm256_loadu_pd(cn + j + 4), _mm256_loadu_pd(w + j + 4)));
+    }
+    __m256d m = _mm256_min_pd(lo, hi);
+    m = _mm256_min_pd(m, _mm256_permute2f128_pd(m, m, 0x01));
+    m = _mm256_min_pd(m, _mm256_permute_pd(m, 0x5));
+    for (ptrdiff_t base = 0; base < stride; base += 64) {
+        uint64_t bits = 0;
+        ptrdiff_t end = base + 64 < stride ? base + 64 : stride;
+        for (ptrdiff_t j = base; j < end; j += 4) {
+            __m256d v = _mm256_add_pd(_mm256_loadu_pd(cn + j), _mm256_loadu_pd(w + j));
+            bits |= (uint64_t)_mm256_movemask_pd(_mm256_cmp_pd(v, m, _CMP_EQ_OQ)) << (j - base);
+        }
+        if (bits) return (int32_t)(base + (ptrdiff_t)__builtin_ctzll(bits));
+    }
+    return 0; /* unreachable with finite values: m is one of them */
+}
+
+AVX2 static inline int32_t argmin_row_avx2_f32(const float *w, ptrdiff_t stride, const float *cn) {
+    __m256 m = _mm256_add_ps(_mm256_loadu_ps(cn), _mm256_loadu_ps(w));
+    for (ptrdiff_t j = 8; j < stride; j += 8)
+        m = _mm256_min_ps(m, _mm256_add_ps(_mm256_loadu_ps(cn + j), _mm256_loadu_ps(w + j)));
+    m = _mm256_min_ps(m, _mm256_permute2f128_ps(m, m, 0x01));
+    m = _mm256_min_ps(m, _mm256_permute_ps(m, 0x4E));
+    m = _mm256_min_ps(m, _mm256_permute_ps(m, 0xB1));
+    for (ptrdiff_t base = 0; base < stride; base += 64) {
+        uint64_t bits = 0;
+        ptrdiff_t end = base + 64 < stride ? base + 64 : stride;
+        for (ptrdiff_t j = base; j < end; j += 8) {
+            __m256 v = _mm256_add_ps(_mm256_loadu_ps(cn + j), _mm256_loadu_ps(w + j));
+            bits |= (uint64_t)_mm256_movemask_ps(_mm256_cmp_ps(v, m, _CMP_EQ_OQ)) << (j - base);
+        }
+        if (bits) return (int32_t)(base + (ptrdiff_t)__builtin_ctzll(bits));
+    }
+    return 0;
+}
+
+/* s[f] += x[f] for f < d, four features at a time (each element still one addition). */
+AVX2 static inline void add_row_avx2_f64(double *restrict s, const double *restrict x, ptrdiff_t d) {
+    ptrdiff_t f = 0;
+    for (; f + 4 <= d; f += 4) _mm256_storeu_pd(s + f, _mm256_add_pd(_mm256_loadu_pd(s + f), _mm256_loadu_pd(x + f)));
+    for (; f < d; f++) s[f] += x[f];
+}
+
+AVX2 static inline void add_row_avx2_f32(double *restrict s, const float *restrict x, ptrdiff_t d) {
+    ptrdiff_t f = 0;
+    for (; f + 4 <= d; f += 4)
+        _mm256_storeu_pd(s + f, _mm256_add_pd(_mm256_loadu_pd(s + f), _mm256_cvtps_pd(_mm_loadu_ps(x + f))));
+    for (; f < d; f++) s[f] += (double)x[f];
+}
+
+/* The argmin of a block, then the Lloyd bookkeeping of its rows: two loops, so the argmins
+ * of consecutive rows overlap (they are independent) and the sums' addresses are known
+ * early, instead of every row's sums waiting for its own argmin. */
+#define MPL_ARGMIN_KERNEL(ISA, T, SUFFIX)                                                         \
+    ISA static void argmin_##SUFFIX(const T *work, ptrdiff_t rows, ptrdiff_t stride, const T *norms, \
+                                    T *best, int32_t *index) {                                    \
+        for (ptrdiff_t i = 0; i < rows; i++) {                                                    \
+            const T *w = work + i * stride;                                                       \
+            int32_t j = argmin_row_##SUFFIX(w, stride, norms);                                    \
+            index[i] = j;                                                                         \
+            best[i] = norms[j] + w[j];                                                            \
+        }                                                                                         \
+    }
+#define MPL_LLOYD_KERNEL(ISA, T, SUFFIX)                                                          \
+    ISA static void lloyd_##SUFFIX(const T *restrict x, ptrdiff_t rows, ptrdiff_t d, const T *work, \
+                                   ptrdiff_t stride, const T *norms, const double *rownorms,       \
+                                   int32_t *labels, double *mind2, T *best, int32_t *index,        \
+                                   mpl_lloyd_acc *acc) {                                           \
+        argmin_##SUFFIX(work, rows, stride, norms, best, index);                                  \
+        double inertia = acc->inertia, changed = acc->changed;                                    \
+        for (ptrdiff_t r = 0; r < rows; r++) {                                                    \
+            int32_t j = index[r];                                                                 \
+            prefetch_row(x + (rows + r) * d, d * (ptrdiff_t)sizeof(T));                           \
+            add_row_##SUFFIX(acc->sums + (ptrdiff_t)j * d, x + r * d, d);                         \
+            MPL_LLOYD_TAIL(r, j, best[r]);                                                        \
+        }                                                                                         \
+        acc->inertia = inertia;                                                                   \
+        acc->changed = changed;                                                                   \
+    }
+MPL_ARGMIN_KERNEL(AVX2, double, avx2_f64)
+MPL_LLOYD_KERNEL(AVX2, double, avx2_f64)
+MPL_ARGMIN_KERNEL(AVX2, float, avx2_f32)
+MPL_LLOYD_KERNEL(AVX2, float, avx2_f32)
+
+/* ---- AVX-512 (doubles; floats use the AVX2 kernels, whose 8 lanes fit the padding) ------- */
+
+#define AVX512 __attribute__((target("avx512f,avx512vl")))
+
+/* The nearest centre of a row with C vectors of 8 centres (stride = 8·C): `chunks` is a
+ * constant at every call below, so each case compiles to straight-line code that keeps the
+ * row's values in registers. */
+AVX512 static inline __attribute__((always_inline)) int32_t
+argmin_row_avx512_f64_fixed(const double *w, const double *cn, const int chunks) {
+    __m512d v[8];
+    __m512d m = v[0] = _mm512_add_pd(_mm512_loadu_pd(cn), _mm512_loadu_pd(w));
+    for (int c = 1; c < chunks; c++) {
+        v[c] = _mm512_add_pd(_mm512_loadu_pd(cn + 8 * c), _mm512_loadu_pd(w + 8 * c));
+        m = _mm512_min_pd(m, v[c]);
+    }
+    __m512d mv = _mm512_set1_pd(_mm512_reduce_min_pd(m));
+    uint64_t bits = 0;
+    for (int c = 0; c < chunks; c++) bits |= (uint64_t)_mm512_cmp_pd_mask(v[c], mv, _CMP_EQ_OQ) << (8 * c);
+    return (int32_t)__builtin_ctzll(bits | (1ull << 63));   /* bits != 0: m is one of the values */
+}
+
+/* Any stride: the minimum over all vectors, then the equality masks 64 centres at a time. */
+AVX512 static inline int32_t argmin_row_avx512_f64_any(const double *w, ptrdiff_t stride, const double *cn) {
+    __m512d m = _mm512_add_pd(_mm512_loadu_pd(cn), _mm512_loadu_pd(w));
+    for (ptrdiff_t j = 8; j < stride; j += 8)
+        m = _mm512_min_pd(m, _mm512_add_pd(_mm512_loadu_pd(cn + j), _mm512_loadu_pd(w + j)));
+    __m512d mv = _mm512_set1_pd(_mm512_reduce_min_pd(m));
+    for (ptrdiff_t base = 0; base < stride; base += 64) {
+        uint64_t bits = 0;
+        ptrdiff_t end = base + 64 < stride ? base + 64 : stride;
+        for (ptrdiff_t j = base; j < end; j += 8) {
+            __m512d v = _mm512_add_pd(_mm512_loadu_pd(cn + j), _mm512_loadu_pd(w + j));
+            bits |= (uint64_t)_mm512_cmp_pd_mask(v, mv, _CMP_EQ_OQ) << (j - base);
+        }
+        if (bits) return (int32_t)(base + (ptrdiff_t)__builtin_ctzll(bits));
+    }
+    return 0;
+}
+
+/* The argmin of every row of a block, with the common strides (up to 32 centres) unrolled. */
+AVX512 static void argmin_avx512_f64(const double *work, ptrdiff_t rows, ptrdiff_t stride, const double *norms,
+                                     double *best, int32_t *index) {
+#define MPL_ARGMIN_ROWS(EXPR)                                                                     \
+    for (ptrdiff_t i = 0; i < rows; i++) {                                                        \
+        const double *w = work + i * stride;                                                      \
+        int32_t j = (EXPR);                                                                       \
+        index[i] = j;                                                                             \
+        best[i] = norms[j] + w[j];                                                                \
+    }
+    switch (stride) {
+    case 8: MPL_ARGMIN_ROWS(argmin_row_avx512_f64_fixed(w, norms, 1)) break;
+    case 16: MPL_ARGMIN_ROWS(argmin_row_avx512_f64_fixed(w, norms, 2)) break;
+    case 24: MPL_ARGMIN_ROWS(argmin_row_avx512_f64_fixed(w, norms, 3)) break;
+    case 32: MPL_ARGMIN_ROWS(argmin_row_avx512_f64_fixed(w, norms, 4)) break;
+    default: MPL_ARGMIN_ROWS(argmin_row_avx512_f64_any(w, stride, norms)) break;
+    }
+#undef MPL_ARGMIN_ROWS
+}
+
+/* s[f] += x[f] for f < d: eight features at a time, then four, then one. The tail avoids
+ * masked stores: a later row of the same centre loads these sums again at once, and a load
+ * cannot take its value from a pending masked store (it waits for the store to retire). */
+AVX512 static inline void add_row_avx512_f64(double *restrict s, const double *restrict x, ptrdiff_t d) {
+    ptrdiff_t f = 0;
+    for (; f + 8 <= d; f += 8) _mm512_storeu_pd(s + f, _mm512_add_pd(_mm512_loadu_pd(s + f), _mm512_loadu_pd(x + f)));
+    if (f + 4 <= d) {
+        _mm256_storeu_pd(s + f, _mm256_add_pd(_mm256_loadu_pd(s + f), _mm256_loadu_pd(x + f)));
+        f += 4;
+    }
+    /* At most three left: straight-line code, not a loop the compiler would vectorise again. */
+    if (f < d) s[f] += x[f];
+    if (f + 1 < d) s[f + 1] += x[f + 1];
+    if (f + 2 < d) s[f + 2] += x[f + 2];
+}
+MPL_LLOYD_KERNEL(AVX512, double, avx512_f64)
+
+#endif /* MPL_X86_64 */
+
+/* ---- dispatch -------------------------------------------------------------------------- */
+
+void mpl_argmin_f64(const double *work, ptrdiff_t rows, ptrdiff_t stride, const double *norms,
+                    double *best, int32_t *index) {
+#if MPL_X86_64
+    switch (mpl_kernels_active()) {
+    case MPL_KERNELS_AVX512: argmin_avx512_f64(work, rows, stride, norms, best, index); return;
+    case MPL_KERNELS_AVX2: argmin_avx2_f64(work, rows, stride, norms, best, index); return;
+    default: break;
+    }
+#endif
+    argmin_scalar_f64(work, rows, stride, norms, best, index);
+}
+
+void mpl_argmin_f32(const float *work, ptrdiff_t rows, ptrdiff_t stride, const float *norms,
+                    float *best, int32_t *index) {
+#if MPL_X86_64
+    if (mpl_kernels_active() != MPL_KERNELS_SCALAR) { argmin_avx2_f32(work, rows, stride, norms, best, index); return; }
+#endif
+    argmin_scalar_f32(work, rows, stride, norms, best, index);
+}
+
+void mpl_lloyd_block_f64(const double *x, ptrdiff_t rows, ptrdiff_t d, const double *work,
+                         ptrdiff_t stride, const double *norms, const double *rownorms,
+                         int32_t *labels, double *mind2, double *best, int32_t *index,
+                         mpl_lloyd_acc *acc) {
+#if MPL_X86_64
+    switch (mpl_kernels_active()) {
+    case MPL_KERNELS_AVX512: lloyd_avx512_f64(x, rows, d, work, stride, norms, rownorms, labels, mind2, best, index, acc); return;
+    case MPL_KERNELS_AVX2: lloyd_avx2_f64(x, rows, d, work, stride, norms, rownorms, labels, mind2, best, index, acc); return;
+    default: break;
+    }
+#endif
+    lloyd_scalar_f64(x, rows, d, work, stride, norms, rownorms, labels, mind2, best, index, acc);
+}
+
+void mpl_lloyd_block_f32(const float *x, ptrdiff_t rows, ptrdiff_t d, const float *work,
+                         ptrdiff_t stride, const float *norms, const double *rownorms,
+                         int32_t *labels, double *mind2, float *best, int32_t *index,
+                         mpl_lloyd_acc *acc) {
+#if MPL_X86_64
+    if (mpl_kernels_active() != MPL_KERNELS_SCALAR) {
+        lloyd_avx2_f32(x, rows, d, work, stride, norms, rownorms, labels, mind2, best, index, acc);
+        return;
+    }
+#endif
+    lloyd_scalar_f32(x, rows, d, work, stride, norms, rownorms, labels, mind2, best, index, acc);
+}
