@@ -44,7 +44,7 @@ MPL_SCALAR_ARGMIN_ROW(float)
         double d2 = clamp0(rownorms[r] + (double)(bestValue));                              \
         acc->counts[j] += 1;                                                                \
         inertia += d2;                                                                      \
-        mind2[r] = d2;                                                                      \
+        if (mind2) mind2[r] = d2;                                                           \
         if (labels[r] != (j)) { changed += 1; labels[r] = (j); }                            \
     } while (0)
 

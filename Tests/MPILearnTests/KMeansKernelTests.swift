@@ -86,6 +86,13 @@ final class KMeansKernelTests: XCTestCase {
             reference.labels = reference.index
             reference.mind2 = refMind2.map(\.bitPattern)
             kernel.accumulators = engine.assign(centres).map(\.bitPattern)
+            // Without distances (Lloyd iterations): the same sums and labels, mind2 untouched.
+            let lean = KMeansEngine<T>(x: xs.baseAddress, rows: n, features: d, globalStart: 0, globalCount: n,
+                                       comm: LocalCommunicator.solo(), threads: 1)
+            lean.computeNorms()
+            XCTAssertEqual(lean.assign(centres, distances: false).map(\.bitPattern), kernel.accumulators)
+            XCTAssertEqual(Array(UnsafeBufferPointer(start: lean.labels, count: n)), Array(UnsafeBufferPointer(start: engine.labels, count: n)))
+            XCTAssertTrue(UnsafeBufferPointer(start: lean.mind2, count: n).allSatisfy { $0 == .infinity })
             kernel.labels = Array(UnsafeBufferPointer(start: engine.labels, count: n))
             kernel.mind2 = Array(UnsafeBufferPointer(start: engine.mind2, count: n)).map(\.bitPattern)
             // A nearest-centre update with the same centres changes nothing and gives Σ mind2.

@@ -49,7 +49,8 @@ typedef struct {
 /* One Lloyd block: the argmin of mpl_argmin_* for `rows` rows (into best and index, rows
  * entries of scratch each), then for each row r (in order)
  * with nearest centre j: d2 = max(0, rownorms[r] + best), sums[j] += x_r (as Float64),
- * counts[j] += 1, inertia += d2, mind2[r] = d2, and labels[r] = j (counting changes).
+ * counts[j] += 1, inertia += d2, mind2[r] = d2 (unless mind2 is NULL: Lloyd iterations skip
+ * that store, 16 bytes of memory traffic per row), and labels[r] = j (counting changes).
  * x points at the block's first row (rows x d, row-major); rownorms, labels and mind2 at
  * that row's entries. Every variant returns the same bits. */
 void mpl_lloyd_block_f64(const double *x, ptrdiff_t rows, ptrdiff_t d, const double *work,

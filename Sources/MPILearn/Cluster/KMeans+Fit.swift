@@ -112,10 +112,14 @@ extension KMeans {
             let t0 = monotonicSeconds()
             iteration += 1
             // E-step and local M-step sums, then the one allreduce of the iteration.
-            var acc = e.assign(.init(centres, d: d))
+            let current = KMeansEngine<T>.Centres(centres, d: d)
+            var acc = e.assign(current, distances: false)
             try e.allreduceSum(&acc)
             inertia = acc[k * (d + 1)]
             let changed = Int(acc[k * (d + 1) + 1])
+            // Relocation reads each row's distance (`mind2`), which the pass above skipped:
+            // the same pass again, with the same centres, gives the same labels and fills it.
+            if (0 ..< k).contains(where: { acc[k * d + $0] == 0 }) { _ = e.assign(current) }
             let relocated = try relocateEmptyClusters(e, &acc, k: k)
             var next = centres, shift = 0.0
             for j in 0 ..< k {

@@ -10,10 +10,10 @@ protocol KMeansScalar: LinearAlgebraScalar & MPIScalar {
     static func argmin(_ work: UnsafePointer<Self>, rows: Int, stride: Int, norms: UnsafePointer<Self>,
                        best: UnsafeMutablePointer<Self>, index: UnsafeMutablePointer<Int32>)
     /// One Lloyd block (see `mpl_lloyd_block_f64`): argmin into `best` and `index`, then per row in order the
-    /// per-centre sums and counts, inertia, `mind2` and `labels` (counting changes in `acc`).
+    /// per-centre sums and counts, inertia, `mind2` (when given) and `labels` (counting changes in `acc`).
     static func lloydBlock(_ x: UnsafePointer<Self>, rows: Int, features d: Int, work: UnsafePointer<Self>, stride: Int,
                            norms: UnsafePointer<Self>, rowNorms: UnsafePointer<Double>, labels: UnsafeMutablePointer<Int32>,
-                           mind2: UnsafeMutablePointer<Double>, best: UnsafeMutablePointer<Self>, index: UnsafeMutablePointer<Int32>,
+                           mind2: UnsafeMutablePointer<Double>?, best: UnsafeMutablePointer<Self>, index: UnsafeMutablePointer<Int32>,
                            acc: UnsafeMutablePointer<mpl_lloyd_acc>)
 }
 
@@ -26,7 +26,7 @@ extension Double: KMeansScalar {
     @inline(__always)
     static func lloydBlock(_ x: UnsafePointer<Double>, rows: Int, features d: Int, work: UnsafePointer<Double>, stride: Int,
                            norms: UnsafePointer<Double>, rowNorms: UnsafePointer<Double>, labels: UnsafeMutablePointer<Int32>,
-                           mind2: UnsafeMutablePointer<Double>, best: UnsafeMutablePointer<Double>, index: UnsafeMutablePointer<Int32>,
+                           mind2: UnsafeMutablePointer<Double>?, best: UnsafeMutablePointer<Double>, index: UnsafeMutablePointer<Int32>,
                            acc: UnsafeMutablePointer<mpl_lloyd_acc>) {
         mpl_lloyd_block_f64(x, rows, d, work, stride, norms, rowNorms, labels, mind2, best, index, acc)
     }
@@ -41,7 +41,7 @@ extension Float: KMeansScalar {
     @inline(__always)
     static func lloydBlock(_ x: UnsafePointer<Float>, rows: Int, features d: Int, work: UnsafePointer<Float>, stride: Int,
                            norms: UnsafePointer<Float>, rowNorms: UnsafePointer<Double>, labels: UnsafeMutablePointer<Int32>,
-                           mind2: UnsafeMutablePointer<Double>, best: UnsafeMutablePointer<Float>, index: UnsafeMutablePointer<Int32>,
+                           mind2: UnsafeMutablePointer<Double>?, best: UnsafeMutablePointer<Float>, index: UnsafeMutablePointer<Int32>,
                            acc: UnsafeMutablePointer<mpl_lloyd_acc>) {
         mpl_lloyd_block_f32(x, rows, d, work, stride, norms, rowNorms, labels, mind2, best, index, acc)
     }
