@@ -104,15 +104,21 @@ final class FitProgress: @unchecked Sendable {
     }
 }
 
-/// Fits a forest on every rank's shard (shared by `fit` and `run`).
-func fitForest(_ shard: ForestShard, _ options: ForestParameterOptions, comm: any Communicator) throws -> ForestModel {
+/// Fits a forest on every rank's shard (shared by `fit` and `run`). The shard's rows are
+/// handed over to the fit (`shard.data` is left with no rows), so it can free the raw
+/// features once they are binned.
+/// - Parameter keepTrees: keep the full trees (to save or gather the model); otherwise only
+///   their compact predictors.
+func fitForest(_ shard: inout ForestShard, _ options: ForestParameterOptions, keepTrees: Bool, comm: any Communicator) throws -> ForestModel {
     let p = try options.parameters()
     let progress = FitProgress(comm).callback()
+    let data = shard.takeData()
     if options.isClassification {
-        return try RandomForestClassifier(p).fit(shard.data, comm: comm, classNames: shard.classNames, target: shard.target,
-                                                 dataDescription: shard.source, progress: progress).forest
+        return try RandomForestClassifier(p).fit(consume data, comm: comm, classNames: shard.classNames, target: shard.target,
+                                                 dataDescription: shard.source, keepTrees: keepTrees, progress: progress).forest
     }
-    return try RandomForestRegressor(p).fit(shard.data, comm: comm, target: shard.target, dataDescription: shard.source, progress: progress).forest
+    return try RandomForestRegressor(p).fit(consume data, comm: comm, target: shard.target, dataDescription: shard.source,
+                                            keepTrees: keepTrees, progress: progress).forest
 }
 
 func noteOnRoot(_ comm: any Communicator) -> (String) -> Void {
@@ -129,9 +135,9 @@ struct ForestFit: SPMDCommand {
 
     func run(world: any Communicator) throws {
         _ = try params.parameters()
-        let shard = try ForestData.loadTrain(path: data.train, target: data.target, categorical: data.categoricalList, features: data.featureList,
+        var shard = try ForestData.loadTrain(path: data.train, target: data.target, categorical: data.categoricalList, features: data.featureList,
                                              classification: params.isClassification, comm: world, note: noteOnRoot(world))
-        let forest = try fitForest(shard, params, comm: world)
+        let forest = try fitForest(&shard, params, keepTrees: true, comm: world)
         if let whole = try forest.gathered(world) {
             try whole.write(to: model)
             print("fitted \(whole.trees.count) trees on \(whole.header.provenance.trainRows) rows over \(world.size) rank(s) "
@@ -190,7 +196,7 @@ struct ForestPredict: SPMDCommand {
                 if h.task == .classification {
                     let sums = try forest.sumOutputs(chunk, hard: v == .hard, threads: threads)
                     let pred = argmaxRows(sums, classes: h.outputs)
-                    let k = h.outputs, n = Double(forest.trees.count)
+                    let k = h.outputs, n = Double(forest.treeCount)
                     for i in 0 ..< chunk.rows {
                         text += h.classes[pred[i]]
                         if proba { for c in 0 ..< k { text += "," + String(sums[i * k + c] / n) } }
@@ -198,14 +204,14 @@ struct ForestPredict: SPMDCommand {
                     }
                 } else {
                     let sums = try forest.sumOutputs(chunk, threads: threads)
-                    let n = Double(forest.trees.count)
+                    let n = Double(forest.treeCount)
                     for s in sums { text += String(s / n) + "\n" }
                 }
                 try emit(text)
                 start = end
             }
         }
-        say(world, "predicted \(rows.globalRows) rows with \(forest.trees.count) trees on \(world.size) rank(s); wrote \(outputMode == "single" ? output : "\(output).part-*-of-\(String(format: "%05d", world.size))")")
+        say(world, "predicted \(rows.globalRows) rows with \(forest.treeCount) trees on \(world.size) rank(s); wrote \(outputMode == "single" ? output : "\(output).part-*-of-\(String(format: "%05d", world.size))")")
     }
 }
 
@@ -369,12 +375,16 @@ struct ForestRun: SPMDCommand {
         guard let v = Voting(rawValue: voting) else { throw MPILearnError.invalidParameter(name: "--voting", value: voting, allowed: "soft or hard") }
         try require(["broadcast-test", "broadcast-model"].contains(prediction), "--prediction", prediction, "broadcast-test or broadcast-model")
         _ = try params.parameters()
+        let baseline = ProcessMemory.peakMB()
         var t = PhaseTimer()
-        let shard = try ForestData.loadTrain(path: data.train, target: data.target, categorical: data.categoricalList, features: data.featureList,
+        var shard = try ForestData.loadTrain(path: data.train, target: data.target, categorical: data.categoricalList, features: data.featureList,
                                              classification: params.isClassification, comm: world, note: noteOnRoot(world))
         t.mark("load", comm: false)
         say(world, "train: \(shard.data.globalRowCount) rows × \(shard.data.featureCount) features on \(world.size) rank(s); growing \(params.nEstimators) trees")
-        var forest = try fitForest(shard, params, comm: world)
+        let rawFeatureMB = Double(shard.data.rowCount * shard.data.featureCount * 8) / 1_048_576
+        let bcast = prediction == "broadcast-test"
+        // Full trees only when they are saved or sent to other ranks; else compact predictors.
+        var forest = try fitForest(&shard, params, keepTrees: model != nil || !bcast, comm: world)
         t.add("bin", forest.timings.bin, comm: false)
         t.add("fit", forest.timings.grow, comm: false)
         t.add("fit (collectives)", forest.timings.communication, comm: true)
@@ -384,7 +394,6 @@ struct ForestRun: SPMDCommand {
             if let whole = try forest.gathered(world) { try whole.write(to: model); print("model written to \(model)") }
             t.mark("save", comm: true)
         }
-        let bcast = prediction == "broadcast-test"
         if !bcast {
             forest = try forest.allgathered(world)
             t.mark("gather trees", comm: true)
@@ -434,13 +443,38 @@ struct ForestRun: SPMDCommand {
         }
         t.skip()
         try t.report(world)
+        try reportPeakMemory(baseline: baseline, rawFeatureMB: rawFeatureMB, comm: world)
+    }
+}
+
+/// The process's memory as Linux counts it.
+enum ProcessMemory {
+    /// The peak resident set size so far, in MB (`getrusage`'s `ru_maxrss`; Linux reports KiB).
+    static func peakMB() -> Double {
         var usage = rusage()
         getrusage(RUSAGE_SELF.rawValue, &usage)
-        let peaks = try world.allgather(Double(usage.ru_maxrss) / 1024)   // Linux reports KiB
-        let raw = try world.allgather(Double(shard.data.rowCount * shard.data.featureCount * 8) / 1_048_576)
-        say(world, String(format: "peak memory per rank: %.1f MB max (%@); shard raw feature bytes %.1f MB max",
-                          peaks.max() ?? 0, peaks.map { String(format: "%.1f", $0) }.joined(separator: ", ") as NSString, raw.max() ?? 0))
+        return Double(usage.ru_maxrss) / 1024
     }
+}
+
+/// Collective. Prints (rank 0) every rank's peak resident memory, absolute and above the
+/// process baseline (its peak before the command read any data: Swift runtime, Open MPI,
+/// OpenBLAS), and that excess as a multiple of the rank's raw feature bytes (rows × features
+/// × 8). The line starts `peak memory per rank: <max MB>` (Benchmarks/forest/run parses it).
+/// - Parameters:
+///   - baseline: ``ProcessMemory/peakMB()`` at the start of the command.
+///   - rawFeatureMB: this rank's training shard as Doubles, in MB.
+func reportPeakMemory(baseline: Double, rawFeatureMB raw: Double, comm: any Communicator) throws {
+    let peak = ProcessMemory.peakMB()
+    let all = try comm.allgatherv([peak, baseline, raw]).values   // per rank: peak, baseline, raw
+    let peaks = stride(from: 0, to: all.count, by: 3).map { all[$0] }
+    let bases = stride(from: 1, to: all.count, by: 3).map { all[$0] }
+    let raws = stride(from: 2, to: all.count, by: 3).map { all[$0] }
+    let above = zip(peaks, bases).map { $0 - $1 }
+    let ratio = zip(above, raws).map { $1 > 0 ? $0 / $1 : 0 }
+    say(comm, String(format: "peak memory per rank: %.1f MB max (%@); %.1f MB above the process baseline of %.1f MB = %.1f× the shard's raw feature bytes (%.1f MB) (max over ranks)",
+                     peaks.max() ?? 0, peaks.map { String(format: "%.1f", $0) }.joined(separator: ", ") as NSString,
+                     above.max() ?? 0, bases.max() ?? 0, ratio.max() ?? 0, raws.max() ?? 0))
 }
 
 /// The seed's approximate vote: every rank takes the majority (mode) of its own trees'
@@ -450,7 +484,7 @@ struct ForestRun: SPMDCommand {
 func compareWithApproximateVote(_ forest: ForestModel, rows: ForestData.TestRows, exact: [Int], comm: any Communicator) throws {
     let k = forest.header.outputs
     let local = argmaxRows(try forest.sumOutputs(rows.x, hard: true), classes: k).map { Int32($0) }
-    let hasTrees = try comm.allgather(Int32(forest.trees.isEmpty ? 0 : 1))
+    let hasTrees = try comm.allgather(Int32(forest.treeCount == 0 ? 0 : 1))
     guard let (all, layout) = try comm.gatherv(local, root: 0) else { return }
     var groups: [[Int32]] = (0 ..< comm.size).filter { hasTrees[$0] == 1 }.map { Array(all[layout.range(of: $0)]) }
     while groups.count > 1 {
@@ -481,27 +515,34 @@ func compareWithApproximateVote(_ forest: ForestModel, rows: ForestData.TestRows
 
 /// Per-phase wall times, reported as the maximum over ranks, split into compute and
 /// communication.
+///
+/// Each phase also records the process's peak memory so far when it is logged (monotone, so
+/// the phase where it jumps is where the peak was reached; phases added from a fit's own
+/// timings all show the peak at the end of the fit).
 struct PhaseTimer {
-    var phases: [(name: String, seconds: Double, comm: Bool)] = []
+    var phases: [(name: String, seconds: Double, comm: Bool, peakMB: Double)] = []
     var last = Date()
 
     mutating func mark(_ name: String, comm: Bool) {
         let now = Date()
-        phases.append((name, now.timeIntervalSince(last), comm))
+        phases.append((name, now.timeIntervalSince(last), comm, ProcessMemory.peakMB()))
         last = now
     }
 
-    mutating func add(_ name: String, _ seconds: Double, comm: Bool) { phases.append((name, seconds, comm)) }
+    mutating func add(_ name: String, _ seconds: Double, comm: Bool) { phases.append((name, seconds, comm, ProcessMemory.peakMB())) }
     mutating func skip() { last = Date() }
 
     func report(_ world: any Communicator) throws {
         let maxes = try world.allreduce(phases.map(\.seconds), op: .max)
+        let peaks = try world.allreduce(phases.map(\.peakMB), op: .max)
         guard world.rank == 0 else { return }
         let total = maxes.reduce(0, +)
         let comm = zip(phases, maxes).filter { $0.0.comm }.reduce(0) { $0 + $1.1 }
-        print("phase                     seconds   share   kind     (max over ranks)")
-        for (p, s) in zip(phases, maxes) {
-            print(p.name.padding(toLength: 24, withPad: " ", startingAt: 0) + String(format: "%9.3f  %5.1f%%   %@", s, total > 0 ? 100 * s / total : 0, p.comm ? "comm" : "compute"))
+        print("phase                     seconds   share   kind     peak MB so far (max over ranks)")
+        for (i, p) in phases.enumerated() {
+            let s = maxes[i]
+            print(p.name.padding(toLength: 24, withPad: " ", startingAt: 0)
+                + String(format: "%9.3f  %5.1f%%   %@ %8.1f", s, total > 0 ? 100 * s / total : 0, (p.comm ? "comm   " : "compute") as NSString, peaks[i]))
         }
         print("total".padding(toLength: 24, withPad: " ", startingAt: 0) + String(format: "%9.3f   compute %.1f%%, communication %.1f%%", total,
                                                                                    total > 0 ? 100 * (total - comm) / total : 0, total > 0 ? 100 * comm / total : 0))

@@ -263,6 +263,45 @@ final class ForestTests: XCTestCase {
         XCTAssertEqual(try m.predictProba(Matrix(rec.rows)), rec.proba)
         XCTAssertEqual(try m.forest.sumOutputs(Matrix(rec.rows), hard: true), rec.hardVotes)
     }
+
+    /// A fit that keeps only compact predictors votes exactly as one that keeps full trees,
+    /// on every rank count and thread count, soft and hard, and its importances and OOB
+    /// score are the same; it refuses to be saved or gathered.
+    func testCompactPredictorsVoteExactlyAsFullTrees() throws {
+        var test = try Self.shard(LocalCommunicator.solo(), rows: 300, seed: 5, offset: 10_000)
+        for i in stride(from: 0, to: test.features.storage.count, by: 11) { test.features.storage[i] = .nan }
+        for p in [1, 3] {
+            for threads in [1, 2] {
+                let out = try LocalWorld.run(size: p) { comm -> [[Double]] in
+                    var params = Self.params(13, threads: threads)
+                    params.oobScore = p == 3
+                    let full = try RandomForestClassifier(params).fit(try Self.shard(comm), comm: comm)
+                    let compact = try RandomForestClassifier(params).fit(try Self.shard(comm), comm: comm, keepTrees: false)
+                    XCTAssertTrue(compact.forest.trees.isEmpty)
+                    XCTAssertEqual(compact.forest.predictors.count, compact.forest.treeCount)
+                    XCTAssertEqual(compact.forest.treeIndices, full.forest.treeIndices)
+                    XCTAssertEqual(compact.featureImportances, full.featureImportances)
+                    XCTAssertEqual(compact.oobScore, full.oobScore)
+                    XCTAssertThrowsError(try compact.forest.gathered(comm))
+                    if comm.size == 1 { XCTAssertThrowsError(try compact.forest.write(to: NSTemporaryDirectory() + "/never.model")) }
+                    var rows: [[Double]] = []
+                    for voting in [Voting.soft, .hard] {
+                        let a = try full.votes(test.features, comm: comm, voting: voting, threads: threads)
+                        let b = try compact.votes(test.features, comm: comm, voting: voting, threads: threads)
+                        XCTAssertEqual(a, b)
+                        rows.append(b)
+                    }
+                    return rows
+                }
+                XCTAssertEqual(Set(out.map { $0.description }).count, 1, "ranks disagree at p = \(p)")
+            }
+        }
+        let (train, _) = try Generators.makeRegression(nSamples: 500, nFeatures: 4, nInformative: 2, noise: 1, randomState: 2)
+        let (rtest, _) = try Generators.makeRegression(nSamples: 200_100, nFeatures: 4, nInformative: 2, noise: 1, randomState: 2, rows: 200_000 ..< 200_100)
+        let full = try RandomForestRegressor(.regressor(nEstimators: 6)).fit(train, comm: LocalCommunicator.solo())
+        let compact = try RandomForestRegressor(.regressor(nEstimators: 6)).fit(train, comm: LocalCommunicator.solo(), keepTrees: false)
+        XCTAssertEqual(try compact.predict(rtest.features), try full.predict(rtest.features))
+    }
 }
 
 /// Metrics against hand-computed values, and distributed == one rank.

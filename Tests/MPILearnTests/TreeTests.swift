@@ -143,4 +143,44 @@ final class TreeTests: XCTestCase {
         XCTAssertEqual(MaxFeatures.log2.resolve(features: 15), 3)
         XCTAssertEqual(MaxFeatures.fraction(0.5).resolve(features: 15), 7)
     }
+
+    /// A tree with more distinct leaf outputs than a node's 16-bit field holds (131,072 leaves,
+    /// each its own value) keeps per-node entries and still predicts exactly as on raw values.
+    func testCompactTreeWithManyDistinctLeaves() {
+        let levels = 17, features = 4
+        var t = Tree(outputs: 1)
+        func add(_ value: Double) -> Int32 {
+            t.feature.append(-1); t.threshold.append(0); t.left.append(-1); t.right.append(-1); t.missingGoesLeft.append(0)
+            t.samples.append(1); t.weightedSamples.append(1); t.impurity.append(0); t.value.append(value)
+            return Int32(t.feature.count - 1)
+        }
+        _ = add(0)
+        // Breadth-first: node i splits on feature i % 4 at edge 1.5 (code <= 1 left).
+        var level: [Int32] = [0], leaves = 0
+        for _ in 0 ..< levels {
+            var next: [Int32] = []
+            for node in level {
+                t.feature[Int(node)] = node % Int32(features)
+                t.threshold[Int(node)] = 1.5
+                t.left[Int(node)] = add(Double(2 * leaves) + 0.25)
+                t.right[Int(node)] = add(Double(2 * leaves + 1) + 0.25)
+                next += [t.left[Int(node)], t.right[Int(node)]]
+                leaves += 1
+            }
+            level = next
+        }
+        XCTAssertNil(t.validate(features: features))
+        let bins = FeatureBins(edges: Array(repeating: [0.5, 1.5, 2.5], count: features))
+        guard let packed = BinnedPackedTree(t, bins: bins) else { return XCTFail("tree did not pack") }
+        XCTAssertEqual(packed.distinctLeafOutputs, 1 << levels)
+        var rng = Philox(seed: 3, domain: 1, stream: 0)
+        let rows = 2000
+        let x = (0 ..< rows * features).map { _ in Double(rng.below(4)) }
+        let m = Matrix(rows: rows, columns: features, storage: x)
+        var raw = [Double](repeating: 0, count: rows), coded = raw
+        x.withUnsafeBufferPointer { xs in raw.withUnsafeMutableBufferPointer { PackedTree(t).accumulate(xs, rows: rows, columns: features, into: $0) } }
+        let codes = bins.bin(m)
+        codes.withUnsafeBufferPointer { cs in coded.withUnsafeMutableBufferPointer { packed.accumulate(cs, rows: rows, columns: features, into: $0) } }
+        XCTAssertEqual(raw, coded)
+    }
 }

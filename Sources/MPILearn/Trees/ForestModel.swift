@@ -65,14 +65,22 @@ public struct ForestFitTimings: Sendable {
 /// After `fit` each rank holds only the trees it grew (``isComplete`` is false with more
 /// than one rank); ``gathered(_:root:)`` and ``allgathered(_:)`` assemble the whole forest,
 /// ``load(from:)`` reads a saved one. Trees are kept in global tree-index order.
+///
+/// A model fitted with `keepTrees: false` holds each tree only as its compact predictor
+/// (``predictors``, on the fit's ``bins``): it predicts exactly as the full trees would, but
+/// cannot be saved, gathered or allgathered.
 public struct ForestModel: Sendable {
     public static let classifierKind = "random-forest-classifier"
     public static let regressorKind = "random-forest-regressor"
 
     public var header: ForestHeader
+    /// The full trees (empty when only ``predictors`` are kept).
     public var trees: [Tree]
-    /// Global index of each tree in `trees`.
+    /// Global index of each tree held here (in `trees`, or in ``predictors``).
     public var treeIndices: [Int]
+    /// The trees packed for prediction on ``bins`` codes, in ``treeIndices`` order, when the
+    /// fit kept no full trees; else empty.
+    public internal(set) var predictors: [BinnedPackedTree] = []
     /// Timings of the fit that produced this model (not saved).
     public var timings = ForestFitTimings()
     /// The bins this rank's trees were grown on (after `fit`, not saved): ``sumOutputs``
@@ -86,8 +94,18 @@ public struct ForestModel: Sendable {
         self.treeIndices = treeIndices
     }
 
+    /// Trees held here (full trees or compact predictors).
+    public var treeCount: Int { treeIndices.count }
+
     /// True when every tree of the forest is here.
-    public var isComplete: Bool { trees.count == header.nEstimators }
+    public var isComplete: Bool { treeCount == header.nEstimators }
+
+    /// Throws unless the full trees are here (a model file and the messages between ranks hold them).
+    func requireFullTrees(_ action: String) throws {
+        guard trees.count == treeIndices.count else {
+            throw MPILearnError.mismatch("cannot \(action): this model keeps only its trees' compact predictors (fitted with keepTrees: false)")
+        }
+    }
 
     // MARK: trees as flat sections
 
@@ -152,8 +170,9 @@ public struct ForestModel: Sendable {
     /// Writes the model atomically to `path` (call on one rank, holding the whole forest).
     public func write(to path: String) throws {
         guard isComplete else {
-            throw MPILearnError.mismatch("cannot save a partial forest (\(trees.count) of \(header.nEstimators) trees); gather it first")
+            throw MPILearnError.mismatch("cannot save a partial forest (\(treeCount) of \(header.nEstimators) trees); gather it first")
         }
+        try requireFullTrees("save the forest")
         try container().write(to: path)
     }
 
@@ -184,7 +203,8 @@ public struct ForestModel: Sendable {
     // MARK: assembling the forest across ranks
 
     private func partBytes() throws -> [UInt8] {
-        [UInt8](ModelContainer(kind: "forest-part", header: Data(), sections: Self.sections(trees, treeIndices)).encoded())
+        try requireFullTrees("send the trees to other ranks")
+        return [UInt8](ModelContainer(kind: "forest-part", header: Data(), sections: Self.sections(trees, treeIndices)).encoded())
     }
 
     private func merged(_ parts: [UInt8], _ layout: Layout, ranks: Int) throws -> ForestModel {
@@ -225,15 +245,26 @@ public struct ForestModel: Sendable {
     /// The sum over this model's trees of each row's output (`rows × outputs`): class
     /// fractions (or, with `hard`, one vote per tree for its class) or regression values.
     ///
-    /// Trees are first packed for prediction: on one-byte codes (``BinnedPackedTree``) when
-    /// they were grown here on ``bins``, else on raw values (``PackedTree``). Rows go in chunks of 1024 so a
-    /// chunk stays in cache while every tree visits it;
-    /// chunks are spread over `threads` threads. Each row's sum runs over the trees in
-    /// index order whatever the thread count.
+    /// Predicts with the ``predictors`` when the model keeps only those; otherwise the trees
+    /// are first packed for prediction: on one-byte codes (``BinnedPackedTree``) when they
+    /// were grown here on ``bins``, else on raw values (``PackedTree``). Rows go in chunks of
+    /// 1024 so a chunk stays in cache while every tree visits it; chunks are spread over
+    /// `threads` threads. Each row's sum runs over the trees in index order whatever the
+    /// thread count.
     public func sumOutputs(_ x: Matrix<Double>, hard: Bool = false, threads: Int = 1) throws -> [Double] {
         try checkFeatures(x)
         let k = header.outputs, rows = x.rows, d = x.columns
         var out = [Double](repeating: 0, count: rows * k)
+        if !predictors.isEmpty {
+            guard let bins, bins.edges.count == d else {
+                throw MPILearnError.mismatch("this model keeps only compact predictors, which need the bins of its fit")
+            }
+            let packed = predictors
+            accumulateInChunks(bins.bin(x), rows: rows, columns: d, outputs: k, threads: threads, into: &out) { cc, n, oc in
+                for t in packed { t.accumulate(cc, rows: n, columns: d, into: oc, hard: hard) }
+            }
+            return out
+        }
         // Trees grown here on `bins`: predict on one-byte codes.
         if let bins, bins.edges.count == d {
             let packed = self.trees.compactMap { BinnedPackedTree($0, bins: bins) }

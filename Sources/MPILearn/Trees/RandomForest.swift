@@ -19,6 +19,10 @@ public struct RandomForestClassifier: Sendable {
     public init(_ parameters: RandomForestParameters = .classifier()) { self.parameters = parameters }
 
     /// Collective. Fits the forest on every rank's shard.
+    ///
+    /// The fit owns `data`: pass it with `consume` (or as a temporary) and, unless the
+    /// out-of-bag score needs them, the raw features are freed as soon as they are binned
+    /// (the one-byte codes are an eighth of their size).
     /// - Parameters:
     ///   - data: this rank's rows; `target` holds class labels as numbers (codes of a
     ///     categorical target, or numeric labels). Missing targets (NaN) are an error.
@@ -27,14 +31,18 @@ public struct RandomForestClassifier: Sendable {
     ///     target's category dictionary); by default the labels as numbers.
     ///   - target: the target's name, saved in the header.
     ///   - dataDescription: what the data was (saved as provenance).
+    ///   - keepTrees: keep the full ``Tree``s (needed to save, gather or allgather the model).
+    ///     With false the model keeps only each tree's compact predictor
+    ///     (``BinnedPackedTree``, about 8 bytes a node against 57) and predicts exactly the
+    ///     same, but cannot be saved or assembled across ranks.
     ///   - progress: called on rank 0 as its trees finish.
     /// - Returns: the fitted model holding this rank's trees.
     /// - Throws: ``MPILearnError/invalidParameter`` for a bad hyper-parameter,
     ///   ``MPILearnError/dataError`` for a missing target.
-    public func fit(_ data: Dataset<Double>, comm: any Communicator, classNames: [String]? = nil, target: String = "target",
-                    dataDescription: String = "", progress: ForestProgress? = nil) throws -> RandomForestClassifierModel {
-        let forest = try ForestTrainer.fit(data, task: .classification, parameters: parameters, comm: comm, classNames: classNames,
-                                           target: target, dataDescription: dataDescription, progress: progress)
+    public func fit(_ data: consuming Dataset<Double>, comm: any Communicator, classNames: [String]? = nil, target: String = "target",
+                    dataDescription: String = "", keepTrees: Bool = true, progress: ForestProgress? = nil) throws -> RandomForestClassifierModel {
+        let forest = try ForestTrainer.fit(consume data, task: .classification, parameters: parameters, comm: comm, classNames: classNames,
+                                           target: target, dataDescription: dataDescription, keepTrees: keepTrees, progress: progress)
         return RandomForestClassifierModel(forest: forest)
     }
 }
@@ -47,10 +55,10 @@ public struct RandomForestRegressor: Sendable {
     public init(_ parameters: RandomForestParameters = .regressor()) { self.parameters = parameters }
 
     /// Collective. Fits the forest on every rank's shard (see ``RandomForestClassifier/fit``).
-    public func fit(_ data: Dataset<Double>, comm: any Communicator, target: String = "target",
-                    dataDescription: String = "", progress: ForestProgress? = nil) throws -> RandomForestRegressorModel {
-        let forest = try ForestTrainer.fit(data, task: .regression, parameters: parameters, comm: comm, classNames: nil,
-                                           target: target, dataDescription: dataDescription, progress: progress)
+    public func fit(_ data: consuming Dataset<Double>, comm: any Communicator, target: String = "target",
+                    dataDescription: String = "", keepTrees: Bool = true, progress: ForestProgress? = nil) throws -> RandomForestRegressorModel {
+        let forest = try ForestTrainer.fit(consume data, task: .regression, parameters: parameters, comm: comm, classNames: nil,
+                                           target: target, dataDescription: dataDescription, keepTrees: keepTrees, progress: progress)
         return RandomForestRegressorModel(forest: forest)
     }
 }
@@ -59,10 +67,11 @@ public struct RandomForestRegressor: Sendable {
 enum ForestTrainer {
     enum Domain: UInt64 { case bootstrap = 0x7F01, features = 0x7F02 }
 
-    static func fit(_ data: Dataset<Double>, task: ForestHeader.Task, parameters p: RandomForestParameters, comm: any Communicator,
-                    classNames: [String]?, target: String, dataDescription: String, progress: ForestProgress?) throws -> ForestModel {
+    static func fit(_ data: consuming Dataset<Double>, task: ForestHeader.Task, parameters p: RandomForestParameters, comm: any Communicator,
+                    classNames: [String]?, target: String, dataDescription: String, keepTrees: Bool,
+                    progress: ForestProgress?) throws -> ForestModel {
         let classification = task == .classification
-        let d = data.featureCount
+        let d = data.featureCount, n = data.rowCount
         try p.validate(features: d, classification: classification)
         guard let y = data.target else { throw MPILearnError.mismatch("fit needs a target column, and the dataset has none") }
         guard y.count == data.rowCount else { throw MPILearnError.mismatch("dataset has \(data.rowCount) rows but \(y.count) targets") }
@@ -108,31 +117,45 @@ enum ForestTrainer {
             for c in 0 ..< k where globalClassCounts[c] > 0 { classWeight[c] = Double(totalRows) / (Double(k) * globalClassCounts[c]) }
         }
 
-        // Bin once, then grow this rank's trees.
+        // Bin once, then grow this rank's trees. Each tree's importances are taken as soon as
+        // it is grown; unless full trees are wanted (or the out-of-bag score needs them), the
+        // tree is then packed into its compact predictor and dropped, so a rank never holds
+        // its full forest. The raw features are freed once binned if nothing needs them.
         var trees = [Tree?](repeating: nil, count: myTrees)
+        var predictors = [BinnedPackedTree?](repeating: nil, count: myTrees)
+        var treeImportances = [Double](repeating: 0, count: myTrees * d)
+        let compact = !keepTrees && !p.oobScore && d <= 256
         var bins: FeatureBins? = nil
         if myTrees > 0 {
             let binned = classification
                 ? BinnedData(x: data.features, classes: k, y: yCodes, maxBins: p.tree.maxBins)
                 : BinnedData(x: data.features, y: y, maxBins: p.tree.maxBins)
             bins = binned.bins
+            if !p.oobScore { data.features = Matrix(rows: 0, columns: d) }
             lap(&timings.bin)
             let draws: Int
             switch p.maxSamples {
-            case .fraction(let f)?: draws = max(1, Int((f * Double(data.rowCount)).rounded()))
-            case .count(let c)?: draws = max(1, Int((Double(c) * Double(data.rowCount) / Double(totalRows)).rounded()))
-            case nil: draws = data.rowCount
+            case .fraction(let f)?: draws = max(1, Int((f * Double(n)).rounded()))
+            case .count(let c)?: draws = max(1, Int((Double(c) * Double(n) / Double(totalRows)).rounded()))
+            case nil: draws = n
             }
             let threads = min(p.threads, myTrees)
             let lock = NSLock()
             var next = 0, done = 0
             let box = UncheckedSendable(UnsafeMutableBufferPointer<Tree?>.allocate(capacity: myTrees))
             box.value.initialize(repeating: nil)
-            defer { box.value.deallocate() }
+            let packedBox = UncheckedSendable(UnsafeMutableBufferPointer<BinnedPackedTree?>.allocate(capacity: myTrees))
+            packedBox.value.initialize(repeating: nil)
+            let importanceBox = UncheckedSendable(UnsafeMutableBufferPointer<Double>.allocate(capacity: myTrees * d))
+            importanceBox.value.initialize(repeating: 0)
+            defer {
+                box.value.deinitialize().deallocate()
+                packedBox.value.deinitialize().deallocate()
+                importanceBox.value.deallocate()
+            }
             let isRoot = comm.rank == 0
             let work = { (_: Int) in
                 let builder = TreeBuilder(params: p.tree, data: binned)
-                let n = binned.rows
                 let samples = UnsafeMutablePointer<Int32>.allocate(capacity: n)
                 let weights = UnsafeMutablePointer<Double>.allocate(capacity: n)
                 let counts = UnsafeMutablePointer<Int32>.allocate(capacity: n)
@@ -160,9 +183,18 @@ enum ForestTrainer {
                     }
                     var rng = Philox(seed: p.randomState, domain: Domain.features.rawValue, stream: g)
                     var tree = builder.grow(samples: samples, count: m, weights: weights, rng: &rng)
-                    tree.shrinkToFit()
+                    for (f, v) in tree.featureImportances(features: d).enumerated() { importanceBox.value[t * d + f] = v }
+                    var packed: BinnedPackedTree? = nil
+                    if compact {
+                        guard let pt = BinnedPackedTree(tree, bins: binned.bins) else {
+                            preconditionFailure("a tree grown on these bins has a threshold that is not one of their edges")
+                        }
+                        packed = pt
+                    } else {
+                        tree.shrinkToFit()
+                    }
                     lock.lock()
-                    box.value[t] = tree
+                    if let packed { packedBox.value[t] = packed } else { box.value[t] = tree }
                     done += 1
                     let d = done
                     lock.unlock()
@@ -171,13 +203,15 @@ enum ForestTrainer {
             }
             if threads <= 1 { work(0) } else { DispatchQueue.concurrentPerform(iterations: threads, execute: work) }
             trees = Array(box.value)
+            predictors = Array(packedBox.value)
+            treeImportances = Array(importanceBox.value)
             lap(&timings.grow)
         }
-        let grown = trees.map { $0! }
+        let grown = compact ? [] : trees.map { $0! }
 
         // Importances: mean over all trees of each tree's normalised importances.
         var imp = [Double](repeating: 0, count: d)
-        for t in grown { for (f, v) in t.featureImportances(features: d).enumerated() { imp[f] += v } }
+        for t in 0 ..< myTrees { for f in 0 ..< d { imp[f] += treeImportances[t * d + f] } }
         imp = try comm.allreduce(imp, op: .sum)
         let s = imp.reduce(0, +)
         if s > 0 { imp = imp.map { $0 / s } }
@@ -192,9 +226,14 @@ enum ForestTrainer {
                                   target: target, classes: names, parameters: p, nEstimators: p.nEstimators,
                                   featureImportances: imp, oobScore: nil, provenance: provenance)
         var model = ForestModel(header: header, trees: grown, treeIndices: (0 ..< myTrees).map { firstTree + $0 })
+        if compact { model.predictors = predictors.map { $0! } }
         lap(&timings.communication)
         if p.oobScore {
             model.header.oobScore = try oobScore(model, data: data, yCodes: yCodes, comm: comm, firstTree: firstTree)
+            if !keepTrees, let bins, d <= 256 {
+                model.predictors = model.trees.map { BinnedPackedTree($0, bins: bins)! }
+                model.trees = []
+            }
             lap(&timings.communication)
         }
         model.timings = timings
@@ -227,7 +266,7 @@ enum ForestTrainer {
         let n = data.rowCount, d = data.featureCount, k = model.header.outputs
         var sums = [Double](repeating: 0, count: n * k)
         var votes = [Double](repeating: 0, count: n)
-        let own = firstTree ..< firstTree + model.trees.count
+        let own = firstTree ..< firstTree + model.treeCount
         let p = model.header.parameters
         let draws: Int
         let totalRows = model.header.provenance.trainRows
@@ -297,7 +336,7 @@ public struct RandomForestClassifierModel: Sendable {
     /// Class probabilities (`rows × classes`) from the trees held here; the whole forest's
     /// when ``ForestModel/isComplete``.
     public func predictProba(_ x: Matrix<Double>, threads: Int = 1) throws -> [Double] {
-        let n = Double(max(1, forest.trees.count))
+        let n = Double(max(1, forest.treeCount))
         return try forest.sumOutputs(x, threads: threads).map { $0 / n }
     }
 
@@ -332,7 +371,7 @@ public struct RandomForestRegressorModel: Sendable {
 
     /// Mean prediction of the trees held here.
     public func predict(_ x: Matrix<Double>, threads: Int = 1) throws -> [Double] {
-        let n = Double(max(1, forest.trees.count))
+        let n = Double(max(1, forest.treeCount))
         return try forest.sumOutputs(x, threads: threads).map { $0 / n }
     }
 }

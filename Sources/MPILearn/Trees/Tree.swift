@@ -241,12 +241,18 @@ public struct PackedTree: Sendable {
 /// a code is the first bin whose edge is ≥ the value, so `code ≤ b` ⟺ `value ≤ threshold`.
 /// A missing value has code `edges[f].count + 1`; it goes left only at nodes whose `missing`
 /// equals that code. Built only for trees grown on these bins (see ``init(_:bins:)``).
+///
+/// Compact, so a forest that only predicts keeps these instead of its ``Tree``s (about 8
+/// bytes a node against 57): leaf outputs are interned (bit-identical output vectors, such
+/// as every pure leaf of a class, share one entry of a small table), and a leaf node holds
+/// its entry in its otherwise unused `missing` field. Each leaf still adds exactly its own
+/// Doubles, so sums are those of the full tree.
 public struct BinnedPackedTree: Sendable {
     /// Internal node: `child` = left child (the right one follows it), `feature`, `bin`,
     /// `missing` = the feature's missing code if missing values go left, else 256 (never).
-    /// Leaf: `child` = its own index, `bin = 255` (every code goes "left", to itself), so a
-    /// row that reached a leaf stays there; ``leafOf`` gives its index in ``leafValue``
-    /// (leaves in breadth-first order, so neighbouring leaves' values share cache lines).
+    /// Leaf: `child` = its own index and `bin = 255` (no code is above it, so every row goes
+    /// "left", to the leaf itself, whatever `missing` holds): a row that reached a leaf stays
+    /// there. `missing` = the leaf's entry in ``leafValue``, unless ``leafEntry`` is used.
     struct Node {
         var child: Int32
         var feature: UInt8
@@ -255,47 +261,50 @@ public struct BinnedPackedTree: Sendable {
     }
 
     var nodes: [Node]
-    /// `outputs` numbers per leaf, in leaf order.
+    /// Distinct leaf outputs, `outputs` numbers per entry, in order of first appearance.
     var leafValue: [Double]
-    /// Each leaf's class for hard voting (the first largest fraction).
+    /// Each entry's class for hard voting (the first largest fraction).
     var leafClass: [Int32]
-    /// For a leaf node, its index in ``leafClass`` (and `/outputs` in ``leafValue``).
-    var leafOf: [Int32]
+    /// Per node, its leaf's entry: only for a tree with more than 65,536 distinct leaf outputs
+    /// (a regressor on many distinct targets), whose entries do not fit in `missing`; else empty.
+    var leafEntry: [Int32]
     /// The deepest leaf's depth: rounds of descent that bring every row to its leaf.
     let depth: Int
     public let outputs: Int
 
+    /// Entries of the leaf-output table (distinct leaf outputs).
+    public var distinctLeafOutputs: Int { leafClass.count }
+
+    /// Bytes held by the tree's arrays.
+    public var byteCount: Int {
+        nodes.count * MemoryLayout<Node>.stride + leafValue.count * 8 + leafClass.count * 4 + leafEntry.count * 4
+    }
+
     /// Packs `t` for codes binned with `bins`; nil if a threshold is not one of the bin edges
-    /// (a tree grown on other bins) or there are more than 256 features.
+    /// (a tree grown on other bins), a feature has more than 254 edges, or there are more
+    /// than 256 features.
     public init?(_ t: Tree, bins: FeatureBins) {
         guard bins.edges.count <= 256 else { return nil }
-        var nodes = [Node](repeating: Node(child: -1, feature: 0, bin: 0, missing: 256), count: t.nodeCount)
+        let count = t.nodeCount, k = t.outputs
+        var nodes = [Node](repeating: Node(child: -1, feature: 0, bin: 0, missing: 256), count: count)
+        var entryOf = [Int32](repeating: 0, count: count)
+        var table = LeafTable(outputs: k)
         var queue: [(old: Int, new: Int, depth: Int)] = [(0, 0, 0)]
-        queue.reserveCapacity(t.nodeCount)
+        queue.reserveCapacity(count)
         var head = 0, next = 1, depth = 0
-        var leafOf = [Int32](repeating: 0, count: t.nodeCount)
-        let k = t.outputs
-        var leafValue: [Double] = [], leafClass: [Int32] = []
-        leafValue.reserveCapacity(t.nodeCount / 2 * k + k)
-        leafClass.reserveCapacity(t.nodeCount / 2 + 1)
         while head < queue.count {
             let (o, n, level) = queue[head]
             head += 1
             if t.feature[o] < 0 {
-                nodes[n] = Node(child: Int32(n), feature: 0, bin: 255, missing: 256)
-                leafOf[n] = Int32(leafClass.count)
+                nodes[n] = Node(child: Int32(n), feature: 0, bin: 255, missing: 0)
+                entryOf[n] = t.value.withUnsafeBufferPointer { table.intern($0.baseAddress! + o * k) }
                 depth = max(depth, level)
-                var best = 0
-                for c in 0 ..< k {
-                    leafValue.append(t.value[o * k + c])
-                    if t.value[o * k + c] > t.value[o * k + best] { best = c }
-                }
-                leafClass.append(Int32(best))
                 continue
             }
             let f = Int(t.feature[o])
             guard f < bins.edges.count else { return nil }
             let e = bins.edges[f], th = t.threshold[o]
+            guard e.count <= 254 else { return nil }
             var b: Int
             if th == .infinity {
                 b = e.count
@@ -311,11 +320,16 @@ public struct BinnedPackedTree: Sendable {
             queue.append((Int(t.right[o]), next + 1, level + 1))
             next += 2
         }
+        if table.count <= 1 << 16 {
+            for n in 0 ..< count where nodes[n].bin == 255 { nodes[n].missing = UInt16(entryOf[n]) }
+            leafEntry = []
+        } else {
+            leafEntry = entryOf
+        }
         self.nodes = nodes
-        self.leafOf = leafOf
         self.depth = depth
-        self.leafValue = leafValue
-        self.leafClass = leafClass
+        leafValue = table.values.withUnsafeBufferPointer { Array($0) }
+        leafClass = table.classes.withUnsafeBufferPointer { Array($0) }
         outputs = k
     }
 
@@ -332,10 +346,11 @@ public struct BinnedPackedTree: Sendable {
         let k = outputs
         let group = 256
         let depth = self.depth
+        let entryInNode = leafEntry.isEmpty
         nodes.withUnsafeBufferPointer { nd in
             leafValue.withUnsafeBufferPointer { val in
                 leafClass.withUnsafeBufferPointer { cls in
-                    leafOf.withUnsafeBufferPointer { lo in
+                    leafEntry.withUnsafeBufferPointer { le in
                         withUnsafeTemporaryAllocation(of: Int32.self, capacity: group) { cur in
                             let nb = nd.baseAddress!, cb = codes.baseAddress!, ob = out.baseAddress!, cp = cur.baseAddress!
                             var g0 = 0
@@ -352,12 +367,13 @@ public struct BinnedPackedTree: Sendable {
                                     }
                                 }
                                 for j in 0 ..< m {
-                                    let leaf = Int(lo[Int(cp[j])])
+                                    let node = Int(cp[j])
+                                    let entry = entryInNode ? Int(nb[node].missing) : Int(le[node])
                                     let o = (g0 &+ j) &* k
                                     if hard {
-                                        ob[o &+ Int(cls[leaf])] += 1
+                                        ob[o &+ Int(cls[entry])] += 1
                                     } else {
-                                        let vo = leaf &* k
+                                        let vo = entry &* k
                                         for c in 0 ..< k { ob[o &+ c] += val[vo &+ c] }
                                     }
                                 }
@@ -368,5 +384,67 @@ public struct BinnedPackedTree: Sendable {
                 }
             }
         }
+    }
+}
+
+/// Interns leaf outputs for ``BinnedPackedTree``: vectors of `outputs` numbers that are
+/// bit-identical get one entry (an open-addressing hash table over the entries).
+struct LeafTable {
+    let outputs: Int
+    /// `outputs` numbers per entry.
+    private(set) var values: [Double] = []
+    /// Each entry's first largest component.
+    private(set) var classes: [Int32] = []
+    /// Entry index per slot, -1 if empty; a power of two at least twice the entries.
+    private var slots = [Int32](repeating: -1, count: 64)
+
+    init(outputs: Int) { self.outputs = outputs }
+
+    var count: Int { classes.count }
+
+    private func hash(_ v: UnsafePointer<Double>) -> Int {
+        var h: UInt64 = 0x9E37_79B9_7F4A_7C15
+        for c in 0 ..< outputs {
+            h = (h ^ v[c].bitPattern) &* 0xBF58_476D_1CE4_E5B9
+            h ^= h >> 31
+        }
+        return Int(truncatingIfNeeded: h)
+    }
+
+    /// The entry of the vector at `v` (`outputs` numbers), added if new.
+    mutating func intern(_ v: UnsafePointer<Double>) -> Int32 {
+        let k = outputs, mask = slots.count - 1
+        var i = hash(v) & mask
+        while slots[i] >= 0 {
+            let e = Int(slots[i])
+            var same = true
+            for c in 0 ..< k where values[e * k + c].bitPattern != v[c].bitPattern { same = false; break }
+            if same { return Int32(e) }
+            i = (i + 1) & mask
+        }
+        let entry = Int32(count)
+        var best = 0
+        for c in 0 ..< k {
+            values.append(v[c])
+            if v[c] > v[best] { best = c }
+        }
+        classes.append(Int32(best))
+        slots[i] = entry
+        if 2 * count > slots.count { grow() }
+        return entry
+    }
+
+    /// Doubles the slots and re-places every entry.
+    private mutating func grow() {
+        let size = slots.count * 2, mask = size - 1
+        var fresh = [Int32](repeating: -1, count: size)
+        values.withUnsafeBufferPointer { vals in
+            for e in 0 ..< count {
+                var i = hash(vals.baseAddress! + e * outputs) & mask
+                while fresh[i] >= 0 { i = (i + 1) & mask }
+                fresh[i] = Int32(e)
+            }
+        }
+        slots = fresh
     }
 }
