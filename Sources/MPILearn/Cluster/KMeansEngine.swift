@@ -228,21 +228,24 @@ final class KMeansEngine<T: KMeansScalar> {
         let stride = (size + 7) & ~7
         var acc = [Double](repeating: 0, count: stride * threads)
         guard n > 0, let x else { return [Double](repeating: 0, count: size) }
-        var states = [mpl_lloyd_acc](repeating: mpl_lloyd_acc(), count: threads)
+        // Each thread's kernel state (32 bytes, rewritten after every block) sits 128 bytes
+        // from the next one's, so two threads never write the same cache line.
+        let gap = 128 / MemoryLayout<mpl_lloyd_acc>.stride
+        var states = [mpl_lloyd_acc](repeating: mpl_lloyd_acc(), count: threads * gap)
         acc.withUnsafeMutableBufferPointer { ap in
             states.withUnsafeMutableBufferPointer { sp in
                 for t in 0 ..< threads {
-                    sp[t] = mpl_lloyd_acc(sums: ap.baseAddress! + t * stride, counts: ap.baseAddress! + t * stride + k * d,
+                    sp[t * gap] = mpl_lloyd_acc(sums: ap.baseAddress! + t * stride, counts: ap.baseAddress! + t * stride + k * d,
                                           inertia: 0, changed: 0)
                 }
                 forEachBlock(c) { b in
                     T.lloydBlock(x + b.start * d, rows: b.rows, features: d, work: b.scratch.work, stride: c.stride,
                                  norms: b.norms, rowNorms: rowNorms + b.start, labels: labels + b.start, mind2: distances ? mind2 + b.start : nil,
-                                 best: b.scratch.best, index: b.scratch.index, acc: sp.baseAddress! + b.thread)
+                                 best: b.scratch.best, index: b.scratch.index, acc: sp.baseAddress! + b.thread * gap)
                 }
                 for t in 0 ..< threads {
-                    ap[t * stride + k * (d + 1)] = sp[t].inertia
-                    ap[t * stride + k * (d + 1) + 1] = sp[t].changed
+                    ap[t * stride + k * (d + 1)] = sp[t * gap].inertia
+                    ap[t * stride + k * (d + 1) + 1] = sp[t * gap].changed
                 }
             }
         }
