@@ -117,10 +117,7 @@ extension KMeans {
             try e.allreduceSum(&acc)
             inertia = acc[k * (d + 1)]
             let changed = Int(acc[k * (d + 1) + 1])
-            // Relocation reads each row's distance (`mind2`), which the pass above skipped:
-            // the same pass again, with the same centres, gives the same labels and fills it.
-            if (0 ..< k).contains(where: { acc[k * d + $0] == 0 }) { _ = e.assign(current) }
-            let relocated = try relocateEmptyClusters(e, &acc, k: k)
+            let relocated = try relocateEmptyClusters(e, &acc, k: k, centres: current)
             var next = centres, shift = 0.0
             for j in 0 ..< k {
                 let count = acc[k * d + j]
@@ -149,10 +146,15 @@ extension KMeans {
     /// Moves each empty cluster to one of the rows farthest from their centres (see
     /// ``fit(_:comm:dataName:progress:)``), adjusting the allreduced sums and counts in `acc`
     /// the same way on every rank. Returns how many clusters were relocated.
-    func relocateEmptyClusters<T>(_ e: KMeansEngine<T>, _ acc: inout [Double], k: Int) throws -> Int {
+    ///
+    /// Relocation reads each row's distance (`mind2`), which Lloyd passes skip: when a cluster
+    /// is empty, the same pass runs again with `centres` (the same labels) to fill it.
+    func relocateEmptyClusters<T>(_ e: KMeansEngine<T>, _ acc: inout [Double], k: Int,
+                                  centres: KMeansEngine<T>.Centres) throws -> Int {
         let d = e.d
         let empty = (0 ..< k).filter { acc[k * d + $0] == 0 }
         guard !empty.isEmpty else { return 0 }
+        _ = e.assign(centres)
         let far = try e.globalFarthest(empty.count)
         for (j, rec) in zip(empty, far) {
             let donor = rec.label
