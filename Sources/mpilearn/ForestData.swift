@@ -202,12 +202,13 @@ enum ForestData {
     /// Collective. Loads a test set for `header`'s model. With `broadcast`, every rank gets
     /// every row (rank 0 reads, then broadcasts); otherwise each rank gets its block.
     static func loadTest(path: String, header: ForestHeader, target: String?, broadcast: Bool,
-                         comm: any Communicator, note: (String) -> Void) throws -> TestRows {
+                         comm: any Communicator, note: (String) -> Void, whenRead: () throws -> Void = {}) throws -> TestRows {
         if let g = try generated(path, comm: comm, test: true) {
             try checkGenerated(g, header: header)
             if broadcast {
                 // Generated rows are a pure function of the row index: every rank makes all.
                 let all = try generated(path, comm: LocalCommunicator.solo(), test: true)!
+                try whenRead()
                 return TestRows(x: all.data.features, y: target == nil ? nil : try codes(all.data.target!, header: header, names: nil, path: path),
                                 globalRowStart: 0, globalRows: all.data.rowCount)
             }
@@ -287,6 +288,7 @@ enum ForestData {
                 return TestRows(x: Matrix(rows: rows, columns: d, storage: x), y: hasY ? y : nil, globalRowStart: start, globalRows: counts.reduce(0, +))
             }
         }
+        try whenRead()
         struct TestMeta: Codable { var rows: Int; var notes: [String]; var hasY: Bool }
         let m = try comm.broadcastObject(comm.rank == 0 ? TestMeta(rows: rows, notes: notes, hasY: hasY) : nil)
         for n in m.notes { note(n) }

@@ -62,7 +62,6 @@ struct KMeansFitCommand: SPMDCommand {
     }
 
     func run(world: any Communicator) throws {
-        try KMeansKernels.validateEnvironment(ProcessInfo.processInfo.environment)
         if float32 { try fit(Float.self, world) } else { try fit(Double.self, world) }
     }
 
@@ -100,7 +99,7 @@ struct KMeansFitCommand: SPMDCommand {
         let config = KMeans(nClusters: k, initialization: initialization, oversamplingFactor: oversamplingFactor, initMaxIter: initMaxIter,
                             maxIter: maxIter, tol: tol, nInit: nInit, randomState: randomState, threads: threads)
         say(world, "kmeans: \(data.globalRowCount) rows × \(data.featureCount) features (\(T.self == Float.self ? "float32" : "float64")) "
-            + "on \(world.size) rank(s) × \(threads) thread(s), k=\(k), init \(initialization.name), kernels \(KMeansKernels.active); data ready in \(fmt(Date().timeIntervalSince(t0))) s")
+            + "on \(world.size) rank(s) × \(threads) thread(s), k=\(k), init \(initialization.name), kernels \(Kernels.active); data ready in \(fmt(Date().timeIntervalSince(t0))) s")
         say(world, "  run  iter        inertia        shift   changed   seconds")
         let model = try config.fit(data, comm: world, dataName: name) { it in
             say(world, String(format: "%5d %5d  %13.6e  %11.4e  %8d  %8.4f%@", it.run, it.iteration, it.inertia, it.shift, it.changed, it.seconds,
@@ -146,7 +145,6 @@ struct KMeansPredictCommand: SPMDCommand {
     var threads: Int = 1
 
     func run(world: any Communicator) throws {
-        try KMeansKernels.validateEnvironment(ProcessInfo.processInfo.environment)
         if float32 { try predict(Float.self, world) } else { try predict(Double.self, world) }
     }
 

@@ -24,7 +24,11 @@ struct MPILearnCommand: ParsableCommand {
         do {
             var command = try parseAsRoot()
             if let spmd = command as? SPMDCommand {
-                Job.run { world in try spmd.run(world: world) }
+                Job.run { world in
+                    // A bad MPILEARN_KERNELS ends the job on every rank, whatever the command.
+                    try Kernels.validateEnvironment(ProcessInfo.processInfo.environment)
+                    try spmd.run(world: world)
+                }
             }
             try command.run()
         } catch {

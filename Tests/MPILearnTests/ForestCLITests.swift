@@ -95,6 +95,30 @@ final class ForestCLITests: XCTestCase {
     }
 
     /// A bad input must end every rank quickly with `rank R/N: error:` and the phrase.
+    /// Every instruction-set variant of the kernels (MPILEARN_KERNELS) gives the same votes:
+    /// binning and the descent return codes and leaves, not arithmetic. The training and test
+    /// files have missing values, so rows take the learned missing-value direction too.
+    func testKernelVariantsGiveTheSameVotesUnderMpirun() throws {
+        let train = try writeCSV("ktrain.csv", rows: 1500), test = try writeCSV("ktest.csv", rows: 700)
+        var files: [String] = []
+        for variant in ["scalar", "avx2", "avx512"] {
+            let votes = path("kvotes-\(variant).csv")
+            let out = try MPIRun.mpirun(np: 2, "mpilearn", ["forest", "run", "--train", train, "--test", test, "--target", "label", "--categorical", "city",
+                                                            "--n-estimators", "9", "--predictions", votes],
+                                        timeout: 90, environment: env.merging(["MPILEARN_KERNELS": variant]) { $1 })
+            XCTAssertEqual(out.status, 0, "\(variant): \(out)")
+            files.append(try String(contentsOfFile: votes, encoding: .utf8))
+        }
+        XCTAssertEqual(files[0].split(separator: "\n").count, 701)
+        XCTAssertEqual(files[1], files[0], "avx2 votes differ from scalar")
+        XCTAssertEqual(files[2], files[0], "avx512 votes differ from scalar")
+        let bad = try MPIRun.mpirun(np: 2, "mpilearn", ["forest", "run", "--train", train, "--test", test, "--target", "label"],
+                                    timeout: 60, environment: env.merging(["MPILEARN_KERNELS": "sse9"]) { $1 })
+        XCTAssertFalse(bad.timedOut, "hung: \(bad)")
+        XCTAssertNotEqual(bad.status, 0, "\(bad)")
+        XCTAssertTrue(bad.stderr.contains("MPILEARN_KERNELS"), "\(bad)")
+    }
+
     func expectFailure(_ np: Int, _ args: [String], _ phrase: String, file: StaticString = #filePath, line: UInt = #line) throws {
         let out = try run(np, args, timeout: 60)
         XCTAssertFalse(out.timedOut, "hung: \(out)", file: file, line: line)

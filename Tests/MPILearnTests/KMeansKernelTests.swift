@@ -10,7 +10,7 @@ final class KMeansKernelTests: XCTestCase {
     static let variants = ["scalar", "avx2", "avx512"]
 
     override func tearDown() {
-        _ = KMeansKernels.use("avx512")   // back to the widest the machine has
+        _ = Kernels.use("avx512")   // back to the widest the machine has
     }
 
     /// n × d small integers (exact distances, frequent ties), from a fixed seed.
@@ -104,7 +104,7 @@ final class KMeansKernelTests: XCTestCase {
 
     func check<T: KMeansScalar>(_ type: T.Type) {
         for variant in Self.variants {
-            let inUse = KMeansKernels.use(variant)
+            let inUse = Kernels.use(variant)
             for (n, d, k, tie) in [(1, 1, 1, false), (37, 3, 2, true), (300, 4, 8, true), (500, 20, 12, true), (257, 7, 16, false),
                                    (300, 23, 17, true), (200, 8, 24, false), (150, 5, 33, true), (130, 9, 70, true), (140, 2, 130, false)] {
                 let x = integerRows(T.self, n: n, d: d, seed: UInt64(n * 131 + d * 7 + k))
@@ -126,12 +126,12 @@ final class KMeansKernelTests: XCTestCase {
     func testEveryVariantMatchesTheScalarScanInFloat32() { check(Float.self) }
 
     func testVariantNamesAndEnvironmentCheck() throws {
-        XCTAssertEqual(KMeansKernels.use("scalar"), "scalar")
-        XCTAssertEqual(KMeansKernels.active, "scalar")
-        XCTAssertTrue(KMeansKernels.choices.contains(KMeansKernels.use("avx512")))
-        XCTAssertNoThrow(try KMeansKernels.validateEnvironment(["MPILEARN_KERNELS": "avx2"]))
-        XCTAssertNoThrow(try KMeansKernels.validateEnvironment([:]))
-        XCTAssertThrowsError(try KMeansKernels.validateEnvironment(["MPILEARN_KERNELS": "sse9"])) { error in
+        XCTAssertEqual(Kernels.use("scalar"), "scalar")
+        XCTAssertEqual(Kernels.active, "scalar")
+        XCTAssertTrue(Kernels.choices.contains(Kernels.use("avx512")))
+        XCTAssertNoThrow(try Kernels.validateEnvironment(["MPILEARN_KERNELS": "avx2"]))
+        XCTAssertNoThrow(try Kernels.validateEnvironment([:]))
+        XCTAssertThrowsError(try Kernels.validateEnvironment(["MPILEARN_KERNELS": "sse9"])) { error in
             XCTAssertTrue("\(error)".contains("MPILEARN_KERNELS"), "\(error)")
         }
     }

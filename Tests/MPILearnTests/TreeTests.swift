@@ -179,8 +179,9 @@ final class TreeTests: XCTestCase {
         let m = Matrix(rows: rows, columns: features, storage: x)
         var raw = [Double](repeating: 0, count: rows), coded = raw
         x.withUnsafeBufferPointer { xs in raw.withUnsafeMutableBufferPointer { PackedTree(t).accumulate(xs, rows: rows, columns: features, into: $0) } }
-        let codes = bins.bin(m)
-        codes.withUnsafeBufferPointer { cs in coded.withUnsafeMutableBufferPointer { packed.accumulate(cs, rows: rows, columns: features, into: $0) } }
+        let codes = bins.bin(m, padding: 4)
+        var scratch: [Int32] = []
+        codes.withUnsafeBufferPointer { cs in coded.withUnsafeMutableBufferPointer { packed.accumulate(cs, rows: rows, columns: features, into: $0, scratch: &scratch) } }
         XCTAssertEqual(raw, coded)
     }
 }

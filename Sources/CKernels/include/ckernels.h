@@ -62,6 +62,32 @@ void mpl_lloyd_block_f32(const float *x, ptrdiff_t rows, ptrdiff_t d, const floa
                          int32_t *labels, double *mind2, float *best, int32_t *index,
                          mpl_lloyd_acc *acc);
 
+/* ---- random forest prediction (trees.c) ---------------------------------------------- */
+
+/* Codes of column x[i*stride] for `rows` rows into out[i*out_stride]: the number of the m
+ * ascending `edges` below the value (so code <= b exactly when value <= edges[b]; a value
+ * above every edge gets m), and m + 1 for NaN (missing). m <= 254. */
+void mpl_bin_column_f64(const double *x, ptrdiff_t rows, ptrdiff_t stride, const double *edges,
+                        ptrdiff_t m, uint8_t *out, ptrdiff_t out_stride);
+
+/* A node of a tree packed for one-byte codes, breadth-first with siblings adjacent (Swift's
+ * BinnedPackedTree). Internal node: a row goes to `child` (left) when its code of `feature`
+ * is <= `bin` or equals `missing` (the feature's missing code when missing values go left,
+ * else 256), else to child + 1. Leaf: `child` is the node itself and `bin` 255, so a row
+ * there stays there; `missing` is free for the caller (the leaf's output entry). */
+typedef struct {
+    int32_t child;
+    uint8_t feature;
+    uint8_t bin;
+    uint16_t missing;
+} mpl_tree_node;
+
+/* The leaf each row of `codes` (rows x columns, row-major; the buffer must have 4 readable
+ * bytes past its end, for 32-bit gathers) reaches from the root: leaf[i], a node index.
+ * scratch holds 2 * (rows + 64) int32. Every variant returns the same leaves. */
+void mpl_tree_leaves(const mpl_tree_node *nodes, const uint8_t *codes, ptrdiff_t rows, ptrdiff_t columns,
+                     int32_t *leaf, int32_t *scratch);
+
 #ifdef __cplusplus
 }
 #endif

@@ -1,3 +1,5 @@
+import CKernels
+
 /// Quantile bins of one rank's features, and the features binned to `UInt8` codes.
 ///
 /// Each feature's non-missing values are cut into at most `maxBins` bins (`maxBins ≤ 255`):
@@ -94,26 +96,27 @@ public struct FeatureBins: Sendable {
         return UInt8(lo)
     }
 
-    /// The features of `x` as row-major codes: feature `f` of row `i` at `i * features + f`.
-    public func bin(_ x: Matrix<Double>) -> [UInt8] {
-        let n = x.rows, d = x.columns
-        var out = [UInt8](repeating: 0, count: n * d)
+    /// The features of `x` as row-major codes: feature `f` of row `i` at `i * features + f`,
+    /// followed by `padding` zero bytes (prediction's gathers read a few bytes past the end).
+    ///
+    /// Branch-free binary searches (`mpl_bin_column_f64`, CKernels), a block of rows at a time so
+    /// the block's values stay in cache while each feature's edges are searched.
+    public func bin(_ x: Matrix<Double>, padding: Int = 0) -> [UInt8] {
+        let n = x.rows, d = x.columns, block = 512
+        precondition(edges.count >= d && edges.allSatisfy { $0.count <= 254 }, "FeatureBins: more than 254 edges")
+        var out = [UInt8](repeating: 0, count: n * d + padding)
         out.withUnsafeMutableBufferPointer { o in
             x.storage.withUnsafeBufferPointer { xs in
-                for f in 0 ..< d {
-                    edges[f].withUnsafeBufferPointer { e in
-                        let m = e.count
-                        for i in 0 ..< n {
-                            let v = xs[i * d + f]
-                            if v.isNaN { o[i * d + f] = UInt8(m + 1); continue }
-                            var lo = 0, hi = m
-                            while lo < hi {
-                                let mid = (lo + hi) >> 1
-                                if v <= e[mid] { hi = mid } else { lo = mid + 1 }
-                            }
-                            o[i * d + f] = UInt8(lo)
+                var r0 = 0
+                while r0 < n {
+                    let m = min(block, n - r0)
+                    for f in 0 ..< d {
+                        edges[f].withUnsafeBufferPointer { e in
+                            mpl_bin_column_f64(xs.baseAddress! + r0 * d + f, m, d, e.baseAddress, e.count,
+                                               o.baseAddress! + r0 * d + f, d)
                         }
                     }
+                    r0 += m
                 }
             }
         }

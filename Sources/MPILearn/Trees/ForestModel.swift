@@ -259,37 +259,42 @@ public struct ForestModel: Sendable {
             guard let bins, bins.edges.count == d else {
                 throw MPILearnError.mismatch("this model keeps only compact predictors, which need the bins of its fit")
             }
-            let packed = predictors
-            accumulateInChunks(bins.bin(x), rows: rows, columns: d, outputs: k, threads: threads, into: &out) { cc, n, oc in
-                for t in packed { t.accumulate(cc, rows: n, columns: d, into: oc, hard: hard) }
-            }
+            accumulateCoded(predictors, bins.bin(x, padding: 4), rows: rows, columns: d, hard: hard, threads: threads, into: &out)
             return out
         }
         // Trees grown here on `bins`: predict on one-byte codes.
         if let bins, bins.edges.count == d {
             let packed = self.trees.compactMap { BinnedPackedTree($0, bins: bins) }
             if packed.count == self.trees.count {
-                accumulateInChunks(bins.bin(x), rows: rows, columns: d, outputs: k, threads: threads, into: &out) { cc, n, oc in
-                    for t in packed { t.accumulate(cc, rows: n, columns: d, into: oc, hard: hard) }
-                }
+                accumulateCoded(packed, bins.bin(x, padding: 4), rows: rows, columns: d, hard: hard, threads: threads, into: &out)
                 return out
             }
         }
         let trees = self.trees.map(PackedTree.init)
-        accumulateInChunks(x.storage, rows: rows, columns: d, outputs: k, threads: threads, into: &out) { xc, n, oc in
+        accumulateInChunks(x.storage, rows: rows, columns: d, outputs: k, chunk: 1024, threads: threads, into: &out) { xc, n, oc in
             for t in trees { t.accumulate(xc, rows: n, columns: d, into: oc, hard: hard) }
         }
         return out
     }
+
+    /// Sums `trees`' outputs over `codes` (padded by 4 bytes) in one chunk of rows per thread
+    /// (4,096 to 65,536 rows): each tree is descended by a whole chunk before the next tree, so
+    /// its nodes are fetched into cache once per chunk, not once per few rows.
+    private func accumulateCoded(_ trees: [BinnedPackedTree], _ codes: [UInt8], rows: Int, columns d: Int, hard: Bool,
+                                 threads: Int, into out: inout [Double]) {
+        accumulateInChunks(codes, rows: rows, columns: d, outputs: header.outputs, chunk: min(65536, max(4096, (rows + threads - 1) / max(1, threads))), threads: threads, into: &out) { cc, n, oc in
+            var scratch: [Int32] = []
+            for t in trees { t.accumulate(cc, rows: n, columns: d, into: oc, hard: hard, scratch: &scratch) }
+        }
+    }
 }
 
-/// Splits `rows × columns` inputs and `rows × outputs` sums into chunks of 1024 rows (a chunk
+/// Splits `rows × columns` inputs and `rows × outputs` sums into chunks of `chunk` rows (a chunk
 /// stays in cache while every tree visits it), spread over `threads` threads, and calls
 /// `body(inputChunk, chunkRows, outputChunk)` once per chunk. Chunks do not overlap, so the
 /// result is the same for any thread count.
-func accumulateInChunks<E>(_ input: [E], rows: Int, columns d: Int, outputs k: Int, threads: Int, into out: inout [Double],
+func accumulateInChunks<E>(_ input: [E], rows: Int, columns d: Int, outputs k: Int, chunk: Int, threads: Int, into out: inout [Double],
                            _ body: (UnsafeBufferPointer<E>, Int, UnsafeMutableBufferPointer<Double>) -> Void) {
-    let chunk = 1024
     let chunks = (rows + chunk - 1) / chunk
     out.withUnsafeMutableBufferPointer { o in
         input.withUnsafeBufferPointer { xs in

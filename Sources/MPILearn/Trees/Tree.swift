@@ -1,3 +1,4 @@
+import CKernels
 /// A fitted decision tree as flat arrays, one entry per node (scikit-learn's `Tree` layout).
 ///
 /// Node 0 is the root. An internal node sends a row left when its feature value is
@@ -233,9 +234,11 @@ public struct PackedTree: Sendable {
     }
 }
 
-/// A tree laid out for prediction on binned features (``FeatureBins`` codes): 8-byte nodes
-/// in breadth-first order with siblings adjacent, so one cache line holds eight nodes and
-/// the rows' features are read as bytes (8× less memory traffic than raw Doubles).
+/// A tree laid out for prediction on binned features (``FeatureBins`` codes): 8-byte nodes,
+/// siblings adjacent, in depth-first order of the sibling pairs (a node's children follow
+/// its own pair when it is a left child, so a descent often stays in one cache line where a
+/// breadth-first layout touches a new line every level past the top few), and the rows'
+/// features are read as bytes (8× less memory traffic than raw Doubles).
 ///
 /// Exact: a threshold is the upper edge `edges[f][b]` of bin `b` (or +∞, "every value"), and
 /// a code is the first bin whose edge is ≥ the value, so `code ≤ b` ⟺ `value ≤ threshold`.
@@ -253,12 +256,7 @@ public struct BinnedPackedTree: Sendable {
     /// Leaf: `child` = its own index and `bin = 255` (no code is above it, so every row goes
     /// "left", to the leaf itself, whatever `missing` holds): a row that reached a leaf stays
     /// there. `missing` = the leaf's entry in ``leafValue``, unless ``leafEntry`` is used.
-    struct Node {
-        var child: Int32
-        var feature: UInt8
-        var bin: UInt8
-        var missing: UInt16
-    }
+    typealias Node = mpl_tree_node
 
     var nodes: [Node]
     /// Distinct leaf outputs, `outputs` numbers per entry, in order of first appearance.
@@ -268,8 +266,6 @@ public struct BinnedPackedTree: Sendable {
     /// Per node, its leaf's entry: only for a tree with more than 65,536 distinct leaf outputs
     /// (a regressor on many distinct targets), whose entries do not fit in `missing`; else empty.
     var leafEntry: [Int32]
-    /// The deepest leaf's depth: rounds of descent that bring every row to its leaf.
-    let depth: Int
     public let outputs: Int
 
     /// Entries of the leaf-output table (distinct leaf outputs).
@@ -289,16 +285,14 @@ public struct BinnedPackedTree: Sendable {
         var nodes = [Node](repeating: Node(child: -1, feature: 0, bin: 0, missing: 256), count: count)
         var entryOf = [Int32](repeating: 0, count: count)
         var table = LeafTable(outputs: k)
-        var queue: [(old: Int, new: Int, depth: Int)] = [(0, 0, 0)]
-        queue.reserveCapacity(count)
-        var head = 0, next = 1, depth = 0
-        while head < queue.count {
-            let (o, n, level) = queue[head]
-            head += 1
+        // Depth-first: a node's children pair is placed when the node is expanded, left
+        // subtree first, so a left child's pair follows its own pair in memory.
+        var stack: [(old: Int, new: Int)] = [(0, 0)]
+        var next = 1
+        while let (o, n) = stack.popLast() {
             if t.feature[o] < 0 {
                 nodes[n] = Node(child: Int32(n), feature: 0, bin: 255, missing: 0)
                 entryOf[n] = t.value.withUnsafeBufferPointer { table.intern($0.baseAddress! + o * k) }
-                depth = max(depth, level)
                 continue
             }
             let f = Int(t.feature[o])
@@ -316,8 +310,8 @@ public struct BinnedPackedTree: Sendable {
             }
             nodes[n] = Node(child: Int32(next), feature: UInt8(f), bin: UInt8(b),
                             missing: t.missingGoesLeft[o] != 0 ? UInt16(e.count + 1) : 256)
-            queue.append((Int(t.left[o]), next, level + 1))
-            queue.append((Int(t.right[o]), next + 1, level + 1))
+            stack.append((Int(t.right[o]), next + 1))
+            stack.append((Int(t.left[o]), next))
             next += 2
         }
         if table.count <= 1 << 16 {
@@ -327,57 +321,49 @@ public struct BinnedPackedTree: Sendable {
             leafEntry = entryOf
         }
         self.nodes = nodes
-        self.depth = depth
         leafValue = table.values.withUnsafeBufferPointer { Array($0) }
         leafClass = table.classes.withUnsafeBufferPointer { Array($0) }
         outputs = k
     }
 
     /// Adds the tree's output for each row of `codes` (row-major, `columns` codes per row) to
-    /// `out`, exactly as ``PackedTree/accumulate`` does on the raw values.
+    /// `out`, exactly as ``PackedTree/accumulate`` does on the raw values. `codes` must be
+    /// followed by 4 readable bytes (``FeatureBins/bin(_:padding:)`` with `padding: 4`): the
+    /// descent's gathers read 32 bits at a time. `scratch` is reused across calls.
     ///
-    /// Branch-free descent ("predication", Asadi, Lin & de Vries, *Runtime Optimizations
-    /// for Tree-Based Machine Learning Models*, IEEE TKDE 2014): groups of 256 rows descend
-    /// together for exactly ``depth`` rounds (a row at a leaf stays there), so there is no
-    /// data-dependent branch in the loop and the 256 node loads of a round are independent,
-    /// overlapping their cache misses.
+    /// The descent (`mpl_tree_leaves`, CKernels) keeps a pool of rows in flight and starts the
+    /// next row as soon as one reaches its leaf, so every step visits a node on some row's path
+    /// (a lockstep descent runs every row for the deepest leaf's depth, twice the average on
+    /// the flights forest); the AVX-512 variant advances 64 rows at a time with gathers.
+    /// Then each row adds its leaf's entry, tree after tree in the caller's order.
     public func accumulate(_ codes: UnsafeBufferPointer<UInt8>, rows: Int, columns: Int,
-                           into out: UnsafeMutableBufferPointer<Double>, hard: Bool = false) {
+                           into out: UnsafeMutableBufferPointer<Double>, hard: Bool = false,
+                           scratch: inout [Int32]) {
+        guard rows > 0 else { return }
+        precondition(codes.count >= rows * columns, "BinnedPackedTree.accumulate: too few codes")
         let k = outputs
-        let group = 256
-        let depth = self.depth
+        if scratch.count < 3 * rows + 128 { scratch = [Int32](repeating: 0, count: 3 * rows + 128) }
         let entryInNode = leafEntry.isEmpty
         nodes.withUnsafeBufferPointer { nd in
             leafValue.withUnsafeBufferPointer { val in
                 leafClass.withUnsafeBufferPointer { cls in
                     leafEntry.withUnsafeBufferPointer { le in
-                        withUnsafeTemporaryAllocation(of: Int32.self, capacity: group) { cur in
-                            let nb = nd.baseAddress!, cb = codes.baseAddress!, ob = out.baseAddress!, cp = cur.baseAddress!
-                            var g0 = 0
-                            while g0 < rows {
-                                let m = min(group, rows - g0)
-                                for j in 0 ..< m { cp[j] = 0 }
-                                let base = cb + g0 &* columns
-                                for _ in 0 ..< depth {
-                                    for j in 0 ..< m {
-                                        let n = nb[Int(cp[j])]
-                                        let c = base[j &* columns &+ Int(n.feature)]
-                                        let right = Int32(c > n.bin ? 1 : 0) & Int32(UInt16(c) != n.missing ? 1 : 0)
-                                        cp[j] = n.child &+ right
-                                    }
-                                }
-                                for j in 0 ..< m {
-                                    let node = Int(cp[j])
+                        scratch.withUnsafeMutableBufferPointer { sc in
+                            let leaf = sc.baseAddress!, nb = nd.baseAddress!, ob = out.baseAddress!
+                            mpl_tree_leaves(nb, codes.baseAddress!, rows, columns, leaf, leaf + rows)
+                            if hard {
+                                for i in 0 ..< rows {
+                                    let node = Int(leaf[i])
                                     let entry = entryInNode ? Int(nb[node].missing) : Int(le[node])
-                                    let o = (g0 &+ j) &* k
-                                    if hard {
-                                        ob[o &+ Int(cls[entry])] += 1
-                                    } else {
-                                        let vo = entry &* k
-                                        for c in 0 ..< k { ob[o &+ c] += val[vo &+ c] }
-                                    }
+                                    ob[i &* k &+ Int(cls[entry])] += 1
                                 }
-                                g0 += m
+                            } else {
+                                for i in 0 ..< rows {
+                                    let node = Int(leaf[i])
+                                    let entry = entryInNode ? Int(nb[node].missing) : Int(le[node])
+                                    let o = i &* k, vo = entry &* k
+                                    for c in 0 ..< k { ob[o &+ c] += val[vo &+ c] }
+                                }
                             }
                         }
                     }
