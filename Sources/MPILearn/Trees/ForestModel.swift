@@ -277,12 +277,13 @@ public struct ForestModel: Sendable {
         return out
     }
 
-    /// Sums `trees`' outputs over `codes` (padded by 4 bytes) in one chunk of rows per thread
-    /// (4,096 to 65,536 rows): each tree is descended by a whole chunk before the next tree, so
-    /// its nodes are fetched into cache once per chunk, not once per few rows.
+    /// Sums `trees`' outputs over `codes` (padded by 4 bytes) in chunks of rows: each tree is
+    /// descended by a whole chunk before the next tree, so its nodes are fetched into cache
+    /// once per chunk, not once per few rows. One thread takes all rows (up to 65,536) as one
+    /// chunk; several threads share chunks of 16,384 rows, taken as each thread becomes free.
     private func accumulateCoded(_ trees: [BinnedPackedTree], _ codes: [UInt8], rows: Int, columns d: Int, hard: Bool,
                                  threads: Int, into out: inout [Double]) {
-        accumulateInChunks(codes, rows: rows, columns: d, outputs: header.outputs, chunk: min(65536, max(4096, (rows + threads - 1) / max(1, threads))), threads: threads, into: &out) { cc, n, oc in
+        accumulateInChunks(codes, rows: rows, columns: d, outputs: header.outputs, chunk: threads > 1 ? 16384 : 65536, threads: threads, into: &out) { cc, n, oc in
             var scratch: [Int32] = []
             for t in trees { t.accumulate(cc, rows: n, columns: d, into: oc, hard: hard, scratch: &scratch) }
         }
@@ -311,20 +312,32 @@ func accumulateInChunks<E>(_ input: [E], rows: Int, columns d: Int, outputs k: I
     }
 }
 
-/// Runs `work(c)` for every chunk `c` in `0 ..< chunks`, on up to `threads` threads (chunks
-/// dealt round-robin; each chunk writes only its own rows, so the result does not depend on
-/// the thread count).
+/// Runs `work(c)` for every chunk `c` in `0 ..< chunks`, on up to `threads` threads: each
+/// thread takes the next chunk not yet taken, so a thread slowed by other load on the node
+/// does fewer chunks instead of holding up the rest. Each chunk writes only its own rows, so
+/// the result does not depend on the thread count or on which thread ran which chunk.
 func forEachChunk(_ chunks: Int, threads: Int, _ work: (Int) -> Void) {
     if threads <= 1 || chunks <= 1 {
         for c in 0 ..< chunks { work(c) }
         return
     }
     let t = min(threads, chunks)
+    let lock = NSLock()
+    var taken = 0
     withoutActuallyEscaping(work) { w in
         let box = UncheckedSendable(w)
-        DispatchQueue.concurrentPerform(iterations: t) { i in
-            var c = i
-            while c < chunks { box.value(c); c += t }
+        let next = UncheckedSendable({ () -> Int in
+            lock.lock()
+            defer { lock.unlock() }
+            taken += 1
+            return taken - 1
+        })
+        DispatchQueue.concurrentPerform(iterations: t) { _ in
+            while true {
+                let c = next.value()
+                if c >= chunks { break }
+                box.value(c)
+            }
         }
     }
 }
