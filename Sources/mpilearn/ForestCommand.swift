@@ -188,13 +188,14 @@ struct ForestPredict: SPMDCommand {
                 try emit(head + "\n")
             }
             let d = rows.x.columns
+            let predictor = try forest.predictor()   // trees packed once for every chunk
             var start = 0
             while start < rows.x.rows {
                 let end = min(rows.x.rows, start + chunkRows)
                 let chunk = Matrix(rows: end - start, columns: d, storage: Array(rows.x.storage[(start * d) ..< (end * d)]))
                 var text = ""
                 if h.task == .classification {
-                    let sums = try forest.sumOutputs(chunk, hard: v == .hard, threads: threads)
+                    let sums = try predictor.sumOutputs(chunk, hard: v == .hard, threads: threads)
                     let pred = argmaxRows(sums, classes: h.outputs)
                     let k = h.outputs, n = Double(forest.treeCount)
                     for i in 0 ..< chunk.rows {
@@ -203,7 +204,7 @@ struct ForestPredict: SPMDCommand {
                         text += "\n"
                     }
                 } else {
-                    let sums = try forest.sumOutputs(chunk, threads: threads)
+                    let sums = try predictor.sumOutputs(chunk, threads: threads)
                     let n = Double(forest.treeCount)
                     for s in sums { text += String(s / n) + "\n" }
                 }
@@ -409,6 +410,7 @@ struct ForestRun: SPMDCommand {
         let h = forest.header
         if h.task == .classification {
             var votes = try forest.sumOutputs(rows.x, hard: v == .hard, threads: params.threads)
+            if bcast { try world.barrier() }   // a rank waiting for a slower one counts as predicting, not voting
             t.mark("predict", comm: false)
             let metricsComm: any Communicator
             if bcast {
@@ -438,6 +440,7 @@ struct ForestRun: SPMDCommand {
             }
         } else {
             var sums = try forest.sumOutputs(rows.x, threads: params.threads)
+            if bcast { try world.barrier() }
             t.mark("predict", comm: false)
             if bcast {
                 try world.allreduce(&sums, op: .sum)

@@ -26,6 +26,46 @@ final class ForestTests: XCTestCase {
         return p
     }
 
+    /// The sums of `forest`'s trees on raw values (``PackedTree``, tree after tree): the
+    /// reference every packed form must reproduce exactly.
+    static func rawSums(_ forest: ForestModel, _ x: Matrix<Double>, hard: Bool) -> [Double] {
+        var out = [Double](repeating: 0, count: x.rows * forest.header.outputs)
+        x.storage.withUnsafeBufferPointer { xs in
+            out.withUnsafeMutableBufferPointer { o in
+                for t in forest.trees { PackedTree(t).accumulate(xs, rows: x.rows, columns: x.columns, into: o, hard: hard) }
+            }
+        }
+        return out
+    }
+
+    /// A forest gathered from 3 ranks (trees grown on 3 different sets of bins) predicts on
+    /// bins made of its own thresholds, one bin group per rank's run of trees, exactly as on
+    /// raw values; saved and loaded, the same.
+    func testGatheredForestPredictsOnThresholdBinsExactlyAsOnRawValues() throws {
+        var test = try Self.shard(LocalCommunicator.solo(), rows: 400, features: 6, offset: 70_000)
+        for i in stride(from: 0, to: test.features.storage.count, by: 9) { test.features.storage[i] = .nan }
+        test.features.storage[1] = .infinity
+        test.features.storage[2] = -.infinity
+        let whole = try LocalWorld.run(size: 3) { comm -> ForestModel? in
+            var train = try Self.shard(comm, rows: 6000, features: 6)
+            for i in stride(from: comm.rank, to: train.features.storage.count, by: 11) { train.features.storage[i] = .nan }
+            return try RandomForestClassifier(Self.params(10)).fit(train, comm: comm).forest.gathered(comm)
+        }[0]!
+        XCTAssertNil(whole.bins)
+        let predictor = try whole.predictor()
+        XCTAssertTrue(predictor.form.hasPrefix("codes ("), predictor.form)
+        XCTAssertFalse(predictor.form.hasPrefix("codes (1 "), "3 ranks' trees need more than one set of bins: \(predictor.form)")
+        let file = FileManager.default.temporaryDirectory.appendingPathComponent("gathered-\(getpid()).model").path
+        defer { try? FileManager.default.removeItem(atPath: file) }
+        try whole.write(to: file)
+        let loaded = try ForestModel.load(from: file)
+        for hard in [false, true] {
+            let want = Self.rawSums(whole, test.features, hard: hard)
+            XCTAssertEqual(try predictor.sumOutputs(test.features, hard: hard, threads: 2), want)
+            XCTAssertEqual(try loaded.sumOutputs(test.features, hard: hard), want)
+        }
+    }
+
     /// Predicting on the training bins' codes (after fit) gives exactly the raw-value result,
     /// with missing values on both sides, values beyond the training range, and ±infinity.
     func testBinnedPredictionEqualsRawPrediction() throws {
@@ -39,11 +79,12 @@ final class ForestTests: XCTestCase {
         for p in [Self.params(9), { var q = Self.params(9); q.tree.maxBins = 16; return q }()] {
             let model = try RandomForestClassifier(p).fit(train, comm: LocalCommunicator.solo())
             XCTAssertNotNil(model.forest.bins)
-            var raw = model.forest
-            raw.bins = nil
+            var noBins = model.forest
+            noBins.bins = nil   // packed on its own thresholds instead
             for hard in [false, true] {
                 let binned = try model.forest.sumOutputs(test.features, hard: hard, threads: 2)
-                XCTAssertEqual(binned, try raw.sumOutputs(test.features, hard: hard))
+                XCTAssertEqual(binned, Self.rawSums(model.forest, test.features, hard: hard))
+                XCTAssertEqual(try noBins.sumOutputs(test.features, hard: hard), binned)
                 XCTAssertGreaterThan(binned.reduce(0, +), 0)
             }
         }

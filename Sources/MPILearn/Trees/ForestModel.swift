@@ -244,49 +244,126 @@ public struct ForestModel: Sendable {
 
     /// The sum over this model's trees of each row's output (`rows × outputs`): class
     /// fractions (or, with `hard`, one vote per tree for its class) or regression values.
-    ///
-    /// Predicts with the ``predictors`` when the model keeps only those; otherwise the trees
-    /// are first packed for prediction: on one-byte codes (``BinnedPackedTree``) when they
-    /// were grown here on ``bins``, else on raw values (``PackedTree``). Rows go in chunks of
-    /// 1024 so a chunk stays in cache while every tree visits it; chunks are spread over
-    /// `threads` threads. Each row's sum runs over the trees in index order whatever the
-    /// thread count.
+    /// Packs the trees for prediction first (``predictor()``); to predict many chunks, make
+    /// the predictor once and call its ``ForestPredictor/sumOutputs(_:hard:threads:)``.
     public func sumOutputs(_ x: Matrix<Double>, hard: Bool = false, threads: Int = 1) throws -> [Double] {
         try checkFeatures(x)
-        let k = header.outputs, rows = x.rows, d = x.columns
-        var out = [Double](repeating: 0, count: rows * k)
+        return try predictor().sumOutputs(x, hard: hard, threads: threads)
+    }
+
+    /// The trees packed for prediction, in tree-index order:
+    /// * the ``predictors`` when the model keeps only those (they need ``bins``);
+    /// * trees grown here on ``bins``: packed on those bins' one-byte codes;
+    /// * other trees (gathered from other ranks or loaded from a file): packed on bins made
+    ///   of their own thresholds — consecutive trees share bins while no feature has more than
+    ///   254 distinct thresholds among them (the trees one rank grew always do), so a model
+    ///   gathered from P ranks bins each row about P times;
+    /// * else (a model whose trees would each need their own bins) on raw values.
+    /// Every form sums exactly the same Doubles in the same order.
+    public func predictor() throws -> ForestPredictor {
+        let d = header.featureNames.count, k = header.outputs
         if !predictors.isEmpty {
             guard let bins, bins.edges.count == d else {
                 throw MPILearnError.mismatch("this model keeps only compact predictors, which need the bins of its fit")
             }
-            accumulateCoded(predictors, bins.bin(x, padding: 4), rows: rows, columns: d, hard: hard, threads: threads, into: &out)
-            return out
+            return ForestPredictor(groups: [(bins, predictors)], outputs: k, features: d)
         }
-        // Trees grown here on `bins`: predict on one-byte codes.
         if let bins, bins.edges.count == d {
-            let packed = self.trees.compactMap { BinnedPackedTree($0, bins: bins) }
-            if packed.count == self.trees.count {
-                accumulateCoded(packed, bins.bin(x, padding: 4), rows: rows, columns: d, hard: hard, threads: threads, into: &out)
-                return out
-            }
+            let packed = trees.compactMap { BinnedPackedTree($0, bins: bins) }
+            if packed.count == trees.count { return ForestPredictor(groups: [(bins, packed)], outputs: k, features: d) }
         }
-        let trees = self.trees.map(PackedTree.init)
-        accumulateInChunks(x.storage, rows: rows, columns: d, outputs: k, chunk: 1024, threads: threads, into: &out) { xc, n, oc in
-            for t in trees { t.accumulate(xc, rows: n, columns: d, into: oc, hard: hard) }
-        }
-        return out
+        if let groups = thresholdGroups(features: d) { return ForestPredictor(groups: groups, outputs: k, features: d) }
+        return ForestPredictor(raw: trees.map(PackedTree.init), outputs: k, features: d)
     }
 
-    /// Sums `trees`' outputs over `codes` (padded by 4 bytes) in chunks of rows: each tree is
-    /// descended by a whole chunk before the next tree, so its nodes are fetched into cache
-    /// once per chunk, not once per few rows. One thread takes all rows (up to 65,536) as one
-    /// chunk; several threads share chunks of 16,384 rows, taken as each thread becomes free.
-    private func accumulateCoded(_ trees: [BinnedPackedTree], _ codes: [UInt8], rows: Int, columns d: Int, hard: Bool,
-                                 threads: Int, into out: inout [Double]) {
-        accumulateInChunks(codes, rows: rows, columns: d, outputs: header.outputs, chunk: threads > 1 ? 16384 : 65536, threads: threads, into: &out) { cc, n, oc in
-            var scratch: [Int32] = []
-            for t in trees { t.accumulate(cc, rows: n, columns: d, into: oc, hard: hard, scratch: &scratch) }
+    /// Consecutive trees grouped so that no feature has more than 254 distinct thresholds
+    /// within a group, each group packed on bins whose edges are exactly those thresholds (so
+    /// `code ≤ b` ⟺ `value ≤ threshold`). Nil when that takes more than one group per four
+    /// trees on average (binning rows once per group would cost more than it saves).
+    func thresholdGroups(features d: Int) -> [(FeatureBins, [BinnedPackedTree])]? {
+        guard d <= 256, !trees.isEmpty else { return nil }
+        var runs: [(start: Int, end: Int, edges: [Set<Double>])] = []
+        var current = [Set<Double>](repeating: [], count: d), start = 0
+        for (i, t) in trees.enumerated() {
+            var mine = [Set<Double>](repeating: [], count: d)
+            for n in 0 ..< t.nodeCount where t.feature[n] >= 0 && t.threshold[n] != .infinity {
+                mine[Int(t.feature[n])].insert(t.threshold[n] + 0)   // -0.0 and 0.0 as one
+            }
+            guard mine.allSatisfy({ $0.count <= 254 }) else { return nil }
+            if (0 ..< d).contains(where: { current[$0].union(mine[$0]).count > 254 }) {
+                runs.append((start, i, current))
+                current = mine
+                start = i
+            } else {
+                for f in 0 ..< d { current[f].formUnion(mine[f]) }
+            }
         }
+        runs.append((start, trees.count, current))
+        guard runs.count * 4 <= trees.count || runs.count == 1 else { return nil }
+        var groups: [(FeatureBins, [BinnedPackedTree])] = []
+        for r in runs {
+            let bins = FeatureBins(edges: r.edges.map { $0.sorted() })
+            let packed = trees[r.start ..< r.end].compactMap { BinnedPackedTree($0, bins: bins) }
+            guard packed.count == r.end - r.start else { return nil }
+            groups.append((bins, packed))
+        }
+        return groups
+    }
+}
+
+/// A forest's trees packed for prediction (``ForestModel/predictor()``): groups of trees on
+/// one-byte codes of their group's bins, or trees on raw values. Made once, it predicts any
+/// number of chunks of rows.
+public struct ForestPredictor: Sendable {
+    let groups: [(bins: FeatureBins, trees: [BinnedPackedTree])]
+    let raw: [PackedTree]
+    /// Numbers summed per row (classes, or 1 for regression).
+    public let outputs: Int
+    let features: Int
+
+    init(groups: [(FeatureBins, [BinnedPackedTree])], outputs: Int, features: Int) {
+        self.groups = groups.map { (bins: $0.0, trees: $0.1) }
+        raw = []
+        self.outputs = outputs
+        self.features = features
+    }
+
+    init(raw: [PackedTree], outputs: Int, features: Int) {
+        groups = []
+        self.raw = raw
+        self.outputs = outputs
+        self.features = features
+    }
+
+    /// How the trees are packed: "codes" (with the number of bin groups) or "raw values".
+    public var form: String { raw.isEmpty ? "codes (\(groups.count) bin group(s))" : "raw values" }
+
+    /// The sum over the trees of each row's output (`rows × outputs`), trees in index order
+    /// for every row whatever the thread count.
+    ///
+    /// On codes: each group's bins code the rows once (padded by 4 bytes for the descent's
+    /// gathers); then each tree is descended by a whole chunk of rows before the next tree, so
+    /// its nodes are fetched into cache once per chunk. One thread takes up to 65,536 rows as
+    /// one chunk; several threads share chunks of 16,384 rows, each taking the next free one.
+    public func sumOutputs(_ x: Matrix<Double>, hard: Bool = false, threads: Int = 1) throws -> [Double] {
+        guard x.columns == features else {
+            throw MPILearnError.mismatch("input has \(x.columns) features but the model was trained on \(features)")
+        }
+        let rows = x.rows, d = x.columns, k = outputs
+        var out = [Double](repeating: 0, count: rows * k)
+        for g in groups {
+            accumulateInChunks(g.bins.bin(x, padding: 4), rows: rows, columns: d, outputs: k, chunk: threads > 1 ? 16384 : 65536,
+                               threads: threads, into: &out) { cc, n, oc in
+                var scratch: [Int32] = []
+                for t in g.trees { t.accumulate(cc, rows: n, columns: d, into: oc, hard: hard, scratch: &scratch) }
+            }
+        }
+        if !raw.isEmpty {
+            accumulateInChunks(x.storage, rows: rows, columns: d, outputs: k, chunk: 1024, threads: threads, into: &out) { xc, n, oc in
+                for t in raw { t.accumulate(xc, rows: n, columns: d, into: oc, hard: hard) }
+            }
+        }
+        return out
     }
 }
 
