@@ -353,7 +353,7 @@ public struct ForestPredictor: Sendable {
         var out = [Double](repeating: 0, count: rows * k)
         for g in groups {
             accumulateInChunks(g.bins.bin(x, padding: 4), rows: rows, columns: d, outputs: k, chunk: threads > 1 ? 16384 : 65536,
-                               threads: threads, into: &out) { cc, n, oc in
+                               threads: threads, tail: 4, into: &out) { cc, n, oc in
                 var scratch: [Int32] = []
                 for t in g.trees { t.accumulate(cc, rows: n, columns: d, into: oc, hard: hard, scratch: &scratch) }
             }
@@ -369,10 +369,11 @@ public struct ForestPredictor: Sendable {
 
 /// Splits `rows × columns` inputs and `rows × outputs` sums into chunks of `chunk` rows (a chunk
 /// stays in cache while every tree visits it), spread over `threads` threads, and calls
-/// `body(inputChunk, chunkRows, outputChunk)` once per chunk. Chunks do not overlap, so the
+/// `body(inputChunk, chunkRows, outputChunk)` once per chunk; an input chunk also shows the
+/// `tail` elements after it (the next chunk's first, or the input's padding). Chunks do not overlap, so the
 /// result is the same for any thread count.
-func accumulateInChunks<E>(_ input: [E], rows: Int, columns d: Int, outputs k: Int, chunk: Int, threads: Int, into out: inout [Double],
-                           _ body: (UnsafeBufferPointer<E>, Int, UnsafeMutableBufferPointer<Double>) -> Void) {
+func accumulateInChunks<E>(_ input: [E], rows: Int, columns d: Int, outputs k: Int, chunk: Int, threads: Int, tail: Int = 0,
+                           into out: inout [Double], _ body: (UnsafeBufferPointer<E>, Int, UnsafeMutableBufferPointer<Double>) -> Void) {
     let chunks = (rows + chunk - 1) / chunk
     out.withUnsafeMutableBufferPointer { o in
         input.withUnsafeBufferPointer { xs in
@@ -381,7 +382,7 @@ func accumulateInChunks<E>(_ input: [E], rows: Int, columns d: Int, outputs k: I
                 let bb = UncheckedSendable(b)
                 forEachChunk(chunks, threads: threads) { c in
                     let r0 = c * chunk, r1 = min(rows, r0 + chunk)
-                    bb.value(UnsafeBufferPointer(rebasing: xb.value[(r0 * d) ..< (r1 * d)]), r1 - r0,
+                    bb.value(UnsafeBufferPointer(rebasing: xb.value[(r0 * d) ..< min(xb.value.count, r1 * d + tail)]), r1 - r0,
                              UnsafeMutableBufferPointer(rebasing: ob.value[(r0 * k) ..< (r1 * k)]))
                 }
             }

@@ -327,9 +327,9 @@ public struct BinnedPackedTree: Sendable {
     }
 
     /// Adds the tree's output for each row of `codes` (row-major, `columns` codes per row) to
-    /// `out`, exactly as ``PackedTree/accumulate`` does on the raw values. `codes` must be
-    /// followed by 4 readable bytes (``FeatureBins/bin(_:padding:)`` with `padding: 4`): the
-    /// descent's gathers read 32 bits at a time. `scratch` is reused across calls.
+    /// `out`, exactly as ``PackedTree/accumulate`` does on the raw values. `codes` holds 4
+    /// more bytes after the rows' codes (``FeatureBins/bin(_:padding:)`` with `padding: 4`):
+    /// the descent's gathers read 32 bits at a time. `scratch` is reused across calls.
     ///
     /// The descent (`mpl_tree_leaves`, CKernels) keeps a pool of rows in flight and starts the
     /// next row as soon as one reaches its leaf, so every step visits a node on some row's path
@@ -340,7 +340,7 @@ public struct BinnedPackedTree: Sendable {
                            into out: UnsafeMutableBufferPointer<Double>, hard: Bool = false,
                            scratch: inout [Int32]) {
         guard rows > 0 else { return }
-        precondition(codes.count >= rows * columns, "BinnedPackedTree.accumulate: too few codes")
+        precondition(codes.count >= rows * columns + 4, "BinnedPackedTree.accumulate: \(codes.count) codes for \(rows) rows × \(columns) features and 4 padding bytes")
         let k = outputs
         if scratch.count < 3 * rows + 128 { scratch = [Int32](repeating: 0, count: 3 * rows + 128) }
         let entryInNode = leafEntry.isEmpty
