@@ -342,7 +342,9 @@ public struct BinnedPackedTree: Sendable {
         guard rows > 0 else { return }
         precondition(codes.count >= rows * columns + 4, "BinnedPackedTree.accumulate: \(codes.count) codes for \(rows) rows × \(columns) features and 4 padding bytes")
         let k = outputs
-        if scratch.count < 3 * rows + 128 { scratch = [Int32](repeating: 0, count: 3 * rows + 128) }
+        // Each row's leaf, then the 2 × (rows + 64) entries `mpl_tree_leaves` works in.
+        let need = rows + 2 * (rows + 64)
+        if scratch.count < need { scratch = [Int32](repeating: 0, count: need) }
         let entryInNode = leafEntry.isEmpty
         nodes.withUnsafeBufferPointer { nd in
             leafValue.withUnsafeBufferPointer { val in
