@@ -151,13 +151,15 @@ struct ForestFit: SPMDCommand {
 /// Reads the model on rank 0 and broadcasts its bytes (one reader, every rank gets the
 /// whole forest).
 func broadcastModel(_ path: String, comm: any Communicator) throws -> ForestModel {
+    let kinds = [ForestModel.classifierKind, ForestModel.regressorKind]
     var bytes: [UInt8] = []
     if comm.rank == 0 {
-        _ = try ModelContainer.read(from: path, expectedKinds: [ForestModel.classifierKind, ForestModel.regressorKind])
-        bytes = [UInt8](FileManager.default.contents(atPath: path)!)
+        bytes = try ModelContainer.fileBytes(path)
+        // A bad file fails on rank 0 alone, before any rank waits for it.
+        try ModelContainer.decode(bytes: bytes, path: path, expectedKinds: kinds) { _ in }
     }
     try comm.broadcast(&bytes)
-    return try ForestModel.decode(ModelContainer.decode(Data(bytes), path: path, expectedKinds: nil), path: path)
+    return try ForestModel.decode(fileBytes: bytes, path: path, kinds: kinds)
 }
 
 struct ForestPredict: SPMDCommand {

@@ -29,16 +29,19 @@ struct ModelInspect: ParsableCommand {
 
     func run() throws {
         do {
-            let c = try ModelContainer.read(from: file)
-            guard [ForestModel.classifierKind, ForestModel.regressorKind].contains(c.kind) else {
-                throw MPILearnError.dataError(SourceLocation(file: file), "model inspect knows random forest models; this is a '\(c.kind)' model")
-            }
-            let m = try ForestModel.load(from: file)
+            // The file is read once; its bytes are freed when the trees are decoded.
+            let (kind, version, m): (String, UInt32, ForestModel) = try {
+                let c = try ModelContainer.read(from: file)
+                guard [ForestModel.classifierKind, ForestModel.regressorKind].contains(c.kind) else {
+                    throw MPILearnError.dataError(SourceLocation(file: file), "model inspect knows random forest models; this is a '\(c.kind)' model")
+                }
+                return (c.kind, c.version, try ForestModel.decode(c, path: file))
+            }()
             let depths = m.trees.map(\.depth), leaves = m.trees.map(\.leafCount)
             func stats(_ v: [Int]) -> Summary.Stats {
                 Summary.Stats(min: v.min() ?? 0, mean: v.isEmpty ? 0 : Double(v.reduce(0, +)) / Double(v.count), max: v.max() ?? 0)
             }
-            let s = Summary(kind: c.kind, formatVersion: c.version, header: m.header, trees: m.trees.count,
+            let s = Summary(kind: kind, formatVersion: version, header: m.header, trees: m.trees.count,
                             nodes: m.trees.reduce(0) { $0 + $1.nodeCount }, depth: stats(depths), leaves: stats(leaves))
             if json {
                 let e = JSONEncoder()
@@ -47,7 +50,7 @@ struct ModelInspect: ParsableCommand {
                 return
             }
             let h = m.header
-            print("\(file): \(c.kind), format version \(c.version)")
+            print("\(file): \(kind), format version \(version)")
             print("trees:      \(s.trees) (\(s.nodes) nodes)")
             print(String(format: "depth:      min %d, mean %.1f, max %d", s.depth.min, s.depth.mean, s.depth.max))
             print(String(format: "leaves:     min %d, mean %.1f, max %d", s.leaves.min, s.leaves.mean, s.leaves.max))

@@ -255,6 +255,21 @@ final class ForestTests: XCTestCase {
         newer[8] = 99
         try expectError(newer, "newer")
         try expectError(Data("hello".utf8), "not an MPILearn model")
+        // Files whose checksum is right but whose tables are not (a writer's bug or a crafted
+        // file): every table is checked before a tree is cut out of the sections.
+        let c = try m.forest.container()
+        func replaced(_ name: String, _ bytes: Data) -> Data {
+            var d = c
+            d.sections = d.sections.map { $0.name == name ? (name, bytes) : $0 }
+            return d.encoded()
+        }
+        try expectError(replaced("value", try c.section("value").dropLast(8)), "section 'value' has")
+        try expectError(replaced("threshold", Data()), "section 'threshold' has 0 bytes")
+        var counts = try c.section("node_count").flatArray(of: Int64.self)
+        counts[0] = Int64.max
+        try expectError(replaced("node_count", Data(flat: counts)), "inconsistent tree tables")
+        counts[0] = 0
+        try expectError(replaced("node_count", Data(flat: counts)), "inconsistent tree tables")
     }
 
     // MARK: the committed v1 model

@@ -42,4 +42,29 @@ final class ModelContainerTests: XCTestCase {
         XCTAssertTrue(message(newer).contains("newer"))
         XCTAssertTrue(message(Data("not a model at all".utf8)).contains("not an MPILearn model file"))
     }
+
+    func testSectionsAreSlicesOfTheFileAndCutIntoValuesWhereverTheyStart() throws {
+        let c = ModelContainer(kind: "kmeans", header: Data("{}".utf8),
+                               sections: [("ints", Data(flat: [Int32(7), -1, 42, 5])), ("doubles", Data(flat: [0.5, -2.0, .infinity]))])
+        // Decoded from a slice that does not start at index 0 (a file's bytes after a prefix).
+        let padded = Data([1, 2, 3]) + c.encoded()
+        let d = try ModelContainer.decode(padded[3...], path: "m")
+        XCTAssertEqual(d, c)
+        let ints = try d.section("ints"), doubles = try d.section("doubles")
+        XCTAssertNotEqual(ints.startIndex, 0, "sections are slices of the file's bytes, not copies")
+        XCTAssertEqual(ints.values(Int32.self, from: 1, count: 2), [-1, 42])
+        XCTAssertEqual(ints.values(Int32.self, from: 3, count: 1), [5])
+        XCTAssertEqual(ints.values(Int32.self, from: 4, count: 0), [])
+        XCTAssertEqual(doubles.values(Double.self, from: 0, count: 3), [0.5, -2.0, .infinity])
+        XCTAssertNoThrow(try ints.requireValues(Int32.self, count: 4, path: "m", what: "section 'ints'"))
+        XCTAssertThrowsError(try ints.requireValues(Int32.self, count: 5, path: "m", what: "section 'ints'")) { e in
+            XCTAssertTrue("\(e)".contains("section 'ints' has 16 bytes, not the 5 Int32 values"), "\(e)")
+        }
+        // The same container decoded in place from an array of the file's bytes.
+        let bytes = [UInt8](c.encoded())
+        XCTAssertEqual(try ModelContainer.decode(bytes: bytes, path: "m") { try $0.section("doubles").values(Double.self, from: 1, count: 2) }, [-2.0, .infinity])
+        XCTAssertThrowsError(try ModelContainer.decode(bytes: [], path: "m.model") { _ in }) { e in
+            XCTAssertTrue("\(e)".contains("not an MPILearn model file"), "\(e)")
+        }
+    }
 }

@@ -113,6 +113,27 @@ public struct ModelContainer: Equatable {
         return ModelContainer(kind: kind, header: header, sections: sections, version: version)
     }
 
+    /// The bytes of the file at `path`, read straight into one array (to broadcast a model
+    /// file, or decode it with ``decode(bytes:path:expectedKinds:_:)``).
+    public static func fileBytes(_ path: String) throws -> [UInt8] {
+        guard FileManager.default.fileExists(atPath: path) else { throw MPILearnError.cannotRead(path: path, reason: "no such file") }
+        let file = try ByteFile(path: path)
+        return try [UInt8](unsafeUninitializedCapacity: file.size) { buf, n in
+            n = try file.read(into: buf.baseAddress!, count: file.size, at: 0)
+        }
+    }
+
+    /// Decodes the container in `bytes` without copying them and passes it to `body`; the
+    /// container's sections are slices of `bytes`, valid only inside `body`.
+    public static func decode<R>(bytes: [UInt8], path: String, expectedKinds: [String]? = nil,
+                                 _ body: (ModelContainer) throws -> R) throws -> R {
+        try bytes.withUnsafeBytes { raw in
+            guard let base = raw.baseAddress else { return try body(decode(Data(), path: path, expectedKinds: expectedKinds)) }
+            let data = Data(bytesNoCopy: UnsafeMutableRawPointer(mutating: base), count: raw.count, deallocator: .none)
+            return try body(decode(data, path: path, expectedKinds: expectedKinds))
+        }
+    }
+
     /// Reads and decodes the container at `path`.
     public static func read(from path: String, expectedKinds: [String]? = nil) throws -> ModelContainer {
         guard let data = FileManager.default.contents(atPath: path) else {
@@ -138,12 +159,14 @@ public struct ByteReader {
         return b.withUnsafeBytes { T(littleEndian: $0.loadUnaligned(as: T.self)) }
     }
 
+    /// The next `n` bytes, as a slice that shares `data`'s storage (no copy: a model's
+    /// sections are most of its file, and copying them would double the memory of a load).
     public mutating func bytes(_ n: Int) throws -> Data {
         guard n >= 0, offset + n <= data.count else {
             throw MPILearnError.dataError(SourceLocation(file: path), "model file is truncated (needs \(n) bytes at offset \(offset), has \(data.count - offset))")
         }
         defer { offset += n }
-        return data.subdata(in: data.startIndex + offset ..< data.startIndex + offset + n)
+        return data[data.startIndex + offset ..< data.startIndex + offset + n]
     }
 }
 
@@ -157,6 +180,27 @@ extension Data {
     /// The bytes of a flat array of trivially copyable values (native little-endian layout).
     public init<T: BitwiseCopyable>(flat values: [T]) {
         self = values.withUnsafeBytes { Data($0) }
+    }
+
+    /// Throws unless the bytes are exactly `count` values of `T` (a section's length check).
+    public func requireValues<T: BitwiseCopyable>(_: T.Type, count: Int, path: String, what: String) throws {
+        guard self.count == count * MemoryLayout<T>.stride else {
+            throw MPILearnError.dataError(SourceLocation(file: path),
+                "\(what) has \(self.count) bytes, not the \(count) \(T.self) values the model's tables call for; it is corrupt")
+        }
+    }
+
+    /// `count` values of `T` starting at value `first` (native little-endian layout), copied
+    /// straight from these bytes: a section is cut into its trees without an intermediate
+    /// array of the whole section. The range must lie inside the bytes.
+    public func values<T: BitwiseCopyable>(_: T.Type, from first: Int, count: Int) -> [T] {
+        let size = MemoryLayout<T>.stride
+        precondition(first >= 0 && count >= 0 && (first + count) * size <= self.count, "values outside the section")
+        let lower = startIndex + first * size
+        return [T](unsafeUninitializedCapacity: count) { buf, n in
+            _ = self.copyBytes(to: UnsafeMutableRawBufferPointer(buf), from: lower ..< lower + count * size)
+            n = count
+        }
     }
 
     /// Reinterprets the bytes as a flat array of `T`.

@@ -126,29 +126,39 @@ public struct ForestModel: Sendable {
         func bad(_ m: String) -> MPILearnError { .dataError(SourceLocation(file: path), m) }
         let indices = try c.section("tree_index", in: path).flatArray(of: Int64.self, path: path).map { Int($0) }
         let counts = try c.section("node_count", in: path).flatArray(of: Int64.self, path: path).map { Int($0) }
-        guard counts.count == indices.count, counts.allSatisfy({ $0 >= 1 }) else { throw bad("model file has inconsistent tree tables; it is corrupt") }
+        // No tree has more nodes than the feature section holds entries, so the sum below
+        // cannot overflow even in a crafted file.
+        let maxNodes = try c.section("feature", in: path).count / MemoryLayout<Int32>.stride
+        guard counts.count == indices.count, counts.allSatisfy({ $0 >= 1 && $0 <= maxNodes }) else {
+            throw bad("model file has inconsistent tree tables; it is corrupt")
+        }
         let total = counts.reduce(0, +)
-        let feature = try c.section("feature", in: path).flatArray(of: Int32.self, path: path)
-        let threshold = try c.section("threshold", in: path).flatArray(of: Double.self, path: path)
-        let left = try c.section("left", in: path).flatArray(of: Int32.self, path: path)
-        let right = try c.section("right", in: path).flatArray(of: Int32.self, path: path)
-        let missing = try c.section("missing_left", in: path).flatArray(of: UInt8.self, path: path)
-        let samples = try c.section("samples", in: path).flatArray(of: Int32.self, path: path)
-        let weighted = try c.section("weighted_samples", in: path).flatArray(of: Double.self, path: path)
-        let impurity = try c.section("impurity", in: path).flatArray(of: Double.self, path: path)
-        let value = try c.section("value", in: path).flatArray(of: Double.self, path: path)
-        guard [feature.count, threshold.count, left.count, right.count, missing.count, samples.count, weighted.count, impurity.count].allSatisfy({ $0 == total }),
-              value.count == total * outputs else { throw bad("model file node arrays do not match its \(total) nodes; it is corrupt") }
+        // Each tree's arrays are copied straight out of the file's bytes (the sections are
+        // slices of them): loading holds the file and the trees, nothing more.
+        func section<T: BitwiseCopyable>(_ name: String, _ type: T.Type, per node: Int = 1) throws -> Data {
+            let bytes = try c.section(name, in: path)
+            try bytes.requireValues(T.self, count: total * node, path: path, what: "section '\(name)'")
+            return bytes
+        }
+        let feature = try section("feature", Int32.self), threshold = try section("threshold", Double.self)
+        let left = try section("left", Int32.self), right = try section("right", Int32.self)
+        let missing = try section("missing_left", UInt8.self), samples = try section("samples", Int32.self)
+        let weighted = try section("weighted_samples", Double.self), impurity = try section("impurity", Double.self)
+        let value = try section("value", Double.self, per: outputs)
         var trees: [Tree] = []
         trees.reserveCapacity(counts.count)
         var o = 0
         for (t, n) in counts.enumerated() {
             var tree = Tree(outputs: outputs)
-            tree.feature = Array(feature[o ..< o + n]); tree.threshold = Array(threshold[o ..< o + n])
-            tree.left = Array(left[o ..< o + n]); tree.right = Array(right[o ..< o + n])
-            tree.missingGoesLeft = Array(missing[o ..< o + n]); tree.samples = Array(samples[o ..< o + n])
-            tree.weightedSamples = Array(weighted[o ..< o + n]); tree.impurity = Array(impurity[o ..< o + n])
-            tree.value = Array(value[o * outputs ..< (o + n) * outputs])
+            tree.feature = feature.values(Int32.self, from: o, count: n)
+            tree.threshold = threshold.values(Double.self, from: o, count: n)
+            tree.left = left.values(Int32.self, from: o, count: n)
+            tree.right = right.values(Int32.self, from: o, count: n)
+            tree.missingGoesLeft = missing.values(UInt8.self, from: o, count: n)
+            tree.samples = samples.values(Int32.self, from: o, count: n)
+            tree.weightedSamples = weighted.values(Double.self, from: o, count: n)
+            tree.impurity = impurity.values(Double.self, from: o, count: n)
+            tree.value = value.values(Double.self, from: o * outputs, count: n * outputs)
             if let problem = tree.validate(features: features) { throw bad("tree \(t): \(problem); the model file is corrupt") }
             trees.append(tree)
             o += n
@@ -182,6 +192,12 @@ public struct ForestModel: Sendable {
     public static func load(from path: String, kinds: [String] = [classifierKind, regressorKind]) throws -> ForestModel {
         let c = try ModelContainer.read(from: path, expectedKinds: kinds)
         return try decode(c, path: path)
+    }
+
+    /// The forest in a model file's bytes (read on one rank and broadcast to the others),
+    /// decoded without a second copy of them.
+    public static func decode(fileBytes: [UInt8], path: String, kinds: [String] = [classifierKind, regressorKind]) throws -> ForestModel {
+        try ModelContainer.decode(bytes: fileBytes, path: path, expectedKinds: kinds) { try decode($0, path: path) }
     }
 
     /// The forest in a decoded container (kind, header and every tree checked).
