@@ -45,8 +45,10 @@ def run_sklearn(path, threads, reps=3):
             t0 = time.perf_counter()
             kmeans_plusplus(x, 12, x_squared_norms=norms, random_state=0)
             init = time.perf_counter() - t0
+            # The separate call can exceed the whole fit on a busy host: no estimate (NaN) then.
+            per_iter = (total - init) / max(km.n_iter_, 1) if init < total else float("nan")
             emit(dict(name=f"scikit-learn {threads} thread{'s' if threads > 1 else ''} (k-means++)", total=total, init=init,
-                      per_iter=(total - init) / max(km.n_iter_, 1), n_iter=int(km.n_iter_), inertia=float(km.inertia_)))
+                      per_iter=per_iter, n_iter=int(km.n_iter_), inertia=float(km.inertia_)))
 
 
 def run_dask(path, workers, reps=2):
@@ -120,6 +122,7 @@ def parse(name, log):
             rec["total"] = float(f[2])
             rec["init"] = float(f[6])
     rec["per_iter"] = statistics.median(its)
+    rec["iter_times"] = its
     emit(rec)
 
 
@@ -133,21 +136,27 @@ def table(results):
     sk2 = statistics.median(r["total"] for r in by.get("scikit-learn 2 threads (k-means++)", [{"total": float("nan")}]))
     sk_inertia = statistics.median(r["inertia"] for r in by.get("scikit-learn 2 threads (k-means++)", [{"inertia": float("nan")}]))
     print(f"k-means, make_blobs(2,000,000 × 20, 12 centres, random_state=0) float64, k = 12; medians of {max(len(v) for v in by.values())} runs")
-    print(f"{'':44} {'fit s':>8} {'init s':>8} {'s/iter':>8} {'iters':>6} {'inertia':>12} {'Δinertia':>9} {'vs skl-2':>9} {'bound/it':>9}")
+    print(f"{'':44} {'fit s':>8} {'init s':>8} {'s/iter':>8} {'best it':>8} {'iters':>6} {'inertia':>12} {'Δinertia':>9} {'vs skl-2':>9} "
+          f"{'bound/it':>9} {'×bound':>7} {'best×b':>7}")
     for name, rs in by.items():
-        med = {key: statistics.median(r[key] for r in rs) for key in ("total", "init", "per_iter", "n_iter", "inertia")}
-        if med["per_iter"] != med["per_iter"] or med["per_iter"] < 0:
-            med["per_iter"] = float("nan")
+        med = {key: statistics.median(r[key] for r in rs) for key in ("total", "init", "n_iter", "inertia")}
+        known = [r["per_iter"] for r in rs if r["per_iter"] == r["per_iter"] and r["per_iter"] >= 0]   # NaN: no estimate
+        med["per_iter"] = statistics.median(known) if known else float("nan")
         cores = 1 if ("p=1" in name and "threads" not in name) or "1 thread " in name or "1 thread (" in name else 2
         bound = b[str(cores)]["bound_s"] if b else float("nan")
-        print(f"{name:44} {med['total']:8.3f} {med['init']:8.3f} {med['per_iter']:8.4f} {med['n_iter']:6.0f} {med['inertia']:12.5e} "
-              f"{100 * (med['inertia'] / sk_inertia - 1):+8.3f}% {sk2 / med['total']:8.2f}× {bound:9.4f}")
+        # The fastest single iteration over all runs, against the bound (itself a best of 5):
+        # the same statistic on both sides, on a host whose speed drifts between runs.
+        times = [t for r in rs for t in (r.get("iter_times") or [r["per_iter"]]) if t == t and t >= 0]
+        best = min(times) if times else float("nan")
+        print(f"{name:44} {med['total']:8.3f} {med['init']:8.3f} {med['per_iter']:8.4f} {best:8.4f} {med['n_iter']:6.0f} {med['inertia']:12.5e} "
+              f"{100 * (med['inertia'] / sk_inertia - 1):+8.3f}% {sk2 / med['total']:8.2f}× {bound:9.4f} {med['per_iter'] / bound:6.2f}× {best / bound:6.2f}×")
     if b:
         for t in ("1", "2"):
             v = b[t]
             print(f"bound at {t} core(s): read X {v['read_s']:.4f} s ({v['bandwidth_gbs']:.1f} GB/s), 2nkd flops {v['flop_s']:.4f} s "
                   f"({v['dgemm_gflops']:.1f} GFLOP/s DGEMM) -> {v['bound_s']:.4f} s per Lloyd pass")
     print("goals: fit < 0.58 s at 2 ranks (oneDAL), inertia within 1% of scikit-learn, s/iter within 2× the bound")
+    print("×bound: median s/iter over the bound; best×b: the fastest iteration of all runs over the bound")
 
 
 if __name__ == "__main__":
