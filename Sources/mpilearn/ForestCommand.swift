@@ -105,14 +105,27 @@ final class FitProgress: @unchecked Sendable {
 }
 
 /// Fits a forest on every rank's shard (shared by `fit` and `run`). The shard's rows are
-/// handed over to the fit (`shard.data` is left with no rows), so it can free the raw
+/// handed over to the fit (the shard is left with no rows), so it can free the raw
 /// features once they are binned.
 /// - Parameter keepTrees: keep the full trees (to save or gather the model); otherwise only
 ///   their compact predictors.
 func fitForest(_ shard: inout ForestShard, _ options: ForestParameterOptions, keepTrees: Bool, comm: any Communicator) throws -> ForestModel {
     let p = try options.parameters()
     let progress = FitProgress(comm).callback()
-    let data = shard.takeData()
+    // The taken rows are moved out of their enum before the fit, so the fit holds the only
+    // reference and can free them once binned (a switch over the enum would keep it alive).
+    var rows: ForestShard.Rows? = shard.takeRows()
+    if let data = rows?.columnData {
+        rows = nil
+        if options.isClassification {
+            return try RandomForestClassifier(p).fit(columns: consume data, comm: comm, classNames: shard.classNames, target: shard.target,
+                                                     dataDescription: shard.source, keepTrees: keepTrees, progress: progress).forest
+        }
+        return try RandomForestRegressor(p).fit(columns: consume data, comm: comm, target: shard.target, dataDescription: shard.source,
+                                                keepTrees: keepTrees, progress: progress).forest
+    }
+    let data = rows!.dataset
+    rows = nil
     if options.isClassification {
         return try RandomForestClassifier(p).fit(consume data, comm: comm, classNames: shard.classNames, target: shard.target,
                                                  dataDescription: shard.source, keepTrees: keepTrees, progress: progress).forest
@@ -383,8 +396,8 @@ struct ForestRun: SPMDCommand {
         var shard = try ForestData.loadTrain(path: data.train, target: data.target, categorical: data.categoricalList, features: data.featureList,
                                              classification: params.isClassification, comm: world, note: noteOnRoot(world))
         t.mark("load", comm: false)
-        say(world, "train: \(shard.data.globalRowCount) rows × \(shard.data.featureCount) features on \(world.size) rank(s); growing \(params.nEstimators) trees")
-        let rawFeatureMB = Double(shard.data.rowCount * shard.data.featureCount * 8) / 1_048_576
+        say(world, "train: \(shard.globalRowCount) rows × \(shard.featureCount) features on \(world.size) rank(s); growing \(params.nEstimators) trees")
+        let rawFeatureMB = Double(shard.rowCount * shard.featureCount * 8) / 1_048_576
         let bcast = prediction == "broadcast-test"
         // Full trees only when they are saved or sent to other ranks; else compact predictors.
         var forest = try fitForest(&shard, params, keepTrees: model != nil || !bcast, comm: world)

@@ -8,7 +8,28 @@ import SwiftMPI
 
 /// A shard ready for a forest: features, target, and what the columns mean.
 struct ForestShard {
-    var data: Dataset<Double>
+    /// The rows: a CSV table's feature columns (training; a forest bins them one at a time,
+    /// so the shard is never also held row-major) or a row-major dataset (generated data).
+    enum Rows {
+        case matrix(Dataset<Double>)
+        case columns(ColumnDataset)
+
+        /// The columns, if the rows are columns.
+        var columnData: ColumnDataset? {
+            if case .columns(let c) = self { return c }
+            return nil
+        }
+        /// The rows as a row-major dataset (a copy when they are columns).
+        var dataset: Dataset<Double> {
+            switch self {
+            case .matrix(let d): return d
+            case .columns(let c):
+                return Dataset(features: c.matrix(), target: c.target, featureNames: c.featureNames, categories: c.categories,
+                               globalRowStart: c.globalRowStart, globalRowCount: c.globalRowCount)
+            }
+        }
+    }
+    var rows: Rows
     /// Display names of the class labels, indexed by label value (classification).
     var classNames: [String]?
     /// The target's name as given (`arr_delay>15`).
@@ -16,12 +37,42 @@ struct ForestShard {
     /// Where the data came from (path or generator spec).
     var source: String
 
-    /// Hands the rows over (to a fit, which may free them): `data` keeps its names and
-    /// categories but no rows.
-    mutating func takeData() -> Dataset<Double> {
-        let taken = data
-        data = Dataset(features: Matrix(rows: 0, columns: taken.featureCount), target: [], featureNames: taken.featureNames,
-                       categories: taken.categories, globalRowStart: taken.globalRowStart, globalRowCount: taken.globalRowCount)
+    init(data: Dataset<Double>, classNames: [String]?, target: String, source: String) {
+        self.init(rows: .matrix(data), classNames: classNames, target: target, source: source)
+    }
+
+    init(rows: Rows, classNames: [String]?, target: String, source: String) {
+        self.rows = rows
+        self.classNames = classNames
+        self.target = target
+        self.source = source
+    }
+
+    /// The rows as a row-major dataset (a copy when they are columns).
+    var data: Dataset<Double> { rows.dataset }
+
+    var rowCount: Int {
+        switch rows { case .matrix(let d): return d.rowCount; case .columns(let c): return c.rowCount }
+    }
+    var featureCount: Int {
+        switch rows { case .matrix(let d): return d.featureCount; case .columns(let c): return c.featureCount }
+    }
+    var globalRowCount: Int {
+        switch rows { case .matrix(let d): return d.globalRowCount; case .columns(let c): return c.globalRowCount }
+    }
+
+    /// Hands the rows over (to a fit, which may free them): the shard keeps its names and
+    /// counts' meaning but no rows.
+    mutating func takeRows() -> Rows {
+        let taken = rows
+        switch taken {
+        case .matrix(let d):
+            rows = .matrix(Dataset(features: Matrix(rows: 0, columns: d.featureCount), target: [], featureNames: d.featureNames,
+                                   categories: d.categories, globalRowStart: d.globalRowStart, globalRowCount: d.globalRowCount))
+        case .columns(let c):
+            rows = .columns(ColumnDataset(columns: c.columns.map { _ in [] }, rows: 0, target: [], featureNames: c.featureNames,
+                                          categories: c.categories, globalRowStart: c.globalRowStart, globalRowCount: c.globalRowCount))
+        }
         return taken
     }
 }
@@ -182,11 +233,14 @@ enum ForestData {
             y = y.filter { !$0.isNaN }
         }
         let counts = try comm.allgatherCounts(table.rowCount)
-        let data = try table.dataset(Double.self, features: featureNames, target: nil)
+        // The table's columns go to the fit as they are (float64 columns shared, not copied):
+        // it bins them one at a time, so no row-major copy of the shard is ever made.
+        var data = try table.columnDataset(features: featureNames)
         table.columns = []
-        return ForestShard(data: Dataset(features: data.features, target: y, featureNames: featureNames, categories: data.categories,
-                                         globalRowStart: counts[0 ..< comm.rank].reduce(0, +), globalRowCount: counts.reduce(0, +)),
-                           classNames: classNames, target: target, source: path)
+        data.target = y
+        data.globalRowStart = counts[0 ..< comm.rank].reduce(0, +)
+        data.globalRowCount = counts.reduce(0, +)
+        return ForestShard(rows: .columns(data), classNames: classNames, target: target, source: path)
     }
 
     /// Test rows shaped for a model: its feature columns in its order, categorical values

@@ -202,6 +202,45 @@ final class ForestTests: XCTestCase {
         XCTAssertEqual(m.featureImportances.reduce(0, +), 1, accuracy: 1e-9)
     }
 
+    /// A fit from separate columns (``ColumnDataset``: how `forest fit` and `forest run` pass a
+    /// CSV table, never forming the row-major matrix) grows exactly the forest the row-major
+    /// ``Dataset`` of the same values grows: on 1 and 3 ranks, with missing values, for
+    /// both tasks, and with the out-of-bag score (which needs the raw rows back).
+    func testFitFromColumnsEqualsFitFromTheMatrix() throws {
+        func columns(_ d: Dataset<Double>) -> ColumnDataset {
+            let x = d.features
+            return ColumnDataset(columns: (0 ..< x.columns).map { j in (0 ..< x.rows).map { x[$0, j] } }, rows: x.rows, target: d.target,
+                                 featureNames: d.featureNames, categories: d.categories, globalRowStart: d.globalRowStart,
+                                 globalRowCount: d.globalRowCount)
+        }
+        for p in [1, 3] {
+            let out = try LocalWorld.run(size: p) { comm -> [String] in
+                var d = try Self.shard(comm, rows: 500)
+                for i in Swift.stride(from: 0, to: d.rowCount, by: 5) { d.features[i, (i / 5) % d.featureCount] = .nan }
+                XCTAssertTrue(columns(d).matrix().storage.map(\.bitPattern) == d.features.storage.map(\.bitPattern), "matrix() is not the columns' rows")
+                var problems: [String] = []
+                for oob in [false, true] {
+                    var params = Self.params(7)
+                    params.oobScore = oob
+                    let a = try RandomForestClassifier(params).fit(d, comm: comm).forest
+                    let b = try RandomForestClassifier(params).fit(columns: columns(d), comm: comm).forest
+                    if a.trees != b.trees || a.trees.isEmpty { problems.append("classifier trees differ (oob \(oob))") }
+                    if a.header != b.header { problems.append("classifier headers differ (oob \(oob))") }
+                    var reg = RandomForestParameters.regressor(nEstimators: 5)
+                    reg.oobScore = oob
+                    var r = d
+                    r.target = (0 ..< d.rowCount).map { i in d.features[i, 1].isNaN ? 0 : d.features[i, 1] * 3 }
+                    let ra = try RandomForestRegressor(reg).fit(r, comm: comm).forest
+                    let rb = try RandomForestRegressor(reg).fit(columns: columns(r), comm: comm).forest
+                    if ra.trees != rb.trees || ra.header != rb.header { problems.append("regressor forests differ (oob \(oob))") }
+                    if oob && (a.header.oobScore == nil || ra.header.oobScore == nil) { problems.append("no oob score") }
+                }
+                return problems
+            }
+            for (rank, problems) in out.enumerated() { XCTAssertEqual(problems, [], "p=\(p) rank \(rank)") }
+        }
+    }
+
     func testRegressorFitsALinearSignal() throws {
         let solo = LocalCommunicator.solo()
         let (train, _) = try Generators.makeRegression(nSamples: 800, nFeatures: 4, nInformative: 2, noise: 1, randomState: 2)

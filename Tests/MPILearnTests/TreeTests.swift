@@ -130,6 +130,31 @@ final class TreeTests: XCTestCase {
         XCTAssertEqual(bins.code(.nan, feature: 0), 10)
     }
 
+    /// Separate columns (a CSV table's, as `forest fit` hands them over) give the same edges
+    /// and codes as their row-major matrix: with missing and infinite values, a heavy value,
+    /// few and many distinct values, the stride sample (more rows than `sampleLimit`), and no rows.
+    func testBinsFromColumnsEqualBinsFromTheMatrix() {
+        var rng = Philox(seed: 31)
+        for (n, limit) in [(0, 250_000), (1, 250_000), (997, 250_000), (5000, 700)] {
+            let columns: [[Double]] = [
+                (0 ..< n).map { _ in Double(rng.below(1000)) / 7 },                       // many distinct values
+                (0 ..< n).map { (i: Int) -> Double in i % 11 == 0 ? .nan : Double(rng.below(4)) },   // few, and missing
+                (0 ..< n).map { (i: Int) -> Double in
+                    if i % 3 == 0 { return 2.5 }                       // a heavy value
+                    return i % 101 == 0 ? -Double.infinity : Double(i)
+                },
+                (0 ..< n).map { _ in .nan },                                                // all missing
+            ]
+            let d = columns.count
+            let x = Matrix(rows: n, columns: d, storage: (0 ..< n).flatMap { i in columns.map { $0[i] } })
+            let fromMatrix = FeatureBins(x, maxBins: 40, sampleLimit: limit)
+            let fromColumns = FeatureBins(columns: columns, rows: n, maxBins: 40, sampleLimit: limit)
+            XCTAssertEqual(fromColumns.edges, fromMatrix.edges, "n=\(n)")
+            XCTAssertEqual(fromColumns.bin(columns: columns, rows: n, padding: 4), fromMatrix.bin(x, padding: 4), "n=\(n)")
+            if n == 997 { XCTAssertEqual(fromColumns.binCount(1), 4, "one bin per distinct value (the missing code is 4)") }
+        }
+    }
+
     func testBadTreeParameters() {
         XCTAssertThrowsError(try TreeParameters(maxDepth: 0).validate(features: 3)) { e in
             XCTAssertTrue("\(e)".contains("max_depth"), "\(e)")

@@ -160,6 +160,25 @@ extension Table {
                        globalRowStart: globalRowStart, globalRowCount: globalRowCount)
     }
 
+    /// The named feature columns as separate Double columns (``ColumnDataset``), for a learner
+    /// that reads one feature at a time: no row-major matrix is formed. A float64 column is
+    /// shared with the table, not copied; other columns are converted as in ``dataset(_:features:target:)``.
+    /// - Throws: ``MPILearnError/invalidParameter`` for an unknown column.
+    public func columnDataset(features names: [String]) throws -> ColumnDataset {
+        var columns: [[Double]] = []
+        var categories: [CategoryDictionary?] = []
+        for name in names {
+            let c = try column(named: name)
+            switch c.values {
+            case .float64(let v): columns.append(v)
+            default: columns.append((0 ..< rowCount).map { c.values.double(at: $0) })
+            }
+            if case .categorical(_, let d) = c.values { categories.append(d) } else { categories.append(nil) }
+        }
+        return ColumnDataset(columns: columns, rows: rowCount, featureNames: names, categories: categories,
+                             globalRowStart: globalRowStart, globalRowCount: globalRowCount)
+    }
+
     /// The dictionary of categorical column `name`, or nil if it is not categorical.
     public func categories(of name: String) throws -> CategoryDictionary? {
         if case .categorical(_, let d) = try column(named: name).values { return d }

@@ -163,3 +163,42 @@ public struct Dataset<T: LinearAlgebraScalar>: Sendable {
     public var rowCount: Int { features.rows }
     public var featureCount: Int { features.columns }
 }
+
+/// Features as separate columns, and (optionally) a target, for one rank's rows: a table's
+/// columns handed to a learner that reads one feature at a time. A random forest bins each
+/// column straight into its one-byte codes, so a shard is never held both as a table and
+/// as a row-major matrix (``Dataset``).
+public struct ColumnDataset: Sendable {
+    /// One array of `rowCount` values per feature (categorical codes with NaN for missing).
+    public var columns: [[Double]]
+    public var rowCount: Int
+    public var target: [Double]?
+    public var featureNames: [String]
+    public var categories: [CategoryDictionary?]
+    public var globalRowStart: Int
+    public var globalRowCount: Int
+
+    public init(columns: [[Double]], rows: Int, target: [Double]? = nil, featureNames: [String]? = nil,
+                categories: [CategoryDictionary?]? = nil, globalRowStart: Int = 0, globalRowCount: Int? = nil) {
+        precondition(columns.allSatisfy { $0.count == rows }, "ColumnDataset: column lengths differ from \(rows) rows")
+        self.columns = columns
+        self.rowCount = rows
+        self.target = target
+        self.featureNames = featureNames ?? (0 ..< columns.count).map { "x\($0)" }
+        self.categories = categories ?? Array(repeating: nil, count: columns.count)
+        self.globalRowStart = globalRowStart
+        self.globalRowCount = globalRowCount ?? rows
+    }
+
+    public var featureCount: Int { columns.count }
+
+    /// The columns as a row-major matrix (a copy).
+    public func matrix() -> Matrix<Double> {
+        let d = columns.count
+        var m = Matrix<Double>(rows: rowCount, columns: d)
+        m.storage.withUnsafeMutableBufferPointer { out in
+            for (j, c) in columns.enumerated() { for i in 0 ..< rowCount { out[i * d + j] = c[i] } }
+        }
+        return m
+    }
+}

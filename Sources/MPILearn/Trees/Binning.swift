@@ -27,25 +27,39 @@ public struct FeatureBins: Sendable {
     public init(_ x: Matrix<Double>, maxBins: Int, sampleLimit: Int = 250_000) {
         precondition(maxBins >= 2 && maxBins <= 255, "FeatureBins: maxBins \(maxBins) not in 2...255")
         let n = x.rows, d = x.columns
-        let stride = max(1, (n + sampleLimit - 1) / max(1, sampleLimit))
-        var edges: [[Double]] = []
-        edges.reserveCapacity(d)
-        var column: [Double] = []
-        column.reserveCapacity(n / stride + 1)
-        x.storage.withUnsafeBufferPointer { xs in
-            for f in 0 ..< d {
-                column.removeAll(keepingCapacity: true)
-                var i = 0
-                while i < n {
-                    let v = xs[i * d + f]
-                    if !v.isNaN { column.append(v) }
-                    i += stride
-                }
-                column.sort()
-                edges.append(FeatureBins.cuts(sorted: column, maxBins: maxBins))
-            }
+        var scratch: [Double] = []
+        edges = x.storage.withUnsafeBufferPointer { xs in
+            (0 ..< d).map { f in Self.edges(xs.baseAddress.map { $0 + f }, rows: n, stride: d, maxBins: maxBins, sampleLimit: sampleLimit, scratch: &scratch) }
         }
-        self.edges = edges
+    }
+
+    /// Learns the bins of separate columns (``ColumnDataset``): the same edges as from the
+    /// row-major matrix of these columns.
+    public init(columns: [[Double]], rows n: Int, maxBins: Int, sampleLimit: Int = 250_000) {
+        precondition(maxBins >= 2 && maxBins <= 255, "FeatureBins: maxBins \(maxBins) not in 2...255")
+        precondition(columns.allSatisfy { $0.count == n }, "FeatureBins: column lengths differ from \(n) rows")
+        var scratch: [Double] = []
+        edges = columns.map { c in
+            c.withUnsafeBufferPointer { Self.edges($0.baseAddress, rows: n, stride: 1, maxBins: maxBins, sampleLimit: sampleLimit, scratch: &scratch) }
+        }
+    }
+
+    /// The edges of one feature whose `n` values are at `x[i * stride]`: its non-missing
+    /// values at every k-th row (k = ⌈n / sampleLimit⌉), sorted and cut. `scratch` is reused
+    /// between features.
+    static func edges(_ x: UnsafePointer<Double>?, rows n: Int, stride: Int, maxBins: Int, sampleLimit: Int,
+                      scratch column: inout [Double]) -> [Double] {
+        let step = max(1, (n + sampleLimit - 1) / max(1, sampleLimit))
+        column.removeAll(keepingCapacity: true)
+        column.reserveCapacity(n / step + 1)
+        var i = 0
+        while i < n, let x {
+            let v = x[i * stride]
+            if !v.isNaN { column.append(v) }
+            i += step
+        }
+        column.sort()
+        return cuts(sorted: column, maxBins: maxBins)
     }
 
     /// Bins with given edges (for tests).
@@ -117,6 +131,27 @@ public struct FeatureBins: Sendable {
                         }
                     }
                     r0 += m
+                }
+            }
+        }
+        return out
+    }
+
+    /// Separate columns (``ColumnDataset``) as row-major codes, followed by `padding` zero
+    /// bytes: the same codes as ``bin(_:padding:)`` of their row-major matrix. Each column is
+    /// read once, front to back.
+    public func bin(columns: [[Double]], rows n: Int, padding: Int = 0) -> [UInt8] {
+        let d = columns.count
+        precondition(edges.count >= d && edges.allSatisfy { $0.count <= 254 }, "FeatureBins: more than 254 edges")
+        precondition(columns.allSatisfy { $0.count == n }, "FeatureBins: column lengths differ from \(n) rows")
+        var out = [UInt8](repeating: 0, count: n * d + padding)
+        guard n > 0 else { return out }
+        out.withUnsafeMutableBufferPointer { o in
+            for (f, c) in columns.enumerated() {
+                c.withUnsafeBufferPointer { xs in
+                    edges[f].withUnsafeBufferPointer { e in
+                        mpl_bin_column_f64(xs.baseAddress!, n, 1, e.baseAddress, e.count, o.baseAddress! + f, d)
+                    }
                 }
             }
         }

@@ -41,7 +41,17 @@ public struct RandomForestClassifier: Sendable {
     ///   ``MPILearnError/dataError`` for a missing target.
     public func fit(_ data: consuming Dataset<Double>, comm: any Communicator, classNames: [String]? = nil, target: String = "target",
                     dataDescription: String = "", keepTrees: Bool = true, progress: ForestProgress? = nil) throws -> RandomForestClassifierModel {
-        let forest = try ForestTrainer.fit(consume data, task: .classification, parameters: parameters, comm: comm, classNames: classNames,
+        let forest = try ForestTrainer.fit(TrainingShard(consume data), task: .classification, parameters: parameters, comm: comm, classNames: classNames,
+                                           target: target, dataDescription: dataDescription, keepTrees: keepTrees, progress: progress)
+        return RandomForestClassifierModel(forest: forest)
+    }
+
+    /// Collective. Fits the forest on every rank's shard given as separate columns (a
+    /// table's): each column is binned straight into the codes, so the shard is never also
+    /// held as a row-major matrix. The same forest as from the ``Dataset`` of these columns.
+    public func fit(columns data: consuming ColumnDataset, comm: any Communicator, classNames: [String]? = nil, target: String = "target",
+                    dataDescription: String = "", keepTrees: Bool = true, progress: ForestProgress? = nil) throws -> RandomForestClassifierModel {
+        let forest = try ForestTrainer.fit(TrainingShard(consume data), task: .classification, parameters: parameters, comm: comm, classNames: classNames,
                                            target: target, dataDescription: dataDescription, keepTrees: keepTrees, progress: progress)
         return RandomForestClassifierModel(forest: forest)
     }
@@ -57,9 +67,74 @@ public struct RandomForestRegressor: Sendable {
     /// Collective. Fits the forest on every rank's shard (see ``RandomForestClassifier/fit``).
     public func fit(_ data: consuming Dataset<Double>, comm: any Communicator, target: String = "target",
                     dataDescription: String = "", keepTrees: Bool = true, progress: ForestProgress? = nil) throws -> RandomForestRegressorModel {
-        let forest = try ForestTrainer.fit(consume data, task: .regression, parameters: parameters, comm: comm, classNames: nil,
+        let forest = try ForestTrainer.fit(TrainingShard(consume data), task: .regression, parameters: parameters, comm: comm, classNames: nil,
                                            target: target, dataDescription: dataDescription, keepTrees: keepTrees, progress: progress)
         return RandomForestRegressorModel(forest: forest)
+    }
+
+    /// Collective. Fits the forest on shards given as separate columns (see
+    /// ``RandomForestClassifier/fit(columns:comm:classNames:target:dataDescription:keepTrees:progress:)``).
+    public func fit(columns data: consuming ColumnDataset, comm: any Communicator, target: String = "target",
+                    dataDescription: String = "", keepTrees: Bool = true, progress: ForestProgress? = nil) throws -> RandomForestRegressorModel {
+        let forest = try ForestTrainer.fit(TrainingShard(consume data), task: .regression, parameters: parameters, comm: comm, classNames: nil,
+                                           target: target, dataDescription: dataDescription, keepTrees: keepTrees, progress: progress)
+        return RandomForestRegressorModel(forest: forest)
+    }
+}
+
+/// A training shard as a fit reads it: its features row-major (``Dataset``) or as separate
+/// columns (``ColumnDataset``), with the target and the columns' meaning. Owned by the fit,
+/// which frees the features once they are binned.
+struct TrainingShard {
+    enum Features {
+        case rows(Matrix<Double>)
+        case columns([[Double]])
+    }
+    var features: Features
+    let rowCount: Int
+    let featureCount: Int
+    let target: [Double]?
+    let featureNames: [String]
+    let categories: [CategoryDictionary?]
+    let globalRowStart: Int
+    let globalRowCount: Int
+
+    init(_ data: consuming Dataset<Double>) {
+        rowCount = data.rowCount; featureCount = data.featureCount; target = data.target
+        featureNames = data.featureNames; categories = data.categories
+        globalRowStart = data.globalRowStart; globalRowCount = data.globalRowCount
+        features = .rows(data.features)
+    }
+
+    init(_ data: consuming ColumnDataset) {
+        rowCount = data.rowCount; featureCount = data.featureCount; target = data.target
+        featureNames = data.featureNames; categories = data.categories
+        globalRowStart = data.globalRowStart; globalRowCount = data.globalRowCount
+        features = .columns(data.columns)
+    }
+
+    /// The features binned (`classes > 0`: class codes `y`; else regression values `yValue`).
+    func binned(classes: Int, y: [Int32], yValue: [Double], maxBins: Int) -> BinnedData {
+        switch features {
+        case .rows(let x):
+            return classes > 0 ? BinnedData(x: x, classes: classes, y: y, maxBins: maxBins) : BinnedData(x: x, y: yValue, maxBins: maxBins)
+        case .columns(let c):
+            return BinnedData(columns: c, rows: rowCount, classes: classes, y: y, yValue: yValue, maxBins: maxBins)
+        }
+    }
+
+    /// Frees the raw features.
+    mutating func dropFeatures() { features = .columns([]) }
+
+    /// The shard as a row-major ``Dataset`` (a copy when it came as columns).
+    func dataset() -> Dataset<Double> {
+        let x: Matrix<Double>
+        switch features {
+        case .rows(let m): x = m
+        case .columns(let c): x = ColumnDataset(columns: c, rows: rowCount).matrix()
+        }
+        return Dataset(features: x, target: target, featureNames: featureNames, categories: categories,
+                       globalRowStart: globalRowStart, globalRowCount: globalRowCount)
     }
 }
 
@@ -67,7 +142,7 @@ public struct RandomForestRegressor: Sendable {
 enum ForestTrainer {
     enum Domain: UInt64 { case bootstrap = 0x7F01, features = 0x7F02 }
 
-    static func fit(_ data: consuming Dataset<Double>, task: ForestHeader.Task, parameters p: RandomForestParameters, comm: any Communicator,
+    static func fit(_ data: consuming TrainingShard, task: ForestHeader.Task, parameters p: RandomForestParameters, comm: any Communicator,
                     classNames: [String]?, target: String, dataDescription: String, keepTrees: Bool,
                     progress: ForestProgress?) throws -> ForestModel {
         let classification = task == .classification
@@ -127,11 +202,9 @@ enum ForestTrainer {
         let compact = !keepTrees && !p.oobScore && d <= 256
         var bins: FeatureBins? = nil
         if myTrees > 0 {
-            let binned = classification
-                ? BinnedData(x: data.features, classes: k, y: yCodes, maxBins: p.tree.maxBins)
-                : BinnedData(x: data.features, y: y, maxBins: p.tree.maxBins)
+            let binned = data.binned(classes: classification ? k : 0, y: yCodes, yValue: classification ? [] : y, maxBins: p.tree.maxBins)
             bins = binned.bins
-            if !p.oobScore { data.features = Matrix(rows: 0, columns: d) }
+            if !p.oobScore { data.dropFeatures() }
             lap(&timings.bin)
             let draws: Int
             switch p.maxSamples {
@@ -229,7 +302,7 @@ enum ForestTrainer {
         if compact { model.predictors = predictors.map { $0! } }
         lap(&timings.communication)
         if p.oobScore {
-            model.header.oobScore = try oobScore(model, data: data, yCodes: yCodes, comm: comm, firstTree: firstTree)
+            model.header.oobScore = try oobScore(model, data: data.dataset(), yCodes: yCodes, comm: comm, firstTree: firstTree)
             if !keepTrees, let bins, d <= 256 {
                 model.predictors = model.trees.map { BinnedPackedTree($0, bins: bins)! }
                 model.trees = []

@@ -30,6 +30,13 @@ public struct BinnedData: @unchecked Sendable {
         self.init(codes: bins.bin(x), rows: x.rows, bins: bins, classes: classes, yClass: y)
     }
 
+    /// Bins separate feature columns (the same codes as their row-major matrix) and wraps
+    /// them with a target: class codes `y` when `classes > 0`, else regression values `yValue`.
+    public init(columns: [[Double]], rows: Int, classes: Int, y: [Int32] = [], yValue: [Double] = [], maxBins: Int) {
+        let bins = FeatureBins(columns: columns, rows: rows, maxBins: maxBins)
+        self.init(codes: bins.bin(columns: columns, rows: rows), rows: rows, bins: bins, classes: classes, yClass: y, yValue: yValue)
+    }
+
     /// Bins `x` and wraps it with a regression target.
     public init(x: Matrix<Double>, y: [Double], maxBins: Int) {
         let bins = FeatureBins(x, maxBins: maxBins)
