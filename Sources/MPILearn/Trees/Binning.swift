@@ -51,9 +51,10 @@ public struct FeatureBins: Sendable {
                       scratch column: inout [Double]) -> [Double] {
         let step = max(1, (n + sampleLimit - 1) / max(1, sampleLimit))
         column.removeAll(keepingCapacity: true)
+        guard let x else { return [] }   // no rows
         column.reserveCapacity(n / step + 1)
         var i = 0
-        while i < n, let x {
+        while i < n {
             let v = x[i * stride]
             if !v.isNaN { column.append(v) }
             i += step
