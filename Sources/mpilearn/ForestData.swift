@@ -23,9 +23,7 @@ struct ForestShard {
         var dataset: Dataset<Double> {
             switch self {
             case .matrix(let d): return d
-            case .columns(let c):
-                return Dataset(features: c.matrix(), target: c.target, featureNames: c.featureNames, categories: c.categories,
-                               globalRowStart: c.globalRowStart, globalRowCount: c.globalRowCount)
+            case .columns(let c): return c.dataset()
             }
         }
     }

@@ -192,6 +192,12 @@ public struct ColumnDataset: Sendable {
 
     public var featureCount: Int { columns.count }
 
+    /// The rows as a row-major ``Dataset`` (the features copied).
+    public func dataset() -> Dataset<Double> {
+        Dataset(features: matrix(), target: target, featureNames: featureNames, categories: categories,
+                globalRowStart: globalRowStart, globalRowCount: globalRowCount)
+    }
+
     /// The columns as a row-major matrix (a copy).
     public func matrix() -> Matrix<Double> {
         let d = columns.count

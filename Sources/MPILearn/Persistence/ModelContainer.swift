@@ -210,10 +210,7 @@ extension Data {
         guard count % size == 0 else {
             throw MPILearnError.dataError(SourceLocation(file: path), "section of \(count) bytes is not a whole number of \(T.self) values")
         }
-        return [T](unsafeUninitializedCapacity: count / size) { buf, n in
-            _ = self.copyBytes(to: UnsafeMutableRawBufferPointer(buf))
-            n = count / size
-        }
+        return values(T.self, from: 0, count: count / size)
     }
 }
 

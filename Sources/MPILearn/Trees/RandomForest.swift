@@ -128,13 +128,14 @@ struct TrainingShard {
 
     /// The shard as a row-major ``Dataset`` (a copy when it came as columns).
     func dataset() -> Dataset<Double> {
-        let x: Matrix<Double>
         switch features {
-        case .rows(let m): x = m
-        case .columns(let c): x = ColumnDataset(columns: c, rows: rowCount).matrix()
+        case .rows(let x):
+            return Dataset(features: x, target: target, featureNames: featureNames, categories: categories,
+                           globalRowStart: globalRowStart, globalRowCount: globalRowCount)
+        case .columns(let c):
+            return ColumnDataset(columns: c, rows: rowCount, target: target, featureNames: featureNames, categories: categories,
+                                 globalRowStart: globalRowStart, globalRowCount: globalRowCount).dataset()
         }
-        return Dataset(features: x, target: target, featureNames: featureNames, categories: categories,
-                       globalRowStart: globalRowStart, globalRowCount: globalRowCount)
     }
 }
 
