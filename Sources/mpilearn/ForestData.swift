@@ -35,17 +35,6 @@ struct ForestShard {
     /// Where the data came from (path or generator spec).
     var source: String
 
-    init(data: Dataset<Double>, classNames: [String]?, target: String, source: String) {
-        self.init(rows: .matrix(data), classNames: classNames, target: target, source: source)
-    }
-
-    init(rows: Rows, classNames: [String]?, target: String, source: String) {
-        self.rows = rows
-        self.classNames = classNames
-        self.target = target
-        self.source = source
-    }
-
     /// The rows as a row-major dataset (a copy when they are columns).
     var data: Dataset<Double> { rows.dataset }
 
@@ -72,6 +61,14 @@ struct ForestShard {
                                           categories: c.categories, globalRowStart: c.globalRowStart, globalRowCount: c.globalRowCount))
         }
         return taken
+    }
+}
+
+extension ForestShard {
+    /// A shard of row-major rows (generated data). In an extension, so the memberwise
+    /// initialiser stays.
+    init(data: Dataset<Double>, classNames: [String]?, target: String, source: String) {
+        self.init(rows: .matrix(data), classNames: classNames, target: target, source: source)
     }
 }
 
