@@ -1,24 +1,23 @@
 #!/usr/bin/env python3
 """Peers for Benchmarks/forest/run: one configuration per process, so each peak RSS is its own.
 
-usage: peers.py split FLIGHTS.csv OUTDIR        -> OUTDIR/train.csv, OUTDIR/test.csv (80/20, seed 42)
-       peers.py sklearn N_JOBS OUTDIR           -> one JSON line: fit_s, predict_s, accuracy, peak_mb
-       peers.py lightgbm THREADS OUTDIR
-       peers.py sklearn-shards N_JOBS OUTDIR    -> the per-shard scheme in scikit-learn: the training
-                                                   rows split in 2 contiguous halves (the shards 2
-                                                   MPILearn ranks read), 50 trees on each, soft vote
-Features: the numeric columns plus carrier and origin as ordinal codes; target arr_delay > 15.
+usage: peers.py split FLIGHTS.csv OUTDIR                 -> OUTDIR/train.csv, OUTDIR/test.csv (80/20, seed 42)
+       peers.py sklearn N_JOBS OUTDIR FEATURES           -> one JSON line: fit_s, predict_s, accuracy, peak_mb
+       peers.py lightgbm THREADS OUTDIR FEATURES
+       peers.py sklearn-shards N_JOBS OUTDIR FEATURES    -> the per-shard scheme in scikit-learn: the training
+                                                            rows split in 2 contiguous halves (the shards 2
+                                                            MPILearn ranks read), 50 trees on each, soft vote
+FEATURES: comma-separated columns, the same list MPILearn gets; carrier and origin become ordinal
+codes of the training dictionary, every other column is numeric. Target: arr_delay > 15.
 """
 import json, resource, sys, time
 import numpy as np
 import pandas as pd
 
-NUMERIC = ["year", "month", "day", "dep_time", "sched_dep_time", "dep_delay", "arr_time", "sched_arr_time",
-           "flight", "air_time", "distance", "hour", "minute"]
 CATEGORICAL = ["carrier", "origin"]
 
 
-def load(outdir):
+def load(outdir, cols):
     tr = pd.read_csv(f"{outdir}/train.csv")
     te = pd.read_csv(f"{outdir}/test.csv")
     for c in CATEGORICAL:   # codes from the training dictionary (sorted), unseen -> NaN
@@ -26,7 +25,6 @@ def load(outdir):
         tr[c] = pd.Categorical(tr[c], categories=cats).codes.astype(float)
         te[c] = pd.Categorical(te[c], categories=cats).codes.astype(float)
         te.loc[te[c] < 0, c] = np.nan
-    cols = NUMERIC + CATEGORICAL
     return (tr[cols].to_numpy(np.float64), (tr.arr_delay > 15).to_numpy(), te[cols].to_numpy(np.float64), (te.arr_delay > 15).to_numpy())
 
 
@@ -45,7 +43,7 @@ def main():
         df.iloc[idx[n:]].to_csv(f"{sys.argv[3]}/test.csv", index=False)
         return
     jobs, outdir = int(sys.argv[2]), sys.argv[3]
-    xtr, ytr, xte, yte = load(outdir)
+    xtr, ytr, xte, yte = load(outdir, sys.argv[4].split(","))
     if what == "sklearn-shards":
         from sklearn.ensemble import RandomForestClassifier
         half = len(xtr) // 2
