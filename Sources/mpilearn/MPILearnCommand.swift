@@ -21,6 +21,9 @@ struct MPILearnCommand: ParsableCommand {
     /// Parses on every rank (no MPI needed), then runs the command. Parse errors are the same
     /// on every rank, so only launch rank 0 prints them; every rank exits with the same code.
     static func main() {
+        // Large arrays are unmapped when freed, so one phase's freed pages do not stay
+        // resident beside the next one's (see MemoryTuning).
+        MemoryTuning.pinMmapThreshold()
         do {
             var command = try parseAsRoot()
             if let spmd = command as? SPMDCommand {

@@ -88,6 +88,11 @@ typedef struct {
 void mpl_tree_leaves(const mpl_tree_node *nodes, const uint8_t *codes, ptrdiff_t rows, ptrdiff_t columns,
                      int32_t *leaf, int32_t *scratch);
 
+/* Fixes glibc's mmap threshold at `bytes` (which also stops glibc from raising it after
+ * large frees), so blocks of that size or more are mapped alone and returned to the system
+ * when freed. Returns 1 on success, 0 when refused or not glibc. */
+int mpl_pin_mmap_threshold(size_t bytes);
+
 #ifdef __cplusplus
 }
 #endif
