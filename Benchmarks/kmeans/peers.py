@@ -81,11 +81,11 @@ def bounds(path, k):
     out = {}
     for threads in (1, 2):
         # Bandwidth: a memory-bound reduction over X, split over `threads` threads (numpy
-        # releases the GIL in reductions), best of 5.
+        # releases the GIL in reductions), best of 10.
         parts = np.array_split(x, threads)
         best = float("inf")
         with ThreadPoolExecutor(threads) as pool:
-            for _ in range(5):
+            for _ in range(10):
                 t0 = time.perf_counter()
                 list(pool.map(lambda p: p.sum(), parts))
                 best = min(best, time.perf_counter() - t0)
@@ -128,7 +128,19 @@ def parse(name, log):
 
 def table(results):
     rows = [json.loads(line) for line in open(os.path.join(results, "results.jsonl")) if line.strip()]
-    b = next((r for r in rows if r["name"] == "bounds"), None)
+    # The run measures the bounds several times (start, middle, end): a lower bound is the best
+    # the machine showed, so each part takes its fastest measurement; the spread is printed.
+    measured = [r for r in rows if r["name"] == "bounds"]
+    b = None
+    if measured:
+        b = {}
+        for t in ("1", "2"):
+            read = [m[t]["read_s"] for m in measured]
+            flop = [m[t]["flop_s"] for m in measured]
+            fastest_read = min(measured, key=lambda m: m[t]["read_s"])[t]
+            fastest_flop = min(measured, key=lambda m: m[t]["flop_s"])[t]
+            b[t] = dict(read_s=min(read), flop_s=min(flop), bound_s=max(min(read), min(flop)), read_max=max(read), flop_max=max(flop),
+                        bandwidth_gbs=fastest_read["bandwidth_gbs"], dgemm_gflops=fastest_flop["dgemm_gflops"], count=len(measured))
     by = {}
     for r in rows:
         if r["name"] != "bounds":
@@ -154,7 +166,8 @@ def table(results):
         for t in ("1", "2"):
             v = b[t]
             print(f"bound at {t} core(s): read X {v['read_s']:.4f} s ({v['bandwidth_gbs']:.1f} GB/s), 2nkd flops {v['flop_s']:.4f} s "
-                  f"({v['dgemm_gflops']:.1f} GFLOP/s DGEMM) -> {v['bound_s']:.4f} s per Lloyd pass")
+                  f"({v['dgemm_gflops']:.1f} GFLOP/s DGEMM) -> {v['bound_s']:.4f} s per Lloyd pass; fastest of {v['count']} "
+                  f"measurements (read X slowest {v['read_max']:.4f} s, flops slowest {v['flop_max']:.4f} s)")
     print("goals: fit < 0.58 s at 2 ranks (oneDAL), inertia within 1% of scikit-learn, s/iter within 2× the bound")
     print("×bound: median s/iter over the bound; best×b: the fastest iteration of all runs over the bound")
 
