@@ -135,12 +135,11 @@ def table(results):
     if measured:
         b = {}
         for t in ("1", "2"):
-            read = [m[t]["read_s"] for m in measured]
-            flop = [m[t]["flop_s"] for m in measured]
-            fastest_read = min(measured, key=lambda m: m[t]["read_s"])[t]
-            fastest_flop = min(measured, key=lambda m: m[t]["flop_s"])[t]
-            b[t] = dict(read_s=min(read), flop_s=min(flop), bound_s=max(min(read), min(flop)), read_max=max(read), flop_max=max(flop),
-                        bandwidth_gbs=fastest_read["bandwidth_gbs"], dgemm_gflops=fastest_flop["dgemm_gflops"], count=len(measured))
+            read = min((m[t] for m in measured), key=lambda v: v["read_s"])
+            flop = min((m[t] for m in measured), key=lambda v: v["flop_s"])
+            b[t] = dict(read_s=read["read_s"], flop_s=flop["flop_s"], bound_s=max(read["read_s"], flop["flop_s"]),
+                        bandwidth_gbs=read["bandwidth_gbs"], dgemm_gflops=flop["dgemm_gflops"], count=len(measured),
+                        read_max=max(m[t]["read_s"] for m in measured), flop_max=max(m[t]["flop_s"] for m in measured))
     by = {}
     for r in rows:
         if r["name"] != "bounds":

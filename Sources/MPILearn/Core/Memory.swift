@@ -17,11 +17,11 @@ public enum MemoryTuning {
     /// 32.4 MB, the 1-rank one from 77.5 to 61.9 MB, for about 0.3 s more system time in a
     /// 12 s fit.
     /// - Returns: whether the setting was applied: false when `MALLOC_MMAP_THRESHOLD_` is
-    ///   set in the environment (the user's choice stands), on a C library other than glibc,
-    ///   or when glibc refuses the value.
+    ///   set in the environment (the user's choice stands), when `bytes` is not in
+    ///   1...Int32.max, on a C library other than glibc, or when glibc refuses the value.
     @discardableResult
     public static func pinMmapThreshold(bytes: Int = defaultMmapThreshold) -> Bool {
-        guard bytes > 0, getenv("MALLOC_MMAP_THRESHOLD_") == nil else { return false }
+        guard bytes > 0, bytes <= Int(Int32.max), getenv("MALLOC_MMAP_THRESHOLD_") == nil else { return false }
         return mpl_pin_mmap_threshold(bytes) == 1
     }
 }
