@@ -50,6 +50,9 @@ struct KMeansFitCommand: SPMDCommand {
     var float32 = false
     @Option(help: "Threads per rank for the passes over the data.")
     var threads: Int = 1
+    @Option(help: ArgumentHelp("Lloyd passes: hamerly (skip rows whose bounds prove their centre) or lloyd (all distances every pass); same result.",
+                               valueName: "hamerly|lloyd"))
+    var algorithm: String = "hamerly"
     @Option(help: "Write the centres as CSV.")
     var outputCenters: String?
     @Option(help: "Write the model file (kind kmeans).")
@@ -96,13 +99,18 @@ struct KMeansFitCommand: SPMDCommand {
         } else {
             throw MPILearnError.invalidParameter(name: "init", value: initMethod, allowed: "k-means||, k-means++, random, or a .csv file of centres")
         }
+        guard let algorithm = KMeansAlgorithm(rawValue: algorithm) else {
+            throw MPILearnError.invalidParameter(name: "--algorithm", value: self.algorithm, allowed: "hamerly or lloyd")
+        }
         let config = KMeans(nClusters: k, initialization: initialization, oversamplingFactor: oversamplingFactor, initMaxIter: initMaxIter,
-                            maxIter: maxIter, tol: tol, nInit: nInit, randomState: randomState, threads: threads)
+                            maxIter: maxIter, tol: tol, nInit: nInit, randomState: randomState, threads: threads, algorithm: algorithm)
         say(world, "kmeans: \(data.globalRowCount) rows × \(data.featureCount) features (\(T.self == Float.self ? "float32" : "float64")) "
-            + "on \(world.size) rank(s) × \(threads) thread(s), k=\(k), init \(initialization.name), kernels \(Kernels.active); data ready in \(fmt(Date().timeIntervalSince(t0))) s")
-        say(world, "  run  iter        inertia        shift   changed   seconds")
+            + "on \(world.size) rank(s) × \(threads) thread(s), k=\(k), init \(initialization.name), algorithm \(algorithm.rawValue), kernels \(Kernels.active); data ready in \(fmt(Date().timeIntervalSince(t0))) s")
+        say(world, "  run  iter        inertia        shift   changed   skipped   seconds")
         let model = try config.fit(data, comm: world, dataName: name) { it in
-            say(world, String(format: "%5d %5d  %13.6e  %11.4e  %8d  %8.4f%@", it.run, it.iteration, it.inertia, it.shift, it.changed, it.seconds,
+            let skipped = String(format: "%.1f%%", 100 * Double(it.skipped) / Double(max(1, data.globalRowCount)))
+            say(world, String(format: "%5d %5d  %13.6e  %11.4e  %8d  %8@  %8.4f%@", it.run, it.iteration, it.inertia, it.shift, it.changed,
+                              skipped as NSString, it.seconds,
                               it.relocated > 0 ? "  (\(it.relocated) empty cluster(s) relocated)" as NSString : "" as NSString))
         }
         for w in model.report.warnings { say(world, "warning: \(w)") }

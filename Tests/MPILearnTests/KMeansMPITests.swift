@@ -58,6 +58,20 @@ final class KMeansMPITests: XCTestCase {
             XCTAssertEqual(labels[np - 1], labels[0], "np=\(np): labels differ")
         }
         XCTAssertEqual(labels[0].count, 3001)
+        // The default passes are bounded (hamerly); plain Lloyd passes give the same clustering.
+        XCTAssertEqual(models[0].configuration.algorithm, .hamerly)
+        XCTAssertGreaterThan(models[0].history.last!.skipped, 0)
+        let out = try MPIRun.mpirun(np: 2, "mpilearn", ["kmeans", "fit", "--blobs", "3001,4,6", "--cluster-std", "2", "--k", "6", "--tol", "0",
+                                                        "--algorithm", "lloyd", "--output-model", path("lloyd.model"),
+                                                        "--output-labels", path("lloyd.npy")], timeout: 120)
+        XCTAssertEqual(out.status, 0, "\(out)")
+        let plain = try KMeansModel.load(from: path("lloyd.model"))
+        XCTAssertEqual(plain.configuration.algorithm, .lloyd)
+        XCTAssertEqual(plain.history.map(\.skipped).reduce(0, +), 0)
+        XCTAssertEqual(try readLabelsNPY("lloyd.npy"), labels[0])
+        XCTAssertEqual(plain.nIter, models[0].nIter)
+        let rel = zip(plain.clusterCenters.storage, models[0].clusterCenters.storage).map { abs($0 - $1) / max(1, abs($1)) }.max()!
+        XCTAssertLessThanOrEqual(rel, 1e-9)
     }
 
     func testNPYAndCSVInputsFitAndPredict() throws {
@@ -142,6 +156,7 @@ final class KMeansMPITests: XCTestCase {
     func testBadInputsEndTheJobWithAClearMessage() throws {
         try assertFails(np: 2, ["kmeans", "fit", "--blobs", "100,2,2", "--k", "0"], "parameter n_clusters")
         try assertFails(np: 3, ["kmeans", "fit", "--blobs", "10,2,2", "--k", "11"], "at most the number of rows (10)")
+        try assertFails(np: 2, ["kmeans", "fit", "--blobs", "100,2,2", "--k", "2", "--algorithm", "elkan"], "--algorithm")
         try "a,b\n1,2\n3,4\n5,nan\n7,8\n".write(toFile: path("nan.csv"), atomically: true, encoding: .utf8)
         try assertFails(np: 2, ["kmeans", "fit", "--data", path("nan.csv"), "--k", "2"], "row 3, column 2 (b)")
         try writeNPY([[1, 2], [3, 4], [5, .infinity], [7, 8], [9, 10]], to: "inf.npy")

@@ -62,6 +62,45 @@ void mpl_lloyd_block_f32(const float *x, ptrdiff_t rows, ptrdiff_t d, const floa
                          int32_t *labels, double *mind2, float *best, int32_t *index,
                          mpl_lloyd_acc *acc);
 
+/* ---- bounded (Hamerly) Lloyd passes ---------------------------------------------------------
+ * A bounded pass assigns every row to the centre the GEMM argmin of mpl_argmin_* would pick,
+ * but computes a row's distances to all centres only when its bounds cannot prove that pick.
+ * Per row the caller keeps a label (the centre a row had, or a guess; -1 for none) and
+ * lower[r], a lower bound on the row's distance to every other centre at the time it was set.
+ * A row keeps label a when, with U an upper bound on |x - c_a| (from the direct squared
+ * distance) and L = max(lower[r] - (the largest movement of another centre since),
+ * separation[a] - U), U^2 + 2m < L^2, where m = margin * (|x|^2 + cmax2) bounds the rounding
+ * of the GEMM's |c|^2 - 2x.c. Then no other centre can win, even after rounding, so the
+ * label equals the GEMM argmin's. */
+typedef struct {
+    const double *centres;    /* k x d, row-major: the centres as the GEMM sees them (in the data's type), as Float64 */
+    const double *separation; /* k: a lower bound on min over j != a of |c_a - c_j| (+inf for k = 1) */
+    double drift1, drift2;    /* upper bounds of the largest and second largest centre movement since lower[] was set */
+    int32_t drift1_index;     /* the centre that moved drift1 */
+    double upper_scale;       /* 1 + bound of the relative rounding of a direct squared distance */
+    double margin;            /* see above */
+    double cmax2;             /* largest |c_j|^2 */
+} mpl_bounds_ctx;
+
+/* One block of a bounded pass (x, rownorms, labels and lower point at its first row). Each
+ * row whose bounds prove its label is counted at once, in row order: sums[a] += x_r,
+ * counts[a] += 1, inertia += its direct squared distance, lower[r] = the (tighter) bound; its
+ * label stays. The other rows' offsets go to `fail`, in order; returns their number. */
+ptrdiff_t mpl_bounds_pass_f64(const double *x, ptrdiff_t rows, ptrdiff_t d, const mpl_bounds_ctx *ctx,
+                              const double *rownorms, int32_t *labels, double *lower, int32_t *fail, mpl_lloyd_acc *acc);
+ptrdiff_t mpl_bounds_pass_f32(const float *x, ptrdiff_t rows, ptrdiff_t d, const mpl_bounds_ctx *ctx,
+                              const double *rownorms, int32_t *labels, double *lower, int32_t *fail, mpl_lloyd_acc *acc);
+/* The failed rows of the block, in order, with row i of `work` (nfail x stride) holding
+ * -2 x_{fail[i]} . c_j: the label is the argmin of mpl_argmin_* (same bits), lower[] comes
+ * from the second smallest value, and the row is counted as above (labels[r] set, changes
+ * counted). */
+void mpl_bounds_assign_f64(const double *x, ptrdiff_t d, const double *work, ptrdiff_t stride, const double *norms,
+                           ptrdiff_t nfail, const int32_t *fail, const mpl_bounds_ctx *ctx, const double *rownorms,
+                           int32_t *labels, double *lower, mpl_lloyd_acc *acc);
+void mpl_bounds_assign_f32(const float *x, ptrdiff_t d, const float *work, ptrdiff_t stride, const float *norms,
+                           ptrdiff_t nfail, const int32_t *fail, const mpl_bounds_ctx *ctx, const double *rownorms,
+                           int32_t *labels, double *lower, mpl_lloyd_acc *acc);
+
 /* ---- random forest prediction (trees.c) ---------------------------------------------- */
 
 /* Codes of column x[i*stride] for `rows` rows into out[i*out_stride]: the number of the m

@@ -67,7 +67,8 @@ extension KMeans {
                 report.warnings += initial.warnings
                 let t1 = monotonicSeconds()
                 report.initSeconds += t1 - t0
-                let result = try lloyd(engine, from: initial.centres, tolerance: report.absoluteTolerance, run: run, progress: progress)
+                let result = try lloyd(engine, from: initial.centres, guess: initial.guess, tolerance: report.absoluteTolerance,
+                                       run: run, progress: progress)
                 report.lloydSeconds += monotonicSeconds() - t1
                 if best == nil || result.inertia < best!.inertia {
                     best = (run, result.centres, initial.centres, result.inertia, result.nIter, result.history, initial.candidates)
@@ -100,23 +101,33 @@ extension KMeans {
         }
     }
 
-    /// Lloyd iterations from `centres`; leaves the final labels in the engine.
-    func lloyd<T>(_ e: KMeansEngine<T>, from centres: [Double], tolerance: Double, run: Int,
+    /// Lloyd iterations from `centres`; leaves the final labels in the engine. With the
+    /// `hamerly` algorithm the first pass starts from `guess` (what the initialisation left
+    /// in the engine), and each pass is ``KMeansEngine/assignBounded(_:)``.
+    func lloyd<T>(_ e: KMeansEngine<T>, from centres: [Double], guess: KMeansStartingGuess?, tolerance: Double, run: Int,
                   progress: ((KMeansIteration) -> Void)?) throws -> (centres: [Double], inertia: Double, nIter: Int, history: [KMeansIteration]) {
-        let k = nClusters, d = e.d
+        let k = nClusters, d = e.d, bounded = algorithm == .hamerly
         var centres = centres
-        for i in 0 ..< e.n { e.labels[i] = -1 }
         var history: [KMeansIteration] = []
         var inertia = 0.0, iteration = 0, labelsMatchCentres = false
+        // One E-step with `current`: sums, counts, inertia, changed labels, skipped rows.
+        func pass(_ current: KMeansEngine<T>.Centres) -> [Double] {
+            bounded ? e.assignBounded(current) : e.assign(current, distances: false) + [0]
+        }
+        if !bounded { for i in 0 ..< e.n { e.labels[i] = -1 } }
         while iteration < maxIter {
             let t0 = monotonicSeconds()
             iteration += 1
             // E-step and local M-step sums, then the one allreduce of the iteration.
             let current = KMeansEngine<T>.Centres(centres, d: d)
-            var acc = e.assign(current, distances: false)
+            if bounded && iteration == 1 { e.seedBounds(guess, centres: current) }
+            var acc = pass(current)
             try e.allreduceSum(&acc)
             inertia = acc[k * (d + 1)]
-            let changed = Int(acc[k * (d + 1) + 1])
+            // The first pass has no previous labels to compare with (a bounded pass starts
+            // from guessed ones): every row counts as changed.
+            let changed = iteration == 1 ? e.globalCount : Int(acc[k * (d + 1) + 1])
+            let skipped = Int(acc[k * (d + 1) + 2])
             let relocated = try relocateEmptyClusters(e, &acc, k: k, centres: current)
             var next = centres, shift = 0.0
             for j in 0 ..< k {
@@ -126,7 +137,7 @@ extension KMeans {
             }
             centres = next
             let record = KMeansIteration(run: run, iteration: iteration, inertia: inertia, shift: shift, changed: changed,
-                                         relocated: relocated, seconds: monotonicSeconds() - t0)
+                                         relocated: relocated, seconds: monotonicSeconds() - t0, skipped: skipped)
             history.append(record)
             progress?(record)
             // No label changed: the update reproduced the same centres (strict convergence).
@@ -135,7 +146,8 @@ extension KMeans {
         }
         if !labelsMatchCentres {
             // Labels and inertia for the final centres (scikit-learn does the same E-step).
-            let acc = e.assign(.init(centres, d: d))
+            let current = KMeansEngine<T>.Centres(centres, d: d)
+            let acc = bounded ? e.assignBounded(current) : e.assign(current)
             var total = [acc[k * (d + 1)]]
             try e.allreduceSum(&total)
             inertia = total[0]

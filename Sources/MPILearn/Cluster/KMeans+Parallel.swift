@@ -6,6 +6,8 @@ struct KMeansInitResult {
     var centres: [Double]
     var candidates: Int?
     var warnings: [String] = []
+    /// What the engine's per-row state holds for a first bounded pass (nil: nothing usable).
+    var guess: KMeansStartingGuess?
 }
 
 // k-means|| — Bahmani, Moseley, Vattani, Kumar, Vassilvitskii, "Scalable K-Means++",
@@ -56,7 +58,7 @@ extension KMeansEngine {
         // 8: recluster the weighted candidates into k centres.
         let (centres, warning) = step8Recluster(candidates, weights: weights, k: k, seed: seed)
         if let warning { warnings.append(warning) }
-        return KMeansInitResult(centres: centres, candidates: found, warnings: warnings)
+        return KMeansInitResult(centres: centres, candidates: found, warnings: warnings, guess: .candidates(candidates))
     }
 
     /// Step 1: one row drawn uniformly from all `globalCount` rows with the shared seed, so
@@ -179,7 +181,7 @@ extension KMeansEngine {
             centres += chosen
             _ = updateNearest(Centres(chosen, d: d), offset: c)
         }
-        return KMeansInitResult(centres: centres)
+        return KMeansInitResult(centres: centres, guess: .centres)
     }
 
     /// Collective. Rows drawn with probability ∝ `mind2`: draw u ∈ [0, 1) selects the row where

@@ -63,6 +63,21 @@ extension KMeansInitialization: Codable {
     }
 }
 
+/// How Lloyd iterations assign rows to centres (scikit-learn's `algorithm`).
+///
+/// Both give the same labels and centres, bit for bit: the bounded pass skips only rows it
+/// can prove keep their centre, with a margin for rounding (see `mpl_bounds_ctx`).
+public enum KMeansAlgorithm: String, Codable, Sendable, CaseIterable {
+    /// Every iteration computes every row's distances to all centres (one GEMM per block).
+    case lloyd
+    /// Hamerly's bounds (SDM 2010; scikit-learn's `elkan` keeps k bounds per row, this one
+    /// bound): one lower bound per row (8 bytes) and the centres' movements let most rows of
+    /// a converging fit keep their centre with one direct distance instead of k; the sums
+    /// still read every row. The first pass after k-means|| or k-means++ starts from the
+    /// nearest candidate or centre each row already has.
+    case hamerly
+}
+
 /// K-means clustering over rows spread across ranks (scikit-learn's `KMeans`).
 ///
 /// Every rank holds its rows; centres are replicated on every rank. Initialisation is
@@ -104,15 +119,35 @@ public struct KMeans: Codable, Equatable, Sendable {
     public var randomState: UInt64
     /// Threads per rank for the passes over the data (OpenBLAS runs single-threaded inside).
     public var threads: Int
+    /// How Lloyd iterations assign rows (`algorithm`); the result does not depend on it.
+    public var algorithm: KMeansAlgorithm
 
     enum CodingKeys: String, CodingKey {
         case nClusters = "n_clusters", initialization = "init", oversamplingFactor = "oversampling_factor"
         case initMaxIter = "init_max_iter", maxIter = "max_iter", tol, nInit = "n_init", randomState = "random_state", threads
+        case algorithm
+    }
+
+    /// Decodes saved parameters; files written before `algorithm` existed read as `lloyd`,
+    /// the only algorithm then.
+    public init(from decoder: Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        nClusters = try c.decode(Int.self, forKey: .nClusters)
+        initialization = try c.decode(KMeansInitialization.self, forKey: .initialization)
+        oversamplingFactor = try c.decodeIfPresent(Double.self, forKey: .oversamplingFactor)
+        initMaxIter = try c.decode(Int.self, forKey: .initMaxIter)
+        maxIter = try c.decode(Int.self, forKey: .maxIter)
+        tol = try c.decode(Double.self, forKey: .tol)
+        nInit = try c.decodeIfPresent(Int.self, forKey: .nInit)
+        randomState = try c.decode(UInt64.self, forKey: .randomState)
+        threads = try c.decode(Int.self, forKey: .threads)
+        algorithm = try c.decodeIfPresent(KMeansAlgorithm.self, forKey: .algorithm) ?? .lloyd
     }
 
     public init(nClusters: Int = 8, initialization: KMeansInitialization = .kMeansParallel, oversamplingFactor: Double? = nil,
                 initMaxIter: Int = 2, maxIter: Int = 300, tol: Double = 1e-4, nInit: Int? = nil, randomState: UInt64 = 0,
-                threads: Int = 1) {
+                threads: Int = 1, algorithm: KMeansAlgorithm = .hamerly) {
+        self.algorithm = algorithm
         self.nClusters = nClusters
         self.initialization = initialization
         self.oversamplingFactor = oversamplingFactor
@@ -179,6 +214,35 @@ public struct KMeansIteration: Codable, Equatable, Sendable {
     public var relocated: Int
     /// Wall seconds of the iteration.
     public var seconds: Double
+    /// Rows whose distances to all centres were not computed, because their bounds proved
+    /// their centre (``KMeansAlgorithm/hamerly``; 0 for `lloyd`).
+    public var skipped: Int = 0
+
+    public init(run: Int, iteration: Int, inertia: Double, shift: Double, changed: Int, relocated: Int, seconds: Double, skipped: Int = 0) {
+        self.run = run
+        self.iteration = iteration
+        self.inertia = inertia
+        self.shift = shift
+        self.changed = changed
+        self.relocated = relocated
+        self.seconds = seconds
+        self.skipped = skipped
+    }
+
+    enum CodingKeys: String, CodingKey { case run, iteration, inertia, shift, changed, relocated, seconds, skipped }
+
+    /// Decodes a saved iteration; files written before `skipped` existed read 0.
+    public init(from decoder: Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        run = try c.decode(Int.self, forKey: .run)
+        iteration = try c.decode(Int.self, forKey: .iteration)
+        inertia = try c.decode(Double.self, forKey: .inertia)
+        shift = try c.decode(Double.self, forKey: .shift)
+        changed = try c.decode(Int.self, forKey: .changed)
+        relocated = try c.decode(Int.self, forKey: .relocated)
+        seconds = try c.decode(Double.self, forKey: .seconds)
+        skipped = try c.decodeIfPresent(Int.self, forKey: .skipped) ?? 0
+    }
 }
 
 /// Timings and facts about a fit.

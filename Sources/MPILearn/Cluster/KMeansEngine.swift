@@ -32,6 +32,12 @@ final class KMeansEngine<T: KMeansScalar> {
     let rowNorms: UnsafeMutablePointer<Double>
     /// Seconds inside collectives.
     var communicationSeconds = 0.0
+    /// Bounded (Hamerly) passes only, allocated by the first one: for each local row, a lower
+    /// bound on its distance to every centre other than its label's, valid for the centres
+    /// in ``boundsCentres``.
+    var lower: UnsafeMutablePointer<Double>?
+    /// The centres (``Centres/rounded``) that ``lower`` refers to; nil before any.
+    var boundsCentres: [Double]?
 
     /// Bytes of one block's rows plus its distances: 24 KiB stays in a 32-48 KiB L1 data
     /// cache, so the argmin and the per-centre sums re-read the rows GEMM has just read.
@@ -57,6 +63,7 @@ final class KMeansEngine<T: KMeansScalar> {
         labels.deallocate()
         mind2.deallocate()
         rowNorms.deallocate()
+        lower?.deallocate()
     }
 
     /// Fills ``rowNorms`` (one pass; the variance pass does it as a side effect).
@@ -110,9 +117,15 @@ final class KMeansEngine<T: KMeansScalar> {
     /// whole AVX-512 vectors of centres: measured here, 16 padded columns cost less than 12.
     /// `norms` has `stride` entries: the padding columns' norm is +∞, so the argmin kernels
     /// scan whole vectors and never pick one.
+    ///
+    /// `rounded` is the centres as the GEMM sees them (converted to the data's type), k × d in
+    /// Float64 followed by 8 zeros, and `maxNorm2` the largest of their squared norms: bounded passes measure
+    /// distances to these.
     struct Centres {
         var transposed: [T]
         var norms: [T]
+        var rounded: [Double]
+        var maxNorm2 = 0.0
         var count: Int
         var stride: Int
         init(_ c: [Double], d: Int) {
@@ -120,14 +133,17 @@ final class KMeansEngine<T: KMeansScalar> {
             stride = max(8, (count + 7) & ~7)
             transposed = [T](repeating: 0, count: d * stride)
             norms = [T](repeating: .infinity, count: stride)
+            rounded = [Double](repeating: 0, count: count * d + 8)   // + 8: the kernels' vector tails may read on
             for j in 0 ..< count {
                 var s = 0.0
                 for f in 0 ..< d {
                     let v = T(c[j * d + f])
                     transposed[f * stride + j] = v
+                    rounded[j * d + f] = Double(v)
                     s += Double(v) * Double(v)
                 }
                 norms[j] = T(s)
+                maxNorm2 = max(maxNorm2, s)
             }
         }
     }

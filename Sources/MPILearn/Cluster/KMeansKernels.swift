@@ -15,6 +15,15 @@ protocol KMeansScalar: LinearAlgebraScalar & MPIScalar {
                            norms: UnsafePointer<Self>, rowNorms: UnsafePointer<Double>, labels: UnsafeMutablePointer<Int32>,
                            mind2: UnsafeMutablePointer<Double>?, best: UnsafeMutablePointer<Self>, index: UnsafeMutablePointer<Int32>,
                            acc: UnsafeMutablePointer<mpl_lloyd_acc>)
+    /// Bounded pass over one block (`mpl_bounds_pass_f64`): counts the rows whose bounds prove their label,
+    /// lists the others' offsets in `fail` and returns how many failed.
+    static func boundsPass(_ x: UnsafePointer<Self>, rows: Int, features d: Int, context: UnsafePointer<mpl_bounds_ctx>,
+                           rowNorms: UnsafePointer<Double>, labels: UnsafeMutablePointer<Int32>, lower: UnsafeMutablePointer<Double>,
+                           fail: UnsafeMutablePointer<Int32>, acc: UnsafeMutablePointer<mpl_lloyd_acc>) -> Int
+    /// The failed rows of a block (`mpl_bounds_assign_f64`), from their distance rows in `work`.
+    static func boundsAssign(_ x: UnsafePointer<Self>, features d: Int, work: UnsafePointer<Self>, stride: Int, norms: UnsafePointer<Self>,
+                             failed: Int, fail: UnsafePointer<Int32>, context: UnsafePointer<mpl_bounds_ctx>, rowNorms: UnsafePointer<Double>,
+                             labels: UnsafeMutablePointer<Int32>, lower: UnsafeMutablePointer<Double>, acc: UnsafeMutablePointer<mpl_lloyd_acc>)
 }
 
 extension Double: KMeansScalar {
@@ -30,6 +39,18 @@ extension Double: KMeansScalar {
                            acc: UnsafeMutablePointer<mpl_lloyd_acc>) {
         mpl_lloyd_block_f64(x, rows, d, work, stride, norms, rowNorms, labels, mind2, best, index, acc)
     }
+    @inline(__always)
+    static func boundsPass(_ x: UnsafePointer<Double>, rows: Int, features d: Int, context: UnsafePointer<mpl_bounds_ctx>,
+                           rowNorms: UnsafePointer<Double>, labels: UnsafeMutablePointer<Int32>, lower: UnsafeMutablePointer<Double>,
+                           fail: UnsafeMutablePointer<Int32>, acc: UnsafeMutablePointer<mpl_lloyd_acc>) -> Int {
+        mpl_bounds_pass_f64(x, rows, d, context, rowNorms, labels, lower, fail, acc)
+    }
+    @inline(__always)
+    static func boundsAssign(_ x: UnsafePointer<Double>, features d: Int, work: UnsafePointer<Double>, stride: Int, norms: UnsafePointer<Double>,
+                             failed: Int, fail: UnsafePointer<Int32>, context: UnsafePointer<mpl_bounds_ctx>, rowNorms: UnsafePointer<Double>,
+                             labels: UnsafeMutablePointer<Int32>, lower: UnsafeMutablePointer<Double>, acc: UnsafeMutablePointer<mpl_lloyd_acc>) {
+        mpl_bounds_assign_f64(x, d, work, stride, norms, failed, fail, context, rowNorms, labels, lower, acc)
+    }
 }
 
 extension Float: KMeansScalar {
@@ -44,5 +65,17 @@ extension Float: KMeansScalar {
                            mind2: UnsafeMutablePointer<Double>?, best: UnsafeMutablePointer<Float>, index: UnsafeMutablePointer<Int32>,
                            acc: UnsafeMutablePointer<mpl_lloyd_acc>) {
         mpl_lloyd_block_f32(x, rows, d, work, stride, norms, rowNorms, labels, mind2, best, index, acc)
+    }
+    @inline(__always)
+    static func boundsPass(_ x: UnsafePointer<Float>, rows: Int, features d: Int, context: UnsafePointer<mpl_bounds_ctx>,
+                           rowNorms: UnsafePointer<Double>, labels: UnsafeMutablePointer<Int32>, lower: UnsafeMutablePointer<Double>,
+                           fail: UnsafeMutablePointer<Int32>, acc: UnsafeMutablePointer<mpl_lloyd_acc>) -> Int {
+        mpl_bounds_pass_f32(x, rows, d, context, rowNorms, labels, lower, fail, acc)
+    }
+    @inline(__always)
+    static func boundsAssign(_ x: UnsafePointer<Float>, features d: Int, work: UnsafePointer<Float>, stride: Int, norms: UnsafePointer<Float>,
+                             failed: Int, fail: UnsafePointer<Int32>, context: UnsafePointer<mpl_bounds_ctx>, rowNorms: UnsafePointer<Double>,
+                             labels: UnsafeMutablePointer<Int32>, lower: UnsafeMutablePointer<Double>, acc: UnsafeMutablePointer<mpl_lloyd_acc>) {
+        mpl_bounds_assign_f32(x, d, work, stride, norms, failed, fail, context, rowNorms, labels, lower, acc)
     }
 }
