@@ -621,3 +621,17 @@ void mpl_bounds_assign_f32(const float *x, ptrdiff_t d, const float *work, ptrdi
                            int32_t *labels, double *lower, mpl_lloyd_acc *acc) {
     MPL_DISPATCH_F32(bounds_assign, x, d, work, stride, norms, nfail, fail, ctx, rownorms, labels, lower, acc)
 }
+
+/* Branch-free, so the compiler vectorises it (square roots included). */
+void mpl_bounds_seed(ptrdiff_t n, int32_t *labels, const double *mind2, const double *rownorms, ptrdiff_t m,
+                     const int32_t *nearest, const double *other, double margin, double cand_max2, double upper_scale,
+                     double *lower) {
+    for (ptrdiff_t r = 0; r < n; r++) {
+        int32_t q = labels[r];
+        int ok = q >= 0 && q < m && mind2[r] < __builtin_inf();
+        ptrdiff_t qi = ok ? q : 0;
+        double t = __builtin_sqrt((mind2[r] + 2 * margin * (rownorms[r] + cand_max2)) * upper_scale) * MPL_UP;
+        labels[r] = ok ? nearest[qi] : -1;
+        lower[r] = ok ? other[qi] - t : -__builtin_inf();
+    }
+}

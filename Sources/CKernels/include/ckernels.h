@@ -101,6 +101,15 @@ void mpl_bounds_assign_f32(const float *x, ptrdiff_t d, const float *work, ptrdi
                            ptrdiff_t nfail, const int32_t *fail, const mpl_bounds_ctx *ctx, const double *rownorms,
                            int32_t *labels, double *lower, mpl_lloyd_acc *acc);
 
+/* The first bounded pass's start from k-means|| candidates, for n rows: a row whose nearest
+ * candidate is q = labels[r] (of m), at squared distance mind2[r] as the candidate pass
+ * computed it, gets label nearest[q] and lower bound other[q] - t, with t an upper bound of its
+ * distance to q (the pass's rounding margin * (rownorms[r] + cand_max2) added, scaled by
+ * upper_scale, square root rounded up). A row without a candidate gets -1 and -inf. */
+void mpl_bounds_seed(ptrdiff_t n, int32_t *labels, const double *mind2, const double *rownorms, ptrdiff_t m,
+                     const int32_t *nearest, const double *other, double margin, double cand_max2, double upper_scale,
+                     double *lower);
+
 /* ---- random forest prediction (trees.c) ---------------------------------------------- */
 
 /* Codes of column x[i*stride] for `rows` rows into out[i*out_stride]: the number of the m

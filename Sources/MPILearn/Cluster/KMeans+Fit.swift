@@ -53,7 +53,8 @@ extension KMeans {
 
         return try data.features.storage.withUnsafeBufferPointer { xs in
             let engine = KMeansEngine<T>(x: xs.baseAddress, rows: data.rowCount, features: data.featureCount,
-                                         globalStart: data.globalRowStart, globalCount: data.globalRowCount, comm: comm, threads: threads)
+                                         globalStart: data.globalRowStart, globalCount: data.globalRowCount, comm: comm, threads: threads,
+                                         bounded: algorithm == .hamerly)
             var report = KMeansFitReport()
             let variance = try engine.meanVariance(dataName: dataName, featureNames: data.featureNames)
             report.absoluteTolerance = tol * variance

@@ -98,9 +98,10 @@ extension KMeansEngine {
             for r in 0 ..< n { lower[r] = -.infinity; if labels[r] >= Int32(c.count) { labels[r] = -1 } }
         case .candidates(let cand):
             let m = d == 0 ? 0 : cand.count / d, k = c.count
+            guard m > 0 else { for r in 0 ..< n { labels[r] = -1; lower[r] = -.infinity }; return }
             var nearest = [Int32](repeating: -1, count: m), other = [Double](repeating: -.infinity, count: m)
             var candMax2 = 0.0
-            let up = 1 + Double(d + 8) * 0x1p-52 + 0x1p-44, down = 1 - Double(d + 8) * 0x1p-52 - 0x1p-44
+            let down = 1 - Double(d + 8) * 0x1p-52 - 0x1p-44
             for q in 0 ..< m {
                 var n2 = 0.0
                 for f in 0 ..< d { n2 += Double(T(cand[q * d + f])) * Double(T(cand[q * d + f])) }
@@ -114,13 +115,10 @@ extension KMeansEngine {
                 nearest[q] = Int32(bestJ)
                 other[q] = second.isFinite ? second.squareRoot() * down : .infinity
             }
-            let margin = marginFactor, scale = upperScale, norms = rowNorms, mind2 = self.mind2
-            for r in 0 ..< n {
-                let q = Int(labels[r])
-                guard q >= 0 && q < m && mind2[r].isFinite else { labels[r] = -1; lower[r] = -.infinity; continue }
-                let t = ((mind2[r] + 2 * margin * (norms[r] + candMax2)) * scale).squareRoot() * up
-                labels[r] = nearest[q]
-                lower[r] = other[q] - t
+            let mind2 = self.mind2, norms = rowNorms, margin = marginFactor, scale = upperScale
+            forEachChunk { _, rows in
+                mpl_bounds_seed(rows.count, labels + rows.lowerBound, mind2 + rows.lowerBound, norms + rows.lowerBound, m,
+                                nearest, other, margin, candMax2, scale, lower + rows.lowerBound)
             }
         }
     }

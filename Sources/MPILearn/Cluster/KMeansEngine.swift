@@ -43,7 +43,10 @@ final class KMeansEngine<T: KMeansScalar> {
     /// cache, so the argmin and the per-centre sums re-read the rows GEMM has just read.
     static var blockBytes: Int { 24 << 10 }
 
-    init(x: UnsafePointer<T>?, rows n: Int, features d: Int, globalStart: Int, globalCount: Int, comm: any Communicator, threads: Int) {
+    /// `bounded`: allocate the lower bounds of bounded passes now, with the other per-row
+    /// state (else the first bounded pass does).
+    init(x: UnsafePointer<T>?, rows n: Int, features d: Int, globalStart: Int, globalCount: Int, comm: any Communicator, threads: Int,
+         bounded: Bool = false) {
         self.x = x
         self.n = n
         self.d = d
@@ -57,6 +60,7 @@ final class KMeansEngine<T: KMeansScalar> {
         mind2.initialize(repeating: .infinity, count: max(n, 1))
         rowNorms = .allocate(capacity: max(n, 1))
         rowNorms.initialize(repeating: 0, count: max(n, 1))
+        if bounded { _ = boundsStorage() }
     }
 
     deinit {
