@@ -125,6 +125,13 @@ static inline int32_t argmin2_row_scalar_f32(const float *w, ptrdiff_t stride, c
     *second = second_min_float(w, stride, cn, j);
     return j;
 }
+/* Nearest centre and second smallest value of `rows` distance rows. */
+static void argmin2_rows_scalar_f64(const double *w, ptrdiff_t rows, ptrdiff_t stride, const double *cn, int32_t *nearest, double *second) {
+    for (ptrdiff_t i = 0; i < rows; i++) nearest[i] = argmin2_row_scalar_f64(w + i * stride, stride, cn, &second[i]);
+}
+static void argmin2_rows_scalar_f32(const float *w, ptrdiff_t rows, ptrdiff_t stride, const float *cn, int32_t *nearest, double *second) {
+    for (ptrdiff_t i = 0; i < rows; i++) nearest[i] = argmin2_row_scalar_f32(w + i * stride, stride, cn, &second[i]);
+}
 static inline void add_row_scalar_f64(double *restrict s, const double *restrict x, ptrdiff_t d) {
     for (ptrdiff_t f = 0; f < d; f++) s[f] += x[f];
 }
@@ -132,9 +139,9 @@ static inline void add_row_scalar_f32(double *restrict s, const float *restrict 
     for (ptrdiff_t f = 0; f < d; f++) s[f] += (double)x[f];
 }
 
-/* The three steps of a bounded block, per instruction set (ISA), element type T, and the
- * row helpers: SQDIST (direct squared distance), ARGMIN2 (nearest and second value of a
- * distance row) and ADDROW (sums += row). */
+/* The two steps of a bounded block, per instruction set (ISA), element type T, and the
+ * helpers: SQDIST (direct squared distance of a row), ARGMIN2 (nearest centre and second
+ * smallest value of a run of distance rows) and ADDROW (sums += row). */
 #define MPL_BOUNDS_KERNELS(ISA, T, SUFFIX, SQDIST, ARGMIN2, ADDROW)                                  \
     ISA static ptrdiff_t bounds_pass_##SUFFIX(const T *restrict x, ptrdiff_t rows, ptrdiff_t d,         \
                                               const mpl_bounds_ctx *ctx, const double *rownorms,       \
@@ -177,26 +184,33 @@ static inline void add_row_scalar_f32(double *restrict s, const float *restrict 
                                            const mpl_bounds_ctx *ctx, const double *rownorms,          \
                                            int32_t *labels, double *lower, mpl_lloyd_acc *acc) {       \
         double inertia = acc->inertia, changed = acc->changed;                                         \
-        for (ptrdiff_t i = 0; i < nfail; i++) {                                                        \
-            ptrdiff_t r = fail[i];                                                                     \
-            double second;                                                                             \
-            int32_t j = ARGMIN2(work + i * stride, stride, norms, &second);                            \
-            double m = ctx->margin * (rownorms[r] + ctx->cmax2);                                       \
-            double l2 = (second + rownorms[r] - 2 * m) * MPL_DOWN;                                     \
-            lower[r] = l2 > 0 ? __builtin_sqrt(l2) * MPL_DOWN : 0;                                     \
-            const T *xr = x + r * d;                                                                   \
-            ADDROW(acc->sums + (ptrdiff_t)j * d, xr, d);                                               \
-            acc->counts[j] += 1;                                                                       \
-            inertia += SQDIST(xr, ctx->centres + (ptrdiff_t)j * d, d, 0);                              \
-            if (labels[r] != j) { changed += 1; labels[r] = j; }                                       \
+        /* In chunks: first every row's argmin (independent rows overlap), then the bookkeeping */    \
+        /* (whose addresses depend on them), as the Lloyd kernels. */                                   \
+        int32_t nearest[128];                                                                          \
+        double second[128];                                                                            \
+        for (ptrdiff_t base = 0; base < nfail; base += 128) {                                          \
+            ptrdiff_t end = base + 128 < nfail ? base + 128 : nfail;                                   \
+            ARGMIN2(work + base * stride, end - base, stride, norms, nearest, second);                 \
+            for (ptrdiff_t i = base; i < end; i++) {                                                   \
+                ptrdiff_t r = fail[i];                                                                 \
+                int32_t j = nearest[i - base];                                                         \
+                double m = ctx->margin * (rownorms[r] + ctx->cmax2);                                   \
+                double l2 = (second[i - base] + rownorms[r] - 2 * m) * MPL_DOWN;                       \
+                lower[r] = l2 > 0 ? __builtin_sqrt(l2) * MPL_DOWN : 0;                                 \
+                const T *xr = x + r * d;                                                               \
+                ADDROW(acc->sums + (ptrdiff_t)j * d, xr, d);                                           \
+                acc->counts[j] += 1;                                                                   \
+                inertia += SQDIST(xr, ctx->centres + (ptrdiff_t)j * d, d, 0);                          \
+                if (labels[r] != j) { changed += 1; labels[r] = j; }                                   \
+            }                                                                                          \
         }                                                                                              \
         acc->inertia = inertia;                                                                        \
         acc->changed = changed;                                                                        \
     }
 
 #define MPL_NO_ISA
-MPL_BOUNDS_KERNELS(MPL_NO_ISA, double, scalar_f64, sqdist_scalar_f64, argmin2_row_scalar_f64, add_row_scalar_f64)
-MPL_BOUNDS_KERNELS(MPL_NO_ISA, float, scalar_f32, sqdist_scalar_f32, argmin2_row_scalar_f32, add_row_scalar_f32)
+MPL_BOUNDS_KERNELS(MPL_NO_ISA, double, scalar_f64, sqdist_scalar_f64, argmin2_rows_scalar_f64, add_row_scalar_f64)
+MPL_BOUNDS_KERNELS(MPL_NO_ISA, float, scalar_f32, sqdist_scalar_f32, argmin2_rows_scalar_f32, add_row_scalar_f32)
 
 #if MPL_X86_64
 #include <immintrin.h>
@@ -482,32 +496,6 @@ AVX2 static inline __attribute__((always_inline)) double sqdist_avx2_f32(const f
     return reduce8_avx2(lo, hi);
 }
 
-/* The nearest centre of a row and the smallest value among the other centres, with 8-centre
- * vectors (stride = 8·chunks): the nearest as argmin_row_avx512_f64_fixed finds it, then the
- * minimum with that lane set to +inf. */
-AVX512 static inline __attribute__((always_inline)) int32_t
-argmin2_row_avx512_f64_fixed(const double *w, const double *cn, const int chunks, double *second) {
-    __m512d v[8];
-    __m512d m = v[0] = _mm512_add_pd(_mm512_loadu_pd(cn), _mm512_loadu_pd(w));
-    for (int c = 1; c < chunks; c++) {
-        v[c] = _mm512_add_pd(_mm512_loadu_pd(cn + 8 * c), _mm512_loadu_pd(w + 8 * c));
-        m = _mm512_min_pd(m, v[c]);
-    }
-    __m512d mv = _mm512_set1_pd(_mm512_reduce_min_pd(m));
-    uint64_t bits = 0;
-    for (int c = 0; c < chunks; c++) bits |= (uint64_t)_mm512_cmp_pd_mask(v[c], mv, _CMP_EQ_OQ) << (8 * c);
-    int32_t j = (int32_t)__builtin_ctzll(bits | (1ull << 63));
-    __m512d inf = _mm512_set1_pd(__builtin_inf());
-    __m512d m2 = inf;
-    for (int c = 0; c < chunks; c++) {
-        __mmask8 own = (c == (j >> 3)) ? (__mmask8)(1u << (j & 7)) : 0;
-        m2 = _mm512_min_pd(m2, _mm512_mask_mov_pd(v[c], own, inf));
-    }
-    *second = _mm512_reduce_min_pd(m2);
-    return j;
-}
-
-
 AVX2 static inline int32_t argmin2_row_avx2_f64(const double *w, ptrdiff_t stride, const double *cn, double *second) {
     int32_t j = argmin_row_avx2_f64(w, stride, cn);
     *second = second_min_double(w, stride, cn, j);
@@ -518,22 +506,49 @@ AVX2 static inline int32_t argmin2_row_avx2_f32(const float *w, ptrdiff_t stride
     *second = second_min_float(w, stride, cn, j);
     return j;
 }
-AVX512 static inline int32_t argmin2_row_avx512_f64(const double *w, ptrdiff_t stride, const double *cn, double *second) {
-    switch (stride) {
-    case 8: return argmin2_row_avx512_f64_fixed(w, cn, 1, second);
-    case 16: return argmin2_row_avx512_f64_fixed(w, cn, 2, second);
-    case 24: return argmin2_row_avx512_f64_fixed(w, cn, 3, second);
-    case 32: return argmin2_row_avx512_f64_fixed(w, cn, 4, second);
-    default: {
-        int32_t j = argmin_row_avx512_f64_any(w, stride, cn);
-        *second = second_min_double(w, stride, cn, j);
-        return j;
-    }
-    }
+AVX2 static void argmin2_rows_avx2_f64(const double *w, ptrdiff_t rows, ptrdiff_t stride, const double *cn, int32_t *nearest, double *second) {
+    for (ptrdiff_t i = 0; i < rows; i++) nearest[i] = argmin2_row_avx2_f64(w + i * stride, stride, cn, &second[i]);
 }
-MPL_BOUNDS_KERNELS(AVX2, double, avx2_f64, sqdist_avx2_f64, argmin2_row_avx2_f64, add_row_avx2_f64)
-MPL_BOUNDS_KERNELS(AVX2, float, avx2_f32, sqdist_avx2_f32, argmin2_row_avx2_f32, add_row_avx2_f32)
-MPL_BOUNDS_KERNELS(AVX512, double, avx512_f64, sqdist_avx512_f64, argmin2_row_avx512_f64, add_row_avx512_f64)
+AVX2 static void argmin2_rows_avx2_f32(const float *w, ptrdiff_t rows, ptrdiff_t stride, const float *cn, int32_t *nearest, double *second) {
+    for (ptrdiff_t i = 0; i < rows; i++) nearest[i] = argmin2_row_avx2_f32(w + i * stride, stride, cn, &second[i]);
+}
+/* The smallest value of a distance row other than column j, 8 centres per vector. */
+AVX512 static inline __attribute__((always_inline)) double
+second_min_avx512_f64_fixed(const double *w, const double *cn, const int chunks, int32_t j) {
+    __m512d inf = _mm512_set1_pd(__builtin_inf()), m = inf;
+    for (int c = 0; c < chunks; c++) {
+        __m512d v = _mm512_add_pd(_mm512_loadu_pd(cn + 8 * c), _mm512_loadu_pd(w + 8 * c));
+        __mmask8 own = (c == (j >> 3)) ? (__mmask8)(1u << (j & 7)) : 0;
+        m = _mm512_min_pd(m, _mm512_mask_mov_pd(v, own, inf));
+    }
+    return _mm512_reduce_min_pd(m);
+}
+
+/* The common strides unrolled, the switch outside the row loop (as argmin_avx512_f64); all
+ * the rows' nearest centres first, then their second values (a loop of independent rows
+ * each time, instead of one chain per row). */
+AVX512 static void argmin2_rows_avx512_f64(const double *w, ptrdiff_t rows, ptrdiff_t stride, const double *cn, int32_t *nearest,
+                                           double *second) {
+#define MPL_ARGMIN2_ROWS(C)                                                                              \
+    for (ptrdiff_t i = 0; i < rows; i++) nearest[i] = argmin_row_avx512_f64_fixed(w + i * stride, cn, C);     \
+    for (ptrdiff_t i = 0; i < rows; i++) second[i] = second_min_avx512_f64_fixed(w + i * stride, cn, C, nearest[i]);
+    switch (stride) {
+    case 8: MPL_ARGMIN2_ROWS(1) break;
+    case 16: MPL_ARGMIN2_ROWS(2) break;
+    case 24: MPL_ARGMIN2_ROWS(3) break;
+    case 32: MPL_ARGMIN2_ROWS(4) break;
+    default:
+        for (ptrdiff_t i = 0; i < rows; i++) {
+            nearest[i] = argmin_row_avx512_f64_any(w + i * stride, stride, cn);
+            second[i] = second_min_double(w + i * stride, stride, cn, nearest[i]);
+        }
+        break;
+    }
+#undef MPL_ARGMIN2_ROWS
+}
+MPL_BOUNDS_KERNELS(AVX2, double, avx2_f64, sqdist_avx2_f64, argmin2_rows_avx2_f64, add_row_avx2_f64)
+MPL_BOUNDS_KERNELS(AVX2, float, avx2_f32, sqdist_avx2_f32, argmin2_rows_avx2_f32, add_row_avx2_f32)
+MPL_BOUNDS_KERNELS(AVX512, double, avx512_f64, sqdist_avx512_f64, argmin2_rows_avx512_f64, add_row_avx512_f64)
 
 #endif /* MPL_X86_64 */
 

@@ -111,9 +111,16 @@ extension KMeans {
         var centres = centres
         var history: [KMeansIteration] = []
         var inertia = 0.0, iteration = 0, labelsMatchCentres = false
+        // A bounded pass that skips few rows costs more than a plain one (the direct distance
+        // and the test come on top of the GEMM), so after one that skipped under 3/4 of the
+        // rows the run makes plain passes and retries a bounded one every 4th iteration. The
+        // bounds stay valid across plain passes: they refer to the last bounded pass's centres
+        // (`boundsCentres`), and the next bounded pass subtracts the movement since then.
+        // The decision uses the allreduced count, so every rank takes the same branch.
+        var useBounds = bounded, plainPasses = 0
         // One E-step with `current`: sums, counts, inertia, changed labels, skipped rows.
         func pass(_ current: KMeansEngine<T>.Centres) -> [Double] {
-            bounded ? e.assignBounded(current) : e.assign(current, distances: false) + [0]
+            useBounds ? e.assignBounded(current) : e.assign(current, distances: false) + [0]
         }
         if !bounded { for i in 0 ..< e.n { e.labels[i] = -1 } }
         while iteration < maxIter {
@@ -129,6 +136,15 @@ extension KMeans {
             // from guessed ones): every row counts as changed.
             let changed = iteration == 1 ? e.globalCount : Int(acc[k * (d + 1) + 1])
             let skipped = Int(acc[k * (d + 1) + 2])
+            if bounded {
+                if useBounds {
+                    useBounds = 4 * skipped >= 3 * e.globalCount
+                    plainPasses = 0
+                } else {
+                    plainPasses += 1
+                    useBounds = plainPasses >= 3
+                }
+            }
             let relocated = try relocateEmptyClusters(e, &acc, k: k, centres: current)
             var next = centres, shift = 0.0
             for j in 0 ..< k {
@@ -148,7 +164,7 @@ extension KMeans {
         if !labelsMatchCentres {
             // Labels and inertia for the final centres (scikit-learn does the same E-step).
             let current = KMeansEngine<T>.Centres(centres, d: d)
-            let acc = bounded ? e.assignBounded(current) : e.assign(current)
+            let acc = useBounds ? e.assignBounded(current) : e.assign(current)
             var total = [acc[k * (d + 1)]]
             try e.allreduceSum(&total)
             inertia = total[0]
