@@ -8,9 +8,10 @@ extension KMeans {
     /// and checking every value is finite), then for each of `n_init` runs chooses initial
     /// centres and runs Lloyd iterations; the run with the lowest inertia is kept.
     ///
-    /// A Lloyd iteration is one pass over the local rows — GEMM distances in row blocks,
-    /// nearest centre, per-centre sums and counts — and one allreduce of k·(d+1)+2 values
-    /// (sums, counts, inertia, changed labels). It stops when no label changes, when the
+    /// A Lloyd iteration is one pass over the local rows — GEMM distances in row blocks (with
+    /// the default `hamerly` algorithm only for rows whose bounds do not prove their centre),
+    /// nearest centre, per-centre sums and counts — and one allreduce of k·(d+1)+3 values
+    /// (sums, counts, inertia, changed labels, skipped rows). It stops when no label changes, when the
     /// squared centre shift is at most `tol` × mean variance (then one more assignment pass
     /// makes labels and inertia match the final centres, as scikit-learn), or after
     /// `max_iter` iterations.

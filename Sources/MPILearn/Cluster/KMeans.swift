@@ -82,9 +82,10 @@ public enum KMeansAlgorithm: String, Codable, Sendable, CaseIterable {
 ///
 /// Every rank holds its rows; centres are replicated on every rank. Initialisation is
 /// k-means|| by default; each Lloyd iteration computes squared distances with BLAS GEMM
-/// (‖x‖² − 2x·c + ‖c‖², in row blocks of bounded size), assigns each row to its nearest
-/// centre, and combines per-centre sums, counts and the inertia with one allreduce of
-/// k·(d+1)+2 values. Random choices are keyed by (seed, step, global row index), so the
+/// (‖x‖² − 2x·c + ‖c‖², in row blocks of bounded size) for the rows whose Hamerly bounds do
+/// not already prove their centre (``KMeansAlgorithm``), assigns each row to its nearest
+/// centre, and combines per-centre sums, counts, the inertia and the skipped-row count with
+/// one allreduce of k·(d+1)+3 values. Random choices are keyed by (seed, step, global row index), so the
 /// candidates, the initial and the final centres are the same for any number of ranks
 /// (final centres up to the order of floating-point reductions).
 ///
