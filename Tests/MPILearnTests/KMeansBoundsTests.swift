@@ -54,8 +54,10 @@ final class KMeansBoundsTests: XCTestCase {
                 let h = bounded[0].history
                 XCTAssertGreaterThan(h.count, 3, "overlapping blobs take several iterations (d=\(d), \(name))")
                 XCTAssertEqual(plain[0].history.map(\.skipped).reduce(0, +), 0, "lloyd never skips")
-                // Both paths ran: some iterations skip most rows, yet rows are recomputed after the first.
-                XCTAssertTrue(h.contains { $0.skipped > 3000 / 2 }, "d=\(d), \(name): \(h.map(\.skipped))")
+                // Both paths ran: some iterations skip many rows (at least a third; after plain
+                // passes a retried bounded pass has only the centres' separation to go on), yet
+                // rows are recomputed after the first.
+                XCTAssertTrue(h.contains { $0.skipped >= 3000 / 3 }, "d=\(d), \(name): \(h.map(\.skipped))")
                 XCTAssertTrue(h.dropFirst().contains { $0.skipped < 3000 }, "d=\(d), \(name): \(h.map(\.skipped))")
             }
             let plain32 = try fit(Float.self, .lloyd, d: d, initialization: .kMeansParallel)

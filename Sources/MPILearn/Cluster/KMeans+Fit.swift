@@ -114,14 +114,18 @@ extension KMeans {
         var inertia = 0.0, iteration = 0, labelsMatchCentres = false
         // A bounded pass that skips few rows costs more than a plain one (the direct distance
         // and the test come on top of the GEMM), so after one that skipped under 3/4 of the
-        // rows the run makes plain passes and retries a bounded one every 4th iteration. The
-        // bounds stay valid across plain passes: they refer to the last bounded pass's centres
-        // (`boundsCentres`), and the next bounded pass subtracts the movement since then.
-        // The decision uses the allreduced count, so every rank takes the same branch.
+        // rows the run makes plain passes and retries a bounded one every 4th iteration. A
+        // plain pass that moves a row from centre a to b leaves its stored bound covering every
+        // centre but a (b included, a not), so plain passes drop the stored bounds
+        // (`boundsCentres` = nil): the retried pass proves rows from the centres' separation
+        // alone, and sets new bounds for the rest. The decision uses the allreduced count, so
+        // every rank takes the same branch.
         var useBounds = bounded, plainPasses = 0
         // One E-step with `current`: sums, counts, inertia, changed labels, skipped rows.
         func pass(_ current: KMeansEngine<T>.Centres) -> [Double] {
-            useBounds ? e.assignBounded(current) : e.assign(current, distances: false) + [0]
+            if useBounds { return e.assignBounded(current) }
+            e.boundsCentres = nil
+            return e.assign(current, distances: false) + [0]
         }
         if !bounded { for i in 0 ..< e.n { e.labels[i] = -1 } }
         while iteration < maxIter {
