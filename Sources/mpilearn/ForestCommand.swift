@@ -118,19 +118,19 @@ func fitForest(_ shard: inout ForestShard, _ options: ForestParameterOptions, ke
     if let data = rows?.columnData {
         rows = nil
         if options.isClassification {
-            return try RandomForestClassifier(p).fit(columns: consume data, comm: comm, classNames: shard.classNames, target: shard.target,
+            return try RandomForestClassifier(p).fitLocal(columns: consume data, comm: comm, classNames: shard.classNames, target: shard.target,
                                                      dataDescription: shard.source, keepTrees: keepTrees, progress: progress).forest
         }
-        return try RandomForestRegressor(p).fit(columns: consume data, comm: comm, target: shard.target, dataDescription: shard.source,
+        return try RandomForestRegressor(p).fitLocal(columns: consume data, comm: comm, target: shard.target, dataDescription: shard.source,
                                                 keepTrees: keepTrees, progress: progress).forest
     }
     let data = rows!.dataset
     rows = nil
     if options.isClassification {
-        return try RandomForestClassifier(p).fit(consume data, comm: comm, classNames: shard.classNames, target: shard.target,
+        return try RandomForestClassifier(p).fitLocal(consume data, comm: comm, classNames: shard.classNames, target: shard.target,
                                                  dataDescription: shard.source, keepTrees: keepTrees, progress: progress).forest
     }
-    return try RandomForestRegressor(p).fit(consume data, comm: comm, target: shard.target, dataDescription: shard.source,
+    return try RandomForestRegressor(p).fitLocal(consume data, comm: comm, target: shard.target, dataDescription: shard.source,
                                             keepTrees: keepTrees, progress: progress).forest
 }
 

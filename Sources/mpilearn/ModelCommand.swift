@@ -27,16 +27,35 @@ struct ModelInspect: ParsableCommand {
         enum CodingKeys: String, CodingKey { case kind, formatVersion = "format_version", header, trees, nodes, depth, leaves }
     }
 
+    struct GenericSummary: Codable {
+        var kind: String
+        var formatVersion: UInt32
+        var role: String
+        var featureNames: [String]
+        var summary: [String: String]
+        enum CodingKeys: String, CodingKey { case kind, formatVersion = "format_version", role, featureNames = "feature_names", summary }
+    }
+
     func run() throws {
         do {
-            // The file is read once; its bytes are freed when the trees are decoded.
-            let (kind, version, m): (String, UInt32, ForestModel) = try {
-                let c = try ModelContainer.read(from: file)
-                guard [ForestModel.classifierKind, ForestModel.regressorKind].contains(c.kind) else {
-                    throw MPILearnError.dataError(SourceLocation(file: file), "model inspect knows random forest models; this is a '\(c.kind)' model")
+            let c = try ModelContainer.read(from: file)
+            let model = try ModelRegistry.decode(c, path: file)
+            let forest = (model as? RandomForestClassifierModel)?.forest ?? (model as? RandomForestRegressorModel)?.forest
+            guard let m = forest else {
+                // Every other registered kind: its own summary lines.
+                if json {
+                    let s = GenericSummary(kind: c.kind, formatVersion: c.version, role: type(of: model).role.rawValue,
+                                           featureNames: model.featureNames, summary: Dictionary(model.summary(), uniquingKeysWith: { a, _ in a }))
+                    let e = ModelJSON.encoder
+                    e.outputFormatting = [.prettyPrinted, .sortedKeys]
+                    print(String(decoding: try e.encode(s), as: UTF8.self))
+                    return
                 }
-                return (c.kind, c.version, try ForestModel.decode(c, path: file))
-            }()
+                print("\(file): \(c.kind), format version \(c.version)")
+                for (k, v) in model.summary() { print((k + ":").padding(toLength: 12, withPad: " ", startingAt: 0) + v) }
+                return
+            }
+            let (kind, version) = (c.kind, c.version)
             let depths = m.trees.map(\.depth), leaves = m.trees.map(\.leafCount)
             func stats(_ v: [Int]) -> Summary.Stats {
                 Summary.Stats(min: v.min() ?? 0, mean: v.isEmpty ? 0 : Double(v.reduce(0, +)) / Double(v.count), max: v.max() ?? 0)
@@ -44,25 +63,14 @@ struct ModelInspect: ParsableCommand {
             let s = Summary(kind: kind, formatVersion: version, header: m.header, trees: m.trees.count,
                             nodes: m.trees.reduce(0) { $0 + $1.nodeCount }, depth: stats(depths), leaves: stats(leaves))
             if json {
-                let e = JSONEncoder()
+                let e = ModelJSON.encoder
                 e.outputFormatting = [.prettyPrinted, .sortedKeys]
                 print(String(decoding: try e.encode(s), as: UTF8.self))
                 return
             }
             let h = m.header
             print("\(file): \(kind), format version \(version)")
-            print("trees:      \(s.trees) (\(s.nodes) nodes)")
-            print(String(format: "depth:      min %d, mean %.1f, max %d", s.depth.min, s.depth.mean, s.depth.max))
-            print(String(format: "leaves:     min %d, mean %.1f, max %d", s.leaves.min, s.leaves.mean, s.leaves.max))
-            print("target:     \(h.target)" + (h.task == .classification ? "   classes: \(h.classes.joined(separator: ", "))" : ""))
-            let p = h.parameters
-            print("parameters: n_estimators=\(p.nEstimators) criterion=\(p.tree.criterion.rawValue) max_depth=\(p.tree.maxDepth.map(String.init) ?? "none") "
-                + "min_samples_split=\(p.tree.minSamplesSplit) min_samples_leaf=\(p.tree.minSamplesLeaf) max_features=\(p.tree.maxFeatures) "
-                + "max_leaf_nodes=\(p.tree.maxLeafNodes.map(String.init) ?? "none") max_bins=\(p.tree.maxBins) bootstrap=\(p.bootstrap) "
-                + "max_samples=\(p.maxSamples?.description ?? "none") class_weight=\(p.classWeight?.rawValue ?? "none") random_state=\(p.randomState)")
-            if let o = h.oobScore { print("oob score:  \(String(format: "%.4f", o))") }
-            let pr = h.provenance
-            print("trained:    \(pr.date) on \(pr.ranks) rank(s), \(pr.trainRows) rows from \(pr.data) (MPILearn \(pr.mpilearn))")
+            for (k, v) in model.summary() { print((k + ":").padding(toLength: 12, withPad: " ", startingAt: 0) + v) }
             print("features (\(h.featureNames.count)) by importance:")
             let order = h.featureNames.indices.sorted { h.featureImportances[$0] > h.featureImportances[$1] }
             for j in order {

@@ -49,7 +49,7 @@ final class ForestTests: XCTestCase {
         let whole = try LocalWorld.run(size: 3) { comm -> ForestModel? in
             var train = try Self.shard(comm, rows: 6000, features: 6)
             for i in stride(from: comm.rank, to: train.features.storage.count, by: 11) { train.features.storage[i] = .nan }
-            return try RandomForestClassifier(Self.params(10)).fit(train, comm: comm).forest.gathered(comm)
+            return try RandomForestClassifier(Self.params(10)).fitLocal(train, comm: comm).forest.gathered(comm)
         }[0]!
         XCTAssertNil(whole.bins)
         let predictor = try whole.predictor()
@@ -77,7 +77,7 @@ final class ForestTests: XCTestCase {
         test.features.storage[2] = -.infinity
         test.features.storage[3] = 1e300
         for p in [Self.params(9), { var q = Self.params(9); q.tree.maxBins = 16; return q }()] {
-            let model = try RandomForestClassifier(p).fit(train, comm: LocalCommunicator.solo())
+            let model = try RandomForestClassifier(p).fitLocal(train, comm: LocalCommunicator.solo())
             XCTAssertNotNil(model.forest.bins)
             var noBins = model.forest
             noBins.bins = nil   // packed on its own thresholds instead
@@ -94,12 +94,12 @@ final class ForestTests: XCTestCase {
         let test = try Self.shard(LocalCommunicator.solo(), rows: 100, seed: 5, offset: 10_000)
         for p in [1, 2, 3, 4] {
             let out = try LocalWorld.run(size: p) { comm -> ([Double], [Int], [Double]?) in
-                let model = try RandomForestClassifier(Self.params(13)).fit(try Self.shard(comm), comm: comm)
+                let model = try RandomForestClassifier(Self.params(13)).fitLocal(try Self.shard(comm), comm: comm)
                 let hard = try model.votes(test.features, comm: comm, voting: .hard)
                 let soft = try model.votes(test.features, comm: comm, voting: .soft)
                 let whole = try model.forest.gathered(comm)
                 let wholeSoft = try whole.map { try RandomForestClassifierModel(forest: $0).predictProba(test.features) }
-                return (hard, argmaxRows(soft, classes: 2), wholeSoft.map { $0.map { $0 * 13 } })
+                return (hard, argmaxRows(soft, classes: 2), wholeSoft.map { $0.storage.map { $0 * 13 } })
             }
             let (hard, softPred, wholeSoft) = out[0]
             for i in 0 ..< 100 { XCTAssertEqual(hard[2 * i] + hard[2 * i + 1], 13, "p=\(p) row \(i)") }
@@ -117,7 +117,7 @@ final class ForestTests: XCTestCase {
             var d = try Generators.makeClassification(nSamples: 400, nFeatures: 5, nInformative: 3, nRedundant: 1,
                                                       rows: [0, 300, 400][comm.rank] ..< [0, 300, 400][comm.rank] + rows)
             d.globalRowStart = [0, 300, 400][comm.rank]
-            let m = try RandomForestClassifier(Self.params(10)).fit(d, comm: comm)
+            let m = try RandomForestClassifier(Self.params(10)).fitLocal(d, comm: comm)
             return [m.forest.trees.count] + m.forest.treeIndices
         }
         XCTAssertEqual(counts[0].first, 8)
@@ -131,7 +131,7 @@ final class ForestTests: XCTestCase {
             let block = Partition.block(count: 3, parts: 4, index: comm.rank)
             let x = Matrix<Double>(rows: block.count, columns: 1, storage: block.map { Double($0) })
             let d = Dataset(features: x, target: block.map { Double($0 % 2) }, globalRowStart: block.lowerBound, globalRowCount: 3)
-            let m = try RandomForestClassifier(Self.params(5)).fit(d, comm: comm)
+            let m = try RandomForestClassifier(Self.params(5)).fitLocal(d, comm: comm)
             let votes = try m.votes(Matrix([[0], [1], [2]]), comm: comm, voting: .hard)
             XCTAssertEqual(votes.reduce(0, +), 15)
             return m.forest.trees.count
@@ -149,7 +149,7 @@ final class ForestTests: XCTestCase {
             var p = Self.params(6)
             p.classWeight = .balanced
             p.oobScore = true
-            let m = try RandomForestClassifier(p).fit(d, comm: comm)
+            let m = try RandomForestClassifier(p).fitLocal(d, comm: comm)
             let pred = argmaxRows(try m.votes(Matrix([[1], [12]]), comm: comm), classes: 2)
             return (m.classes, pred[0] * 10 + pred[1], m.oobScore ?? -1)
         }
@@ -162,9 +162,9 @@ final class ForestTests: XCTestCase {
     func testThreadCountDoesNotChangeTheModel() throws {
         let solo = LocalCommunicator.solo()
         let d = try Self.shard(solo)
-        let one = try RandomForestClassifier(Self.params(8, threads: 1)).fit(d, comm: solo).forest.container().encoded()
-        let two = try RandomForestClassifier(Self.params(8, threads: 2)).fit(d, comm: solo).forest.container().encoded()
-        let three = try RandomForestClassifier(Self.params(8, threads: 3)).fit(d, comm: solo).forest.container().encoded()
+        let one = try RandomForestClassifier(Self.params(8, threads: 1)).fitLocal(d, comm: solo).forest.container().encoded()
+        let two = try RandomForestClassifier(Self.params(8, threads: 2)).fitLocal(d, comm: solo).forest.container().encoded()
+        let three = try RandomForestClassifier(Self.params(8, threads: 3)).fitLocal(d, comm: solo).forest.container().encoded()
         XCTAssertEqual(one, two)
         XCTAssertEqual(one, three)
     }
@@ -172,7 +172,7 @@ final class ForestTests: XCTestCase {
     func testSaveLoadPredictIdentical() throws {
         let solo = LocalCommunicator.solo()
         let d = try Self.shard(solo)
-        let m = try RandomForestClassifier(Self.params(7)).fit(d, comm: solo, classNames: ["no", "yes"], target: "label")
+        let m = try RandomForestClassifier(Self.params(7)).fitLocal(d, comm: solo, classNames: ["no", "yes"], target: "label")
         let dir = try MPIRun.temporaryDirectory("forest")
         let path = dir.appendingPathComponent("m.model").path
         try m.forest.write(to: path)
@@ -195,7 +195,7 @@ final class ForestTests: XCTestCase {
         let solo = LocalCommunicator.solo()
         let train = try Self.shard(solo, rows: 2000, seed: 21)
         let test = try Self.shard(solo, rows: 1000, seed: 21, offset: 100_000)
-        let m = try RandomForestClassifier(Self.params(50)).fit(train, comm: solo)
+        let m = try RandomForestClassifier(Self.params(50)).fitLocal(train, comm: solo)
         let pred = try m.predict(test.features)
         let acc = try Metrics.accuracy(yTrue: test.target!.map { Int($0) }, yPred: pred, comm: solo)
         XCTAssertGreaterThan(acc, 0.85)
@@ -222,16 +222,16 @@ final class ForestTests: XCTestCase {
                 for oob in [false, true] {
                     var params = Self.params(7)
                     params.oobScore = oob
-                    let a = try RandomForestClassifier(params).fit(d, comm: comm).forest
-                    let b = try RandomForestClassifier(params).fit(columns: columns(d), comm: comm).forest
+                    let a = try RandomForestClassifier(params).fitLocal(d, comm: comm).forest
+                    let b = try RandomForestClassifier(params).fitLocal(columns: columns(d), comm: comm).forest
                     if a.trees != b.trees || a.trees.isEmpty { problems.append("classifier trees differ (oob \(oob))") }
                     if a.header != b.header { problems.append("classifier headers differ (oob \(oob))") }
                     var reg = RandomForestParameters.regressor(nEstimators: 5)
                     reg.oobScore = oob
                     var r = d
                     r.target = (0 ..< d.rowCount).map { i in d.features[i, 1].isNaN ? 0 : d.features[i, 1] * 3 }
-                    let ra = try RandomForestRegressor(reg).fit(r, comm: comm).forest
-                    let rb = try RandomForestRegressor(reg).fit(columns: columns(r), comm: comm).forest
+                    let ra = try RandomForestRegressor(reg).fitLocal(r, comm: comm).forest
+                    let rb = try RandomForestRegressor(reg).fitLocal(columns: columns(r), comm: comm).forest
                     if ra.trees != rb.trees || ra.header != rb.header { problems.append("regressor forests differ (oob \(oob))") }
                     if oob && (a.header.oobScore == nil || ra.header.oobScore == nil) { problems.append("no oob score") }
                 }
@@ -247,7 +247,7 @@ final class ForestTests: XCTestCase {
         let (test, _) = try Generators.makeRegression(nSamples: 200_300, nFeatures: 4, nInformative: 2, noise: 1, randomState: 2, rows: 200_000 ..< 200_300)
         var p = RandomForestParameters.regressor(nEstimators: 20)
         p.oobScore = true
-        let m = try RandomForestRegressor(p).fit(train, comm: solo)
+        let m = try RandomForestRegressor(p).fitLocal(train, comm: solo)
         let r2 = try Metrics.r2(yTrue: test.target!, yPred: try m.predict(test.features), comm: solo)
         XCTAssertGreaterThan(r2, 0.8)
         XCTAssertGreaterThan(m.oobScore!, 0.8)
@@ -257,7 +257,7 @@ final class ForestTests: XCTestCase {
         let solo = LocalCommunicator.solo()
         let d = try Self.shard(solo, rows: 50)
         func expect(_ p: RandomForestParameters, _ name: String) {
-            XCTAssertThrowsError(try RandomForestClassifier(p).fit(d, comm: solo)) { e in
+            XCTAssertThrowsError(try RandomForestClassifier(p).fitLocal(d, comm: solo)) { e in
                 XCTAssertTrue("\(e)".contains(name), "\(e)")
                 XCTAssertEqual((e as? MPILearnError)?.exitCode, .usage)
             }
@@ -270,12 +270,12 @@ final class ForestTests: XCTestCase {
         p = Self.params(); p.tree.criterion = .squaredError; expect(p, "criterion")
         var noTarget = d
         noTarget.target = nil
-        XCTAssertThrowsError(try RandomForestClassifier(Self.params()).fit(noTarget, comm: solo))
+        XCTAssertThrowsError(try RandomForestClassifier(Self.params()).fitLocal(noTarget, comm: solo))
     }
 
     func testCorruptTruncatedForeignAndNewerModelFiles() throws {
         let solo = LocalCommunicator.solo()
-        let m = try RandomForestClassifier(Self.params(3)).fit(try Self.shard(solo, rows: 80), comm: solo)
+        let m = try RandomForestClassifier(Self.params(3)).fitLocal(try Self.shard(solo, rows: 80), comm: solo)
         let dir = try MPIRun.temporaryDirectory("forest-bad")
         let good = try m.forest.container().encoded()
         func expectError(_ bytes: Data, _ phrase: String) throws {
@@ -337,10 +337,10 @@ final class ForestTests: XCTestCase {
         for i in stride(from: 0, to: 200, by: 7) { train.features[i, i % 6] = .nan }
         var p = Self.params(5)
         p.tree.maxDepth = 6
-        let m = try RandomForestClassifier(p).fit(train, comm: solo, classNames: ["neg", "pos"], target: "y", dataDescription: "makeClassification(200, 6, seed 77)")
+        let m = try RandomForestClassifier(p).fitLocal(train, comm: solo, classNames: ["neg", "pos"], target: "y", dataDescription: "makeClassification(200, 6, seed 77)")
         try m.forest.write(to: Self.fixtureDir.appendingPathComponent("classifier-v1.model").path)
         let rows = try Self.fixtureRows()
-        let rec = Recorded(rows: rows, proba: try m.predictProba(Matrix(rows)), hardVotes: try m.forest.sumOutputs(Matrix(rows), hard: true))
+        let rec = Recorded(rows: rows, proba: try m.predictProba(Matrix(rows)).storage, hardVotes: try m.forest.sumOutputs(Matrix(rows), hard: true))
         let e = JSONEncoder()
         e.outputFormatting = [.prettyPrinted, .sortedKeys]
         e.nonConformingFloatEncodingStrategy = .convertToString(positiveInfinity: "inf", negativeInfinity: "-inf", nan: "nan")
@@ -355,7 +355,7 @@ final class ForestTests: XCTestCase {
         XCTAssertEqual(m.forest.trees.count, 5)
         XCTAssertEqual(m.classes, ["neg", "pos"])
         XCTAssertEqual(m.forest.header.provenance.data, "makeClassification(200, 6, seed 77)")
-        XCTAssertEqual(try m.predictProba(Matrix(rec.rows)), rec.proba)
+        XCTAssertEqual(try m.predictProba(Matrix(rec.rows)).storage, rec.proba)
         XCTAssertEqual(try m.forest.sumOutputs(Matrix(rec.rows), hard: true), rec.hardVotes)
     }
 
@@ -370,8 +370,8 @@ final class ForestTests: XCTestCase {
                 let out = try LocalWorld.run(size: p) { comm -> [[Double]] in
                     var params = Self.params(13, threads: threads)
                     params.oobScore = p == 3
-                    let full = try RandomForestClassifier(params).fit(try Self.shard(comm), comm: comm)
-                    let compact = try RandomForestClassifier(params).fit(try Self.shard(comm), comm: comm, keepTrees: false)
+                    let full = try RandomForestClassifier(params).fitLocal(try Self.shard(comm), comm: comm)
+                    let compact = try RandomForestClassifier(params).fitLocal(try Self.shard(comm), comm: comm, keepTrees: false)
                     XCTAssertTrue(compact.forest.trees.isEmpty)
                     XCTAssertEqual(compact.forest.predictors.count, compact.forest.treeCount)
                     XCTAssertEqual(compact.forest.treeIndices, full.forest.treeIndices)
@@ -393,8 +393,8 @@ final class ForestTests: XCTestCase {
         }
         let (train, _) = try Generators.makeRegression(nSamples: 500, nFeatures: 4, nInformative: 2, noise: 1, randomState: 2)
         let (rtest, _) = try Generators.makeRegression(nSamples: 200_100, nFeatures: 4, nInformative: 2, noise: 1, randomState: 2, rows: 200_000 ..< 200_100)
-        let full = try RandomForestRegressor(.regressor(nEstimators: 6)).fit(train, comm: LocalCommunicator.solo())
-        let compact = try RandomForestRegressor(.regressor(nEstimators: 6)).fit(train, comm: LocalCommunicator.solo(), keepTrees: false)
+        let full = try RandomForestRegressor(.regressor(nEstimators: 6)).fitLocal(train, comm: LocalCommunicator.solo())
+        let compact = try RandomForestRegressor(.regressor(nEstimators: 6)).fitLocal(train, comm: LocalCommunicator.solo(), keepTrees: false)
         XCTAssertEqual(try compact.predict(rtest.features), try full.predict(rtest.features))
     }
 }

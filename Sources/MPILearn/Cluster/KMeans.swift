@@ -145,6 +145,21 @@ public struct KMeans: Codable, Equatable, Sendable {
         algorithm = try c.decodeIfPresent(KMeansAlgorithm.self, forKey: .algorithm) ?? .lloyd
     }
 
+    /// Encodes every parameter, unset ones as null (the names ``setting(_:)`` accepts).
+    public func encode(to encoder: Encoder) throws {
+        var c = encoder.container(keyedBy: CodingKeys.self)
+        try c.encode(nClusters, forKey: .nClusters)
+        try c.encode(initialization, forKey: .initialization)
+        try c.encode(oversamplingFactor, forKey: .oversamplingFactor)
+        try c.encode(initMaxIter, forKey: .initMaxIter)
+        try c.encode(maxIter, forKey: .maxIter)
+        try c.encode(tol, forKey: .tol)
+        try c.encode(nInit, forKey: .nInit)
+        try c.encode(randomState, forKey: .randomState)
+        try c.encode(threads, forKey: .threads)
+        try c.encode(algorithm, forKey: .algorithm)
+    }
+
     public init(nClusters: Int = 8, initialization: KMeansInitialization = .kMeansParallel, oversamplingFactor: Double? = nil,
                 initMaxIter: Int = 2, maxIter: Int = 300, tol: Double = 1e-4, nInit: Int? = nil, randomState: UInt64 = 0,
                 threads: Int = 1, algorithm: KMeansAlgorithm = .hamerly) {

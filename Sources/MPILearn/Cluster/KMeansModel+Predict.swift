@@ -106,29 +106,22 @@ extension KMeansModel {
         let header = KMeansModelHeader(configuration: configuration, nClusters: nClusters, nFeatures: featureCount,
                                        featureNames: featureNames, inertia: inertia, nIter: nIter, history: history,
                                        mpilearnVersion: MPILearnVersion.string)
-        let enc = JSONEncoder()
-        enc.outputFormatting = [.sortedKeys]
-        enc.nonConformingFloatEncodingStrategy = .convertToString(positiveInfinity: "inf", negativeInfinity: "-inf", nan: "nan")
-        return ModelContainer(kind: Self.kind, header: try enc.encode(header),
+        return ModelContainer(kind: Self.kind, header: try ModelJSON.encoder.encode(header),
                               sections: [("cluster_centers", Data(flat: clusterCenters.storage)),
                                          ("initial_centers", Data(flat: initialCenters.storage))])
-    }
-
-    /// Writes the model file atomically (call on one rank).
-    public func save(to path: String) throws {
-        try container().write(to: path)
     }
 
     /// Reads a model file written by ``save(to:)``.
     /// - Throws: ``MPILearnError/cannotRead`` for a missing file, ``MPILearnError/dataError``
     ///   naming the file for a corrupt one (bad magic, checksum, kind, header or shapes).
     public static func load(from path: String) throws -> KMeansModel {
-        let c = try ModelContainer.read(from: path, expectedKinds: [kind])
+        try decodeContainer(ModelContainer.read(from: path, expectedKinds: [kind]), path: path)
+    }
+
+    static func decodeContainer(_ c: ModelContainer, path: String) throws -> KMeansModel {
         func bad(_ msg: String) -> MPILearnError { .dataError(SourceLocation(file: path), msg) }
-        let dec = JSONDecoder()
-        dec.nonConformingFloatDecodingStrategy = .convertFromString(positiveInfinity: "inf", negativeInfinity: "-inf", nan: "nan")
         let h: KMeansModelHeader
-        do { h = try dec.decode(KMeansModelHeader.self, from: c.header) } catch {
+        do { h = try ModelJSON.decoder.decode(KMeansModelHeader.self, from: c.header) } catch {
             throw bad("k-means model header is not valid: \(error)")
         }
         guard h.nClusters >= 1, h.nFeatures >= 1, h.featureNames.count == h.nFeatures else {
@@ -186,5 +179,56 @@ extension KMeansModel {
         }
         guard rows > 0 else { throw MPILearnError.dataError(SourceLocation(file: path, line: 2), "no centre rows") }
         return (Matrix(rows: rows, columns: names.count, storage: values), names)
+    }
+}
+
+// MARK: the estimator contract
+
+extension KMeans: Estimator {
+    public static let estimatorName = "kmeans"
+    public static let role = EstimatorRole.clusterer
+    /// k-means' fit is data-parallel and gives the same centres on any number of ranks.
+    public static var fitsShardedData: Bool { true }
+
+    public func validate() throws {
+        try require(nClusters >= 1, "n_clusters", nClusters, "an integer >= 1")
+        try require(maxIter >= 1, "max_iter", maxIter, "an integer >= 1")
+        try require(tol >= 0 && tol.isFinite, "tol", tol, "a finite number >= 0")
+        try require(initMaxIter >= 0, "init_max_iter", initMaxIter, "an integer >= 0")
+        try require(effectiveOversampling > 0 && effectiveOversampling.isFinite, "oversampling_factor", effectiveOversampling, "a finite number > 0")
+        try require(effectiveNInit >= 1, "n_init", effectiveNInit, "an integer >= 1")
+        try require(threads >= 1 && threads <= 1024, "threads", threads, "an integer in 1...1024")
+    }
+
+    /// Collective. Clusters every rank's rows (see ``fit(_:comm:dataName:progress:)``); the
+    /// centres are identical on every rank, the labels are this rank's rows'.
+    public func fit(_ data: Dataset<Double>, comm: any Communicator) throws -> KMeansModel {
+        try fit(data, comm: comm, dataName: "data", progress: nil)
+    }
+
+    public func expectedCost(rows: Int) -> Double { Double(rows) * Double(nClusters) * Double(effectiveNInit) }
+}
+
+extension KMeansModel: ClustererModel {
+    public func predict(_ x: Matrix<Double>) throws -> [Int] {
+        try predict(x, threads: configuration.threads, dataName: "data").map { Int($0) }
+    }
+
+    public func score(_ x: Matrix<Double>) throws -> Double {
+        try withAssignment(x, threads: configuration.threads, comm: LocalCommunicator.solo(), dataName: "data") { _, mind2 in -mind2.reduce(0, +) }
+    }
+
+    public static func decode(_ container: ModelContainer, path: String) throws -> KMeansModel {
+        try decodeContainer(container, path: path)
+    }
+
+    public func summary() -> [(String, String)] {
+        let c = configuration
+        return [
+            ("clusters", "\(nClusters) × \(featureCount) features (\(listPreview(featureNames)))"),
+            ("inertia", String(format: "%.6g after %d iteration(s)", inertia, nIter)),
+            ("parameters", "n_clusters=\(c.nClusters) init=\(c.initialization.name) max_iter=\(c.maxIter) tol=\(c.tol) "
+                + "n_init=\(c.effectiveNInit) algorithm=\(c.algorithm.rawValue) random_state=\(c.randomState)"),
+        ]
     }
 }

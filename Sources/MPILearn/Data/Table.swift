@@ -143,6 +143,11 @@ public struct Dataset<T: LinearAlgebraScalar>: Sendable {
     public var features: Matrix<T>
     /// One target per row (class codes as Doubles for classification), if any.
     public var target: [Double]?
+    /// The target's name (a column, or a derived spec like `arr_delay>15`).
+    public var targetName: String
+    /// Display names of the class labels, indexed by label value (a categorical target's
+    /// dictionary, or `false`/`true`); nil when the labels are numbers that name themselves.
+    public var classNames: [String]?
     public var featureNames: [String]
     /// For each feature, its category dictionary if the feature is categorical.
     public var categories: [CategoryDictionary?]
@@ -151,9 +156,12 @@ public struct Dataset<T: LinearAlgebraScalar>: Sendable {
     public var globalRowCount: Int
 
     public init(features: Matrix<T>, target: [Double]? = nil, featureNames: [String]? = nil,
-                categories: [CategoryDictionary?]? = nil, globalRowStart: Int = 0, globalRowCount: Int? = nil) {
+                categories: [CategoryDictionary?]? = nil, globalRowStart: Int = 0, globalRowCount: Int? = nil,
+                targetName: String = "target", classNames: [String]? = nil) {
         self.features = features
         self.target = target
+        self.targetName = targetName
+        self.classNames = classNames
         self.featureNames = featureNames ?? (0 ..< features.columns).map { "x\($0)" }
         self.categories = categories ?? Array(repeating: nil, count: features.columns)
         self.globalRowStart = globalRowStart
@@ -162,6 +170,40 @@ public struct Dataset<T: LinearAlgebraScalar>: Sendable {
 
     public var rowCount: Int { features.rows }
     public var featureCount: Int { features.columns }
+
+    /// The rows at `indices` (local positions, in the given order) as a new dataset; the
+    /// global row range is kept, since a subset is no longer one contiguous block.
+    public func rows(_ indices: [Int]) -> Dataset<T> {
+        let d = featureCount
+        var m = Matrix<T>(rows: indices.count, columns: d)
+        features.storage.withUnsafeBufferPointer { src in
+            m.storage.withUnsafeMutableBufferPointer { dst in
+                for (r, i) in indices.enumerated() {
+                    precondition(i >= 0 && i < rowCount, "Dataset.rows: index \(i) is not a row of \(rowCount)")
+                    for f in 0 ..< d { dst[r * d + f] = src[i * d + f] }
+                }
+            }
+        }
+        var out = self
+        out.features = m
+        out.target = target.map { t in indices.map { t[$0] } }
+        out.globalRowStart = 0
+        out.globalRowCount = indices.count
+        return out
+    }
+
+    /// The name of each target value: the class name it indexes, or the number printed as
+    /// an integer where it is one (the names a classifier's classes use).
+    public func labelName(_ value: Double) -> String { ClassLabels.name(of: value, classNames: classNames) }
+}
+
+/// How class labels are named: the same rule in every fit, score and report.
+public enum ClassLabels {
+    /// `classNames[value]` when the value indexes the names, else the number (as an integer when it is one).
+    public static func name(of value: Double, classNames: [String]?) -> String {
+        if let classNames, value >= 0, let i = Int(exactly: value), i < classNames.count { return classNames[i] }
+        return value == value.rounded() && abs(value) < 1e15 ? String(Int(value)) : String(value)
+    }
 }
 
 /// Features as separate columns, and (optionally) a target, for one rank's rows: a table's
@@ -173,17 +215,22 @@ public struct ColumnDataset: Sendable {
     public var columns: [[Double]]
     public var rowCount: Int
     public var target: [Double]?
+    public var targetName: String
+    public var classNames: [String]?
     public var featureNames: [String]
     public var categories: [CategoryDictionary?]
     public var globalRowStart: Int
     public var globalRowCount: Int
 
     public init(columns: [[Double]], rows: Int, target: [Double]? = nil, featureNames: [String]? = nil,
-                categories: [CategoryDictionary?]? = nil, globalRowStart: Int = 0, globalRowCount: Int? = nil) {
+                categories: [CategoryDictionary?]? = nil, globalRowStart: Int = 0, globalRowCount: Int? = nil,
+                targetName: String = "target", classNames: [String]? = nil) {
         precondition(columns.allSatisfy { $0.count == rows }, "ColumnDataset: column lengths differ from \(rows) rows")
         self.columns = columns
         self.rowCount = rows
         self.target = target
+        self.targetName = targetName
+        self.classNames = classNames
         self.featureNames = featureNames ?? (0 ..< columns.count).map { "x\($0)" }
         self.categories = categories ?? Array(repeating: nil, count: columns.count)
         self.globalRowStart = globalRowStart
@@ -195,7 +242,7 @@ public struct ColumnDataset: Sendable {
     /// The rows as a row-major ``Dataset`` (the features copied).
     public func dataset() -> Dataset<Double> {
         Dataset(features: matrix(), target: target, featureNames: featureNames, categories: categories,
-                globalRowStart: globalRowStart, globalRowCount: globalRowCount)
+                globalRowStart: globalRowStart, globalRowCount: globalRowCount, targetName: targetName, classNames: classNames)
     }
 
     /// The columns as a row-major matrix (a copy).

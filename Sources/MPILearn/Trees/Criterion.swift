@@ -77,11 +77,14 @@ public enum MaxFeatures: Codable, Equatable, Sendable, CustomStringConvertible {
         }
     }
 
-    /// Checks the value against `d` features.
-    public func validate(features d: Int) throws {
+    /// Checks the value against `d` features (nil: only what does not depend on them).
+    public func validate(features d: Int?) throws {
         switch self {
         case .fraction(let f): try require(f > 0 && f <= 1, "max_features", f, "a fraction in (0, 1]")
-        case .count(let c): try require(c >= 1 && c <= d, "max_features", c, "a count in 1...\(d) (the number of features)")
+        case .count(let c):
+            if let d { try require(c >= 1 && c <= d, "max_features", c, "a count in 1...\(d) (the number of features)") } else {
+                try require(c >= 1, "max_features", c, "a count >= 1")
+            }
         default: break
         }
     }
@@ -131,7 +134,7 @@ public struct TreeParameters: Codable, Equatable, Sendable {
     }
 
     /// Validates every parameter (called by `fit`), quoting the bad value and the allowed range.
-    public func validate(features d: Int) throws {
+    public func validate(features d: Int?) throws {
         if let m = maxDepth { try require(m >= 1, "max_depth", m, "an integer >= 1 (or none for unlimited)") }
         try require(minSamplesSplit >= 2, "min_samples_split", minSamplesSplit, "an integer >= 2")
         try require(minSamplesLeaf >= 1, "min_samples_leaf", minSamplesLeaf, "an integer >= 1")

@@ -166,15 +166,15 @@ public struct ForestModel: Sendable {
         return (trees, indices)
     }
 
-    static let headerEncoder: JSONEncoder = {
-        let e = JSONEncoder()
-        e.outputFormatting = [.sortedKeys]
-        return e
-    }()
+    static var headerEncoder: JSONEncoder { ModelJSON.encoder }
 
     /// The model file container (header JSON + tree sections).
     public func container() throws -> ModelContainer {
-        ModelContainer(kind: header.kind, header: try Self.headerEncoder.encode(header), sections: Self.sections(trees, treeIndices))
+        guard isComplete else {
+            throw MPILearnError.mismatch("cannot save a partial forest (\(treeCount) of \(header.nEstimators) trees); gather it first")
+        }
+        try requireFullTrees("save the forest")
+        return ModelContainer(kind: header.kind, header: try Self.headerEncoder.encode(header), sections: Self.sections(trees, treeIndices))
     }
 
     /// Writes the model atomically to `path` (call on one rank, holding the whole forest).
@@ -203,7 +203,7 @@ public struct ForestModel: Sendable {
     /// The forest in a decoded container (kind, header and every tree checked).
     public static func decode(_ c: ModelContainer, path: String) throws -> ForestModel {
         let header: ForestHeader
-        do { header = try JSONDecoder().decode(ForestHeader.self, from: c.header) } catch {
+        do { header = try ModelJSON.decoder.decode(ForestHeader.self, from: c.header) } catch {
             throw MPILearnError.dataError(SourceLocation(file: path), "model header is not valid: \(error)")
         }
         guard header.kind == c.kind else {

@@ -76,7 +76,8 @@ public struct RandomForestParameters: Codable, Equatable, Sendable {
     }
 
     /// Validates every parameter (called by `fit`).
-    public func validate(features d: Int, classification: Bool) throws {
+    /// With `features` nil (no data yet) the checks that need the feature count are left out.
+    public func validate(features d: Int?, classification: Bool) throws {
         try require(nEstimators >= 1, "n_estimators", nEstimators, "an integer >= 1")
         try require(threads >= 1, "threads", threads, "an integer >= 1")
         try tree.validate(features: d)

@@ -4,84 +4,6 @@ import SwiftMPI
 /// Called on rank 0 as its trees finish: trees done on rank 0, trees rank 0 grows.
 public typealias ForestProgress = (_ done: Int, _ total: Int) -> Void
 
-/// A random forest classifier (scikit-learn's `RandomForestClassifier`) over ranks.
-///
-/// Local (per-shard) training: the `n_estimators` trees are split over the ranks in
-/// proportion to their rows (``Partition/proportional(total:weights:)``; a rank with no
-/// rows grows none), and each rank grows its trees on its own shard, on `threads` threads.
-/// Tree `g` (global index) draws its bootstrap sample and its features from Philox streams
-/// keyed by `(random_state, g)`, so a forest does not depend on the thread count, and with
-/// one rank it is the serial forest. Class labels, class counts (for `balanced`), feature
-/// importances and the out-of-bag score are combined over all ranks by collectives.
-public struct RandomForestClassifier: Sendable {
-    public var parameters: RandomForestParameters
-
-    public init(_ parameters: RandomForestParameters = .classifier()) { self.parameters = parameters }
-
-    /// Collective. Fits the forest on every rank's shard.
-    ///
-    /// The fit owns `data`: pass it with `consume` (or as a temporary) and, unless the
-    /// out-of-bag score needs them, the raw features are freed as soon as they are binned
-    /// (the one-byte codes are an eighth of their size).
-    /// - Parameters:
-    ///   - data: this rank's rows; `target` holds class labels as numbers (codes of a
-    ///     categorical target, or numeric labels). Missing targets (NaN) are an error.
-    ///   - comm: the ranks holding the shards.
-    ///   - classNames: display names of the labels, indexed by the label value (e.g. the
-    ///     target's category dictionary); by default the labels as numbers.
-    ///   - target: the target's name, saved in the header.
-    ///   - dataDescription: what the data was (saved as provenance).
-    ///   - keepTrees: keep the full ``Tree``s (needed to save, gather or allgather the model).
-    ///     With false the model keeps only each tree's compact predictor
-    ///     (``BinnedPackedTree``, about 8 bytes a node against 57) and predicts exactly the
-    ///     same, but cannot be saved or assembled across ranks.
-    ///   - progress: called on rank 0 as its trees finish.
-    /// - Returns: the fitted model holding this rank's trees.
-    /// - Throws: ``MPILearnError/invalidParameter`` for a bad hyper-parameter,
-    ///   ``MPILearnError/dataError`` for a missing target.
-    public func fit(_ data: consuming Dataset<Double>, comm: any Communicator, classNames: [String]? = nil, target: String = "target",
-                    dataDescription: String = "", keepTrees: Bool = true, progress: ForestProgress? = nil) throws -> RandomForestClassifierModel {
-        let forest = try ForestTrainer.fit(TrainingShard(consume data), task: .classification, parameters: parameters, comm: comm, classNames: classNames,
-                                           target: target, dataDescription: dataDescription, keepTrees: keepTrees, progress: progress)
-        return RandomForestClassifierModel(forest: forest)
-    }
-
-    /// Collective. Fits the forest on every rank's shard given as separate columns (a
-    /// table's): each column is binned straight into the codes, so the shard is never also
-    /// held as a row-major matrix. The same forest as from the ``Dataset`` of these columns.
-    public func fit(columns data: consuming ColumnDataset, comm: any Communicator, classNames: [String]? = nil, target: String = "target",
-                    dataDescription: String = "", keepTrees: Bool = true, progress: ForestProgress? = nil) throws -> RandomForestClassifierModel {
-        let forest = try ForestTrainer.fit(TrainingShard(consume data), task: .classification, parameters: parameters, comm: comm, classNames: classNames,
-                                           target: target, dataDescription: dataDescription, keepTrees: keepTrees, progress: progress)
-        return RandomForestClassifierModel(forest: forest)
-    }
-}
-
-/// A random forest regressor (scikit-learn's `RandomForestRegressor`) over ranks; trained
-/// like ``RandomForestClassifier``, predictions are the mean over trees.
-public struct RandomForestRegressor: Sendable {
-    public var parameters: RandomForestParameters
-
-    public init(_ parameters: RandomForestParameters = .regressor()) { self.parameters = parameters }
-
-    /// Collective. Fits the forest on every rank's shard (see ``RandomForestClassifier/fit``).
-    public func fit(_ data: consuming Dataset<Double>, comm: any Communicator, target: String = "target",
-                    dataDescription: String = "", keepTrees: Bool = true, progress: ForestProgress? = nil) throws -> RandomForestRegressorModel {
-        let forest = try ForestTrainer.fit(TrainingShard(consume data), task: .regression, parameters: parameters, comm: comm, classNames: nil,
-                                           target: target, dataDescription: dataDescription, keepTrees: keepTrees, progress: progress)
-        return RandomForestRegressorModel(forest: forest)
-    }
-
-    /// Collective. Fits the forest on shards given as separate columns (see
-    /// ``RandomForestClassifier/fit(columns:comm:classNames:target:dataDescription:keepTrees:progress:)``).
-    public func fit(columns data: consuming ColumnDataset, comm: any Communicator, target: String = "target",
-                    dataDescription: String = "", keepTrees: Bool = true, progress: ForestProgress? = nil) throws -> RandomForestRegressorModel {
-        let forest = try ForestTrainer.fit(TrainingShard(consume data), task: .regression, parameters: parameters, comm: comm, classNames: nil,
-                                           target: target, dataDescription: dataDescription, keepTrees: keepTrees, progress: progress)
-        return RandomForestRegressorModel(forest: forest)
-    }
-}
-
 /// A training shard as a fit reads it: its features row-major (``Dataset``) or as separate
 /// columns (``ColumnDataset``), with the target and the columns' meaning. Owned by the fit,
 /// which frees the features once they are binned.
@@ -184,10 +106,7 @@ enum ForestTrainer {
         }
         lap(&timings.communication)
         let k = classValues.count
-        let names: [String] = classValues.map { v in
-            if let classNames, v >= 0, Int(exactly: v).map({ $0 < classNames.count }) == true { return classNames[Int(v)] }
-            return v == v.rounded() && abs(v) < 1e15 ? String(Int(v)) : String(v)
-        }
+        let names: [String] = classValues.map { ClassLabels.name(of: $0, classNames: classNames) }
         var classWeight = [Double](repeating: 1, count: max(1, k))
         if p.classWeight == .balanced {
             for c in 0 ..< k where globalClassCounts[c] > 0 { classWeight[c] = Double(totalRows) / (Double(k) * globalClassCounts[c]) }
@@ -380,72 +299,3 @@ enum ForestTrainer {
     }
 }
 
-/// A fitted random forest classifier: some (after a multi-rank fit) or all of its trees.
-public struct RandomForestClassifierModel: Sendable {
-    public var forest: ForestModel
-
-    public init(forest: ForestModel) { self.forest = forest }
-
-    public var classes: [String] { forest.header.classes }
-    public var featureImportances: [Double] { forest.header.featureImportances }
-    public var oobScore: Double? { forest.header.oobScore }
-
-    /// Reads a classifier model file (no MPI needed).
-    public static func load(from path: String) throws -> RandomForestClassifierModel {
-        RandomForestClassifierModel(forest: try ForestModel.load(from: path, kinds: [ForestModel.classifierKind]))
-    }
-
-    /// Collective. The ranks' votes for every row of `x`, which every rank holds in full
-    /// (the broadcast-test-set path): each rank adds up its own trees' votes (class
-    /// fractions for soft voting, one vote per tree for hard voting), then one allreduce of
-    /// the `rows × classes` sums gives every rank the exact votes of the whole forest. The
-    /// message size depends on rows and classes, not on trees or ranks.
-    /// - Returns: per row and class, summed fractions (soft) or tree counts (hard).
-    public func votes(_ x: Matrix<Double>, comm: any Communicator, voting: Voting = .soft, threads: Int = 1) throws -> [Double] {
-        var v = try forest.sumOutputs(x, hard: voting == .hard, threads: threads)
-        try comm.allreduce(&v, op: .sum)
-        return v
-    }
-
-    /// Class probabilities (`rows × classes`) from the trees held here; the whole forest's
-    /// when ``ForestModel/isComplete``.
-    public func predictProba(_ x: Matrix<Double>, threads: Int = 1) throws -> [Double] {
-        let n = Double(max(1, forest.treeCount))
-        return try forest.sumOutputs(x, threads: threads).map { $0 / n }
-    }
-
-    /// Predicted class codes (indices into ``classes``) from the trees held here.
-    public func predict(_ x: Matrix<Double>, voting: Voting = .soft, threads: Int = 1) throws -> [Int] {
-        argmaxRows(try forest.sumOutputs(x, hard: voting == .hard, threads: threads), classes: forest.header.outputs)
-    }
-}
-
-/// A fitted random forest regressor.
-public struct RandomForestRegressorModel: Sendable {
-    public var forest: ForestModel
-
-    public init(forest: ForestModel) { self.forest = forest }
-
-    public var featureImportances: [Double] { forest.header.featureImportances }
-    public var oobScore: Double? { forest.header.oobScore }
-
-    /// Reads a regressor model file (no MPI needed).
-    public static func load(from path: String) throws -> RandomForestRegressorModel {
-        RandomForestRegressorModel(forest: try ForestModel.load(from: path, kinds: [ForestModel.regressorKind]))
-    }
-
-    /// Collective. The whole forest's mean prediction for every row of `x` (held in full
-    /// by every rank): an allreduce of the ranks' per-row sums, divided by `n_estimators`.
-    public func predict(_ x: Matrix<Double>, comm: any Communicator, threads: Int = 1) throws -> [Double] {
-        var v = try forest.sumOutputs(x, threads: threads)
-        try comm.allreduce(&v, op: .sum)
-        let n = Double(forest.header.nEstimators)
-        return v.map { $0 / n }
-    }
-
-    /// Mean prediction of the trees held here.
-    public func predict(_ x: Matrix<Double>, threads: Int = 1) throws -> [Double] {
-        let n = Double(max(1, forest.treeCount))
-        return try forest.sumOutputs(x, threads: threads).map { $0 / n }
-    }
-}
