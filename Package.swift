@@ -21,6 +21,7 @@ let package = Package(
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+        .package(url: "https://github.com/jpsim/Yams", from: "5.0.1"),
     ],
     targets: [
         .systemLibrary(
@@ -31,7 +32,8 @@ let package = Package(
             providers: [.apt(["libopenblas-dev", "liblapacke-dev"])]),
         .target(name: "CKernels", path: "Sources/CKernels", exclude: ["CMakeLists.txt", "README.md"]),
         .target(name: "SwiftMPI", dependencies: ["CMPI"], exclude: ["CMakeLists.txt"]),
-        .target(name: "MPILearn", dependencies: ["SwiftMPI", "CLinearAlgebra", "CKernels"], exclude: ["CMakeLists.txt"]),
+        .target(name: "MPILearn", dependencies: ["SwiftMPI", "CLinearAlgebra", "CKernels", .product(name: "Yams", package: "Yams")],
+                exclude: ["CMakeLists.txt"]),
         .executableTarget(
             name: "mpilearn",
             dependencies: [
