@@ -44,6 +44,22 @@ static inline MPI_Comm cmpi_comm_split(MPI_Comm comm, int color, int key, int *r
 }
 static inline int cmpi_comm_free(MPI_Comm comm) { return MPI_Comm_free(&comm); }
 
+/*
+ * One-sided communication (RMA windows). Like communicators, a window comes back as the
+ * return value (Open MPI: a pointer, MPICH: an int). The other RMA calls SwiftMPI makes
+ * (MPI_Win_lock_all, MPI_Fetch_and_op, MPI_Win_flush, MPI_Win_sync, MPI_Win_unlock_all,
+ * MPI_Win_set_errhandler) take handles by value and are called directly.
+ */
+static inline MPI_Win cmpi_win_null(void) { return MPI_WIN_NULL; }
+static inline int cmpi_mode_nocheck(void) { return MPI_MODE_NOCHECK; }
+/* MPI_Win_allocate with MPI_INFO_NULL; `*base` receives this rank's window memory. */
+static inline MPI_Win cmpi_win_allocate(MPI_Aint size, int disp_unit, MPI_Comm comm, void *base, int *rc) {
+    MPI_Win out = MPI_WIN_NULL;
+    *rc = MPI_Win_allocate(size, disp_unit, MPI_INFO_NULL, comm, base, &out);
+    return out;
+}
+static inline int cmpi_win_free(MPI_Win win) { return MPI_Win_free(&win); }
+
 /* Datatypes */
 static inline MPI_Datatype cmpi_byte(void) { return MPI_BYTE; }
 static inline MPI_Datatype cmpi_char(void) { return MPI_CHAR; }

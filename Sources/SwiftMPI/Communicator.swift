@@ -50,6 +50,17 @@ public protocol Communicator: AnyObject {
     func probe(from source: Int?, tag: Int?, kind: ScalarKind) throws -> MessageInfo
     /// Point to point. Receives a message of at most `capacity` elements.
     func receiveRaw(_ buffer: UnsafeMutableRawPointer?, capacity: Int, kind: ScalarKind, from source: Int?, tag: Int?) throws -> MessageInfo
+
+    // MARK: one-sided
+
+    /// Collective. A counter every rank can fetch and increment atomically without the
+    /// others taking part (see ``SharedCounter``), starting at `initial`.
+    ///
+    /// Every rank must pass the same `initial`. Every rank must later call
+    /// ``SharedCounter/free()`` (also collective).
+    /// - Throws: ``CommunicatorError`` if the ranks' `initial` values differ or MPI cannot
+    ///   create the window.
+    func makeSharedCounter(initial: Int) throws -> any SharedCounter
 }
 
 /// What a probe or receive found: element count, sender and tag.

@@ -266,4 +266,53 @@ public final class LocalCommunicator: Communicator, @unchecked Sendable {
         if n > 0 { m.bytes.withUnsafeBytes { buffer!.copyMemory(from: $0.baseAddress!, byteCount: $0.count) } }
         return MessageInfo(count: n, source: m.source, tag: m.tag)
     }
+
+    /// Collective. A ``SharedCounter`` whose value lives in one lock-protected cell that rank 0
+    /// makes and hands to every rank (see ``Communicator/makeSharedCounter(initial:)``).
+    public func makeSharedCounter(initial: Int) throws -> any SharedCounter {
+        try checkSameInitial(initial)
+        let cell = try exchange(rank == 0 ? LocalCounterCell(initial) : nil) { $0[0] as! LocalCounterCell }
+        return LocalSharedCounter(cell: cell, communicator: self)
+    }
+}
+
+/// The value behind a ``LocalSharedCounter``, one per counter, shared by all ranks' threads.
+final class LocalCounterCell: @unchecked Sendable {
+    private let lock = NSLock()
+    private var value: Int
+    init(_ value: Int) { self.value = value }
+
+    func fetchAndAdd(_ increment: Int) -> Int {
+        lock.lock()
+        defer { lock.unlock() }
+        let old = value
+        value &+= increment // wraps, as MPI's int64 sum does in practice
+        return old
+    }
+}
+
+/// One rank's handle on a counter of a ``LocalWorld``: every rank's handle updates the same
+/// ``LocalCounterCell``; freeing is per handle, and collective like `MPI_Win_free`.
+final class LocalSharedCounter: SharedCounter, @unchecked Sendable {
+    let cell: LocalCounterCell
+    private let communicator: LocalCommunicator
+    private var isFreed = false
+
+    init(cell: LocalCounterCell, communicator: LocalCommunicator) {
+        self.cell = cell
+        self.communicator = communicator
+    }
+
+    func fetchAndAdd(_ increment: Int) throws -> Int {
+        guard !isFreed else {
+            throw CommunicatorError(operation: "fetchAndAdd", message: "the shared counter was freed on rank \(communicator.rank)")
+        }
+        return cell.fetchAndAdd(increment)
+    }
+
+    func free() throws {
+        if isFreed { return }
+        isFreed = true
+        try communicator.barrier() // no rank leaves before all have freed, as with MPI_Win_free
+    }
 }

@@ -24,6 +24,7 @@ public enum CollectiveSelfCheck {
         try record("split") { try checkSplit(comm) }
         try record("objects") { try checkObjects(comm) }
         try record("pointToPoint") { try checkPointToPoint(comm) }
+        try record("sharedCounter") { try checkSharedCounter(comm) }
         try comm.barrier()
         return passed
     }
@@ -145,5 +146,45 @@ public enum CollectiveSelfCheck {
         try expectEqual(comm, "receive values", got.values, [Double(prev), 0.5])
         try expectEqual(comm, "receive envelope", got.info, MessageInfo(count: 2, source: prev, tag: 7))
         try expectEqual(comm, "receive empty", empty.values.count, 0)
+    }
+
+    /// Draws every task index `0 ..< tasks` from a shared counter until it runs out and checks
+    /// that each index went to exactly one rank; then checks a second counter, live at the
+    /// same time, with a non-zero start and increments other than 1.
+    static func checkSharedCounter(_ comm: any Communicator, tasks: Int = 500) throws {
+        let p = comm.size, r = comm.rank
+        let next = try comm.makeSharedCounter(initial: 0)
+        let other = try comm.makeSharedCounter(initial: -7)
+        var drawn: [Int64] = []
+        while true {
+            let t = try next.fetchAndAdd(1)
+            if t >= tasks { break }
+            drawn.append(Int64(t))
+        }
+        // Rank r adds r + 1 three times: the values before each add are distinct, and in range.
+        let before = try (0 ..< 3).map { _ in Int64(try other.fetchAndAdd(r + 1)) }
+        let all = try comm.allgatherv(drawn)
+        var seen = [Int](repeating: 0, count: tasks)
+        for t in all.values { seen[Int(t)] += 1 }
+        if let bad = seen.indices.first(where: { seen[$0] != 1 }) {
+            throw fail(comm, "sharedCounter task \(bad) drawn", "\(seen[bad]) times (draws per rank \(all.layout.counts))", "once")
+        }
+        let total = 3 * p * (p + 1) / 2
+        let starts = try comm.allgatherv(before).values
+        try expectEqual(comm, "sharedCounter fetchAndAdd(r + 1) results distinct", Set(starts).count, starts.count)
+        if let out = starts.first(where: { $0 < -7 || $0 >= -7 + Int64(total) }) {
+            throw fail(comm, "sharedCounter fetchAndAdd(r + 1) result", out, "a value in -7 ..< \(-7 + total)")
+        }
+        try comm.barrier() // every update is complete (each was flushed before its call returned)
+        // Every rank's last draw went past the end: p more than the tasks.
+        try expectEqual(comm, "sharedCounter final value", try next.fetchAndAdd(0), tasks + p)
+        try expectEqual(comm, "sharedCounter final value (initial -7)", try other.fetchAndAdd(0), -7 + total)
+        try next.free()
+        try other.free()
+        try next.free() // a second free does nothing
+        do {
+            _ = try next.fetchAndAdd(1)
+            throw fail(comm, "sharedCounter fetchAndAdd after free", "a value", "an error")
+        } catch let e as CommunicatorError where e.operation == "fetchAndAdd" {}
     }
 }

@@ -51,7 +51,7 @@ struct InfoCommand: SPMDCommand {
 struct CheckCommand: SPMDCommand {
     static let configuration = CommandConfiguration(
         commandName: "check",
-        abstract: "Check every collective (all element types, uneven counts, split, objects, point to point) across the job's ranks.")
+        abstract: "Check every collective (all element types, uneven counts, split, objects, point to point, a one-sided shared counter) across the job's ranks.")
 
     @Option(help: "Lower the per-call element limit to exercise chunked transfers (default: Int32.max).")
     var chunkLimit: Int?

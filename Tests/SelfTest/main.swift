@@ -6,6 +6,7 @@
 //   mpilearn-selftest exit RANK                   RANK exits(3) without MPI_Finalize or abort
 //   mpilearn-selftest bigcount N CHUNK_LIMIT      broadcast/allreduce/allgatherv/alltoallv of N bytes in chunks
 //   mpilearn-selftest mpierror                    every rank calls MPI_Bcast with an invalid root (MPI's error string)
+//   mpilearn-selftest counter N BATCH             ranks draw tasks 0..<N from a shared counter, BATCH at a time
 import Foundation
 import SwiftMPI
 
@@ -80,6 +81,35 @@ Job.run { world in
         let sc = try world.scatterv(world.rank == 0 ? all.values : [], counts: all.layout.counts, root: 0)
         if sc != mine { throw CommunicatorError(operation: "bigcount", message: "scatterv wrong on rank \(world.rank)") }
         if world.rank == 0 { print("selftest bigcount passed: \(n) elements, chunk limit \(MPICommunicator.chunkLimit)") }
+    case "counter":
+        // Dynamic scheduling: every rank draws batches of task indices from one shared counter
+        // until none are left, doing a little work per task so the ranks' draws interleave.
+        // Every task must have been run exactly once, by some rank.
+        let n = args.count > 1 ? Int(args[1])! : 2000
+        let batch = args.count > 2 ? Int(args[2])! : 1
+        let next = try world.makeSharedCounter(initial: 0)
+        var mine = [Int32](repeating: 0, count: n)
+        var draws = 0
+        while true {
+            let first = try next.fetchAndAdd(batch)
+            draws += 1
+            if first >= n { break }
+            for t in first ..< min(first + batch, n) {
+                mine[t] += 1
+                usleep(20)
+            }
+        }
+        try next.free()
+        let ran = mine.reduce(0) { $0 + Int($1) }
+        try world.allreduce(&mine, op: .sum)
+        if let bad = mine.indices.first(where: { mine[$0] != 1 }) {
+            throw CommunicatorError(operation: "counter", message: "task \(bad) ran \(mine[bad]) times, on rank \(world.rank)'s count")
+        }
+        let perRank = try world.gather(Int64(ran), root: 0)
+        let drawsPerRank = try world.gather(Int64(draws), root: 0)
+        if world.rank == 0 {
+            print("selftest counter passed: \(n) tasks in batches of \(batch); tasks per rank \(perRank!), draws per rank \(drawsPerRank!)")
+        }
     case "mpierror":
         // The raw primitive skips SwiftMPI's own root check, so MPI itself reports the error.
         var x = [Double](repeating: 0, count: 4)

@@ -8,7 +8,7 @@ private final class ResultBox<R>: @unchecked Sendable { var result: Result<R, Er
 /// The in-process world: every collective at 1 to 4 ranks, abort propagation, and the small
 /// value types (Layout) the typed collectives rely on.
 final class LocalWorldTests: XCTestCase {
-    static let allChecks = ["Double", "Float", "Int32", "Int64", "UInt8", "UInt32", "UInt64", "split", "objects", "pointToPoint"]
+    static let allChecks = ["Double", "Float", "Int32", "Int64", "UInt8", "UInt32", "UInt64", "split", "objects", "pointToPoint", "sharedCounter"]
 
     func testSelfCheckPassesAtOneToFourRanks() throws {
         for size in 1 ... 4 {

@@ -1,14 +1,26 @@
 import TestSupport
 import XCTest
 
-/// Real `mpirun` jobs: every collective at p = 1...4, chunked transfers, and failures that
-/// must end the whole job fast instead of hanging.
+/// Real `mpirun` jobs: every collective and the shared counter at p = 1...4, chunked
+/// transfers, and failures that must end the whole job fast instead of hanging.
 final class MultiRankTests: XCTestCase {
     func testCollectivesAtOneToFourRanks() throws {
         for np in 1 ... 4 {
             let out = try MPIRun.mpirun(np: np, "mpilearn-selftest", ["collectives"], timeout: 120)
             XCTAssertEqual(out.status, 0, "np=\(np): \(out)")
             XCTAssertTrue(out.stdout.contains("selftest collectives passed"), "np=\(np): \(out)")
+        }
+    }
+
+    func testSharedCounterHandsOutEveryTaskOnceAtOneToFourRanks() throws {
+        // The one-sided counter (MPI_Fetch_and_op on rank 0's window): every task index goes
+        // to exactly one rank, one at a time and in batches that do not divide the task count.
+        for np in 1 ... 4 {
+            for (tasks, batch) in [(2000, 1), (1001, 7)] {
+                let out = try MPIRun.mpirun(np: np, "mpilearn-selftest", ["counter", String(tasks), String(batch)], timeout: 120)
+                XCTAssertEqual(out.status, 0, "np=\(np) batch=\(batch): \(out)")
+                XCTAssertTrue(out.stdout.contains("selftest counter passed: \(tasks) tasks in batches of \(batch)"), "np=\(np): \(out)")
+            }
         }
     }
 
