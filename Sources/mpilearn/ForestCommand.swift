@@ -109,12 +109,12 @@ final class FitProgress: @unchecked Sendable {
 /// features once they are binned.
 /// - Parameter keepTrees: keep the full trees (to save or gather the model); otherwise only
 ///   their compact predictors.
-func fitForest(_ shard: inout ForestShard, _ options: ForestParameterOptions, keepTrees: Bool, comm: any Communicator) throws -> ForestModel {
+func fitForest(_ shard: inout TrainingSet, _ options: ForestParameterOptions, keepTrees: Bool, comm: any Communicator) throws -> ForestModel {
     let p = try options.parameters()
     let progress = FitProgress(comm).callback()
     // The taken rows are moved out of their enum before the fit, so the fit holds the only
     // reference and can free them once binned (a switch over the enum would keep it alive).
-    var rows: ForestShard.Rows? = shard.takeRows()
+    var rows: TrainingSet.Rows? = shard.takeRows()
     if let data = rows?.columnData {
         rows = nil
         if options.isClassification {
@@ -148,7 +148,7 @@ struct ForestFit: SPMDCommand {
 
     func run(world: any Communicator) throws {
         _ = try params.parameters()
-        var shard = try ForestData.loadTrain(path: data.train, target: data.target, categorical: data.categoricalList, features: data.featureList,
+        var shard = try TrainingData.loadTrain(path: data.train, target: data.target, categorical: data.categoricalList, features: data.featureList,
                                              classification: params.isClassification, comm: world, note: noteOnRoot(world))
         let forest = try fitForest(&shard, params, keepTrees: true, comm: world)
         if let whole = try forest.gathered(world) {
@@ -194,7 +194,7 @@ struct ForestPredict: SPMDCommand {
         try require(threads >= 1, "--threads", threads, "an integer >= 1")
         guard let v = Voting(rawValue: voting) else { throw MPILearnError.invalidParameter(name: "--voting", value: voting, allowed: "soft or hard") }
         let forest = try broadcastModel(model, comm: world)
-        let rows = try ForestData.loadTest(path: test, header: forest.header, target: nil, broadcast: false, comm: world, note: noteOnRoot(world))
+        let rows = try TrainingData.loadTest(path: test, header: forest.header, target: nil, broadcast: false, comm: world, note: noteOnRoot(world))
         let h = forest.header
         try PartitionedOutput.write(output, mode: outputMode, comm: world) { emit in
             if world.rank == 0 {
@@ -358,7 +358,7 @@ struct ForestScore: SPMDCommand {
         guard let v = Voting(rawValue: voting) else { throw MPILearnError.invalidParameter(name: "--voting", value: voting, allowed: "soft or hard") }
         try require(threads >= 1, "--threads", threads, "an integer >= 1")
         let forest = try broadcastModel(model, comm: world)
-        let rows = try ForestData.loadTest(path: test, header: forest.header, target: target ?? forest.header.target, broadcast: false,
+        let rows = try TrainingData.loadTest(path: test, header: forest.header, target: target ?? forest.header.target, broadcast: false,
                                            comm: world, note: noteOnRoot(world))
         if forest.header.task == .classification {
             let votes = try forest.sumOutputs(rows.x, hard: v == .hard, threads: threads)
@@ -393,7 +393,7 @@ struct ForestRun: SPMDCommand {
         _ = try params.parameters()
         let baseline = ProcessMemory.peakMB()
         var t = PhaseTimer()
-        var shard = try ForestData.loadTrain(path: data.train, target: data.target, categorical: data.categoricalList, features: data.featureList,
+        var shard = try TrainingData.loadTrain(path: data.train, target: data.target, categorical: data.categoricalList, features: data.featureList,
                                              classification: params.isClassification, comm: world, note: noteOnRoot(world))
         t.mark("load", comm: false)
         say(world, "train: \(shard.globalRowCount) rows × \(shard.featureCount) features on \(world.size) rank(s); growing \(params.nEstimators) trees")
@@ -416,7 +416,7 @@ struct ForestRun: SPMDCommand {
         }
         // broadcast-test: rank 0 reads the file (the others wait at a barrier, so the wait is
         // counted here, not as communication), then one broadcast.
-        let rows = try ForestData.loadTest(path: test, header: forest.header, target: data.target, broadcast: bcast, comm: world, note: noteOnRoot(world)) {
+        let rows = try TrainingData.loadTest(path: test, header: forest.header, target: data.target, broadcast: bcast, comm: world, note: noteOnRoot(world)) {
             guard bcast else { return }
             try world.barrier()
             t.mark("load test", comm: false)
@@ -505,7 +505,7 @@ func reportPeakMemory(baseline: Double, rawFeatureMB raw: Double, comm: any Comm
 /// votes per row, and the ranks' modes are combined by a binary tree of pairwise modes
 /// (ties to the lower class, like `scipy.stats.mode`); rank 0 compares it with the exact
 /// allreduced vote.
-func compareWithApproximateVote(_ forest: ForestModel, rows: ForestData.TestRows, exact: [Int], comm: any Communicator) throws {
+func compareWithApproximateVote(_ forest: ForestModel, rows: TrainingData.TestRows, exact: [Int], comm: any Communicator) throws {
     let k = forest.header.outputs
     let local = argmaxRows(try forest.sumOutputs(rows.x, hard: true), classes: k).map { Int32($0) }
     let hasTrees = try comm.allgather(Int32(forest.treeCount == 0 ? 0 : 1))

@@ -1,56 +1,56 @@
-// The data seam of `mpilearn forest`: every file the forest commands read goes through
-// `ForestData`, which uses the data layer's parallel `CSVReader` (each rank parses its byte
-// range; categorical columns get global dictionaries) and shapes the table for a forest.
+// Training and test sets for supervised learners: every file the forest, search and (later)
+// pipeline workflows read goes through `TrainingData`, which uses the data layer's parallel
+// `CSVReader` (each rank parses its byte range; categorical columns get global dictionaries)
+// and shapes the table for a learner: features, a target from a spec, class names.
 
 import Foundation
-import MPILearn
 import SwiftMPI
 
 /// A shard ready for a forest: features, target, and what the columns mean.
-struct ForestShard {
+public struct TrainingSet {
     /// The rows: a CSV table's feature columns (training; a forest bins them one at a time,
     /// so the shard is never also held row-major) or a row-major dataset (generated data).
-    enum Rows {
+    public enum Rows {
         case matrix(Dataset<Double>)
         case columns(ColumnDataset)
 
         /// The columns, if the rows are columns.
-        var columnData: ColumnDataset? {
+        public var columnData: ColumnDataset? {
             if case .columns(let c) = self { return c }
             return nil
         }
         /// The rows as a row-major dataset (a copy when they are columns).
-        var dataset: Dataset<Double> {
+        public var dataset: Dataset<Double> {
             switch self {
             case .matrix(let d): return d
             case .columns(let c): return c.dataset()
             }
         }
     }
-    var rows: Rows
+    public var rows: Rows
     /// Display names of the class labels, indexed by label value (classification).
-    var classNames: [String]?
+    public var classNames: [String]?
     /// The target's name as given (`arr_delay>15`).
-    var target: String
+    public var target: String
     /// Where the data came from (path or generator spec).
-    var source: String
+    public var source: String
 
     /// The rows as a row-major dataset (a copy when they are columns).
-    var data: Dataset<Double> { rows.dataset }
+    public var data: Dataset<Double> { rows.dataset }
 
-    var rowCount: Int {
+    public var rowCount: Int {
         switch rows { case .matrix(let d): return d.rowCount; case .columns(let c): return c.rowCount }
     }
-    var featureCount: Int {
+    public var featureCount: Int {
         switch rows { case .matrix(let d): return d.featureCount; case .columns(let c): return c.featureCount }
     }
-    var globalRowCount: Int {
+    public var globalRowCount: Int {
         switch rows { case .matrix(let d): return d.globalRowCount; case .columns(let c): return c.globalRowCount }
     }
 
     /// Hands the rows over (to a fit, which may free them): the shard keeps its names and
     /// counts' meaning but no rows.
-    mutating func takeRows() -> Rows {
+    public mutating func takeRows() -> Rows {
         let taken = rows
         switch taken {
         case .matrix(let d):
@@ -64,22 +64,22 @@ struct ForestShard {
     }
 }
 
-extension ForestShard {
+extension TrainingSet {
     /// A shard of row-major rows (generated data). In an extension, so the memberwise
     /// initialiser stays.
-    init(data: Dataset<Double>, classNames: [String]?, target: String, source: String) {
+    public init(data: Dataset<Double>, classNames: [String]?, target: String, source: String) {
         self.init(rows: .matrix(data), classNames: classNames, target: target, source: source)
     }
 }
 
 /// How the target column becomes a label: the column itself, or a comparison with a number.
-struct TargetSpec {
-    var column: String
-    var op: String?
-    var value: Double = 0
+public struct TargetSpec {
+    public var column: String
+    public var op: String?
+    public var value: Double = 0
 
     /// Parses `name`, or `name>15` / `name>=15` / `name<15` / `name<=15` (binary target).
-    init(_ s: String) throws {
+    public init(_ s: String) throws {
         for op in [">=", "<=", ">", "<"] {
             if let r = s.range(of: op) {
                 let name = String(s[..<r.lowerBound]).trimmingCharacters(in: .whitespaces)
@@ -94,7 +94,7 @@ struct TargetSpec {
         column = s
     }
 
-    func apply(_ x: Double) -> Double {
+    public func apply(_ x: Double) -> Double {
         if x.isNaN { return .nan }
         switch op {
         case ">": return x > value ? 1 : 0
@@ -106,14 +106,14 @@ struct TargetSpec {
     }
 }
 
-enum ForestData {
+public enum TrainingData {
     /// Reads a CSV with the data layer's parallel reader (collective), with messages worded
     /// for the forest commands.
     ///
     /// Reads go in 1 MB blocks rather than the reader's default 8 MB: the buffer is resident
     /// next to the table being built, and on rank 0 (which reads a broadcast test set alone)
     /// next to the fitted trees (on the flights data load times did not change measurably).
-    static func read(_ path: String, options: CSVOptions, comm: any Communicator) throws -> Table {
+    public static func read(_ path: String, options: CSVOptions, comm: any Communicator) throws -> Table {
         var options = options
         options.bufferSize = 1 << 20
         do {
@@ -124,7 +124,7 @@ enum ForestData {
     }
 
     /// The column names of `path` (local: reads only the header).
-    static func columnNames(_ path: String) throws -> [String] {
+    public static func columnNames(_ path: String) throws -> [String] {
         do {
             return try CSVReader.columnNames(path)
         } catch MPILearnError.cannotRead(let p, let reason) {
@@ -134,7 +134,7 @@ enum ForestData {
 
     /// The target of every row: class codes of a categorical column (with the class names),
     /// or the numeric column through `spec` (NaN where missing).
-    static func targetValues(_ column: Column, spec: TargetSpec) -> (y: [Double], classNames: [String]?) {
+    public static func targetValues(_ column: Column, spec: TargetSpec) -> (y: [Double], classNames: [String]?) {
         switch column.values {
         case .categorical(let codes, let dict):
             return (codes.map { $0 < 0 ? Double.nan : Double($0) }, dict.values)
@@ -145,7 +145,7 @@ enum ForestData {
     }
 
     /// Keeps the rows where `keep` is true in every column (local).
-    static func filterRows(_ table: inout Table, keep: [Bool]) {
+    public static func filterRows(_ table: inout Table, keep: [Bool]) {
         let n = keep.reduce(0) { $0 + ($1 ? 1 : 0) }
         guard n < table.rowCount else { return }
         func pick<T>(_ v: [T]) -> [T] {
@@ -174,8 +174,8 @@ enum ForestData {
     ///   - categorical: text columns coded against a global dictionary (sorted distinct values).
     ///   - features: columns to use (default: every numeric and categorical column but the target).
     ///   - classification: labels (true) or numeric target (false).
-    static func loadTrain(path: String, target: String, categorical: [String], features: [String]?, classification: Bool,
-                          comm: any Communicator, note: (String) -> Void) throws -> ForestShard {
+    public static func loadTrain(path: String, target: String, categorical: [String], features: [String]?, classification: Bool,
+                          comm: any Communicator, note: (String) -> Void) throws -> TrainingSet {
         if let g = try generated(path, comm: comm, test: false) { return g }
         let spec = try TargetSpec(target)
         let names = try columnNames(path)
@@ -235,22 +235,22 @@ enum ForestData {
         data.target = y
         data.globalRowStart = counts[0 ..< comm.rank].reduce(0, +)
         data.globalRowCount = counts.reduce(0, +)
-        return ForestShard(rows: .columns(data), classNames: classNames, target: target, source: path)
+        return TrainingSet(rows: .columns(data), classNames: classNames, target: target, source: path)
     }
 
     /// Test rows shaped for a model: its feature columns in its order, categorical values
     /// recoded onto its dictionaries (unseen values become missing), and, if `target` is
     /// given, labels as class codes of the model (classification) or numbers (regression).
-    struct TestRows {
-        var x: Matrix<Double>
-        var y: [Double]?
-        var globalRowStart: Int
-        var globalRows: Int
+    public struct TestRows {
+        public var x: Matrix<Double>
+        public var y: [Double]?
+        public var globalRowStart: Int
+        public var globalRows: Int
     }
 
     /// Collective. Loads a test set for `header`'s model. With `broadcast`, every rank gets
     /// every row (rank 0 reads, then broadcasts); otherwise each rank gets its block.
-    static func loadTest(path: String, header: ForestHeader, target: String?, broadcast: Bool,
+    public static func loadTest(path: String, header: ForestHeader, target: String?, broadcast: Bool,
                          comm: any Communicator, note: (String) -> Void, whenRead: () throws -> Void = {}) throws -> TestRows {
         if let g = try generated(path, comm: comm, test: true) {
             try checkGenerated(g, header: header)
@@ -347,7 +347,7 @@ enum ForestData {
     }
 
     /// Maps test labels to the model's class codes; a label never seen in training is an error.
-    static func codes(_ labels: [Double], header: ForestHeader, names: [String]?, path: String, lines: [Int]? = nil, boolean: Bool = false) throws -> [Double] {
+    public static func codes(_ labels: [Double], header: ForestHeader, names: [String]?, path: String, lines: [Int]? = nil, boolean: Bool = false) throws -> [Double] {
         guard header.task == .classification else { return labels }
         var index: [String: Int] = [:]
         for (i, c) in header.classes.enumerated() { index[c] = i }
@@ -365,7 +365,7 @@ enum ForestData {
         }
     }
 
-    static func checkGenerated(_ g: ForestShard, header: ForestHeader) throws {
+    public static func checkGenerated(_ g: TrainingSet, header: ForestHeader) throws {
         guard g.data.featureCount == header.featureNames.count else {
             throw MPILearnError.mismatch("\(g.source): the columns differ from the model's: \(g.data.featureCount) features, the model has \(header.featureNames.count)")
         }
@@ -373,7 +373,7 @@ enum ForestData {
 
     /// A generator spec (`classification:N,F[,SEED]` or `regression:N,F[,SEED]`) as this rank's
     /// block; nil if `spec` is a path. Test sets use rows from 2^40 on, disjoint from training.
-    static func generated(_ spec: String, comm: any Communicator, test: Bool) throws -> ForestShard? {
+    public static func generated(_ spec: String, comm: any Communicator, test: Bool) throws -> TrainingSet? {
         let parts = spec.split(separator: ":", maxSplits: 1).map(String.init)
         guard parts.count == 2, ["classification", "regression"].contains(parts[0]) else { return nil }
         let nums = parts[1].split(separator: ",").map { Int($0) }
@@ -393,6 +393,6 @@ enum ForestData {
         }
         data.globalRowStart = local.lowerBound
         data.globalRowCount = n
-        return ForestShard(data: data, classNames: nil, target: "y", source: spec)
+        return TrainingSet(data: data, classNames: nil, target: "y", source: spec)
     }
 }
