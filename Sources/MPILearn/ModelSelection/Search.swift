@@ -1,0 +1,426 @@
+import Foundation
+import SwiftMPI
+
+/// What a failed fit scores (scikit-learn's `error_score`).
+public enum ErrorScore: Sendable, Equatable, CustomStringConvertible {
+    /// Record NaN for the fold and warn (scikit-learn's default, `np.nan`).
+    case nan
+    /// Record this value and warn.
+    case value(Double)
+    /// End the job with the error, naming the candidate and the fold.
+    case raise
+
+    /// Parses `nan`, `raise` or a number.
+    public init(parsing s: String) throws {
+        switch s.lowercased() {
+        case "nan": self = .nan
+        case "raise": self = .raise
+        default:
+            guard let v = Double(s) else { throw MPILearnError.invalidParameter(name: "error_score", value: s, allowed: "nan, raise or a number") }
+            self = .value(v)
+        }
+    }
+
+    public var description: String {
+        switch self {
+        case .nan: return "nan"
+        case .raise: return "raise"
+        case .value(let v): return "\(v)"
+        }
+    }
+}
+
+/// How the ranks share a search's work.
+public enum SearchSchedule: String, Sendable, CaseIterable, Codable {
+    /// Every rank holds the whole training set; (candidate, fold) tasks are handed out
+    /// dynamically, longest expected first, through a shared counter (no master rank).
+    case replicated
+    /// The rows are sharded over the ranks; every task is fitted data-parallel by all ranks
+    /// in turn (for learners whose fit does not depend on the sharding, such as k-means).
+    case sharded
+}
+
+/// The rows a search works on.
+public enum SearchData {
+    /// Every rank holds every row (global row i is row i everywhere).
+    case replicated(Dataset<Double>)
+    /// Each rank holds its block of rows (`globalRowStart`, `globalRowCount`).
+    case sharded(Dataset<Double>)
+
+    var dataset: Dataset<Double> {
+        switch self { case .replicated(let d), .sharded(let d): return d }
+    }
+}
+
+/// Settings shared by every search (scikit-learn's `cv`, `scoring`, `refit`, `error_score`,
+/// `return_train_score`).
+public struct SearchOptions: Sendable {
+    public var cv: any CrossValidator
+    /// nil: the estimator role's default (accuracy, R², negative inertia).
+    public var scoring: Scoring?
+    public var refit: Bool
+    public var errorScore: ErrorScore
+    public var returnTrainScore: Bool
+    /// A group id per global row, for ``GroupKFold``.
+    public var groups: [Int]?
+    /// Called on rank 0 as its tasks finish.
+    public var progress: (@Sendable (SearchProgress) -> Void)?
+
+    public init(cv: any CrossValidator = KFold(nSplits: 5), scoring: Scoring? = nil, refit: Bool = true, errorScore: ErrorScore = .nan,
+                returnTrainScore: Bool = false, groups: [Int]? = nil, progress: (@Sendable (SearchProgress) -> Void)? = nil) {
+        self.cv = cv
+        self.scoring = scoring
+        self.refit = refit
+        self.errorScore = errorScore
+        self.returnTrainScore = returnTrainScore
+        self.groups = groups
+        self.progress = progress
+    }
+}
+
+/// Where a search stands, as rank 0 sees it.
+public struct SearchProgress: Sendable {
+    /// Tasks handed out over all ranks (including those still running), and in all.
+    public var taken: Int
+    public var total: Int
+    /// Seconds since the tasks started, and a linear estimate of those left.
+    public var elapsed: Double
+    public var remaining: Double
+    /// Halving: the rung.
+    public var iteration: Int?
+    /// The best fold score rank 0 has seen, its candidate (row) and fold.
+    public var bestFoldScore: Double?
+    public var bestCandidate: [String: ParameterValue]?
+}
+
+/// How the tasks went: the schedule's quality, for reports and benchmarks.
+public struct SearchScheduleReport: Sendable, Codable {
+    public var schedule: SearchSchedule
+    public var ranks: Int
+    public var tasks: Int
+    /// Wall seconds from the first task to the last rank's last task.
+    public var makespan: Double
+    /// Sum of all tasks' seconds.
+    public var totalTaskSeconds: Double
+    /// The longest task.
+    public var longestTask: Double
+    /// Seconds each rank spent in tasks.
+    public var busyPerRank: [Double]
+    /// max(total / ranks, longest): no schedule finishes sooner.
+    public var lowerBound: Double { max(totalTaskSeconds / Double(max(1, ranks)), longestTask) }
+}
+
+/// A finished search: scikit-learn's `cv_results_`, `best_params_`, `best_score_`,
+/// `best_index_` and `best_estimator_`.
+public struct SearchResult<E: Estimator> {
+    public var cvResults: CVResults
+    public var bestIndex: Int
+    public var bestParams: [String: ParameterValue]
+    public var bestScore: Double
+    /// The estimator with the best parameters.
+    public var bestEstimator: E
+    /// The best estimator refitted on all rows (with `refit`), whole on every rank.
+    public var bestModel: E.Model?
+    public var scoring: Scoring
+    public var scheduleReport: SearchScheduleReport
+    /// Failed fits (with `error_score` other than raise): "candidate i {…}, fold k: message".
+    public var warnings: [String]
+    /// Seconds of the refit.
+    public var refitTime: Double
+}
+
+/// The engine behind ``GridSearchCV``, ``RandomizedSearchCV`` and ``HalvingSearchCV``:
+/// evaluates candidates on folds across the ranks and returns the same `cv_results` on any
+/// number of ranks.
+public enum ModelSearch {
+    /// One (candidate, fold) evaluation, as sent between ranks.
+    struct TaskOutcome: Codable {
+        var task: Int
+        var test: Double
+        var train: Double?
+        var fitTime: Double
+        var scoreTime: Double
+        var error: String?
+        var start: Double
+        var end: Double
+    }
+
+    /// The problem the candidates are scored on: labels and per-row codes for classifiers.
+    struct Problem {
+        var data: Dataset<Double>
+        var role: EstimatorRole
+        var scoring: Scoring
+        /// Classifier: class names in label order; `y` holds indices into them.
+        var labels: [String]
+        var y: [Double]?
+        /// Global labels (class indices) and groups, for the splitters.
+        var globalY: [Int]?
+        var globalRows: Int
+    }
+
+    /// Collective. Checks the estimator and every candidate, prepares labels and folds.
+    static func prepare<E: Estimator>(_ base: E, candidates: [[String: ParameterValue]], data: SearchData, options: SearchOptions,
+                                      comm: any Communicator) throws -> (estimators: [E], problem: Problem, folds: [Fold]) {
+        guard !candidates.isEmpty else {
+            throw MPILearnError.invalidParameter(name: "param_grid", value: "no candidates", allowed: "at least one candidate")
+        }
+        // Every candidate is built and validated before any work, on every rank alike.
+        let estimators = try candidates.map { c -> E in
+            let e = try base.setting(c)
+            try e.validate()
+            return e
+        }
+        let role = E.role
+        guard let scoring = options.scoring ?? Scoring.defaultScoring(for: role) else {
+            throw MPILearnError.invalidParameter(name: "scoring", value: "none", allowed: "a scoring rule (a \(role.rawValue) has no default)")
+        }
+        var d = data.dataset
+        if case .sharded = data, !E.fitsShardedData {
+            throw MPILearnError.invalidParameter(name: "schedule", value: "sharded",
+                                                 allowed: "replicated for \(E.estimatorName): its fit depends on how rows are sharded, so every rank must hold every row")
+        }
+        let sharded: Bool = { if case .sharded = data { return true }; return false }()
+        let globalRows = sharded ? Int(try comm.allreduce(Int64(d.rowCount), op: .sum)) : d.rowCount
+        var labels: [String] = [], y: [Double]? = nil, globalY: [Int]? = nil
+        if role == .classifier || role == .regressor {
+            guard let t = d.target else { throw MPILearnError.mismatch("a \(role.rawValue) search needs a target, and the data has none") }
+            if let i = t.firstIndex(where: { !$0.isFinite }) {
+                throw MPILearnError.dataError(SourceLocation(file: d.targetName, line: d.globalRowStart + i + 1), "target is missing or not finite")
+            }
+            if role == .classifier {
+                let local = Array(Set(t)).sorted()
+                let values = sharded ? Array(Set(try comm.allgatherv(local).values)).sorted() : local
+                labels = values.map { d.labelName($0) }
+                let codes = t.map { v -> Int in
+                    var lo = 0, hi = values.count - 1
+                    while lo < hi { let m = (lo + hi) / 2; if values[m] < v { lo = m + 1 } else { hi = m } }
+                    return lo
+                }
+                y = codes.map(Double.init)
+                globalY = sharded ? try comm.allgatherv(codes.map { Int64($0) }).values.map { Int($0) } : codes
+            } else {
+                y = t
+            }
+        }
+        try scoring.check(role: role, classes: role == .classifier ? labels.count : nil)
+        if options.cv.needsLabels && globalY == nil {
+            throw MPILearnError.invalidParameter(name: "cv", value: "\(type(of: options.cv))", allowed: "a splitter without labels for a \(role.rawValue) (stratified folds need classes)")
+        }
+        if let g = options.groups, g.count != globalRows {
+            throw MPILearnError.mismatch("groups has \(g.count) values for \(globalRows) rows")
+        }
+        let folds = try options.cv.split(nSamples: globalRows, y: globalY, groups: options.groups)
+        d.target = y ?? d.target
+        return (estimators, Problem(data: d, role: role, scoring: scoring, labels: labels, y: y, globalY: globalY, globalRows: globalRows), folds)
+    }
+
+    /// Collective. Evaluates `estimators[c]` on `folds[k]` for every task and returns the
+    /// scores (row c, column k) on every rank, with the schedule's report.
+    static func evaluate<E: Estimator>(_ estimators: [E], folds: [[Fold]], problem: Problem, sharded: Bool, options: SearchOptions,
+                                       iteration: Int? = nil, comm: any Communicator) throws
+        -> (test: [[Double]], train: [[Double]]?, fit: [[Double]], score: [[Double]], warnings: [String], report: SearchScheduleReport) {
+        let nC = estimators.count, nK = folds.first?.count ?? 0
+        let total = nC * nK
+        let solo = LocalCommunicator.solo()
+        let t0 = monotonicSeconds()
+        var mine: [TaskOutcome] = []
+        var best: (Double, Int)? = nil
+
+        func run(_ t: Int, comm runComm: any Communicator) throws -> TaskOutcome {
+            let c = t / nK, k = t % nK
+            let fold = folds[c][k]
+            let start = monotonicSeconds() - t0
+            let (trainRows, testRows, trainStart, testStart) = localRows(fold, data: problem.data, sharded: sharded)
+            var train = problem.data.rows(trainRows)
+            if sharded { train.globalRowStart = trainStart; train.globalRowCount = fold.train.count }
+            var out = TaskOutcome(task: t, test: .nan, train: nil, fitTime: 0, scoreTime: 0, error: nil, start: start, end: start)
+            do {
+                let f0 = monotonicSeconds()
+                let model = try estimators[c].fit(train, comm: runComm)
+                out.fitTime = monotonicSeconds() - f0
+                let s0 = monotonicSeconds()
+                var test = problem.data.rows(testRows)
+                if sharded { test.globalRowStart = testStart; test.globalRowCount = fold.test.count }
+                out.test = try problem.scoring.score(model, x: test.features, y: test.target, labels: problem.labels, comm: runComm)
+                out.scoreTime = monotonicSeconds() - s0
+                if options.returnTrainScore {
+                    out.train = try problem.scoring.score(model, x: train.features, y: train.target, labels: problem.labels, comm: runComm)
+                }
+            } catch {
+                let what = "candidate \(c) \(pythonDict(estimators[c].changedParameters(from: estimators)))" + (iteration.map { ", iteration \($0)" } ?? "") + ", fold \(k)"
+                let message = (error as? MPILearnError)?.description ?? "\(error)"
+                if options.errorScore == .raise {
+                    throw MPILearnError.mismatch("fit failed for \(what): \(message) (error_score=raise)")
+                }
+                out.error = "\(what): \(message)"
+                if case .value(let v) = options.errorScore { out.test = v; if options.returnTrainScore { out.train = v } } else if options.returnTrainScore { out.train = .nan }
+            }
+            out.end = monotonicSeconds() - t0
+            return out
+        }
+
+        if sharded {
+            // Every task by all ranks, data-parallel, in task order.
+            for t in 0 ..< total {
+                let o = try run(t, comm: comm)
+                mine.append(o)
+                if comm.rank == 0, let progress = options.progress {
+                    if o.error == nil, best == nil || o.test > best!.0 { best = (o.test, t) }
+                    progress(progressReport(taken: t + 1, total: total, t0: t0, iteration: iteration, best: best, estimators: estimators, nK: nK))
+                }
+            }
+        } else {
+            // Longest expected first; a shared counter hands the next task to whichever rank asks.
+            let cost = (0 ..< total).map { t in estimators[t / nK].expectedCost(rows: folds[t / nK][t % nK].train.count) }
+            let order = (0 ..< total).sorted { cost[$0] != cost[$1] ? cost[$0] > cost[$1] : $0 < $1 }
+            let counter = try comm.makeSharedCounter(initial: 0)
+            while true {
+                let next = try counter.fetchAndAdd(1)
+                if next >= total { break }
+                let o = try run(order[next], comm: solo)
+                mine.append(o)
+                if comm.rank == 0, let progress = options.progress {
+                    if o.error == nil, best == nil || o.test > best!.0 { best = (o.test, o.task) }
+                    progress(progressReport(taken: next + 1, total: total, t0: t0, iteration: iteration, best: best,
+                                            estimators: estimators, nK: nK))
+                }
+            }
+            try counter.free()
+        }
+
+        // Scores to every rank, in task order.
+        var all: [TaskOutcome]
+        var busy: [Double]
+        if sharded {
+            all = mine
+            busy = [Double](repeating: mine.reduce(0) { $0 + $1.end - $1.start }, count: comm.size)
+        } else {
+            let gathered = try comm.allgatherObject(mine)
+            busy = gathered.map { $0.reduce(0) { $0 + $1.end - $1.start } }
+            all = gathered.flatMap { $0 }
+            all.sort { $0.task < $1.task }
+            guard all.count == total, all.enumerated().allSatisfy({ $0.offset == $0.element.task }) else {
+                throw MPILearnError.mismatch("search: the ranks returned \(all.count) of \(total) task results")
+            }
+        }
+        let makespan = try comm.allreduce(monotonicSeconds() - t0, op: .max)
+        func table(_ f: (TaskOutcome) -> Double) -> [[Double]] { (0 ..< nC).map { c in (0 ..< nK).map { f(all[c * nK + $0]) } } }
+        let report = SearchScheduleReport(schedule: sharded ? .sharded : .replicated, ranks: comm.size, tasks: total, makespan: makespan,
+                                          totalTaskSeconds: all.reduce(0) { $0 + $1.end - $1.start },
+                                          longestTask: all.map { $0.end - $0.start }.max() ?? 0, busyPerRank: busy)
+        return (table(\.test), options.returnTrainScore ? table { $0.train ?? .nan } : nil, table(\.fitTime), table(\.scoreTime),
+                all.compactMap(\.error), report)
+    }
+
+    static func progressReport<E: Estimator>(taken: Int, total: Int, t0: Double, iteration: Int?, best: (Double, Int)?,
+                                             estimators: [E], nK: Int) -> SearchProgress {
+        let elapsed = monotonicSeconds() - t0
+        let remaining = taken > 0 ? elapsed * Double(total - taken) / Double(taken) : .nan
+        return SearchProgress(taken: taken, total: total, elapsed: elapsed, remaining: remaining, iteration: iteration, bestFoldScore: best?.0,
+                              bestCandidate: best.map { estimators[$0.1 / nK].changedParameters(from: estimators) })
+    }
+
+    /// A fold's rows held here: local positions, and where this rank's rows start within
+    /// the fold's train and test lists (sharded data; rows are sorted by global index).
+    static func localRows(_ fold: Fold, data: Dataset<Double>, sharded: Bool) -> (train: [Int], test: [Int], trainStart: Int, testStart: Int) {
+        guard sharded else { return (fold.train, fold.test, 0, 0) }
+        let lo = data.globalRowStart, hi = lo + data.rowCount
+        func pick(_ rows: [Int]) -> ([Int], Int) {
+            let first = lowerBound(rows, lo), last = lowerBound(rows, hi)
+            return (rows[first ..< last].map { $0 - lo }, first)
+        }
+        let (tr, ts) = pick(fold.train), (te, es) = pick(fold.test)
+        return (tr, te, ts, es)
+    }
+
+    static func lowerBound(_ a: [Int], _ v: Int) -> Int {
+        var lo = 0, hi = a.count
+        while lo < hi { let m = (lo + hi) / 2; if a[m] < v { lo = m + 1 } else { hi = m } }
+        return lo
+    }
+
+    /// Collective. Refits the best estimator on every row; the model is whole on every rank.
+    static func refit<E: Estimator>(_ e: E, problem: Problem, sharded: Bool, comm: any Communicator) throws -> (E.Model, Double) {
+        let t0 = monotonicSeconds()
+        // Replicated data: every rank fits the same model from the same rows (the fit is
+        // deterministic), so no model moves between ranks.
+        let model = try e.fit(problem.data, comm: sharded ? comm : LocalCommunicator.solo())
+        return (model, monotonicSeconds() - t0)
+    }
+
+    /// Collective. Runs a search over explicit candidates (the grid or the sampled ones).
+    public static func run<E: Estimator>(_ base: E, candidates: [[String: ParameterValue]], data: SearchData, options: SearchOptions,
+                                         comm: any Communicator) throws -> SearchResult<E> {
+        let (estimators, problem, folds) = try prepare(base, candidates: candidates, data: data, options: options, comm: comm)
+        let sharded: Bool = { if case .sharded = data { return true }; return false }()
+        let r = try evaluate(estimators, folds: Array(repeating: folds, count: estimators.count), problem: problem, sharded: sharded,
+                             options: options, comm: comm)
+        let names = Array(Set(candidates.flatMap(\.keys))).sorted()
+        let cv = CVResults(parameterNames: names, params: candidates, splitTestScores: r.test, splitTrainScores: r.train,
+                           fitTimes: r.fit, scoreTimes: r.score)
+        return try finish(base, cv: cv, estimators: estimators, problem: problem, sharded: sharded, options: options, report: r.report,
+                          warnings: r.warnings, comm: comm)
+    }
+
+    static func finish<E: Estimator>(_ base: E, cv: CVResults, estimators: [E], problem: Problem, sharded: Bool, options: SearchOptions,
+                                     report: SearchScheduleReport, warnings: [String], comm: any Communicator) throws -> SearchResult<E> {
+        let best = cv.bestIndex
+        let bestEstimator = try base.setting(cv.params[best])
+        var model: E.Model? = nil, refitTime = 0.0
+        if options.refit {
+            if cv.meanTestScore[best].isNaN {
+                throw MPILearnError.mismatch("every candidate failed to fit (error_score=\(options.errorScore)); nothing to refit: \(warnings.first ?? "")")
+            }
+            (model, refitTime) = try refit(bestEstimator, problem: problem, sharded: sharded, comm: comm)
+        }
+        return SearchResult(cvResults: cv, bestIndex: best, bestParams: cv.params[best], bestScore: cv.meanTestScore[best], bestEstimator: bestEstimator,
+                            bestModel: model, scoring: problem.scoring, scheduleReport: report, warnings: warnings, refitTime: refitTime)
+    }
+}
+
+extension Estimator {
+    /// The parameters of this candidate that differ among `all` (for messages).
+    func changedParameters(from all: [Self]) -> [String: ParameterValue] {
+        guard let mine = try? parameters() else { return [:] }
+        let others = all.compactMap { try? $0.parameters() }
+        return mine.filter { k, v in others.contains { $0[k] != v } }
+    }
+}
+
+/// An exhaustive search over a grid with cross-validation (scikit-learn's `GridSearchCV`).
+public struct GridSearchCV<E: Estimator> {
+    public var estimator: E
+    public var grid: ParameterGrid
+    public var options: SearchOptions
+
+    public init(_ estimator: E, grid: ParameterGrid, options: SearchOptions = SearchOptions()) {
+        self.estimator = estimator
+        self.grid = grid
+        self.options = options
+    }
+
+    /// Collective. Evaluates every candidate on every fold and refits the best.
+    public func fit(_ data: SearchData, comm: any Communicator) throws -> SearchResult<E> {
+        try grid.validate()
+        return try ModelSearch.run(estimator, candidates: grid.candidates, data: data, options: options, comm: comm)
+    }
+}
+
+/// A search over sampled candidates (scikit-learn's `RandomizedSearchCV`).
+public struct RandomizedSearchCV<E: Estimator> {
+    public var estimator: E
+    public var sampler: ParameterSampler
+    public var options: SearchOptions
+
+    public init(_ estimator: E, sampler: ParameterSampler, options: SearchOptions = SearchOptions()) {
+        self.estimator = estimator
+        self.sampler = sampler
+        self.options = options
+    }
+
+    /// Collective.
+    public func fit(_ data: SearchData, comm: any Communicator) throws -> SearchResult<E> {
+        try sampler.validate()
+        return try ModelSearch.run(estimator, candidates: sampler.candidates, data: data, options: options, comm: comm)
+    }
+}
