@@ -231,80 +231,6 @@ struct ForestPredict: SPMDCommand {
     }
 }
 
-/// Writes one output from every rank's part: each rank streams its text into a private
-/// temporary file; then either every rank copies its part into one shared file at its
-/// offset (`single`, renamed into place by rank 0 when all are done) or renames its part
-/// to `OUTPUT.part-RRRRR-of-PPPPP` (`parts`; concatenating the parts in rank order gives
-/// the single file).
-enum PartitionedOutput {
-    static func partName(_ output: String, rank: Int, size: Int) -> String {
-        String(format: "%@.part-%05d-of-%05d", output, rank, size)
-    }
-
-    static func write(_ output: String, mode: String, comm: any Communicator, body: (_ emit: (String) throws -> Void) throws -> Void) throws {
-        let url = URL(fileURLWithPath: output)
-        let dir = url.deletingLastPathComponent().path
-        var isDir: ObjCBool = false
-        guard FileManager.default.fileExists(atPath: dir, isDirectory: &isDir), isDir.boolValue else {
-            throw MPILearnError.cannotWrite(path: output, reason: "folder \(dir) does not exist")
-        }
-        let tmp = "\(dir)/.\(url.lastPathComponent).rank\(comm.rank)-\(getpid()).tmp"
-        guard FileManager.default.createFile(atPath: tmp, contents: nil), let fh = FileHandle(forWritingAtPath: tmp) else {
-            throw MPILearnError.cannotWrite(path: tmp, reason: String(cString: strerror(errno)))
-        }
-        var written = 0
-        do {
-            try body { text in
-                let d = Data(text.utf8)
-                try fh.write(contentsOf: d)
-                written += d.count
-            }
-            try fh.synchronize()
-            try fh.close()
-        } catch {
-            try? FileManager.default.removeItem(atPath: tmp)
-            throw MPILearnError.cannotWrite(path: output, reason: "\(error)")
-        }
-        if mode == "parts" {
-            let final = partName(output, rank: comm.rank, size: comm.size)
-            guard rename(tmp, final) == 0 else { throw MPILearnError.cannotWrite(path: final, reason: String(cString: strerror(errno))) }
-            try comm.barrier()
-            return
-        }
-        let sizes = try comm.allgatherCounts(written)
-        let offset = sizes[..<comm.rank].reduce(0, +), total = sizes.reduce(0, +)
-        var sharedTmp = ""
-        if comm.rank == 0 {
-            sharedTmp = "\(dir)/.\(url.lastPathComponent).tmp-\(getpid())"
-            let fd = open(sharedTmp, O_CREAT | O_WRONLY | O_TRUNC, 0o644)
-            guard fd >= 0, ftruncate(fd, off_t(total)) == 0 else { throw MPILearnError.cannotWrite(path: sharedTmp, reason: String(cString: strerror(errno))) }
-            close(fd)
-        }
-        sharedTmp = try comm.broadcastObject(comm.rank == 0 ? sharedTmp : nil)
-        let fd = open(sharedTmp, O_WRONLY)
-        guard fd >= 0 else { throw MPILearnError.cannotWrite(path: sharedTmp, reason: String(cString: strerror(errno))) }
-        guard let src = FileHandle(forReadingAtPath: tmp) else { throw MPILearnError.cannotWrite(path: tmp, reason: "cannot reopen part") }
-        var at = offset
-        while true {
-            let block = src.readData(ofLength: 4 << 20)
-            if block.isEmpty { break }
-            let n = block.withUnsafeBytes { pwrite(fd, $0.baseAddress, $0.count, off_t(at)) }
-            guard n == block.count else { throw MPILearnError.cannotWrite(path: output, reason: String(cString: strerror(errno))) }
-            at += n
-        }
-        fsync(fd)
-        close(fd)
-        try? src.close()
-        try? FileManager.default.removeItem(atPath: tmp)
-        try comm.barrier()
-        if comm.rank == 0 {
-            guard rename(sharedTmp, output) == 0 else { throw MPILearnError.cannotWrite(path: output, reason: String(cString: strerror(errno))) }
-        }
-        try comm.barrier()
-    }
-}
-
-/// Classification metrics printed by `score` and `run`.
 func printClassificationReport(yTrue: [Int], votes: [Double], classes: [String], voting: Voting, nEstimators: Int, comm: any Communicator) throws {
     let k = classes.count
     let pred = argmaxRows(votes, classes: k)
@@ -471,36 +397,6 @@ struct ForestRun: SPMDCommand {
     }
 }
 
-/// The process's memory as Linux counts it.
-enum ProcessMemory {
-    /// The peak resident set size so far, in MB (`getrusage`'s `ru_maxrss`; Linux reports KiB).
-    static func peakMB() -> Double {
-        var usage = rusage()
-        getrusage(RUSAGE_SELF.rawValue, &usage)
-        return Double(usage.ru_maxrss) / 1024
-    }
-}
-
-/// Collective. Prints (rank 0) every rank's peak resident memory, absolute and above the
-/// process baseline (its peak before the command read any data: Swift runtime, Open MPI,
-/// OpenBLAS), and that excess as a multiple of the rank's raw feature bytes (rows × features
-/// × 8). The line starts `peak memory per rank: <max MB>` (Benchmarks/forest/run parses it).
-/// - Parameters:
-///   - baseline: ``ProcessMemory/peakMB()`` at the start of the command.
-///   - rawFeatureMB: this rank's training shard as Doubles, in MB.
-func reportPeakMemory(baseline: Double, rawFeatureMB raw: Double, comm: any Communicator) throws {
-    let peak = ProcessMemory.peakMB()
-    let all = try comm.allgatherv([peak, baseline, raw]).values   // per rank: peak, baseline, raw
-    let peaks = stride(from: 0, to: all.count, by: 3).map { all[$0] }
-    let bases = stride(from: 1, to: all.count, by: 3).map { all[$0] }
-    let raws = stride(from: 2, to: all.count, by: 3).map { all[$0] }
-    let above = zip(peaks, bases).map { $0 - $1 }
-    let ratio = zip(above, raws).map { $1 > 0 ? $0 / $1 : 0 }
-    say(comm, String(format: "peak memory per rank: %.1f MB max (%@); %.1f MB above the process baseline of %.1f MB = %.1f× the shard's raw feature bytes (%.1f MB) (max over ranks)",
-                     peaks.max() ?? 0, peaks.map { String(format: "%.1f", $0) }.joined(separator: ", ") as NSString,
-                     above.max() ?? 0, bases.max() ?? 0, ratio.max() ?? 0, raws.max() ?? 0))
-}
-
 /// The seed's approximate vote: every rank takes the majority (mode) of its own trees'
 /// votes per row, and the ranks' modes are combined by a binary tree of pairwise modes
 /// (ties to the lower class, like `scipy.stats.mode`); rank 0 compares it with the exact
@@ -537,38 +433,3 @@ func compareWithApproximateVote(_ forest: ForestModel, rows: TrainingData.TestRo
     print(line)
 }
 
-/// Per-phase wall times, reported as the maximum over ranks, split into compute and
-/// communication.
-///
-/// Each phase also records the process's peak memory so far when it is logged (monotone, so
-/// the phase where it jumps is where the peak was reached; phases added from a fit's own
-/// timings all show the peak at the end of the fit).
-struct PhaseTimer {
-    var phases: [(name: String, seconds: Double, comm: Bool, peakMB: Double)] = []
-    var last = Date()
-
-    mutating func mark(_ name: String, comm: Bool) {
-        let now = Date()
-        phases.append((name, now.timeIntervalSince(last), comm, ProcessMemory.peakMB()))
-        last = now
-    }
-
-    mutating func add(_ name: String, _ seconds: Double, comm: Bool) { phases.append((name, seconds, comm, ProcessMemory.peakMB())) }
-    mutating func skip() { last = Date() }
-
-    func report(_ world: any Communicator) throws {
-        let maxes = try world.allreduce(phases.map(\.seconds), op: .max)
-        let peaks = try world.allreduce(phases.map(\.peakMB), op: .max)
-        guard world.rank == 0 else { return }
-        let total = maxes.reduce(0, +)
-        let comm = zip(phases, maxes).filter { $0.0.comm }.reduce(0) { $0 + $1.1 }
-        print("phase                     seconds   share   kind     peak MB so far (max over ranks)")
-        for (i, p) in phases.enumerated() {
-            let s = maxes[i]
-            print(p.name.padding(toLength: 24, withPad: " ", startingAt: 0)
-                + String(format: "%9.3f  %5.1f%%   %@ %8.1f", s, total > 0 ? 100 * s / total : 0, (p.comm ? "comm   " : "compute") as NSString, peaks[i]))
-        }
-        print("total".padding(toLength: 24, withPad: " ", startingAt: 0) + String(format: "%9.3f   compute %.1f%%, communication %.1f%%", total,
-                                                                                   total > 0 ? 100 * (total - comm) / total : 0, total > 0 ? 100 * comm / total : 0))
-    }
-}

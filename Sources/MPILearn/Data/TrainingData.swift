@@ -174,30 +174,30 @@ public enum TrainingData {
     ///   - categorical: text columns coded against a global dictionary (sorted distinct values).
     ///   - features: columns to use (default: every numeric and categorical column but the target).
     ///   - classification: labels (true) or numeric target (false).
-    public static func loadTrain(path: String, target: String, categorical: [String], features: [String]?, classification: Bool,
+    public static func loadTrain(path: String, target: String?, categorical: [String], features: [String]?, classification: Bool,
                           comm: any Communicator, note: (String) -> Void) throws -> TrainingSet {
         if let g = try generated(path, comm: comm, test: false) { return g }
-        let spec = try TargetSpec(target)
+        let spec = try target.map(TargetSpec.init)
         let names = try columnNames(path)
-        guard names.contains(spec.column) else {
-            throw MPILearnError.invalidParameter(name: "--target", value: "'\(spec.column)'", allowed: "a column of \(path): \(names.joined(separator: ", "))")
+        if let spec, !names.contains(spec.column) {
+            throw MPILearnError.invalidParameter(name: "--target", value: "'\(spec.column)'", allowed: "a column of \(path): \(listPreview(names))")
         }
         for c in categorical where !names.contains(c) {
-            throw MPILearnError.invalidParameter(name: "--categorical", value: "'\(c)'", allowed: "columns of \(path): \(names.joined(separator: ", "))")
+            throw MPILearnError.invalidParameter(name: "--categorical", value: "'\(c)'", allowed: "columns of \(path): \(listPreview(names))")
         }
         if let features {
-            for f in features where f == spec.column {
+            for f in features where f == spec?.column {
                 throw MPILearnError.invalidParameter(name: "--features", value: "'\(f)'", allowed: "columns other than the target")
             }
             for f in features where !names.contains(f) {
-                throw MPILearnError.invalidParameter(name: "--features", value: "'\(f)'", allowed: "columns of \(path): \(names.joined(separator: ", "))")
+                throw MPILearnError.invalidParameter(name: "--features", value: "'\(f)'", allowed: "columns of \(path): \(listPreview(names))")
             }
         }
         var types: [String: ColumnType] = [:]
         for c in categorical { types[c] = .categorical }
         if let features { for f in features where types[f] == nil { types[f] = .numeric } }
-        types[spec.column] = spec.op == nil && classification ? .categorical : .numeric
-        var table = try read(path, options: CSVOptions(columns: features.map { $0 + [spec.column] }, types: types), comm: comm)
+        if let spec { types[spec.column] = spec.op == nil && classification ? .categorical : .numeric }
+        var table = try read(path, options: CSVOptions(columns: features.map { $0 + (spec.map { [$0.column] } ?? []) }, types: types), comm: comm)
 
         // The features: named, or every numeric and --categorical column but the target.
         let featureNames: [String]
@@ -209,23 +209,30 @@ public enum TrainingData {
                 if case .datetime = c.values { return false }
                 return true
             }
-            featureNames = table.columns.filter { $0.name != spec.column && usable($0) }.map(\.name)
-            let skipped = table.columns.filter { $0.name != spec.column && !usable($0) }.map(\.name)
-            if !skipped.isEmpty { note("ignoring non-numeric columns \(skipped.joined(separator: ", ")) (list them in --categorical to use them)") }
-            table.columns.removeAll { $0.name != spec.column && !usable($0) }
+            featureNames = table.columns.filter { $0.name != spec?.column && usable($0) }.map(\.name)
+            let skipped = table.columns.filter { $0.name != spec?.column && !usable($0) }.map(\.name)
+            if !skipped.isEmpty { note("ignoring non-numeric columns \(listPreview(skipped)) (list them in --categorical to use them)") }
+            table.columns.removeAll { $0.name != spec?.column && !usable($0) }
         }
         guard !featureNames.isEmpty else { throw MPILearnError.mismatch("\(path) has no usable feature columns") }
 
         // The target; rows without one are dropped.
-        var (y, classNames) = targetValues(try table.column(named: spec.column), spec: spec)
-        table.columns.removeAll { $0.name == spec.column }
-        let keep = y.map { !$0.isNaN }
-        var dropped = [Int64(y.count - keep.reduce(0) { $0 + ($1 ? 1 : 0) })]
-        try comm.allreduce(&dropped, op: .sum)
-        if dropped[0] > 0 {
-            note("dropped \(dropped[0]) rows whose target \(spec.column) is missing")
-            filterRows(&table, keep: keep)
-            y = y.filter { !$0.isNaN }
+        var y: [Double]? = nil, classNames: [String]? = nil
+        if let spec {
+            let column = try table.column(named: spec.column)
+            if classification && spec.op == nil { try checkClassificationTarget(column, path: path) }
+            var values: [Double]
+            (values, classNames) = targetValues(column, spec: spec)
+            table.columns.removeAll { $0.name == spec.column }
+            let keep = values.map { !$0.isNaN }
+            var dropped = [Int64(values.count - keep.reduce(0) { $0 + ($1 ? 1 : 0) })]
+            try comm.allreduce(&dropped, op: .sum)
+            if dropped[0] > 0 {
+                note("dropped \(dropped[0]) rows whose target \(spec.column) is missing")
+                filterRows(&table, keep: keep)
+                values = values.filter { !$0.isNaN }
+            }
+            y = values
         }
         let counts = try comm.allgatherCounts(table.rowCount)
         // The table's columns go to the fit as they are (float64 columns shared, not copied):
@@ -233,9 +240,32 @@ public enum TrainingData {
         var data = try table.columnDataset(features: featureNames)
         table.columns = []
         data.target = y
+        data.targetName = target ?? ""
+        data.classNames = classNames
         data.globalRowStart = counts[0 ..< comm.rank].reduce(0, +)
         data.globalRowCount = counts.reduce(0, +)
-        return TrainingSet(rows: .columns(data), classNames: classNames, target: target, source: path)
+        return TrainingSet(rows: .columns(data), classNames: classNames, target: target ?? "", source: path)
+    }
+
+    /// The most distinct numeric values a classification target may have before the load
+    /// stops and suggests a regression.
+    public static let maxNumericClasses = 100
+
+    /// A class target read as text whose values are all numbers: more than
+    /// ``maxNumericClasses`` of them, or any that is not an integer, means a numeric
+    /// target was meant for regression (or a threshold), so the load stops before any fit.
+    static func checkClassificationTarget(_ column: Column, path: String) throws {
+        guard case .categorical(_, let dict) = column.values else { return }
+        let numbers = dict.values.compactMap(Double.init)
+        guard numbers.count == dict.values.count, !numbers.isEmpty else { return }
+        let fractional = numbers.contains { $0 != $0.rounded() }
+        guard numbers.count > maxNumericClasses || fractional else { return }
+        let shown = numbers.sorted().map { $0 == $0.rounded() && abs($0) < 1e15 ? String(Int($0)) : String($0) }
+        throw MPILearnError.invalidParameter(
+            name: "--target", value: "'\(column.name)'",
+            allowed: "a class label column; \(column.name) in \(path) is numeric with \(numbers.count) distinct values (\(listPreview(shown)))"
+                + (fractional ? ", some not integers" : "")
+                + ": use --task regression, or a threshold such as --target '\(column.name)>\(shown[shown.count / 2])' for two classes")
     }
 
     /// Test rows shaped for a model: its feature columns in its order, categorical values

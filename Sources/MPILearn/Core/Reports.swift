@@ -1,0 +1,75 @@
+import Foundation
+import SwiftMPI
+
+// Run reports shared by the workflows: peak memory per rank and per-phase timings.
+
+/// The process's memory as Linux counts it.
+public enum ProcessMemory {
+    /// The peak resident set size so far, in MB (`getrusage`'s `ru_maxrss`; Linux reports KiB).
+    public static func peakMB() -> Double {
+        var usage = rusage()
+        getrusage(RUSAGE_SELF.rawValue, &usage)
+        return Double(usage.ru_maxrss) / 1024
+    }
+}
+
+/// Collective. Prints (rank 0) every rank's peak resident memory, absolute and above the
+/// process baseline (its peak before the command read any data: Swift runtime, Open MPI,
+/// OpenBLAS), and that excess as a multiple of the rank's raw feature bytes (rows × features
+/// × 8). The line starts `peak memory per rank: <max MB>` (Benchmarks/forest/run parses it).
+/// - Parameters:
+///   - baseline: ``ProcessMemory/peakMB()`` at the start of the command.
+///   - rawFeatureMB: this rank's training shard as Doubles, in MB.
+public func reportPeakMemory(baseline: Double, rawFeatureMB raw: Double, comm: any Communicator) throws {
+    let peak = ProcessMemory.peakMB()
+    let all = try comm.allgatherv([peak, baseline, raw]).values   // per rank: peak, baseline, raw
+    let peaks = stride(from: 0, to: all.count, by: 3).map { all[$0] }
+    let bases = stride(from: 1, to: all.count, by: 3).map { all[$0] }
+    let raws = stride(from: 2, to: all.count, by: 3).map { all[$0] }
+    let above = zip(peaks, bases).map { $0 - $1 }
+    let ratio = zip(above, raws).map { $1 > 0 ? $0 / $1 : 0 }
+    guard comm.rank == 0 else { return }
+    print(String(format: "peak memory per rank: %.1f MB max (%@); %.1f MB above the process baseline of %.1f MB = %.1f× the shard's raw feature bytes (%.1f MB) (max over ranks)",
+                     peaks.max() ?? 0, peaks.map { String(format: "%.1f", $0) }.joined(separator: ", ") as NSString,
+                     above.max() ?? 0, bases.max() ?? 0, ratio.max() ?? 0, raws.max() ?? 0))
+    fflush(stdout)
+}
+
+/// Per-phase wall times, reported as the maximum over ranks, split into compute and
+/// communication.
+///
+/// Each phase also records the process's peak memory so far when it is logged (monotone, so
+/// the phase where it jumps is where the peak was reached; phases added from a fit's own
+/// timings all show the peak at the end of the fit).
+public struct PhaseTimer {
+    public var phases: [(name: String, seconds: Double, comm: Bool, peakMB: Double)] = []
+    public var last = Date()
+
+    public init() {}
+
+    public mutating func mark(_ name: String, comm: Bool) {
+        let now = Date()
+        phases.append((name, now.timeIntervalSince(last), comm, ProcessMemory.peakMB()))
+        last = now
+    }
+
+    public mutating func add(_ name: String, _ seconds: Double, comm: Bool) { phases.append((name, seconds, comm, ProcessMemory.peakMB())) }
+    public mutating func skip() { last = Date() }
+
+    /// Collective. Prints (rank 0) each phase's maximum over ranks.
+    public func report(_ world: any Communicator) throws {
+        let maxes = try world.allreduce(phases.map(\.seconds), op: .max)
+        let peaks = try world.allreduce(phases.map(\.peakMB), op: .max)
+        guard world.rank == 0 else { return }
+        let total = maxes.reduce(0, +)
+        let comm = zip(phases, maxes).filter { $0.0.comm }.reduce(0) { $0 + $1.1 }
+        print("phase                     seconds   share   kind     peak MB so far (max over ranks)")
+        for (i, p) in phases.enumerated() {
+            let s = maxes[i]
+            print(p.name.padding(toLength: 24, withPad: " ", startingAt: 0)
+                + String(format: "%9.3f  %5.1f%%   %@ %8.1f", s, total > 0 ? 100 * s / total : 0, (p.comm ? "comm   " : "compute") as NSString, peaks[i]))
+        }
+        print("total".padding(toLength: 24, withPad: " ", startingAt: 0) + String(format: "%9.3f   compute %.1f%%, communication %.1f%%", total,
+                                                                                   total > 0 ? 100 * (total - comm) / total : 0, total > 0 ? 100 * comm / total : 0))
+    }
+}
