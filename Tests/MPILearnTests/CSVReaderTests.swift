@@ -306,4 +306,26 @@ extension CSVReaderTests {
         XCTAssertEqual(Array(d.features.storage[0 ..< 4]), [1.5, 1, 2.5, 0])
         XCTAssertTrue(d.features.storage[4].isNaN)
     }
+
+    /// Messages that list columns show the first 20 and a count of the rest.
+    func testMessagesListAtMostTwentyColumns() throws {
+        let names = (0 ..< 600).map { "c\($0)" }
+        let path = try write("wide.csv", names.joined(separator: ",") + "\n" + names.map { _ in "1" }.joined(separator: ",") + "\n")
+        XCTAssertThrowsError(try CSVReader.read(path, options: CSVOptions(columns: ["nope"]), comm: LocalCommunicator.solo())) { e in
+            XCTAssertTrue("\(e)".hasSuffix("columns are: c0, c1, c2, c3, c4, c5, c6, c7, c8, c9, c10, c11, c12, c13, c14, c15, c16, c17, c18, c19 … and 580 more"), "\(e)")
+        }
+        // Headers that differ: the first differing column, both headers previewed.
+        let sub = dir.appendingPathComponent("headers")
+        try FileManager.default.createDirectory(at: sub, withIntermediateDirectories: true)
+        try Data("a,b,c\n1,2,3\n".utf8).write(to: sub.appendingPathComponent("1.csv"))
+        try Data("a,x,c\n1,2,3\n".utf8).write(to: sub.appendingPathComponent("2.csv"))
+        XCTAssertThrowsError(try CSVReader.read(sub.path, comm: LocalCommunicator.solo())) { e in
+            XCTAssertTrue("\(e)".contains("2.csv:1:2: header differs from the first file's"), "\(e)")
+            XCTAssertTrue("\(e)".contains("column 2 is 'x' here and 'b' there (3 vs 3 columns; here: a,x,c; first file: a,b,c)"), "\(e)")
+        }
+        XCTAssertEqual(listPreview(["a", "b"]), "a, b")
+        XCTAssertEqual(listPreview([String]()), "")
+        XCTAssertEqual(listPreview((0 ..< 21).map(String.init), limit: 20, separator: ","), (0 ..< 20).map(String.init).joined(separator: ",") + " … and 1 more")
+        XCTAssertEqual(listPreview(names[..<20]), names[..<20].joined(separator: ", "))
+    }
 }

@@ -355,8 +355,12 @@ struct CSVPlan: Codable {
             let names = options.hasHeader ? fields : (0 ..< fields.count).map { "x\($0)" }
             if let h = header, h != names {
                 if options.hasHeader {
-                    throw MPILearnError.dataError(SourceLocation(file: path, line: 1),
-                                                  "header differs from the first file's (\(paths[0])): \(names.joined(separator: ",")) vs \(h.joined(separator: ","))")
+                    let j = (0 ..< min(names.count, h.count)).first { names[$0] != h[$0] } ?? min(names.count, h.count)
+                    let here = j < names.count ? "'\(names[j])'" : "nothing", there = j < h.count ? "'\(h[j])'" : "nothing"
+                    throw MPILearnError.dataError(SourceLocation(file: path, line: 1, column: j + 1),
+                                                  "header differs from the first file's (\(paths[0])): column \(j + 1) is \(here) here and \(there) there "
+                                                      + "(\(names.count) vs \(h.count) columns; here: \(listPreview(names, separator: ",")); "
+                                                      + "first file: \(listPreview(h, separator: ",")))")
                 }
                 throw MPILearnError.dataError(SourceLocation(file: path, line: 1),
                                               "\(names.count) fields per record where the first file (\(paths[0])) has \(h.count)")
@@ -448,13 +452,13 @@ struct CSVPlan: Codable {
         let first = files.first?.path ?? "input"
         for name in options.types.keys where !header.contains(name) {
             throw MPILearnError.dataError(SourceLocation(file: first, line: 1),
-                                          "types names unknown column '\(name)'; columns are: \(header.joined(separator: ", "))")
+                                          "types names unknown column '\(name)'; columns are: \(listPreview(header))")
         }
         var seen = Set<String>()
         return try names.map { name in
             guard let field = header.firstIndex(of: name) else {
                 throw MPILearnError.dataError(SourceLocation(file: first, line: 1),
-                                              "unknown column '\(name)'; columns are: \(header.joined(separator: ", "))")
+                                              "unknown column '\(name)'; columns are: \(listPreview(header))")
             }
             guard seen.insert(name).inserted else {
                 throw MPILearnError.invalidParameter(name: "columns", value: "'\(name)' twice", allowed: "each column at most once")
