@@ -68,6 +68,9 @@ struct CSVFlags: ParsableArguments {
     @Flag(help: "The files have no header row (columns are named x0, x1, ...).") var noHeader = false
     @Option(help: "Column types, e.g. 'carrier:categorical,dep_delay:numeric,time_hour:datetime' (others: --default-type).") var types: String?
     @Option(help: "Type of columns not in --types: numeric, categorical, datetime or inferred.") var defaultType: String = "inferred"
+    @Option(help: ArgumentHelp("Comma-separated columns to read as categories (as --types NAME:categorical), e.g. codes that are sometimes numbers.",
+                               valueName: "NAME,..."))
+    var categorical: String = ""
     @Option(help: "Comma-separated texts meaning missing (default: empty, NA, N/A, NaN, nan, NULL, null).") var missingValues: String?
     @Option(help: "Derive these features from datetime columns (year,month,day,hour,minute,second,dayofweek,dayofyear).") var datetimeFeatures: String?
     @Flag(help: "Store numeric columns as 32-bit floats.") var float32 = false
@@ -92,6 +95,12 @@ struct CSVFlags: ParsableArguments {
                                                      allowed: "name:type with type one of \(ColumnType.allCases.map(\.rawValue).joined(separator: ", "))")
             }
             o.types[parts[0]] = t
+        }
+        for name in categorical.split(separator: ",").map({ $0.trimmingCharacters(in: .whitespaces) }) where !name.isEmpty {
+            if let t = o.types[name], t != .categorical {
+                throw MPILearnError.invalidParameter(name: "--categorical", value: "'\(name)'", allowed: "a column not given another type in --types (it is \(t.rawValue) there)")
+            }
+            o.types[name] = .categorical
         }
         if let m = missingValues { o.missingValues = Set(m.split(separator: ",", omittingEmptySubsequences: false).map(String.init)) }
         if let f = datetimeFeatures {

@@ -24,6 +24,8 @@ struct KMeansFitCommand: SPMDCommand {
 
     @Option(help: "Input rows: a .npy (float64/float32/int, C order) or numeric .csv file.")
     var data: String?
+    @Option(help: ArgumentHelp("CSV columns to read as categories, so left out of the clustering, whatever they hold.", valueName: "NAME,..."))
+    var categorical: String = ""
     @Option(help: ArgumentHelp("Generate Gaussian blobs on the ranks instead: rows,features,centers.", valueName: "N,D,CENTERS"))
     var blobs: String?
     @Option(help: "Standard deviation of each blob (--blobs).")
@@ -88,7 +90,7 @@ struct KMeansFitCommand: SPMDCommand {
             name = "blobs"
         } else {
             name = self.data!
-            rows = try loadKMeansData(T.self, path: name, comm: world)
+            rows = try loadKMeansData(T.self, path: name, categorical: categoricalColumns(categorical), comm: world)
         }
         let data = rows
         let initialization: KMeansInitialization
@@ -147,6 +149,8 @@ struct KMeansPredictCommand: SPMDCommand {
     var data: String
     @Option(help: "Labels output: .npy (int32) or text, written in parallel.")
     var output: String
+    @Option(help: ArgumentHelp("CSV columns to read as categories, so left out, whatever they hold.", valueName: "NAME,..."))
+    var categorical: String = ""
     @Flag(help: "Compute in float32.")
     var float32 = false
     @Option(help: "Threads per rank.")
@@ -159,7 +163,7 @@ struct KMeansPredictCommand: SPMDCommand {
     func predict<T: LinearAlgebraScalar & MPIScalar>(_ type: T.Type, _ world: any Communicator) throws {
         try require(threads >= 1 && threads <= 1024, "threads", threads, "an integer in 1...1024")
         let m = try KMeansModel.load(from: model)
-        let x: Dataset<T> = try loadKMeansData(T.self, path: data, comm: world)
+        let x: Dataset<T> = try loadKMeansData(T.self, path: data, categorical: categoricalColumns(categorical), comm: world)
         let labels = try m.predict(x.features, threads: threads, dataName: data)
         let score = try m.score(x, comm: world, threads: threads, dataName: data)
         try writeLabelsParallel(labels, path: output, comm: world)
@@ -168,3 +172,8 @@ struct KMeansPredictCommand: SPMDCommand {
 }
 
 private func fmt(_ s: Double) -> String { String(format: "%.3f", s) }
+
+/// The names of a comma-separated `--categorical` list.
+private func categoricalColumns(_ list: String) -> [String] {
+    list.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
+}

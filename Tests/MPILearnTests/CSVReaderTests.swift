@@ -151,7 +151,9 @@ final class CSVReaderTests: XCTestCase {
         var reference: [[String]]? = nil
         var codesAt1: [Int32]? = nil
         for p in [1, 2, 4] {
-            let tables = try shards(path, p: p, options: CSVOptions())
+            // `mixed` is numbers but one "x": inferred, that is an error (see
+            // testNumericColumnWithSomeTextIsADataError); declared categorical, it reads.
+            let tables = try shards(path, p: p, options: CSVOptions(types: ["mixed": .categorical]))
             for t in tables {
                 XCTAssertEqual(t.columns.map { $0.values.columnType }, [.numeric, .categorical, .numeric, .categorical, .datetime, .numeric])
             }
@@ -305,5 +307,90 @@ extension CSVReaderTests {
         XCTAssertNil(d.categories[0])
         XCTAssertEqual(Array(d.features.storage[0 ..< 4]), [1.5, 1, 2.5, 0])
         XCTAssertTrue(d.features.storage[4].isNaN)
+    }
+
+    /// A column of numbers with a few text cells is a data error naming the first such cell in
+    /// file order (file:line:column and the value) and how to declare the column categorical,
+    /// wherever the ranks' byte ranges fall; a column without any number stays categorical, and
+    /// missing markers and empty cells are not text.
+    func testNumericColumnWithSomeTextIsADataError() throws {
+        func file(_ name: String, rows: Int = 300, _ cell: (_ row: Int, _ column: Int) -> String?) throws -> String {
+            var text = "a,b,c,code\n"
+            for i in 0 ..< rows {
+                let b = i % 11 == 5 ? "NA" : i % 13 == 6 ? "" : "\(i % 7)"
+                let fields = [cell(i, 0) ?? "\(i)", cell(i, 1) ?? b, cell(i, 2) ?? "\(Double(i) / 4)", cell(i, 3) ?? "C\(i % 5)"]
+                text += fields.joined(separator: ",") + "\n"
+            }
+            return try write(name, text)
+        }
+        // Row i is on line i + 2. Each case: the file, then what the message must hold.
+        let cases: [(String, [String])] = [
+            // The brief's row `3,x4,1` near the end: the last rank's range for p = 3.
+            (try file("late.csv") { i, j in i == 280 && j == 1 ? "x4" : i == 290 && j == 2 ? "oops" : nil },
+             ["late.csv:282:2: column 'b': expected a number, found \"x4\"", "--categorical b", "[\"b\": .categorical]"]),
+            // Text on rank 0 and again on the last rank: the first one is reported.
+            (try file("early.csv") { i, j in i == 1 && j == 1 ? "x4" : i == 250 && j == 1 ? "zz" : nil },
+             ["early.csv:3:2: column 'b': expected a number, found \"x4\""]),
+            // Two columns with text: the earlier cell in the file wins, whichever column it is in.
+            (try file("twocols.csv") { i, j in i == 100 && j == 2 ? "n/a?" : i == 200 && j == 1 ? "x" : nil },
+             ["twocols.csv:102:3: column 'c': expected a number, found \"n/a?\"", "--categorical c"]),
+            // A quoted text cell is text too, and its line counts the quoted newline before it.
+            (try file("quoted.csv") { i, j in
+                i == 150 && j == 0 ? "\"7\"" : i == 155 && j == 3 ? "\"multi\nline\"" : i == 160 && j == 1 ? "\"x\ny\"" : nil
+            }, ["quoted.csv:163:2: column 'b': expected a number, found \"x\ny\""]),
+        ]
+        for (path, fragments) in cases {
+            for p in [1, 3] {
+                XCTAssertThrowsError(try shards(path, p: p, options: CSVOptions()), "\(path) p=\(p)") { e in
+                    for f in fragments { XCTAssertTrue("\(e)".contains(f), "\(path) p=\(p): missing '\(f)' in \(e)") }
+                    XCTAssertEqual((e as? MPILearnError)?.exitCode, .dataError, "\(path) p=\(p)")
+                }
+            }
+        }
+        // Declared categorical, the same file reads; the text column of codes is categorical
+        // and b, with its NA and empty cells, is numeric.
+        let late = try file("late2.csv") { i, j in i == 280 && j == 1 ? "x4" : nil }
+        for p in [1, 3] {
+            let t = try shards(late, p: p, options: CSVOptions(types: ["b": .categorical]))
+            XCTAssertEqual(t[0].columns.map { $0.values.columnType }, [.numeric, .categorical, .numeric, .categorical], "p=\(p)")
+            let clean = try shards(try file("clean.csv") { _, _ in nil }, p: p, options: CSVOptions())
+            XCTAssertEqual(clean[0].columns.map { $0.values.columnType }, [.numeric, .numeric, .numeric, .categorical], "p=\(p)")
+        }
+        // Float32 reads infer the same way.
+        XCTAssertThrowsError(try shards(late, p: 3, options: CSVOptions(float32: true))) { e in
+            XCTAssertTrue("\(e)".contains("late2.csv:282:2"), "\(e)")
+        }
+        // Without "" among the missing markers an empty cell is still not text (the numeric
+        // parser reads it as missing), so the message's advice to leave the cell empty holds.
+        let empties = try write("empties.csv", "a,b\n1,\n2,3\n")
+        let t = try CSVReader.read(empties, options: CSVOptions(missingValues: []), comm: LocalCommunicator.solo())
+        XCTAssertEqual(t.columns[1].values.columnType, .numeric)
+        XCTAssertThrowsError(try CSVReader.read(try write("nomarkers.csv", "a,b\n1,x\n2,3\n"), options: CSVOptions(missingValues: []),
+                                                comm: LocalCommunicator.solo())) { e in
+            XCTAssertTrue("\(e)".contains("nomarkers.csv:2:2: column 'b': expected a number, found \"x\""), "\(e)")
+            XCTAssertTrue("\(e)".contains("as an empty cell;"), "\(e)")
+        }
+    }
+
+    /// Messages that list columns show the first 20 and a count of the rest.
+    func testMessagesListAtMostTwentyColumns() throws {
+        let names = (0 ..< 600).map { "c\($0)" }
+        let path = try write("wide.csv", names.joined(separator: ",") + "\n" + names.map { _ in "1" }.joined(separator: ",") + "\n")
+        XCTAssertThrowsError(try CSVReader.read(path, options: CSVOptions(columns: ["nope"]), comm: LocalCommunicator.solo())) { e in
+            XCTAssertTrue("\(e)".hasSuffix("columns are: c0, c1, c2, c3, c4, c5, c6, c7, c8, c9, c10, c11, c12, c13, c14, c15, c16, c17, c18, c19 … and 580 more"), "\(e)")
+        }
+        // Headers that differ: the first differing column, both headers previewed.
+        let sub = dir.appendingPathComponent("headers")
+        try FileManager.default.createDirectory(at: sub, withIntermediateDirectories: true)
+        try Data("a,b,c\n1,2,3\n".utf8).write(to: sub.appendingPathComponent("1.csv"))
+        try Data("a,x,c\n1,2,3\n".utf8).write(to: sub.appendingPathComponent("2.csv"))
+        XCTAssertThrowsError(try CSVReader.read(sub.path, comm: LocalCommunicator.solo())) { e in
+            XCTAssertTrue("\(e)".contains("2.csv:1:2: header differs from the first file's"), "\(e)")
+            XCTAssertTrue("\(e)".contains("column 2 is 'x' here and 'b' there (3 vs 3 columns; here: a,x,c; first file: a,b,c)"), "\(e)")
+        }
+        XCTAssertEqual(listPreview(["a", "b"]), "a, b")
+        XCTAssertEqual(listPreview([String]()), "")
+        XCTAssertEqual(listPreview((0 ..< 21).map(String.init), limit: 20, separator: ","), (0 ..< 20).map(String.init).joined(separator: ",") + " … and 1 more")
+        XCTAssertEqual(listPreview(names[..<20]), names[..<20].joined(separator: ", "))
     }
 }

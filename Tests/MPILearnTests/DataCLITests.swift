@@ -123,6 +123,13 @@ final class DataCLITests: XCTestCase {
             try Data(text.utf8).write(to: dir.appendingPathComponent(name))
             try expectFailure(["describe", path(name), "--types", "c:numeric"], rank: 1, fragments, code: 65)
         }
+        // Inferred, a column of numbers with one text cell is an error from the rank that read
+        // it; --categorical reads it as categories.
+        try Data((good + "200,x1,abc\n").utf8).write(to: dir.appendingPathComponent("mixed.csv"))
+        try expectFailure(["describe", path("mixed.csv")], rank: 1,
+                          ["mixed.csv:202:3: column 'c': expected a number, found \"abc\"", "--categorical c"], code: 65)
+        let described = try MPIRun.mpirun(np: 2, "mpilearn", ["describe", path("mixed.csv"), "--categorical", "c"], timeout: 60)
+        XCTAssertEqual(described.status, 0, "\(described)")
         try Data().write(to: dir.appendingPathComponent("empty.csv"))
         try expectFailure(["describe", path("empty.csv")], rank: nil, ["empty.csv:1: empty file"], code: 65)
         try Data(good.utf8).write(to: dir.appendingPathComponent("good.csv"))

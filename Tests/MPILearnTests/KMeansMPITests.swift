@@ -177,4 +177,26 @@ final class KMeansMPITests: XCTestCase {
         try "a,b\n1,2\n".write(toFile: path("bad.model.csv"), atomically: true, encoding: .utf8)
         try assertFails(np: 2, ["kmeans", "fit", "--data", path("two.npy"), "--k", "2", "--init", path("bad.model.csv")], "centres with 1 rows")
     }
+
+    /// A numeric column with one text cell (`3,x4,1`) used to be read as categories and left
+    /// out of the clustering with only a note; now the rank that read the line ends the job
+    /// with file:line:column, the value and how to declare the column categorical, and no rank
+    /// goes on to cluster. With `--categorical b` the column is left out on purpose.
+    func testNumericColumnWithATextCellEndsTheJobNamingTheCell() throws {
+        var text = "a,b,c\n"
+        for i in 0 ..< 200 { text += i == 180 ? "3,x4,1\n" : "\(i % 17),\(Double(i % 5) / 2),\(i % 3)\n" }
+        try text.write(toFile: path("bad.csv"), atomically: true, encoding: .utf8)
+        let out = try MPIRun.mpirun(np: 2, "mpilearn", ["kmeans", "fit", "--data", path("bad.csv"), "--k", "2"], timeout: 60)
+        XCTAssertFalse(out.timedOut, "job hung: \(out)")
+        XCTAssertEqual(out.status, 65, "the data error's exit code: \(out)")
+        // Line 182 is in rank 1's half of the bytes.
+        XCTAssertTrue(out.stderr.contains("rank 1/2: error: \(path("bad.csv")):182:2: column 'b': expected a number, found \"x4\""), "\(out)")
+        XCTAssertTrue(out.stderr.contains("--categorical b"), "\(out)")
+        XCTAssertFalse(out.stdout.contains("leaving out"), "\(out)")
+        XCTAssertFalse(out.stdout.contains("inertia"), "no rank may go on to cluster: \(out)")
+
+        let fit = try MPIRun.mpirun(np: 2, "mpilearn", ["kmeans", "fit", "--data", path("bad.csv"), "--k", "2", "--categorical", "b"], timeout: 60)
+        XCTAssertEqual(fit.status, 0, "\(fit)")
+        XCTAssertTrue(fit.stdout.contains("clustering 2 numeric column(s); leaving out b"), "\(fit)")
+    }
 }

@@ -9,6 +9,13 @@ public enum ColumnType: String, Codable, Sendable, CaseIterable {
     case datetime
     /// Numeric if every non-missing value in the whole file (all ranks) is a number, else
     /// datetime if every one is an ISO 8601 date, else categorical. All ranks agree.
+    ///
+    /// A column of numbers with some text cells (`3`, `x4`, `1`) is a data error naming the
+    /// first such cell (file:line:column and the value), not a categorical column: one stray
+    /// cell must not silently turn a numeric feature into categories. A column without any
+    /// number (carrier codes) is categorical. Missing markers and empty cells are neither
+    /// numbers nor text. To read a column of numbers and text as categories, give it the type
+    /// ``categorical`` in ``CSVOptions/types`` (`--categorical NAME` on the command line).
     case inferred
 }
 

@@ -41,7 +41,9 @@ public struct CSVReadReport: Sendable {
 /// categorical columns each rank collects its distinct values; they are allgathered and
 /// sorted (by UTF-8 bytes), so a value's code is the same on every rank and for any `p`.
 /// Inferred columns keep their distinct values until the ranks have agreed (an allreduce of
-/// "every value is a number / a date") on the type.
+/// "every value is a number / a date") on the type. An inferred column of numbers with some
+/// text cells is a data error raised by the rank that read the first such cell (see
+/// ``ColumnType/inferred``).
 ///
 /// Collective: every rank of `comm` calls it with the same arguments.
 public enum CSVReader {
@@ -355,8 +357,12 @@ struct CSVPlan: Codable {
             let names = options.hasHeader ? fields : (0 ..< fields.count).map { "x\($0)" }
             if let h = header, h != names {
                 if options.hasHeader {
-                    throw MPILearnError.dataError(SourceLocation(file: path, line: 1),
-                                                  "header differs from the first file's (\(paths[0])): \(names.joined(separator: ",")) vs \(h.joined(separator: ","))")
+                    let j = (0 ..< min(names.count, h.count)).first { names[$0] != h[$0] } ?? min(names.count, h.count)
+                    let here = j < names.count ? "'\(names[j])'" : "nothing", there = j < h.count ? "'\(h[j])'" : "nothing"
+                    throw MPILearnError.dataError(SourceLocation(file: path, line: 1, column: j + 1),
+                                                  "header differs from the first file's (\(paths[0])): column \(j + 1) is \(here) here and \(there) there "
+                                                      + "(\(names.count) vs \(h.count) columns; here: \(listPreview(names, separator: ",")); "
+                                                      + "first file: \(listPreview(h, separator: ",")))")
                 }
                 throw MPILearnError.dataError(SourceLocation(file: path, line: 1),
                                               "\(names.count) fields per record where the first file (\(paths[0])) has \(h.count)")
@@ -448,13 +454,13 @@ struct CSVPlan: Codable {
         let first = files.first?.path ?? "input"
         for name in options.types.keys where !header.contains(name) {
             throw MPILearnError.dataError(SourceLocation(file: first, line: 1),
-                                          "types names unknown column '\(name)'; columns are: \(header.joined(separator: ", "))")
+                                          "types names unknown column '\(name)'; columns are: \(listPreview(header))")
         }
         var seen = Set<String>()
         return try names.map { name in
             guard let field = header.firstIndex(of: name) else {
                 throw MPILearnError.dataError(SourceLocation(file: first, line: 1),
-                                              "unknown column '\(name)'; columns are: \(header.joined(separator: ", "))")
+                                              "unknown column '\(name)'; columns are: \(listPreview(header))")
             }
             guard seen.insert(name).inserted else {
                 throw MPILearnError.invalidParameter(name: "columns", value: "'\(name)' twice", allowed: "each column at most once")
@@ -503,28 +509,32 @@ struct CSVFinisher {
 
     mutating func finish() throws -> [Column] {
         let n = parser.rows
-        // Inferred columns: agree on "every value numeric / every value a date" (min over ranks).
+        // Inferred columns: four votes per column, reduced with min over ranks: every value is
+        // a number; every value is a date; no value is a number; the lowest rank holding a
+        // value that is not a number. Missing markers and empty cells do not vote (the numeric
+        // parser reads an empty cell as missing whatever the markers).
         let inferredSlots = selection.indices.filter { parser.slotKinds[$0] == .inferred }
         var votes = [Int32]()
         for s in inferredSlots {
-            var num: Int32 = 1, date: Int32 = 1
+            var num: Int32 = 1, date: Int32 = 1, noNumber: Int32 = 1, textRank = Int32(comm.size)
             let pool = parser.pools[s]
             for e in 0 ..< pool.count {
                 let f = pool.flags[e]
-                if f & StringPool.missing != 0 { continue }
-                if f & StringPool.numericOK == 0 { num = 0 }
+                if f & StringPool.missing != 0 || pool.bytes(e).isEmpty { continue }
+                if f & StringPool.numericOK == 0 { num = 0; textRank = Int32(comm.rank) } else { noNumber = 0 }
                 if f & StringPool.datetimeOK == 0 { date = 0 }
             }
-            votes += [num, date]
+            votes += [num, date, noNumber, textRank]
         }
         if !votes.isEmpty { try comm.allreduce(&votes, op: .min) }
+        try rejectMixedColumns(inferredSlots, votes: votes)
 
         var columns: [Column] = []
         for (s, sel) in selection.enumerated() {
             let base = parser.columns[s].base!
             var type = sel.type
             if let k = inferredSlots.firstIndex(of: s) {
-                type = votes[2 * k] == 1 ? .numeric : votes[2 * k + 1] == 1 ? .datetime : .categorical
+                type = votes[4 * k] == 1 ? .numeric : votes[4 * k + 1] == 1 ? .datetime : .categorical
             }
             resolvedTypes.append(type)
             let values: ColumnValues
@@ -545,6 +555,46 @@ struct CSVFinisher {
             columns.append(Column(name: sel.name, values: values))
         }
         return columns
+    }
+
+    /// Throws, on the rank holding the first offending cell, the data error for an inferred
+    /// column that is numbers except for some text: a column with no number at all stays
+    /// categorical, but one stray text cell must not turn a numeric column into categories
+    /// (and so drop it from a learner's features). The error names file:line:column and the
+    /// value, and says how to declare the column categorical if that was meant.
+    ///
+    /// Every rank calls it after the votes' allreduce. The other ranks return and block in the
+    /// reader's next collective until the job is aborted (``Job``), or, in a ``LocalWorld``,
+    /// throw ``CommunicatorError/aborted``: the one message comes from the rank that read the
+    /// line, as for every other data error of the reader.
+    /// - Parameter votes: per inferred slot: all numeric, all dates, no number, first text rank.
+    private func rejectMixedColumns(_ inferredSlots: [Int], votes: [Int32]) throws {
+        let mixed = inferredSlots.indices.filter { votes[4 * $0] == 0 && votes[4 * $0 + 2] == 0 }
+        guard let owner = mixed.map({ Int(votes[4 * $0 + 3]) }).min(), owner == comm.rank else { return }
+        // This rank holds the first text cell of some mixed column: the earliest one in file
+        // order (pieces are numbered in file order, offsets grow within a piece).
+        var first: (piece: Int, offset: Int, slot: Int, entry: Int)? = nil
+        for k in mixed where Int(votes[4 * k + 3]) == owner {
+            let s = inferredSlots[k]
+            let pool = parser.pools[s]
+            for e in 0 ..< pool.count {
+                let f = pool.flags[e]
+                if f & StringPool.missing != 0 || f & StringPool.numericOK != 0 || pool.bytes(e).isEmpty { continue }
+                let at = (piece: Int(pool.firstPiece[e]), offset: pool.firstOffset[e])
+                if first.map({ at < ($0.piece, $0.offset) }) ?? true { first = (at.piece, at.offset, s, e) }
+            }
+        }
+        guard let first else { return }
+        let name = selection[first.slot].name
+        let value = parser.pools[first.slot].bytes(first.entry)
+        let text = String(decoding: UnsafeBufferPointer(rebasing: value.prefix(60)), as: UTF8.self) + (value.count > 60 ? "..." : "")
+        let markers = options.missingValues.filter { !$0.isEmpty }.sorted().map { "\"\($0)\"" }
+        let missingHint = markers.isEmpty ? "an empty cell" : "an empty cell or one of the missing markers (\(listPreview(markers)))"
+        throw locate(first.piece, first.offset, selection[first.slot].field,
+                     "expected a number, found \"\(text)\" (the column's other values are numbers). "
+                         + "Write a missing value as \(missingHint); "
+                         + "if '\(name)' is categorical, declare it: --categorical \(name) on the mpilearn command line, "
+                         + "or CSVOptions types [\"\(name)\": .categorical] in Swift")
     }
 
     /// A column whose fields went through the string pool: converted to numbers or dates

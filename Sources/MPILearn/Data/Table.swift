@@ -114,7 +114,7 @@ public struct Table: Sendable {
     /// - Throws: ``MPILearnError/invalidParameter`` listing the available columns.
     public func column(named name: String) throws -> Column {
         guard let c = columns.first(where: { $0.name == name }) else {
-            throw MPILearnError.invalidParameter(name: "column", value: "'\(name)'", allowed: "one of \(columnNames.joined(separator: ", "))")
+            throw MPILearnError.invalidParameter(name: "column", value: "'\(name)'", allowed: "one of \(listPreview(columnNames))")
         }
         return c
     }
