@@ -18,8 +18,9 @@
 /// On MPI the counter is one `int64` in an RMA window on rank 0, updated with
 /// `MPI_Fetch_and_op`; no rank has to serve requests. Whether an update needs rank 0 to be
 /// inside an MPI call depends on the MPI library's one-sided transport: Open MPI's shared
-/// memory one (`osc sm`, its default within a node) does not; where one does (`osc ucx` was
-/// seen to), rank 0's own calls drive the updates, so tasks rank 0 runs should be short.
+/// memory one (`osc sm`, its default within a node) does not; where one does (MPICH 4.0 and
+/// Open MPI's `osc ucx` were seen to), rank 0's own calls drive the updates, so tasks rank 0
+/// runs should be short. The values handed out are correct either way.
 ///
 /// - Important: call ``free()`` on every rank when done. Freeing is collective, so it cannot
 ///   happen in `deinit`: a counter dropped without `free()` keeps its MPI window until

@@ -1,5 +1,6 @@
 // mpilearn-bench-collectives: SwiftMPI's allreduce (sum, Double) and broadcast against the same
-// MPI calls made directly from C, in the same process. Run by Benchmarks/collectives/run.
+// MPI calls made directly from C, in the same process, then the shared counter's fetchAndAdd
+// latency (Swift only). Run by Benchmarks/collectives/run.
 //
 // Usage: mpirun -np 2 mpilearn-bench-collectives [--c-library PATH] [MAX_BYTES]
 //
@@ -140,4 +141,16 @@ Job.run { world in
             try report(op, bytes, swift: Array(swiftTimes[0 ..< reps]), c: peer == nil ? nil : Array(cTimes[0 ..< reps]))
         }
     }
+
+    // The shared counter's latency under contention: every rank calls fetchAndAdd(1) back to
+    // back, as ranks drawing short tasks would (one int64, so "8 bytes"; no C peer).
+    let counter = try comm.makeSharedCounter(initial: 0)
+    let reps = 10_000
+    for i in -reps / 10 ..< reps {
+        let t0 = now()
+        _ = try counter.fetchAndAdd(1)
+        if i >= 0 { swiftTimes[i] = now() - t0 }
+    }
+    try counter.free()
+    try report("fetchAndAdd", 8, swift: Array(swiftTimes[0 ..< reps]), c: nil)
 }
