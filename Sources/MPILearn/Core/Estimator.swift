@@ -301,11 +301,3 @@ public enum ModelJSON {
         return d
     }
 }
-
-// MARK: - messages
-
-/// A list for a message: the first `limit` items, then how many more there are.
-public func listPreview(_ items: [String], limit: Int = 20, separator: String = ", ") -> String {
-    if items.count <= limit { return items.joined(separator: separator) }
-    return items.prefix(limit).joined(separator: separator) + "\(separator)… (\(items.count) in all)"
-}

@@ -129,6 +129,11 @@ public struct SearchResult<E: Estimator> {
     public var refitTime: Double
 }
 
+/// A task's outcome handed from the worker thread to rank 0's main thread.
+final class TaskBox: @unchecked Sendable {
+    var result: Result<ModelSearch.TaskOutcome, Error>?
+}
+
 /// The engine behind ``GridSearchCV``, ``RandomizedSearchCV`` and ``HalvingSearchCV``:
 /// evaluates candidates on folds across the ranks and returns the same `cv_results` on any
 /// number of ranks.
@@ -274,10 +279,31 @@ public enum ModelSearch {
             let cost = (0 ..< total).map { t in estimators[t / nK].expectedCost(rows: folds[t / nK][t % nK].train.count) }
             let order = (0 ..< total).sorted { cost[$0] != cost[$1] ? cost[$0] > cost[$1] : $0 < $1 }
             let counter = try comm.makeSharedCounter(initial: 0)
+            // Rank 0 hosts the counter. Some MPI transports progress one-sided operations
+            // only inside MPI calls of the target, so while rank 0 fits, its main thread keeps
+            // calling MPI (a fetch-and-add of 0, every millisecond) and the fit runs on a
+            // worker thread; the other ranks never wait for rank 0's fit to take a task.
+            let host = comm.rank == 0 && comm.size > 1
             while true {
                 let next = try counter.fetchAndAdd(1)
                 if next >= total { break }
-                let o = try run(order[next], comm: solo)
+                let o: TaskOutcome
+                if host {
+                    let box = TaskBox()
+                    let done = DispatchSemaphore(value: 0)
+                    let task = order[next]
+                    let work = UncheckedSendable(run)
+                    let thread = Thread {
+                        box.result = Result { try work.value(task, solo) }
+                        done.signal()
+                    }
+                    thread.stackSize = 64 << 20   // as deep as a main thread's: tree growth recurses
+                    thread.start()
+                    while done.wait(timeout: .now() + .milliseconds(1)) == .timedOut { _ = try counter.fetchAndAdd(0) }
+                    o = try box.result!.get()
+                } else {
+                    o = try run(order[next], comm: solo)
+                }
                 mine.append(o)
                 if comm.rank == 0, let progress = options.progress {
                     if o.error == nil, best == nil || o.test > best!.0 { best = (o.test, o.task) }
