@@ -1,5 +1,6 @@
-# Finds what MPILearn links against: MPI (C bindings), OpenBLAS (CBLAS) + LAPACKE, and
-# swift-argument-parser (for the CLI only). Each failure says what to install.
+# Finds what MPILearn links against: MPI (C bindings), OpenBLAS (CBLAS) + LAPACKE, Yams
+# (YAML parser, used by the MPILearn library: parameter grid files) and swift-argument-parser
+# (for the CLI only). Each failure says what to install.
 
 # --- MPI ----------------------------------------------------------------------------------
 # FindMPI asks the MPI compiler wrapper (mpicc) for include paths and libraries, so Open MPI,
@@ -101,6 +102,94 @@ foreach(t ArgumentParser ArgumentParserToolInfo)
     target_compile_options(${t} PRIVATE -suppress-warnings)
   endif()
 endforeach()
+
+# --- Yams -------------------------------------------------------------------------------------
+# The MPILearn library imports Yams (parameter grid files in YAML), so unlike the parser it is
+# part of MPILearn's public link interface and of the installed package. Found as
+# swift-argument-parser is, in order: a source tree the user names, an installed copy
+# (find_package(Yams)), or a clone of tag 5.0.1 (what SwiftPM resolves for `from: "5.0.1"` here)
+# from MPILEARN_YAMS_GIT. Offline machines keep a mirror; the default uses the local mirror
+# when it exists.
+set(MPILEARN_YAMS_SOURCE_DIR "" CACHE PATH "A Yams source tree to build instead of fetching one")
+if(EXISTS "/opt/swift-packages/jpsim/Yams.git")
+  set(_mpilearn_yams_default "file:///opt/swift-packages/jpsim/Yams.git")
+else()
+  set(_mpilearn_yams_default "https://github.com/jpsim/Yams.git")
+endif()
+set(MPILEARN_YAMS_GIT "${_mpilearn_yams_default}" CACHE STRING "Git repository of Yams")
+set(MPILEARN_YAMS_TAG "5.0.1" CACHE STRING "Tag of Yams to build")
+
+# Yams' own tests need XCTest: build only the library.
+set(BUILD_TESTING OFF)
+set(MPILEARN_YAMS_IMPORTED OFF)
+if(MPILEARN_YAMS_SOURCE_DIR)
+  if(NOT EXISTS "${MPILEARN_YAMS_SOURCE_DIR}/CMakeLists.txt")
+    message(FATAL_ERROR "MPILearn: MPILEARN_YAMS_SOURCE_DIR=${MPILEARN_YAMS_SOURCE_DIR} has no CMakeLists.txt (a Yams checkout is expected)")
+  endif()
+  add_subdirectory("${MPILEARN_YAMS_SOURCE_DIR}" "${CMAKE_BINARY_DIR}/_deps/yams-build")
+else()
+  find_package(Yams CONFIG QUIET)
+  if(Yams_FOUND)
+    set(MPILEARN_YAMS_IMPORTED ON)
+  else()
+    include(FetchContent)
+    FetchContent_Declare(Yams
+      GIT_REPOSITORY "${MPILEARN_YAMS_GIT}"
+      GIT_TAG "${MPILEARN_YAMS_TAG}"
+      GIT_SHALLOW TRUE)
+    FetchContent_MakeAvailable(Yams)
+  endif()
+endif()
+if(NOT TARGET Yams)
+  message(FATAL_ERROR "MPILearn: Yams not available; pass -DMPILEARN_YAMS_SOURCE_DIR=<checkout> or -DMPILEARN_YAMS_GIT=<url>")
+endif()
+set(BUILD_TESTING ${MPILEARN_BUILD_TESTS})
+
+if(NOT MPILEARN_YAMS_IMPORTED)
+  # Third-party code: its warnings are not ours to fix.
+  target_compile_options(Yams PRIVATE -suppress-warnings)
+  # Yams writes its module to its own build folder and names that folder as a plain path in
+  # its include directories, which an exported target may not carry. MPILearn's Swift compile
+  # sees the build folder; the installed package sees the folder the Swift modules go to.
+  get_target_property(_mpilearn_yams_module_dir Yams Swift_MODULE_DIRECTORY)
+  set_target_properties(Yams PROPERTIES INTERFACE_INCLUDE_DIRECTORIES
+    "$<BUILD_INTERFACE:${_mpilearn_yams_module_dir}>;$<INSTALL_INTERFACE:${MPILEARN_INSTALL_SWIFTMODULEDIR}>")
+  # MPILearn links Yams publicly, so the exported MPILearn::MPILearn needs MPILearn::Yams: its
+  # library goes next to libMPILearn (found by the same $ORIGIN/../lib run path) and its module
+  # next to MPILearn's. (Yams' own install rules also copy it to lib/swift/<os>/.)
+  install(TARGETS Yams
+    EXPORT MPILearnTargets
+    ARCHIVE DESTINATION "${CMAKE_INSTALL_LIBDIR}"
+    LIBRARY DESTINATION "${CMAKE_INSTALL_LIBDIR}"
+    RUNTIME DESTINATION "${CMAKE_INSTALL_BINDIR}")
+  install(FILES
+    "${_mpilearn_yams_module_dir}/Yams.swiftmodule"
+    "${_mpilearn_yams_module_dir}/Yams.swiftdoc"
+    DESTINATION "${MPILEARN_INSTALL_SWIFTMODULEDIR}")
+  # A static Yams (BUILD_SHARED_LIBS=OFF) leaves its C part, CYaml, to whoever links it. Its
+  # headers are Yams' implementation detail (@_implementationOnly), so only the archive ships.
+  get_target_property(_mpilearn_yams_type Yams TYPE)
+  if(_mpilearn_yams_type STREQUAL "STATIC_LIBRARY" AND TARGET CYaml)
+    foreach(prop INTERFACE_INCLUDE_DIRECTORIES INTERFACE_COMPILE_OPTIONS INTERFACE_COMPILE_DEFINITIONS)
+      get_target_property(_mpilearn_values CYaml ${prop})
+      if(_mpilearn_values)
+        set(_mpilearn_wrapped "")
+        foreach(v IN LISTS _mpilearn_values)
+          list(APPEND _mpilearn_wrapped "$<BUILD_INTERFACE:${v}>")
+        endforeach()
+        set_property(TARGET CYaml PROPERTY ${prop} "${_mpilearn_wrapped}")
+      endif()
+    endforeach()
+    install(TARGETS CYaml EXPORT MPILearnTargets ARCHIVE DESTINATION "${CMAKE_INSTALL_LIBDIR}")
+  endif()
+endif()
+if(MPILEARN_YAMS_IMPORTED)
+  message(STATUS "MPILearn: Yams from ${Yams_DIR}")
+elseif(MPILEARN_YAMS_SOURCE_DIR)
+  message(STATUS "MPILearn: Yams from ${MPILEARN_YAMS_SOURCE_DIR}")
+else()
+  message(STATUS "MPILearn: Yams ${MPILEARN_YAMS_TAG} from ${MPILEARN_YAMS_GIT}")
+endif()
 
 # --- helpers ----------------------------------------------------------------------------------
 # Installs a Swift library target: its binary (exported) and its .swiftmodule/.swiftdoc, in
