@@ -46,7 +46,7 @@ let package = Package(
             exclude: ["CMakeLists.txt"]),
         .executableTarget(
             name: "mpilearn-bench-collectives", dependencies: ["SwiftMPI"], path: "Benchmarks/collectives/Swift"),
-        .target(name: "TestSupport", path: "Tests/TestSupport"),
+        .target(name: "TestSupport", dependencies: ["MPILearn", "SwiftMPI"], path: "Tests/TestSupport"),
         .testTarget(name: "SwiftMPITests", dependencies: ["SwiftMPI", "TestSupport"]),
         .testTarget(name: "MPILearnTests", dependencies: ["MPILearn", "SwiftMPI", "TestSupport"]),
     ],

@@ -77,7 +77,12 @@ extension KMeans {
                     labels = Array(UnsafeBufferPointer(start: engine.labels, count: data.rowCount))
                 }
             }
-            let b = best!
+            var b = best!
+            // Iteration times differ between ranks: keep rank 0's, so the model (and its
+            // file) is identical on every rank.
+            var seconds = b.history.map(\.seconds)
+            try comm.broadcast(&seconds, root: 0)
+            for (i, t) in seconds.enumerated() where i < b.history.count { b.history[i].seconds = t }
             report.bestRun = b.run
             report.candidates = b.candidates
             report.communicationSeconds = engine.communicationSeconds

@@ -79,7 +79,7 @@ public struct RandomForestParameters: Codable, Equatable, Sendable {
     /// With `features` nil (no data yet) the checks that need the feature count are left out.
     public func validate(features d: Int?, classification: Bool) throws {
         try require(nEstimators >= 1, "n_estimators", nEstimators, "an integer >= 1")
-        try require(threads >= 1, "threads", threads, "an integer >= 1")
+        try require(threads >= 1, "n_jobs", threads, "an integer >= 1")
         try tree.validate(features: d)
         if classification {
             try require(tree.criterion.isClassification, "criterion", tree.criterion.rawValue, "gini or entropy for a classifier")

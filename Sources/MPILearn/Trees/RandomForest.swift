@@ -210,7 +210,9 @@ enum ForestTrainer {
         if s > 0 { imp = imp.map { $0 / s } }
 
         let env = ProcessInfo.processInfo.environment
-        let date = env["SOURCE_DATE_EPOCH"].flatMap(Double.init).map { Date(timeIntervalSince1970: $0) } ?? Date()
+        // Rank 0's clock, so the header (and the whole model) is identical on every rank.
+        let stamp = try comm.broadcast(env["SOURCE_DATE_EPOCH"].flatMap(Double.init) ?? Date().timeIntervalSince1970, root: 0)
+        let date = Date(timeIntervalSince1970: stamp)
         let fmt = ISO8601DateFormatter()
         fmt.timeZone = TimeZone(identifier: "UTC")
         let provenance = ForestProvenance(ranks: comm.size, trainRows: totalRows, rowsPerRank: rowsPerRank, treesPerRank: treesPerRank,

@@ -1,0 +1,125 @@
+import Foundation
+import MPILearn
+import SwiftMPI
+import TestSupport
+import XCTest
+
+/// Every estimator through the shared conformance suite (``EstimatorConformance``), and the
+/// committed model file of every kind (Tests/Fixtures/conformance).
+final class ConformanceTests: XCTestCase {
+    override func setUp() {
+        setenv("SOURCE_DATE_EPOCH", "1700000000", 1)   // forests record their fit date
+    }
+
+    // MARK: data: each rank makes its block of the same global rows
+
+    static func classification(_ comm: any Communicator) throws -> Dataset<Double> {
+        try Generators.makeClassification(nSamples: 240, nFeatures: 6, nInformative: 3, nRedundant: 1, nClasses: 3, randomState: 3,
+                                          rows: Partition.block(count: 240, parts: comm.size, index: comm.rank))
+    }
+
+    static func regression(_ comm: any Communicator) throws -> Dataset<Double> {
+        try Generators.makeRegression(nSamples: 240, nFeatures: 5, nInformative: 3, noise: 1, randomState: 4,
+                                      rows: Partition.block(count: 240, parts: comm.size, index: comm.rank)).data
+    }
+
+    static func blobs(_ comm: any Communicator) throws -> Dataset<Double> {
+        try Generators.makeBlobs(nSamples: 300, nFeatures: 3, centers: 4, clusterStd: 0.6, randomState: 5,
+                                 rows: Partition.block(count: 300, parts: comm.size, index: comm.rank))
+    }
+
+    // MARK: estimators
+
+    static var classifier: RandomForestClassifier {
+        var p = RandomForestParameters.classifier(nEstimators: 8)
+        p.tree.maxDepth = 6
+        p.randomState = 7
+        return RandomForestClassifier(p)
+    }
+
+    static var regressor: RandomForestRegressor {
+        var p = RandomForestParameters.regressor(nEstimators: 8)
+        p.tree.maxDepth = 6
+        p.randomState = 7
+        return RandomForestRegressor(p)
+    }
+
+    static var kmeans: KMeans { KMeans(nClusters: 4, randomState: 1) }
+
+    /// Out-of-range values every forest refuses.
+    static let forestInvalid: EstimatorConformance.InvalidParameters = [
+        (["n_estimators": 0], "n_estimators"),
+        (["max_depth": 0], "max_depth"),
+        (["min_samples_split": 1], "min_samples_split"),
+        (["min_samples_leaf": 0], "min_samples_leaf"),
+        (["min_impurity_decrease": -0.5], "min_impurity_decrease"),
+        (["max_features": 1.5], "max_features"),
+        (["max_features": 99], "max_features"),
+        (["max_leaf_nodes": 1], "max_leaf_nodes"),
+        (["max_bins": 300], "max_bins"),
+        (["max_samples": 1.5], "max_samples"),
+        (["random_state": -1], "random_state"),
+        (["n_jobs": 0], "n_jobs"),
+        (["oob_score": true, "bootstrap": false], "oob_score"),
+    ]
+
+    /// The largest difference between two k-means models' centres, relative to max(1, |c|).
+    static func centreDistance(_ a: KMeansModel, _ b: KMeansModel) -> Double {
+        guard a.clusterCenters.rows == b.clusterCenters.rows, a.clusterCenters.columns == b.clusterCenters.columns else { return .infinity }
+        return zip(a.clusterCenters.storage, b.clusterCenters.storage).map { abs($0 - $1) / max(1, abs($0), abs($1)) }.max() ?? 0
+    }
+
+    // MARK: the suite
+
+    func testRandomForestClassifierConforms() {
+        EstimatorConformance.check(Self.classifier, data: Self.classification,
+                                   invalid: Self.forestInvalid + [(["criterion": "squared_error"], "criterion"), (["class_weight": "heavy"], "class_weight")],
+                                   nanFeatures: .missingValues)
+    }
+
+    func testRandomForestRegressorConforms() {
+        EstimatorConformance.check(Self.regressor, data: Self.regression,
+                                   invalid: Self.forestInvalid + [(["criterion": "gini"], "criterion"), (["class_weight": "balanced"], "class_weight")],
+                                   nanFeatures: .missingValues)
+    }
+
+    func testKMeansConforms() {
+        EstimatorConformance.check(Self.kmeans, data: Self.blobs,
+                                   invalid: [(["n_clusters": 0], "n_clusters"), (["n_clusters": 301], "n_clusters"), (["max_iter": 0], "max_iter"),
+                                             (["tol": -1.0], "tol"), (["init_max_iter": -1], "init_max_iter"),
+                                             (["oversampling_factor": 0.0], "oversampling_factor"), (["n_init": 0], "n_init"),
+                                             (["threads": 0], "threads"), (["init": "k-means--"], "init"), (["algorithm": "elkan2"], "algorithm")],
+                                   nanFeatures: .dataError, modelDistance: Self.centreDistance)
+    }
+
+    // MARK: committed model files, one per kind
+
+    /// Held-out rows (global rows past the training data) the committed models predict.
+    static func fixtureRows(_ make: (any Communicator) throws -> Dataset<Double>, offset: Int) throws -> Matrix<Double> {
+        let d = try make(LocalCommunicator.solo())
+        return Matrix(rows: 12, columns: d.featureCount, storage: Array(d.features.storage[(offset * d.featureCount) ..< ((offset + 12) * d.featureCount)]))
+    }
+
+    /// Regenerates Tests/Fixtures/conformance (run once with MPILEARN_WRITE_FIXTURES=1; the
+    /// files are committed).
+    func testWriteConformanceFixturesWhenAsked() throws {
+        guard ProcessInfo.processInfo.environment["MPILEARN_WRITE_FIXTURES"] == "1" else { throw XCTSkip("set MPILEARN_WRITE_FIXTURES=1 to regenerate") }
+        // Train on the first 200 rows; record predictions on 12 rows the model never saw.
+        func first(_ n: Int, _ make: @escaping EstimatorConformance.ShardMaker) -> EstimatorConformance.ShardMaker {
+            { comm in EstimatorConformance.block(try make(comm), 0 ..< n, globalRowCount: n) }
+        }
+        try EstimatorConformance.writeFixture(Self.classifier, data: first(200, Self.classification), rows: try Self.fixtureRows(Self.classification, offset: 200))
+        try EstimatorConformance.writeFixture(Self.regressor, data: first(200, Self.regression), rows: try Self.fixtureRows(Self.regression, offset: 200))
+        try EstimatorConformance.writeFixture(Self.kmeans, data: first(200, Self.blobs), rows: try Self.fixtureRows(Self.blobs, offset: 200))
+    }
+
+    func testCommittedModelOfEveryKindPredictsAsRecorded() {
+        for type in ModelRegistry.types {
+            let paths = EstimatorConformance.fixturePaths(kind: type.kind, directory: EstimatorConformance.fixtureDirectory)
+            XCTAssertTrue(FileManager.default.fileExists(atPath: paths.model.path), "no committed model for kind \(type.kind): add it to testWriteConformanceFixturesWhenAsked")
+        }
+        EstimatorConformance.checkFixture(RandomForestClassifierModel.self)
+        EstimatorConformance.checkFixture(RandomForestRegressorModel.self)
+        EstimatorConformance.checkFixture(KMeansModel.self)
+    }
+}
