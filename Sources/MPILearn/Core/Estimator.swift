@@ -45,10 +45,37 @@ public protocol Estimator: Codable, Sendable {
     /// Whether a fit over several ranks gives the same model as over one (a data-parallel
     /// fit such as k-means'), so a search may fit it on sharded data. Default false.
     static var fitsShardedData: Bool { get }
+    /// Collective. Fits on the rows `rows` (local positions) of `data`: the same model as
+    /// `fit(data.rows(rows), comm:)`. `cache` holds work that fits on the same rows share
+    /// (a search passes one per fold, so a forest bins a fold's rows once for all its
+    /// candidates); the default copies the rows and ignores the cache.
+    func fit(_ data: Dataset<Double>, rows: [Int], cache: FitCache?, comm: any Communicator) throws -> Model
+}
+
+/// Work that fits on the same rows can share: a search keeps one per fold and rank.
+/// Values are computed once per key, under a lock.
+public final class FitCache: @unchecked Sendable {
+    private var store: [String: Any] = [:]
+    private let lock = NSLock()
+
+    public init() {}
+
+    /// The value under `key`, made by `make` the first time.
+    public func value<T>(_ key: String, make: () throws -> T) rethrows -> T {
+        lock.lock()
+        defer { lock.unlock() }
+        if let v = store[key] as? T { return v }
+        let v = try make()
+        store[key] = v
+        return v
+    }
 }
 
 extension Estimator {
     public func expectedCost(rows: Int) -> Double { Double(rows) }
+    public func fit(_ data: Dataset<Double>, rows: [Int], cache: FitCache?, comm: any Communicator) throws -> Model {
+        try fit(data.rows(rows), comm: comm)
+    }
     public static var fitsShardedData: Bool { false }
 
     /// The hyper-parameters by name, as ``setting(_:)`` accepts them.

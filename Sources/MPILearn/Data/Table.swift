@@ -245,6 +245,24 @@ public struct ColumnDataset: Sendable {
                 globalRowStart: globalRowStart, globalRowCount: globalRowCount, targetName: targetName, classNames: classNames)
     }
 
+    /// The rows as a row-major ``Dataset``, releasing each column as soon as it is copied:
+    /// the peak is the matrix plus one column, not twice the data (when nothing else holds
+    /// the columns).
+    public consuming func intoDataset() -> Dataset<Double> {
+        let d = columns.count, n = rowCount
+        var cols = columns
+        columns = []
+        var m = Matrix<Double>(rows: n, columns: d)
+        m.storage.withUnsafeMutableBufferPointer { out in
+            for j in 0 ..< d {
+                cols[j].withUnsafeBufferPointer { c in for i in 0 ..< n { out[i * d + j] = c[i] } }
+                cols[j] = []
+            }
+        }
+        return Dataset(features: m, target: target, featureNames: featureNames, categories: categories,
+                       globalRowStart: globalRowStart, globalRowCount: globalRowCount, targetName: targetName, classNames: classNames)
+    }
+
     /// The columns as a row-major matrix (a copy).
     public func matrix() -> Matrix<Double> {
         let d = columns.count

@@ -69,6 +69,27 @@ public enum Scoring: String, CaseIterable, Codable, Sendable {
     ///     are mapped onto these by name.
     /// - Returns: the score, higher is better; NaN where it is undefined (no rows).
     public func score(_ model: any FittedModel, x: Matrix<Double>, y: [Double]?, labels: [String] = [], comm: any Communicator) throws -> Double {
+        try score(model, rows: x.rows, y: y, labels: labels, comm: comm) { body in try body(x) }
+    }
+
+    /// Collective. Scores `model` on the rows `rows` of `data` (local positions), predicting
+    /// a block of rows at a time so the rows are never copied as a whole.
+    public func score(_ model: any FittedModel, data: Dataset<Double>, rows: [Int], y: [Double]?, labels: [String] = [],
+                      comm: any Communicator, blockRows: Int = 8192) throws -> Double {
+        try score(model, rows: rows.count, y: y, labels: labels, comm: comm) { body in
+            var start = 0
+            while start < rows.count {
+                let end = min(rows.count, start + blockRows)
+                try body(data.rows(Array(rows[start ..< end])).features)
+                start = end
+            }
+        }
+    }
+
+    /// The score from predictions made block by block: `blocks` calls its argument with each
+    /// block of rows, in order.
+    func score(_ model: any FittedModel, rows n: Int, y: [Double]?, labels: [String], comm: any Communicator,
+               blocks: ((Matrix<Double>) throws -> Void) throws -> Void) throws -> Double {
         switch role {
         case .classifier:
             guard let m = model as? any ClassifierModel else { throw mismatchRole(model) }
@@ -83,14 +104,20 @@ public enum Scoring: String, CaseIterable, Codable, Sendable {
             let k = labels.count
             switch self {
             case .accuracy, .balancedAccuracy, .f1, .f1Macro:
-                let yPred = try m.predict(x).map { toGlobal[$0] }
+                var yPred: [Int] = []
+                yPred.reserveCapacity(n)
+                try blocks { x in yPred += try m.predict(x).map { toGlobal[$0] } }
                 return try Self.classification(self, yTrue: yTrue, yPred: yPred, classes: k, comm: comm)
             default:
-                let p = try m.predictProba(x)
-                var proba = [Double](repeating: 0, count: x.rows * k)
-                for i in 0 ..< x.rows { for (c, g) in toGlobal.enumerated() { proba[i * k + g] = p[i, c] } }
+                var proba = [Double](repeating: 0, count: n * k)
+                var at = 0
+                try blocks { x in
+                    let p = try m.predictProba(x)
+                    for i in 0 ..< x.rows { for (c, g) in toGlobal.enumerated() { proba[(at + i) * k + g] = p[i, c] } }
+                    at += x.rows
+                }
                 if self == .rocAUC {
-                    let scores = (0 ..< x.rows).map { proba[$0 * k + (k - 1)] }
+                    let scores = (0 ..< n).map { proba[$0 * k + (k - 1)] }
                     return try Metrics.rocAUC(yTrue: yTrue, scores: scores, positive: k - 1, comm: comm)
                 }
                 return -(try Metrics.logLoss(yTrue: yTrue, proba: proba, classes: k, comm: comm))
@@ -98,7 +125,9 @@ public enum Scoring: String, CaseIterable, Codable, Sendable {
         case .regressor:
             guard let m = model as? any RegressorModel else { throw mismatchRole(model) }
             guard let y else { throw MPILearnError.mismatch("scoring \(rawValue) needs a target") }
-            let yPred = try m.predict(x)
+            var yPred: [Double] = []
+            yPred.reserveCapacity(n)
+            try blocks { x in yPred += try m.predict(x) }
             switch self {
             case .r2: return try Metrics.r2(yTrue: y, yPred: yPred, comm: comm)
             case .negMeanSquaredError: return -(try Metrics.meanSquaredError(yTrue: y, yPred: yPred, comm: comm))
@@ -106,7 +135,9 @@ public enum Scoring: String, CaseIterable, Codable, Sendable {
             }
         case .clusterer:
             guard let m = model as? any ClustererModel else { throw mismatchRole(model) }
-            return try comm.allreduce(try m.score(x), op: .sum)
+            var s = 0.0
+            try blocks { x in s += try m.score(x) }
+            return try comm.allreduce(s, op: .sum)
         case .transformer:
             throw mismatchRole(model)
         }

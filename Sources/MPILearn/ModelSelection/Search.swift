@@ -231,25 +231,36 @@ public enum ModelSearch {
         var mine: [TaskOutcome] = []
         var best: (Double, Int)? = nil
 
+        // One cache per fold: the candidates' fits on a fold's rows share its binned rows.
+        let caches = (0 ..< nK).map { _ in FitCache() }
         func run(_ t: Int, comm runComm: any Communicator) throws -> TaskOutcome {
             let c = t / nK, k = t % nK
             let fold = folds[c][k]
             let start = monotonicSeconds() - t0
             let (trainRows, testRows, trainStart, testStart) = localRows(fold, data: problem.data, sharded: sharded)
-            var train = problem.data.rows(trainRows)
-            if sharded { train.globalRowStart = trainStart; train.globalRowCount = fold.train.count }
             var out = TaskOutcome(task: t, test: .nan, train: nil, fitTime: 0, scoreTime: 0, error: nil, start: start, end: start)
             do {
                 let f0 = monotonicSeconds()
-                let model = try estimators[c].fit(train, comm: runComm)
+                let model: E.Model
+                if sharded {
+                    // Every rank's rows of the fold, with their place in the fold's global order.
+                    var train = problem.data.rows(trainRows)
+                    train.globalRowStart = trainStart
+                    train.globalRowCount = fold.train.count
+                    model = try estimators[c].fit(train, comm: runComm)
+                } else {
+                    model = try estimators[c].fit(problem.data, rows: trainRows, cache: caches[k], comm: runComm)
+                }
                 out.fitTime = monotonicSeconds() - f0
                 let s0 = monotonicSeconds()
-                var test = problem.data.rows(testRows)
-                if sharded { test.globalRowStart = testStart; test.globalRowCount = fold.test.count }
-                out.test = try problem.scoring.score(model, x: test.features, y: test.target, labels: problem.labels, comm: runComm)
+                _ = testStart
+                let y = problem.data.target
+                out.test = try problem.scoring.score(model, data: problem.data, rows: testRows, y: y.map { t in testRows.map { t[$0] } },
+                                                     labels: problem.labels, comm: runComm)
                 out.scoreTime = monotonicSeconds() - s0
                 if options.returnTrainScore {
-                    out.train = try problem.scoring.score(model, x: train.features, y: train.target, labels: problem.labels, comm: runComm)
+                    out.train = try problem.scoring.score(model, data: problem.data, rows: trainRows, y: y.map { t in trainRows.map { t[$0] } },
+                                                          labels: problem.labels, comm: runComm)
                 }
             } catch {
                 let what = "candidate \(c) \(pythonDict(estimators[c].changedParameters(from: estimators)))" + (iteration.map { ", iteration \($0)" } ?? "") + ", fold \(k)"

@@ -105,6 +105,7 @@ public struct SearchJob: Sendable {
 
         func visit<E: Estimator>(_ base0: E) throws -> Summary {
             let start = Date()
+            let baseline = ProcessMemory.peakMB()
             let job = self.job, comm = self.comm, log = self.log
             let root = comm.rank == 0
             func say(_ s: String) { if root { log(s) } }
@@ -153,7 +154,11 @@ public struct SearchJob: Sendable {
             var set = try TrainingData.loadTrain(path: job.train, target: E.role == .clusterer ? nil : job.target, categorical: job.categorical,
                                                  features: job.features, classification: E.role == .classifier, comm: readComm,
                                                  note: comm.rank == 0 ? note : { _ in })
-            var data = set.takeRows().dataset
+            var data: Dataset<Double>
+            switch set.takeRows() {
+            case .matrix(let d): data = d
+            case .columns(let c): data = c.intoDataset()
+            }
             if E.role == .clusterer { data.target = nil }
             if !sharded { data.globalRowStart = 0; data.globalRowCount = data.rowCount }
             let rows = sharded ? data.globalRowCount : data.rowCount
@@ -195,6 +200,13 @@ public struct SearchJob: Sendable {
                        r.schedule.rawValue, r.ranks, r.tasks, r.makespan, r.lowerBound, r.lowerBound > 0 ? r.makespan / r.lowerBound : 1, r.longestTask,
                        r.busyPerRank.map { String(format: "%.2f", $0) }.joined(separator: ", ")))
             if job.refit { say(String(format: "refit: best candidate on all %d rows in %.2f s", rows, result.refitTime)) }
+            // Peak memory per rank above the process's own baseline, against the training
+            // data's raw bytes held here (rows × features × 8).
+            let raw = Double(data.rowCount * data.featureCount * 8) / (1 << 20)
+            let mem = try comm.allgatherv([ProcessMemory.peakMB(), baseline]).values
+            let above = stride(from: 0, to: mem.count, by: 2).map { mem[$0] - mem[$0 + 1] }
+            say(String(format: "peak memory per rank: %.1f MB max; %.1f MB above the process baseline = %.2f× the training data's raw bytes here (%.1f MB)",
+                       stride(from: 0, to: mem.count, by: 2).map { mem[$0] }.max() ?? 0, above.max() ?? 0, raw > 0 ? (above.max() ?? 0) / raw : 0, raw))
             if let path = job.results { say("cv_results written to \(path)") }
             if let path = job.outputModel, result.bestModel != nil { say("best model written to \(path)") }
             return Summary(cvResults: result.cvResults, bestParams: result.bestParams, bestScore: result.bestScore, scoring: result.scoring,

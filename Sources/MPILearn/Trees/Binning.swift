@@ -159,3 +159,58 @@ public struct FeatureBins: Sendable {
         return out
     }
 }
+
+extension FeatureBins {
+    /// Learns the bins of the rows `rows` of `x` (in that order) without copying them: the
+    /// same edges as from the matrix of those rows.
+    public init(_ x: Matrix<Double>, rows: [Int], maxBins: Int, sampleLimit: Int = 250_000) {
+        precondition(maxBins >= 2 && maxBins <= 255, "FeatureBins: maxBins \(maxBins) not in 2...255")
+        let n = rows.count, d = x.columns
+        let step = max(1, (n + sampleLimit - 1) / max(1, sampleLimit))
+        var column: [Double] = []
+        column.reserveCapacity(n / step + 1)
+        edges = x.storage.withUnsafeBufferPointer { xs in
+            (0 ..< d).map { f in
+                column.removeAll(keepingCapacity: true)
+                var i = 0
+                while i < n {
+                    let v = xs[rows[i] * d + f]
+                    if !v.isNaN { column.append(v) }
+                    i += step
+                }
+                column.sort()
+                return Self.cuts(sorted: column, maxBins: maxBins)
+            }
+        }
+    }
+
+    /// The rows `rows` of `x` as row-major codes (the codes of the matrix of those rows),
+    /// followed by `padding` zero bytes. Rows are gathered a block at a time.
+    public func bin(_ x: Matrix<Double>, rows: [Int], padding: Int = 0) -> [UInt8] {
+        let n = rows.count, d = x.columns, block = 512
+        precondition(edges.count >= d && edges.allSatisfy { $0.count <= 254 }, "FeatureBins: more than 254 edges")
+        var out = [UInt8](repeating: 0, count: n * d + padding)
+        var buffer = [Double](repeating: 0, count: block * d)
+        out.withUnsafeMutableBufferPointer { o in
+            x.storage.withUnsafeBufferPointer { xs in
+                buffer.withUnsafeMutableBufferPointer { b in
+                    var r0 = 0
+                    while r0 < n {
+                        let m = min(block, n - r0)
+                        for r in 0 ..< m {
+                            let src = rows[r0 + r] * d
+                            for f in 0 ..< d { b[r * d + f] = xs[src + f] }
+                        }
+                        for f in 0 ..< d {
+                            edges[f].withUnsafeBufferPointer { e in
+                                mpl_bin_column_f64(b.baseAddress! + f, m, d, e.baseAddress, e.count, o.baseAddress! + r0 * d + f, d)
+                            }
+                        }
+                        r0 += m
+                    }
+                }
+            }
+        }
+        return out
+    }
+}

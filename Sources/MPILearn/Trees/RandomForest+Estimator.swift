@@ -42,6 +42,16 @@ public struct RandomForestClassifier: Estimator, Equatable {
 
     public func expectedCost(rows: Int) -> Double { parameters.expectedCost(rows: rows) }
 
+    /// Collective. Fits on rows `rows` of `data`; on one rank, with a cache, the rows are
+    /// binned once per `max_bins` for every fit sharing the cache (the same forest).
+    public func fit(_ data: Dataset<Double>, rows: [Int], cache: FitCache?, comm: any Communicator) throws -> RandomForestClassifierModel {
+        guard let cache, comm.size == 1, !parameters.oobScore else { return try fit(data.rows(rows), comm: comm) }
+        let shard = TrainingShard(data, rows: rows, maxBins: parameters.tree.maxBins, cache: cache)
+        return RandomForestClassifierModel(forest: try ForestTrainer.fit(shard, task: .classification, parameters: parameters, comm: comm,
+                                                                         classNames: data.classNames, target: data.targetName, dataDescription: "",
+                                                                         keepTrees: true, progress: nil))
+    }
+
     /// Collective. Fits the forest; each rank keeps the trees it grew.
     ///
     /// The fit owns `data`: pass it with `consume` (or as a temporary) and, unless the
@@ -107,6 +117,14 @@ public struct RandomForestRegressor: Estimator, Equatable {
     }
 
     public func expectedCost(rows: Int) -> Double { parameters.expectedCost(rows: rows) }
+
+    /// Collective. Fits on rows `rows` of `data`, binned once per cache (see the classifier's).
+    public func fit(_ data: Dataset<Double>, rows: [Int], cache: FitCache?, comm: any Communicator) throws -> RandomForestRegressorModel {
+        guard let cache, comm.size == 1, !parameters.oobScore else { return try fit(data.rows(rows), comm: comm) }
+        let shard = TrainingShard(data, rows: rows, maxBins: parameters.tree.maxBins, cache: cache)
+        return RandomForestRegressorModel(forest: try ForestTrainer.fit(shard, task: .regression, parameters: parameters, comm: comm, classNames: nil,
+                                                                        target: data.targetName, dataDescription: "", keepTrees: true, progress: nil))
+    }
 
     /// Collective. Fits the forest; each rank keeps the trees it grew (see
     /// ``RandomForestClassifier/fitLocal(_:comm:classNames:target:dataDescription:keepTrees:progress:)``).

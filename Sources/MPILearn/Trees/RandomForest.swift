@@ -11,6 +11,8 @@ struct TrainingShard {
     enum Features {
         case rows(Matrix<Double>)
         case columns([[Double]])
+        /// Already binned (bins learned on these rows): shared by the fits of one fold.
+        case binned(FeatureBins, [UInt8])
     }
     var features: Features
     let rowCount: Int
@@ -42,7 +44,24 @@ struct TrainingShard {
             return classes > 0 ? BinnedData(x: x, classes: classes, y: y, maxBins: maxBins) : BinnedData(x: x, y: yValue, maxBins: maxBins)
         case .columns(let c):
             return BinnedData(columns: c, rows: rowCount, classes: classes, y: y, yValue: yValue, maxBins: maxBins)
+        case .binned(let bins, let codes):
+            return BinnedData(codes: codes, rows: rowCount, bins: bins, classes: classes, yClass: y, yValue: yValue)
         }
+    }
+
+    /// Rows `rows` of `data`, binned once and reused through `cache` by every fit on the same
+    /// rows with the same `max_bins` (a search's candidates on one fold): the same forest as
+    /// from the rows themselves, without copying them or learning the bins again.
+    init(_ data: Dataset<Double>, rows: [Int], maxBins: Int, cache: FitCache) {
+        let (bins, codes) = cache.value("forest-bins-\(maxBins)") { () -> (FeatureBins, [UInt8]) in
+            let bins = FeatureBins(data.features, rows: rows, maxBins: maxBins)
+            return (bins, bins.bin(data.features, rows: rows))
+        }
+        rowCount = rows.count; featureCount = data.featureCount
+        target = data.target.map { t in rows.map { t[$0] } }
+        featureNames = data.featureNames; categories = data.categories
+        globalRowStart = 0; globalRowCount = rows.count
+        features = .binned(bins, codes)
     }
 
     /// Frees the raw features.
@@ -57,6 +76,8 @@ struct TrainingShard {
         case .columns(let c):
             return ColumnDataset(columns: c, rows: rowCount, target: target, featureNames: featureNames, categories: categories,
                                  globalRowStart: globalRowStart, globalRowCount: globalRowCount).dataset()
+        case .binned:
+            preconditionFailure("TrainingShard.dataset(): binned rows have no raw features (the out-of-bag score fits from raw rows)")
         }
     }
 }
