@@ -202,7 +202,7 @@ public struct SearchJob: Sendable {
             if job.refit { say(String(format: "refit: best candidate on all %d rows in %.2f s", rows, result.refitTime)) }
             // Peak memory per rank above the process's own baseline, against the training
             // data's raw bytes held here (rows × features × 8).
-            let raw = Double(data.rowCount * data.featureCount * 8) / (1 << 20)
+            let raw = Double(data.rowCount * data.featureCount * 8) / 1_048_576
             let mem = try comm.allgatherv([ProcessMemory.peakMB(), baseline]).values
             let above = stride(from: 0, to: mem.count, by: 2).map { mem[$0] - mem[$0 + 1] }
             say(String(format: "peak memory per rank: %.1f MB max; %.1f MB above the process baseline = %.2f× the training data's raw bytes here (%.1f MB)",
