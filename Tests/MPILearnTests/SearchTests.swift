@@ -63,6 +63,9 @@ final class SearchTests: XCTestCase {
             XCTAssertEqual(out[0].bestScore, expected[best].reduce(0, +) / 3)
             XCTAssertEqual(expected.map { $0.reduce(0, +) / 3 }.max(), out[0].bestScore)
             XCTAssertEqual(out[0].scheduleReport.tasks, 12)
+            // n_estimators 2 and 5 share one fit per (max_depth, fold): the first 2 trees of 5
+            // are the forest of 2 (the scores equal the hand loop's separate fits above).
+            XCTAssertEqual(out[0].scheduleReport.fits, 6)
             if let csv { XCTAssertEqual(out[0].cvResults.csv(times: false), csv, "p=\(p)") } else { csv = out[0].cvResults.csv(times: false) }
         }
         // The refit is the best candidate fitted on every row.

@@ -50,6 +50,13 @@ public protocol Estimator: Codable, Sendable {
     /// (a search passes one per fold, so a forest bins a fold's rows once for all its
     /// candidates); the default copies the rows and ignores the cache.
     func fit(_ data: Dataset<Double>, rows: [Int], cache: FitCache?, comm: any Communicator) throws -> Model
+    /// An integer parameter whose smaller values give a prefix of the model of a larger one
+    /// (a forest's `n_estimators`: tree g depends only on g), so a search fits the largest
+    /// once and scores the others as ``truncated(_:to:)``. Default nil.
+    static var nestedParameter: String? { get }
+    /// The model a fit with the nested parameter set to `value` gives, cut from `model`
+    /// (fitted with a larger value). Only called when ``nestedParameter`` is set.
+    func truncated(_ model: Model, to value: Int) throws -> Model
 }
 
 /// Work that fits on the same rows can share: a search keeps one per fold and rank.
@@ -75,6 +82,10 @@ extension Estimator {
     public func expectedCost(rows: Int) -> Double { Double(rows) }
     public func fit(_ data: Dataset<Double>, rows: [Int], cache: FitCache?, comm: any Communicator) throws -> Model {
         try fit(data.rows(rows), comm: comm)
+    }
+    public static var nestedParameter: String? { nil }
+    public func truncated(_ model: Model, to value: Int) throws -> Model {
+        throw MPILearnError.mismatch("\(Self.estimatorName) has no nested parameter to truncate a model by")
     }
     public static var fitsShardedData: Bool { false }
 

@@ -97,12 +97,15 @@ public struct SearchProgress: Sendable {
 public struct SearchScheduleReport: Sendable, Codable {
     public var schedule: SearchSchedule
     public var ranks: Int
+    /// (candidate, fold) evaluations.
     public var tasks: Int
+    /// Fits made: fewer than tasks when candidates share a fit (a forest's n_estimators).
+    public var fits: Int
     /// Wall seconds from the first task to the last rank's last task.
     public var makespan: Double
-    /// Sum of all tasks' seconds.
+    /// Sum of all fits' seconds (each with its scoring).
     public var totalTaskSeconds: Double
-    /// The longest task.
+    /// The longest fit with its scoring.
     public var longestTask: Double
     /// Seconds each rank spent in tasks.
     public var busyPerRank: [Double]
@@ -131,7 +134,7 @@ public struct SearchResult<E: Estimator> {
 
 /// A task's outcome handed from the worker thread to rank 0's main thread.
 final class TaskBox: @unchecked Sendable {
-    var result: Result<ModelSearch.TaskOutcome, Error>?
+    var result: Result<[ModelSearch.TaskOutcome], Error>?
 }
 
 /// The engine behind ``GridSearchCV``, ``RandomizedSearchCV`` and ``HalvingSearchCV``:
@@ -225,7 +228,6 @@ public enum ModelSearch {
                                        iteration: Int? = nil, comm: any Communicator) throws
         -> (test: [[Double]], train: [[Double]]?, fit: [[Double]], score: [[Double]], warnings: [String], report: SearchScheduleReport) {
         let nC = estimators.count, nK = folds.first?.count ?? 0
-        let total = nC * nK
         let solo = LocalCommunicator.solo()
         let t0 = monotonicSeconds()
         var mine: [TaskOutcome] = []
@@ -233,79 +235,101 @@ public enum ModelSearch {
 
         // One cache per fold: the candidates' fits on a fold's rows share its binned rows.
         let caches = (0 ..< nK).map { _ in FitCache() }
-        func run(_ t: Int, comm runComm: any Communicator) throws -> TaskOutcome {
-            let c = t / nK, k = t % nK
-            let fold = folds[c][k]
+        // Work units: one fit on one fold, scored for one candidate, or (nested parameter, such
+        // as a forest's n_estimators) for every candidate that differs only in it: the
+        // largest is fitted and the smaller ones are its prefixes, the same models their own
+        // fits would give.
+        let groups = try nestedGroups(estimators, sharded: sharded)
+        let units = groups.flatMap { g in (0 ..< nK).map { (members: g.members, values: g.values, fold: $0) } }
+        let total = units.count
+
+        func run(_ u: Int, comm runComm: any Communicator) throws -> [TaskOutcome] {
+            let unit = units[u], k = unit.fold
+            let fold = folds[unit.members[0]][k]
             let start = monotonicSeconds() - t0
-            let (trainRows, testRows, trainStart, testStart) = localRows(fold, data: problem.data, sharded: sharded)
-            var out = TaskOutcome(task: t, test: .nan, train: nil, fitTime: 0, scoreTime: 0, error: nil, start: start, end: start)
+            let (trainRows, testRows, trainStart, _) = localRows(fold, data: problem.data, sharded: sharded)
+            var outs = unit.members.map { TaskOutcome(task: $0 * nK + k, test: .nan, train: nil, fitTime: 0, scoreTime: 0, error: nil, start: start, end: start) }
+            var member = 0
             do {
                 let f0 = monotonicSeconds()
-                let model: E.Model
+                let fitted: E.Model
+                let largest = unit.members.last!
                 if sharded {
                     // Every rank's rows of the fold, with their place in the fold's global order.
                     var train = problem.data.rows(trainRows)
                     train.globalRowStart = trainStart
                     train.globalRowCount = fold.train.count
-                    model = try estimators[c].fit(train, comm: runComm)
+                    fitted = try estimators[largest].fit(train, comm: runComm)
                 } else {
-                    model = try estimators[c].fit(problem.data, rows: trainRows, cache: caches[k], comm: runComm)
+                    fitted = try estimators[largest].fit(problem.data, rows: trainRows, cache: caches[k], comm: runComm)
                 }
-                out.fitTime = monotonicSeconds() - f0
-                let s0 = monotonicSeconds()
-                _ = testStart
+                let fitTime = monotonicSeconds() - f0
                 let y = problem.data.target
-                out.test = try problem.scoring.score(model, data: problem.data, rows: testRows, y: y.map { t in testRows.map { t[$0] } },
-                                                     labels: problem.labels, comm: runComm)
-                out.scoreTime = monotonicSeconds() - s0
-                if options.returnTrainScore {
-                    out.train = try problem.scoring.score(model, data: problem.data, rows: trainRows, y: y.map { t in trainRows.map { t[$0] } },
-                                                          labels: problem.labels, comm: runComm)
+                let yTest = y.map { t in testRows.map { t[$0] } }, yTrain = y.map { t in trainRows.map { t[$0] } }
+                for (i, c) in unit.members.enumerated() {
+                    member = i
+                    let model = try unit.values.map { try estimators[c].truncated(fitted, to: $0[i]) } ?? fitted
+                    // A shared fit's time is apportioned by the nested parameter (trees).
+                    outs[i].fitTime = unit.values.map { fitTime * Double($0[i]) / Double(max(1, $0.last!)) } ?? fitTime
+                    let s0 = monotonicSeconds()
+                    outs[i].test = try problem.scoring.score(model, data: problem.data, rows: testRows, y: yTest, labels: problem.labels, comm: runComm)
+                    outs[i].scoreTime = monotonicSeconds() - s0
+                    if options.returnTrainScore {
+                        outs[i].train = try problem.scoring.score(model, data: problem.data, rows: trainRows, y: yTrain, labels: problem.labels, comm: runComm)
+                    }
                 }
             } catch {
+                let c = unit.members[member]
                 let what = "candidate \(c) \(pythonDict(estimators[c].changedParameters(from: estimators)))" + (iteration.map { ", iteration \($0)" } ?? "") + ", fold \(k)"
                 let message = (error as? MPILearnError)?.description ?? "\(error)"
                 if options.errorScore == .raise {
                     throw MPILearnError.mismatch("fit failed for \(what): \(message) (error_score=raise)")
                 }
-                out.error = "\(what): \(message)"
-                if case .value(let v) = options.errorScore { out.test = v; if options.returnTrainScore { out.train = v } } else if options.returnTrainScore { out.train = .nan }
-            }
-            out.end = monotonicSeconds() - t0
-            return out
-        }
-
-        if sharded {
-            // Every task by all ranks, data-parallel, in task order.
-            for t in 0 ..< total {
-                let o = try run(t, comm: comm)
-                mine.append(o)
-                if comm.rank == 0, let progress = options.progress {
-                    if o.error == nil, best == nil || o.test > best!.0 { best = (o.test, t) }
-                    progress(progressReport(taken: t + 1, total: total, t0: t0, iteration: iteration, best: best, estimators: estimators, nK: nK))
+                for i in member ..< outs.count {
+                    outs[i].error = "candidate \(unit.members[i]) \(pythonDict(estimators[unit.members[i]].changedParameters(from: estimators)))"
+                        + (iteration.map { ", iteration \($0)" } ?? "") + ", fold \(k): \(message)"
+                    outs[i].test = .nan
+                    if case .value(let v) = options.errorScore { outs[i].test = v; if options.returnTrainScore { outs[i].train = v } } else if options.returnTrainScore { outs[i].train = .nan }
                 }
             }
+            let end = monotonicSeconds() - t0
+            for i in outs.indices { outs[i].end = end }
+            return outs
+        }
+
+        var unitSeconds: [Double] = []
+        func record(_ o: [TaskOutcome], taken: Int) {
+            mine += o
+            unitSeconds.append((o.first?.end ?? 0) - (o.first?.start ?? 0))
+            if comm.rank == 0, let progress = options.progress {
+                for x in o where x.error == nil && (best == nil || x.test > best!.0) { best = (x.test, x.task) }
+                progress(progressReport(taken: taken, total: total, t0: t0, iteration: iteration, best: best, estimators: estimators, nK: nK))
+            }
+        }
+        if sharded {
+            // Every unit by all ranks, data-parallel, in order.
+            for u in 0 ..< total { record(try run(u, comm: comm), taken: u + 1) }
         } else {
-            // Longest expected first; a shared counter hands the next task to whichever rank asks.
-            let cost = (0 ..< total).map { t in estimators[t / nK].expectedCost(rows: folds[t / nK][t % nK].train.count) }
+            // Longest expected first; a shared counter hands the next unit to whichever rank asks.
+            let cost = units.map { u in estimators[u.members.last!].expectedCost(rows: folds[u.members[0]][u.fold].train.count) * (1 + 0.1 * Double(u.members.count - 1)) }
             let order = (0 ..< total).sorted { cost[$0] != cost[$1] ? cost[$0] > cost[$1] : $0 < $1 }
             let counter = try comm.makeSharedCounter(initial: 0)
             // Rank 0 hosts the counter. Some MPI transports progress one-sided operations
             // only inside MPI calls of the target, so while rank 0 fits, its main thread keeps
             // calling MPI (a fetch-and-add of 0, every millisecond) and the fit runs on a
-            // worker thread; the other ranks never wait for rank 0's fit to take a task.
+            // worker thread; the other ranks never wait for rank 0's fit to take a unit.
             let host = comm.rank == 0 && comm.size > 1
             while true {
                 let next = try counter.fetchAndAdd(1)
                 if next >= total { break }
-                let o: TaskOutcome
+                let o: [TaskOutcome]
                 if host {
                     let box = TaskBox()
                     let done = DispatchSemaphore(value: 0)
-                    let task = order[next]
+                    let unit = order[next]
                     let work = UncheckedSendable(run)
                     let thread = Thread {
-                        box.result = Result { try work.value(task, solo) }
+                        box.result = Result { try work.value(unit, solo) }
                         done.signal()
                     }
                     thread.stackSize = 64 << 20   // as deep as a main thread's: tree growth recurses
@@ -315,38 +339,55 @@ public enum ModelSearch {
                 } else {
                     o = try run(order[next], comm: solo)
                 }
-                mine.append(o)
-                if comm.rank == 0, let progress = options.progress {
-                    if o.error == nil, best == nil || o.test > best!.0 { best = (o.test, o.task) }
-                    progress(progressReport(taken: next + 1, total: total, t0: t0, iteration: iteration, best: best,
-                                            estimators: estimators, nK: nK))
-                }
+                record(o, taken: next + 1)
             }
             try counter.free()
         }
 
         // Scores to every rank, in task order.
+        let tasks = nC * nK
         var all: [TaskOutcome]
-        var busy: [Double]
+        var busy: [Double], durations: [Double]
         if sharded {
             all = mine
-            busy = [Double](repeating: mine.reduce(0) { $0 + $1.end - $1.start }, count: comm.size)
+            busy = [Double](repeating: unitSeconds.reduce(0, +), count: comm.size)
+            durations = unitSeconds
         } else {
             let gathered = try comm.allgatherObject(mine)
-            busy = gathered.map { $0.reduce(0) { $0 + $1.end - $1.start } }
+            let seconds = try comm.allgatherObject(unitSeconds)
+            busy = seconds.map { $0.reduce(0, +) }
+            durations = seconds.flatMap { $0 }
             all = gathered.flatMap { $0 }
             all.sort { $0.task < $1.task }
-            guard all.count == total, all.enumerated().allSatisfy({ $0.offset == $0.element.task }) else {
-                throw MPILearnError.mismatch("search: the ranks returned \(all.count) of \(total) task results")
+            guard all.count == tasks, all.enumerated().allSatisfy({ $0.offset == $0.element.task }) else {
+                throw MPILearnError.mismatch("search: the ranks returned \(all.count) of \(tasks) task results")
             }
         }
         let makespan = try comm.allreduce(monotonicSeconds() - t0, op: .max)
         func table(_ f: (TaskOutcome) -> Double) -> [[Double]] { (0 ..< nC).map { c in (0 ..< nK).map { f(all[c * nK + $0]) } } }
-        let report = SearchScheduleReport(schedule: sharded ? .sharded : .replicated, ranks: comm.size, tasks: total, makespan: makespan,
-                                          totalTaskSeconds: all.reduce(0) { $0 + $1.end - $1.start },
-                                          longestTask: all.map { $0.end - $0.start }.max() ?? 0, busyPerRank: busy)
+        let report = SearchScheduleReport(schedule: sharded ? .sharded : .replicated, ranks: comm.size, tasks: tasks, fits: total, makespan: makespan,
+                                          totalTaskSeconds: durations.reduce(0, +), longestTask: durations.max() ?? 0, busyPerRank: busy)
         return (table(\.test), options.returnTrainScore ? table { $0.train ?? .nan } : nil, table(\.fitTime), table(\.scoreTime),
                 all.compactMap(\.error), report)
+    }
+
+    /// Candidates grouped for shared fits: those that differ only in the estimator's nested
+    /// parameter form one group (ascending in it); without one, or on sharded data, one
+    /// group per candidate.
+    static func nestedGroups<E: Estimator>(_ estimators: [E], sharded: Bool) throws -> [(members: [Int], values: [Int]?)] {
+        guard let name = E.nestedParameter, !sharded else { return estimators.indices.map { ([$0], nil) } }
+        var order: [String] = [], byKey: [String: [(Int, Int)]] = [:]
+        for (c, e) in estimators.enumerated() {
+            var p = try e.parameters()
+            guard case .int(let v)? = p.removeValue(forKey: name) else { return estimators.indices.map { ([$0], nil) } }
+            let key = pythonDict(p)
+            if byKey[key] == nil { order.append(key) }
+            byKey[key, default: []].append((v, c))
+        }
+        return order.map { key in
+            let m = byKey[key]!.sorted { $0 < $1 }
+            return (m.map(\.1), m.count > 1 ? m.map(\.0) : nil)
+        }
     }
 
     static func progressReport<E: Estimator>(taken: Int, total: Int, t0: Double, iteration: Int?, best: (Double, Int)?,

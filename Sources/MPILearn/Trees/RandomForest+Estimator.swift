@@ -33,6 +33,16 @@ public struct RandomForestClassifier: Estimator, Equatable {
 
     public func validate() throws { try parameters.validate(features: nil, classification: true) }
 
+    /// Tree g depends only on (random_state, g) and the rows, so the first k trees of a
+    /// larger forest are the forest of k trees: a search fits the largest `n_estimators` once.
+    public static var nestedParameter: String? { "n_estimators" }
+
+    /// The first `value` trees: the predictions of a fit with `n_estimators = value` (the
+    /// header's importances and out-of-bag score stay those of the larger fit).
+    public func truncated(_ model: RandomForestClassifierModel, to value: Int) throws -> RandomForestClassifierModel {
+        RandomForestClassifierModel(forest: try model.forest.firstTrees(value))
+    }
+
     /// Collective. Fits the forest on every rank's shard and returns the whole forest on
     /// every rank (see ``fitLocal(_:comm:classNames:target:dataDescription:keepTrees:progress:)``).
     public func fit(_ data: Dataset<Double>, comm: any Communicator) throws -> RandomForestClassifierModel {
@@ -109,6 +119,13 @@ public struct RandomForestRegressor: Estimator, Equatable {
     public static let role = EstimatorRole.regressor
 
     public func validate() throws { try parameters.validate(features: nil, classification: false) }
+
+    /// As the classifier's: the first k trees of a larger forest are the forest of k trees.
+    public static var nestedParameter: String? { "n_estimators" }
+
+    public func truncated(_ model: RandomForestRegressorModel, to value: Int) throws -> RandomForestRegressorModel {
+        RandomForestRegressorModel(forest: try model.forest.firstTrees(value))
+    }
 
     /// Collective. Fits the forest and returns the whole forest on every rank.
     public func fit(_ data: Dataset<Double>, comm: any Communicator) throws -> RandomForestRegressorModel {
@@ -381,6 +398,22 @@ public struct RandomForestRegressorModel: RegressorModel {
 }
 
 extension ForestModel {
+    /// The forest of its first `count` trees (global indices 0..<count), whole.
+    /// - Throws: ``MPILearnError/mismatch`` unless this is a whole forest of at least `count` full trees.
+    func firstTrees(_ count: Int) throws -> ForestModel {
+        try requireComplete("truncate the forest")
+        try requireFullTrees("truncate the forest")
+        guard count >= 1, count <= trees.count, treeIndices == Array(0 ..< trees.count) else {
+            throw MPILearnError.mismatch("cannot cut \(count) trees from a forest of \(trees.count)")
+        }
+        var m = ForestModel(header: header, trees: Array(trees.prefix(count)), treeIndices: Array(0 ..< count))
+        m.header.nEstimators = count
+        m.header.parameters.nEstimators = count
+        if header.provenance.ranks == 1 { m.header.provenance.treesPerRank = [count] }
+        m.bins = bins
+        return m
+    }
+
     /// Throws unless every tree is here: a rank's part of a forest must not predict alone.
     func requireComplete(_ action: String) throws {
         guard isComplete else {
