@@ -181,7 +181,7 @@ struct ForestPredict: SPMDCommand {
         abstract: "Predict a dataset with a saved forest: every rank gets the whole model and predicts its shard in chunks.")
     @Option(help: "Model file.") var model: String
     @Option(help: "CSV to predict (or a generator spec).") var test: String
-    @Option(help: "Output CSV.") var output: String
+    @Option(help: "Output CSV (a link is followed; a FIFO or a device is written straight through by rank 0).") var output: String
     @Option(help: "single: one file written in parallel by all ranks; parts: OUTPUT.part-RRRRR-of-PPPPP per rank.") var outputMode: String = "single"
     @Flag(help: "Also write class probabilities (proba_<class> columns).") var proba: Bool = false
     @Option(help: "soft (probabilities) or hard (majority vote).") var voting: String = "soft"
@@ -196,7 +196,7 @@ struct ForestPredict: SPMDCommand {
         let forest = try broadcastModel(model, comm: world)
         let rows = try TrainingData.loadTest(path: test, header: forest.header, target: nil, broadcast: false, comm: world, note: noteOnRoot(world))
         let h = forest.header
-        try PartitionedOutput.write(output, mode: outputMode, comm: world) { emit in
+        try ParallelFile.write(output, layout: outputMode == "parts" ? .parts : .single, comm: world) { emit in
             if world.rank == 0 {
                 var head = "prediction"
                 if proba && h.task == .classification { head += h.classes.map { ",proba_\($0)" }.joined() }
@@ -308,7 +308,7 @@ struct ForestRun: SPMDCommand {
     @Option(help: "broadcast-test (rank 0 broadcasts the test set, votes are allreduced) or broadcast-model (trees are allgathered, each rank predicts its test shard).")
     var prediction: String = "broadcast-test"
     @Option(help: "Also save the model here (rank 0 gathers the trees).") var model: String?
-    @Option(help: "Write the combined predictions here (CSV: prediction, then the summed votes or scores per class), by rank 0.")
+    @Option(help: "Write the combined predictions here (CSV: prediction, then the summed votes per class); a link is followed, a FIFO or a device written straight through.")
     var predictions: String?
     @Flag(help: "Also compute the seed workflow's approximate vote (each rank's majority, then a tree reduction of modes) and report how often it differs from the exact vote.")
     var compareApproximate: Bool = false
@@ -368,13 +368,14 @@ struct ForestRun: SPMDCommand {
                 // broadcast-test: rank 0 holds every row's combined votes; broadcast-model: each rank its block.
                 let k = h.outputs
                 let pred = argmaxRows(votes, classes: k)
-                var text = world.rank == 0 ? "prediction" + h.classes.map { ",votes_\($0)" }.joined() + "\n" : ""
+                let header = "prediction" + h.classes.map { ",votes_\($0)" }.joined() + "\n"
+                var text = ""
                 if world.rank == 0 || !bcast {
                     for i in 0 ..< pred.count {
                         text += h.classes[pred[i]] + (0 ..< k).map { "," + String(votes[i * k + $0]) }.joined() + "\n"
                     }
                 }
-                try PartitionedOutput.write(predictions, mode: "single", comm: world) { emit in try emit(text) }
+                try Array(text.utf8).withUnsafeBytes { try ParallelFile.write(predictions, header: Array(header.utf8), bytes: $0, comm: world) }
             }
             if world.rank == 0 || !bcast {
                 try printClassificationReport(yTrue: rows.y!.map { Int($0) }, votes: votes, classes: h.classes, voting: v, nEstimators: h.nEstimators, comm: metricsComm)
