@@ -123,6 +123,36 @@ final class ForestCLITests: XCTestCase {
         XCTAssertEqual(fileType("/dev/null"), S_IFCHR)
     }
 
+    /// A value outside an option's choices stops the job before it starts: launch rank 0
+    /// alone prints the option and the values it takes, and every rank exits 64.
+    func testInvalidChoicesNameTheOptionAndListTheValues() throws {
+        let train = ["--train", "classification:100,3"]
+        let cases: [([String], String)] = [
+            (["forest", "fit"] + train + ["--model", path("x.model"), "--criterion", "bogus"],
+             "The value 'bogus' is invalid for '--criterion <criterion>'. Please provide one of 'gini', 'entropy' or 'squared_error'."),
+            (["forest", "fit"] + train + ["--model", path("x.model"), "--task", "clustering"],
+             "'--task <task>'. Please provide one of 'classification' and 'regression'."),
+            (["forest", "run"] + train + ["--test", "classification:50,3", "--class-weight", "even"],
+             "'--class-weight <class-weight>'. Please provide one of 'balanced' and 'balanced_subsample'."),
+            (["forest", "run"] + train + ["--test", "classification:50,3", "--prediction", "gather"],
+             "'--prediction <prediction>'. Please provide one of 'broadcast-test' and 'broadcast-model'."),
+            (["forest", "score", "--model", path("x.model"), "--test", "classification:50,3", "--voting", "ranked"],
+             "'--voting <voting>'. Please provide one of 'soft' and 'hard'."),
+            (["forest", "predict", "--model", path("x.model"), "--test", "classification:50,3", "--output", path("o.csv"), "--output-mode", "many"],
+             "'--output-mode <output-mode>'. Please provide one of 'single' and 'parts'."),
+            (["forest", "fit"] + train + ["--model", path("x.model"), "--max-features", "most"],
+             "'--max-features <max-features>': invalid value most for parameter max_features: expected sqrt, log2, all"),
+        ]
+        for (args, message) in cases {
+            let out = try run(2, args, timeout: 60)
+            XCTAssertFalse(out.timedOut, "hung: \(out)")
+            XCTAssertEqual(out.status, 64, "\(args): \(out)")
+            XCTAssertEqual(out.stderr.components(separatedBy: message).count - 1, 1, "printed once, by rank 0: \(out)")
+        }
+        XCTAssertNil(fileType(path("x.model")))
+        XCTAssertNil(fileType(path("o.csv")))
+    }
+
     func testThreadsGiveByteIdenticalModelFiles() throws {
         let train = try writeCSV("train.csv", rows: 400)
         var files: [Data] = []
