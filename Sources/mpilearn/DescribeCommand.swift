@@ -67,7 +67,7 @@ struct CSVFlags: ParsableArguments {
     @Option(help: "Field delimiter (one ASCII character; 'tab' for a tab).") var delimiter: String = ","
     @Flag(help: "The files have no header row (columns are named x0, x1, ...).") var noHeader = false
     @Option(help: "Column types, e.g. 'carrier:categorical,dep_delay:numeric,time_hour:datetime' (others: --default-type).") var types: String?
-    @Option(help: "Type of columns not in --types: numeric, categorical, datetime or inferred.") var defaultType: String = "inferred"
+    @Option(help: "Type of columns not in --types.") var defaultType: ColumnType = .inferred
     @Option(help: ArgumentHelp("Comma-separated columns to read as categories (as --types NAME:categorical), e.g. codes that are sometimes numbers.",
                                valueName: "NAME,..."))
     var categorical: String = ""
@@ -84,10 +84,7 @@ struct CSVFlags: ParsableArguments {
         }
         o.hasHeader = !noHeader
         o.columns = columns.map { $0.split(separator: ",").map { String($0).trimmingCharacters(in: .whitespaces) } }
-        guard let d = ColumnType(rawValue: defaultType) else {
-            throw MPILearnError.invalidParameter(name: "--default-type", value: defaultType, allowed: ColumnType.allCases.map(\.rawValue).joined(separator: ", "))
-        }
-        o.defaultType = d
+        o.defaultType = defaultType
         for item in (types ?? "").split(separator: ",") {
             let parts = item.split(separator: ":", maxSplits: 1).map(String.init)
             guard parts.count == 2, let t = ColumnType(rawValue: parts[1]) else {

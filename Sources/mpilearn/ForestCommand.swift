@@ -14,45 +14,39 @@ struct ForestCommand: ParsableCommand {
 
 /// Hyper-parameters (scikit-learn's names as flags).
 struct ForestParameterOptions: ParsableArguments {
-    @Option(help: "classification or regression.") var task: String = "classification"
+    @Option(help: "What the forest predicts.") var task: ForestHeader.Task = .classification
     @Option(help: "Trees in the whole forest, over all ranks.") var nEstimators: Int = 100
-    @Option(help: "gini or entropy (classification), squared_error (regression).") var criterion: String?
+    @Option(help: "Split quality: gini or entropy for classification (default gini), squared_error for regression.") var criterion: Criterion?
     @Option(help: "Maximum tree depth (default: unlimited).") var maxDepth: Int?
     @Option var minSamplesSplit: Int = 2
     @Option var minSamplesLeaf: Int = 1
     @Option var minImpurityDecrease: Double = 0
-    @Option(help: "sqrt, log2, all, a fraction in (0,1] or a count (default: sqrt; all for regression).") var maxFeatures: String?
+    @Option(help: "sqrt, log2, all, a fraction in (0,1] or a count (default: sqrt; all for regression).", transform: MaxFeatures.init(parsing:))
+    var maxFeatures: MaxFeatures?
     @Option(help: "Grow best-first with at most this many leaves.") var maxLeafNodes: Int?
     @Option(help: "Quantile bins per feature, 2...255.") var maxBins: Int = 255
     @Flag(inversion: .prefixedNo, help: "Bootstrap each tree's rows.") var bootstrap: Bool = true
-    @Option(help: "Rows per tree: a fraction like 0.5 or a count.") var maxSamples: String?
-    @Option(help: "balanced or balanced_subsample.") var classWeight: String?
+    @Option(help: "Rows per tree: a fraction like 0.5 or a count.", transform: MaxSamples.init(parsing:)) var maxSamples: MaxSamples?
+    @Option(help: "Weigh classes by their inverse frequency (classification).") var classWeight: ClassWeight?
     @Flag(help: "Compute the exact out-of-bag score over all ranks.") var oobScore: Bool = false
     @Option(help: "Seed of every tree's random streams.") var randomState: UInt64 = 0
     @Option(help: "Threads per rank growing trees and predicting (results do not depend on it).") var threads: Int = 1
 
-    var isClassification: Bool { task != "regression" }
+    var isClassification: Bool { task == .classification }
 
     func parameters() throws -> RandomForestParameters {
-        try require(["classification", "regression"].contains(task), "--task", task, "classification or regression")
         var p = isClassification ? RandomForestParameters.classifier(nEstimators: nEstimators) : .regressor(nEstimators: nEstimators)
-        if let c = criterion {
-            guard let v = Criterion(rawValue: c) else { throw MPILearnError.invalidParameter(name: "criterion", value: c, allowed: "gini, entropy or squared_error") }
-            p.tree.criterion = v
-        }
+        if let criterion { p.tree.criterion = criterion }
         p.tree.maxDepth = maxDepth
         p.tree.minSamplesSplit = minSamplesSplit
         p.tree.minSamplesLeaf = minSamplesLeaf
         p.tree.minImpurityDecrease = minImpurityDecrease
-        if let m = maxFeatures { p.tree.maxFeatures = try MaxFeatures(parsing: m) }
+        if let maxFeatures { p.tree.maxFeatures = maxFeatures }
         p.tree.maxLeafNodes = maxLeafNodes
         p.tree.maxBins = maxBins
         p.bootstrap = bootstrap
-        if let m = maxSamples { p.maxSamples = try MaxSamples(parsing: m) }
-        if let c = classWeight {
-            guard let v = ClassWeight(rawValue: c) else { throw MPILearnError.invalidParameter(name: "class_weight", value: c, allowed: "balanced or balanced_subsample") }
-            p.classWeight = v
-        }
+        if let maxSamples { p.maxSamples = maxSamples }
+        if let classWeight { p.classWeight = classWeight }
         p.oobScore = oobScore
         p.randomState = randomState
         p.threads = threads
@@ -181,22 +175,21 @@ struct ForestPredict: SPMDCommand {
         abstract: "Predict a dataset with a saved forest: every rank gets the whole model and predicts its shard in chunks.")
     @Option(help: "Model file.") var model: String
     @Option(help: "CSV to predict (or a generator spec).") var test: String
-    @Option(help: "Output CSV.") var output: String
-    @Option(help: "single: one file written in parallel by all ranks; parts: OUTPUT.part-RRRRR-of-PPPPP per rank.") var outputMode: String = "single"
+    @Option(help: "Output CSV (a link is followed; a FIFO or a device is written straight through by rank 0).") var output: String
+    @Option(help: "single: one file written in parallel by all ranks; parts: OUTPUT.part-RRRRR-of-PPPPP per rank.")
+    var outputMode: ParallelFile.Layout = .single
     @Flag(help: "Also write class probabilities (proba_<class> columns).") var proba: Bool = false
-    @Option(help: "soft (probabilities) or hard (majority vote).") var voting: String = "soft"
+    @Option(help: "soft (summed probabilities) or hard (majority vote).") var voting: Voting = .soft
     @Option(help: "Rows predicted per chunk (bounds memory).") var chunkRows: Int = 65536
     @Option(help: "Threads per rank.") var threads: Int = 1
 
     func run(world: any Communicator) throws {
-        try require(["single", "parts"].contains(outputMode), "--output-mode", outputMode, "single or parts")
         try require(chunkRows >= 1, "--chunk-rows", chunkRows, "an integer >= 1")
         try require(threads >= 1, "--threads", threads, "an integer >= 1")
-        guard let v = Voting(rawValue: voting) else { throw MPILearnError.invalidParameter(name: "--voting", value: voting, allowed: "soft or hard") }
         let forest = try broadcastModel(model, comm: world)
         let rows = try TrainingData.loadTest(path: test, header: forest.header, target: nil, broadcast: false, comm: world, note: noteOnRoot(world))
         let h = forest.header
-        try PartitionedOutput.write(output, mode: outputMode, comm: world) { emit in
+        try ParallelFile.write(output, layout: outputMode, comm: world) { emit in
             if world.rank == 0 {
                 var head = "prediction"
                 if proba && h.task == .classification { head += h.classes.map { ",proba_\($0)" }.joined() }
@@ -210,7 +203,7 @@ struct ForestPredict: SPMDCommand {
                 let chunk = Matrix(rows: end - start, columns: d, storage: Array(rows.x.storage[(start * d) ..< (end * d)]))
                 var text = ""
                 if h.task == .classification {
-                    let sums = try predictor.sumOutputs(chunk, hard: v == .hard, threads: threads)
+                    let sums = try predictor.sumOutputs(chunk, hard: voting == .hard, threads: threads)
                     let pred = argmaxRows(sums, classes: h.outputs)
                     let k = h.outputs, n = Double(forest.treeCount)
                     for i in 0 ..< chunk.rows {
@@ -227,7 +220,7 @@ struct ForestPredict: SPMDCommand {
                 start = end
             }
         }
-        say(world, "predicted \(rows.globalRows) rows with \(forest.treeCount) trees on \(world.size) rank(s); wrote \(outputMode == "single" ? output : "\(output).part-*-of-\(String(format: "%05d", world.size))")")
+        say(world, "predicted \(rows.globalRows) rows with \(forest.treeCount) trees on \(world.size) rank(s); wrote \(outputMode == .single ? output : "\(output).part-*-of-\(String(format: "%05d", world.size))")")
     }
 }
 
@@ -277,18 +270,17 @@ struct ForestScore: SPMDCommand {
     @Option(help: "Model file.") var model: String
     @Option(help: "Labelled CSV (or a generator spec).") var test: String
     @Option(help: "Target column or COLUMN>NUMBER (default: the model's).") var target: String?
-    @Option(help: "soft or hard.") var voting: String = "soft"
+    @Option(help: "soft (summed probabilities) or hard (majority vote).") var voting: Voting = .soft
     @Option(help: "Threads per rank.") var threads: Int = 1
 
     func run(world: any Communicator) throws {
-        guard let v = Voting(rawValue: voting) else { throw MPILearnError.invalidParameter(name: "--voting", value: voting, allowed: "soft or hard") }
         try require(threads >= 1, "--threads", threads, "an integer >= 1")
         let forest = try broadcastModel(model, comm: world)
         let rows = try TrainingData.loadTest(path: test, header: forest.header, target: target ?? forest.header.target, broadcast: false,
                                            comm: world, note: noteOnRoot(world))
         if forest.header.task == .classification {
-            let votes = try forest.sumOutputs(rows.x, hard: v == .hard, threads: threads)
-            try printClassificationReport(yTrue: rows.y!.map { Int($0) }, votes: votes, classes: forest.header.classes, voting: v,
+            let votes = try forest.sumOutputs(rows.x, hard: voting == .hard, threads: threads)
+            try printClassificationReport(yTrue: rows.y!.map { Int($0) }, votes: votes, classes: forest.header.classes, voting: voting,
                                           nEstimators: forest.header.nEstimators, comm: world)
         } else {
             let n = Double(forest.header.nEstimators)
@@ -304,18 +296,16 @@ struct ForestRun: SPMDCommand {
     @OptionGroup var data: ForestTrainOptions
     @OptionGroup var params: ForestParameterOptions
     @Option(help: "Labelled test CSV (or a generator spec).") var test: String
-    @Option(help: "soft (summed probabilities) or hard (counted votes).") var voting: String = "soft"
+    @Option(help: "soft (summed probabilities) or hard (counted votes).") var voting: Voting = .soft
     @Option(help: "broadcast-test (rank 0 broadcasts the test set, votes are allreduced) or broadcast-model (trees are allgathered, each rank predicts its test shard).")
-    var prediction: String = "broadcast-test"
+    var prediction: PredictionStrategy = .broadcastTest
     @Option(help: "Also save the model here (rank 0 gathers the trees).") var model: String?
-    @Option(help: "Write the combined predictions here (CSV: prediction, then the summed votes or scores per class), by rank 0.")
+    @Option(help: "Write the combined predictions here (CSV: prediction, then the summed votes per class); a link is followed, a FIFO or a device written straight through.")
     var predictions: String?
     @Flag(help: "Also compute the seed workflow's approximate vote (each rank's majority, then a tree reduction of modes) and report how often it differs from the exact vote.")
     var compareApproximate: Bool = false
 
     func run(world: any Communicator) throws {
-        guard let v = Voting(rawValue: voting) else { throw MPILearnError.invalidParameter(name: "--voting", value: voting, allowed: "soft or hard") }
-        try require(["broadcast-test", "broadcast-model"].contains(prediction), "--prediction", prediction, "broadcast-test or broadcast-model")
         _ = try params.parameters()
         let baseline = ProcessMemory.peakMB()
         var t = PhaseTimer()
@@ -324,7 +314,7 @@ struct ForestRun: SPMDCommand {
         t.mark("load", comm: false)
         say(world, "train: \(shard.globalRowCount) rows × \(shard.featureCount) features on \(world.size) rank(s); growing \(params.nEstimators) trees")
         let rawFeatureMB = Double(shard.rowCount * shard.featureCount * 8) / 1_048_576
-        let bcast = prediction == "broadcast-test"
+        let bcast = prediction == .broadcastTest
         // Full trees only when they are saved or sent to other ranks; else compact predictors.
         var forest = try fitForest(&shard, params, keepTrees: model != nil || !bcast, comm: world)
         t.add("bin", forest.timings.bin, comm: false)
@@ -350,7 +340,7 @@ struct ForestRun: SPMDCommand {
         t.mark(bcast ? "broadcast test" : "load test", comm: bcast)
         let h = forest.header
         if h.task == .classification {
-            var votes = try forest.sumOutputs(rows.x, hard: v == .hard, threads: params.threads)
+            var votes = try forest.sumOutputs(rows.x, hard: voting == .hard, threads: params.threads)
             if bcast { try world.barrier() }   // a rank waiting for a slower one counts as predicting, not voting
             t.mark("predict", comm: false)
             let metricsComm: any Communicator
@@ -368,16 +358,17 @@ struct ForestRun: SPMDCommand {
                 // broadcast-test: rank 0 holds every row's combined votes; broadcast-model: each rank its block.
                 let k = h.outputs
                 let pred = argmaxRows(votes, classes: k)
-                var text = world.rank == 0 ? "prediction" + h.classes.map { ",votes_\($0)" }.joined() + "\n" : ""
+                let header = "prediction" + h.classes.map { ",votes_\($0)" }.joined() + "\n"
+                var text = ""
                 if world.rank == 0 || !bcast {
                     for i in 0 ..< pred.count {
                         text += h.classes[pred[i]] + (0 ..< k).map { "," + String(votes[i * k + $0]) }.joined() + "\n"
                     }
                 }
-                try PartitionedOutput.write(predictions, mode: "single", comm: world) { emit in try emit(text) }
+                try Array(text.utf8).withUnsafeBytes { try ParallelFile.write(predictions, header: Array(header.utf8), bytes: $0, comm: world) }
             }
             if world.rank == 0 || !bcast {
-                try printClassificationReport(yTrue: rows.y!.map { Int($0) }, votes: votes, classes: h.classes, voting: v, nEstimators: h.nEstimators, comm: metricsComm)
+                try printClassificationReport(yTrue: rows.y!.map { Int($0) }, votes: votes, classes: h.classes, voting: voting, nEstimators: h.nEstimators, comm: metricsComm)
             }
         } else {
             var sums = try forest.sumOutputs(rows.x, threads: params.threads)

@@ -34,8 +34,8 @@ struct KMeansFitCommand: SPMDCommand {
     var blobsRandomState: UInt64 = 0
     @Option(name: [.customLong("k"), .customLong("n-clusters")], help: "Number of clusters.")
     var k: Int = 8
-    @Option(name: .customLong("init"), help: "k-means||, k-means++, random, or a CSV file of initial centres.")
-    var initMethod: String = "k-means||"
+    @Option(name: .customLong("init"), help: "A named initialisation, or a CSV file of initial centres.")
+    var initMethod: KMeansInitArgument = .method(.kMeansParallel)
     @Option(help: "k-means||: expected rows sampled per round, ℓ (default 2k).")
     var oversamplingFactor: Double?
     @Option(help: "k-means||: oversampling rounds.")
@@ -52,9 +52,8 @@ struct KMeansFitCommand: SPMDCommand {
     var float32 = false
     @Option(help: "Threads per rank for the passes over the data.")
     var threads: Int = 1
-    @Option(help: ArgumentHelp("Lloyd passes: hamerly (skip rows whose bounds prove their centre) or lloyd (all distances every pass); same result.",
-                               valueName: "hamerly|lloyd"))
-    var algorithm: String = "hamerly"
+    @Option(help: "Lloyd passes: hamerly (skip rows whose bounds prove their centre) or lloyd (all distances every pass); same result.")
+    var algorithm: KMeansAlgorithm = .hamerly
     @Option(help: "Write the centres as CSV.")
     var outputCenters: String?
     @Option(help: "Write the model file (kind kmeans).")
@@ -93,17 +92,7 @@ struct KMeansFitCommand: SPMDCommand {
             rows = try loadKMeansData(T.self, path: name, categorical: categoricalColumns(categorical), comm: world)
         }
         let data = rows
-        let initialization: KMeansInitialization
-        if let m = KMeansInitialization(name: initMethod) {
-            initialization = m
-        } else if initMethod.lowercased().hasSuffix(".csv") {
-            initialization = .centers(try KMeansModel.readCentersCSV(initMethod).centres)
-        } else {
-            throw MPILearnError.invalidParameter(name: "init", value: initMethod, allowed: "k-means||, k-means++, random, or a .csv file of centres")
-        }
-        guard let algorithm = KMeansAlgorithm(rawValue: algorithm) else {
-            throw MPILearnError.invalidParameter(name: "--algorithm", value: self.algorithm, allowed: "hamerly or lloyd")
-        }
+        let initialization = try initMethod.initialization()
         let config = KMeans(nClusters: k, initialization: initialization, oversamplingFactor: oversamplingFactor, initMaxIter: initMaxIter,
                             maxIter: maxIter, tol: tol, nInit: nInit, randomState: randomState, threads: threads, algorithm: algorithm)
         say(world, "kmeans: \(data.globalRowCount) rows × \(data.featureCount) features (\(T.self == Float.self ? "float32" : "float64")) "

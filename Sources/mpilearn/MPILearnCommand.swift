@@ -36,6 +36,9 @@ struct MPILearnCommand: ParsableCommand {
             try command.run()
         } catch {
             if (launchRank ?? 0) == 0 { exit(withError: error) }
+            // The others exit a moment later: Open MPI announces the first rank to exit
+            // non-zero at once, and from a silent rank that notice lands inside rank 0's message.
+            usleep(300_000)
             Foundation.exit(exitCode(for: error).rawValue)
         }
     }

@@ -75,6 +75,84 @@ final class ForestCLITests: XCTestCase {
         XCTAssertEqual(joined, try String(contentsOfFile: one, encoding: .utf8))
     }
 
+    func fileType(_ path: String) -> mode_t? {
+        var st = stat()
+        return lstat(path, &st) == 0 ? st.st_mode & S_IFMT : nil
+    }
+
+    /// `--predictions` and `--output` follow the output rules under real mpirun: a symbolic
+    /// link stays a link and the file it names gets the predictions (the parts go next to
+    /// that file); `/dev/null` stays a character device (the tests run as root, where a rename
+    /// over it would succeed), and parts onto it are refused before anything is written.
+    func testPredictionsFollowLinksAndLeaveDevNullADevice() throws {
+        let args = ["forest", "run", "--train", "classification:400,5", "--test", "classification:100,5", "--n-estimators", "4"]
+        try FileManager.default.createDirectory(atPath: path("real"), withIntermediateDirectories: true)
+        XCTAssertEqual(symlink(path("real/predictions.csv"), path("link.csv")), 0)
+        let linked = try run(2, args + ["--predictions", path("link.csv")])
+        XCTAssertEqual(linked.status, 0, "\(linked)")
+        XCTAssertEqual(fileType(path("link.csv")), S_IFLNK, "the link must stay a link")
+        let written = try String(contentsOfFile: path("real/predictions.csv"), encoding: .utf8)
+        XCTAssertEqual(written.split(separator: "\n").count, 101, written)
+        XCTAssertTrue(written.hasPrefix("prediction,votes_"), written)
+        let plain = try run(2, args + ["--predictions", path("plain.csv")])
+        XCTAssertEqual(plain.status, 0, "\(plain)")
+        XCTAssertEqual(try String(contentsOfFile: path("plain.csv"), encoding: .utf8), written, "through a link or not, the same bytes")
+
+        let discarded = try run(2, args + ["--predictions", "/dev/null"])
+        XCTAssertEqual(discarded.status, 0, "\(discarded)")
+        XCTAssertEqual(fileType("/dev/null"), S_IFCHR, "/dev/null must stay a character device")
+
+        // forest predict: single and parts through a link; parts onto /dev/null fail cleanly.
+        let model = path("m.model")
+        XCTAssertEqual(try run(2, ["forest", "fit", "--train", "classification:400,5", "--n-estimators", "4", "--model", model]).status, 0)
+        let predict = ["forest", "predict", "--model", model, "--test", "classification:100,5"]
+        XCTAssertEqual(symlink(path("real/out.csv"), path("out-link.csv")), 0)
+        let single = try run(2, predict + ["--output", path("out-link.csv")])
+        XCTAssertEqual(single.status, 0, "\(single)")
+        XCTAssertEqual(fileType(path("out-link.csv")), S_IFLNK)
+        let one = try String(contentsOfFile: path("real/out.csv"), encoding: .utf8)
+        XCTAssertEqual(one.split(separator: "\n").count, 101, one)
+        let parts = try run(2, predict + ["--output", path("out-link.csv"), "--output-mode", "parts"])
+        XCTAssertEqual(parts.status, 0, "\(parts)")
+        let joined = try (0 ..< 2).map { try String(contentsOfFile: path("real/out.csv") + String(format: ".part-%05d-of-00002", $0), encoding: .utf8) }.joined()
+        XCTAssertEqual(joined, one)
+        XCTAssertEqual(try run(2, predict + ["--output", "/dev/null"]).status, 0)
+        XCTAssertEqual(fileType("/dev/null"), S_IFCHR)
+        try expectFailure(2, predict + ["--output", "/dev/null", "--output-mode", "parts"], "/dev/null: cannot write: it is a FIFO or a device")
+        XCTAssertNil(fileType("/dev/null.part-00000-of-00002"))
+        XCTAssertEqual(fileType("/dev/null"), S_IFCHR)
+    }
+
+    /// A value outside an option's choices stops the job before it starts: launch rank 0
+    /// alone prints the option and the values it takes, and every rank exits 64.
+    func testInvalidChoicesNameTheOptionAndListTheValues() throws {
+        let train = ["--train", "classification:100,3"]
+        let cases: [([String], String)] = [
+            (["forest", "fit"] + train + ["--model", path("x.model"), "--criterion", "bogus"],
+             "The value 'bogus' is invalid for '--criterion <criterion>'. Please provide one of 'gini', 'entropy' or 'squared_error'."),
+            (["forest", "fit"] + train + ["--model", path("x.model"), "--task", "clustering"],
+             "'--task <task>'. Please provide one of 'classification' and 'regression'."),
+            (["forest", "run"] + train + ["--test", "classification:50,3", "--class-weight", "even"],
+             "'--class-weight <class-weight>'. Please provide one of 'balanced' and 'balanced_subsample'."),
+            (["forest", "run"] + train + ["--test", "classification:50,3", "--prediction", "gather"],
+             "'--prediction <prediction>'. Please provide one of 'broadcast-test' and 'broadcast-model'."),
+            (["forest", "score", "--model", path("x.model"), "--test", "classification:50,3", "--voting", "ranked"],
+             "'--voting <voting>'. Please provide one of 'soft' and 'hard'."),
+            (["forest", "predict", "--model", path("x.model"), "--test", "classification:50,3", "--output", path("o.csv"), "--output-mode", "many"],
+             "'--output-mode <output-mode>'. Please provide one of 'single' and 'parts'."),
+            (["forest", "fit"] + train + ["--model", path("x.model"), "--max-features", "most"],
+             "'--max-features <max-features>': invalid value most for parameter max_features: expected sqrt, log2, all"),
+        ]
+        for (args, message) in cases {
+            let out = try run(2, args, timeout: 60)
+            XCTAssertFalse(out.timedOut, "hung: \(out)")
+            XCTAssertEqual(out.status, 64, "\(args): \(out)")
+            XCTAssertEqual(out.stderr.components(separatedBy: message).count - 1, 1, "printed once, by rank 0: \(out)")
+        }
+        XCTAssertNil(fileType(path("x.model")))
+        XCTAssertNil(fileType(path("o.csv")))
+    }
+
     func testThreadsGiveByteIdenticalModelFiles() throws {
         let train = try writeCSV("train.csv", rows: 400)
         var files: [Data] = []

@@ -156,7 +156,16 @@ final class KMeansMPITests: XCTestCase {
     func testBadInputsEndTheJobWithAClearMessage() throws {
         try assertFails(np: 2, ["kmeans", "fit", "--blobs", "100,2,2", "--k", "0"], "parameter n_clusters")
         try assertFails(np: 3, ["kmeans", "fit", "--blobs", "10,2,2", "--k", "11"], "at most the number of rows (10)")
-        try assertFails(np: 2, ["kmeans", "fit", "--blobs", "100,2,2", "--k", "2", "--algorithm", "elkan"], "--algorithm")
+        // A value outside the choices stops the job before it starts: launch rank 0 alone
+        // prints the option and its values, every rank exits 64.
+        for (option, value, values) in [("--algorithm", "elkan", "'lloyd' and 'hamerly'"),
+                                         ("--init", "kmeans-plus", "'k-means||', 'k-means++', 'random' or 'CENTRES.csv'")] {
+            let out = try MPIRun.mpirun(np: 2, "mpilearn", ["kmeans", "fit", "--blobs", "100,2,2", "--k", "2", option, value], timeout: 60)
+            XCTAssertFalse(out.timedOut, "job hung: \(out)")
+            XCTAssertEqual(out.status, 64, "\(out)")
+            let message = "The value '\(value)' is invalid for '\(option) <\(option.dropFirst(2))>'. Please provide one of \(values)."
+            XCTAssertEqual(out.stderr.components(separatedBy: message).count - 1, 1, "printed once, by rank 0: \(out)")
+        }
         try "a,b\n1,2\n3,4\n5,nan\n7,8\n".write(toFile: path("nan.csv"), atomically: true, encoding: .utf8)
         try assertFails(np: 2, ["kmeans", "fit", "--data", path("nan.csv"), "--k", "2"], "row 3, column 2 (b)")
         try writeNPY([[1, 2], [3, 4], [5, .infinity], [7, 8], [9, 10]], to: "inf.npy")

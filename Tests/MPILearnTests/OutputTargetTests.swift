@@ -121,6 +121,19 @@ final class OutputTargetTests: XCTestCase {
             }
         }
         XCTAssertEqual(fileType("/dev/null"), S_IFCHR)
+        // Streamed text (the predictions writer) too; parts onto a device are refused before
+        // anything is written, so no /dev/null.part-* file appears in /dev.
+        _ = try LocalWorld.run(size: 3) { comm in
+            try ParallelFile.write("/dev/null", comm: comm) { emit in try emit("rank \(comm.rank)\n") }
+        }
+        XCTAssertEqual(fileType("/dev/null"), S_IFCHR)
+        XCTAssertThrowsError(try LocalWorld.run(size: 3) { comm in
+            try ParallelFile.write("/dev/null", layout: .parts, comm: comm) { emit in try emit("rank \(comm.rank)\n") }
+        }) { e in
+            XCTAssertEqual("\(e)", "/dev/null: cannot write: it is a FIFO or a device, which takes one stream, not one file per rank "
+                + "(the parts layout); write it as a single file")
+        }
+        XCTAssertEqual((try? FileManager.default.contentsOfDirectory(atPath: "/dev"))?.filter { $0.hasPrefix("null.part-") }, [])
         let fd = open("/dev/null", O_RDONLY)
         XCTAssertGreaterThanOrEqual(fd, 0)
         var byte: UInt8 = 0
@@ -191,7 +204,7 @@ final class OutputTargetTests: XCTestCase {
             let reader = try FIFOReader(path("pipe-\(p)"), expected: expected.count)
             _ = try LocalWorld.run(size: p) { comm in
                 try part(comm.rank).withUnsafeBytes {
-                    try ParallelFile.write(self.path("pipe-\(p)"), header: comm.rank == 0 ? header : [], bytes: $0, comm: comm, streamBlock: 64)
+                    try ParallelFile.write(self.path("pipe-\(p)"), header: comm.rank == 0 ? header : [], bytes: $0, layout: .single, comm: comm, streamBlock: 64)
                 }
             }
             XCTAssertEqual(reader.wait(), expected, "p=\(p)")
@@ -204,5 +217,112 @@ final class OutputTargetTests: XCTestCase {
         XCTAssertEqual(fileType(path("blobs-link.csv")), S_IFLNK)
         XCTAssertEqual(contents(path("blobs.csv"))?.split(separator: "\n").count, 7)
         XCTAssertEqual(allNames().filter { $0.contains("tmp") }, [], "no temporary file left")
+    }
+
+    /// The text every rank streams in the tests below: a header on rank 0, then a few lines
+    /// of different lengths per rank.
+    static func part(_ rank: Int) -> [String] {
+        (rank == 0 ? ["header\n"] : []) + (0 ..< 3 + rank).map { c in String(repeating: "r\(rank)c\(c);", count: 20 + 13 * c) + "\n" }
+    }
+
+    func permissions(_ path: String) -> mode_t? {
+        var st = stat()
+        return stat(path, &st) == 0 ? st.st_mode & 0o777 : nil
+    }
+
+    /// Streamed text (predictions), both layouts, at 1 and 3 ranks, onto a regular file, a
+    /// symbolic link and a FIFO: a link stays a link and the file it names (or the parts next
+    /// to it) gets the text; a FIFO gets it straight through, in rank order, and parts onto a
+    /// FIFO are refused with nothing written; no temporary file is left.
+    func testStreamedTextInBothLayoutsOntoFilesLinksAndFIFOs() throws {
+        try FileManager.default.createDirectory(atPath: path("sub"), withIntermediateDirectories: true)
+        func stream(_ target: String, _ layout: ParallelFile.Layout, size p: Int, block: Int = ParallelFile.streamBlockBytes) throws {
+            _ = try LocalWorld.run(size: p) { comm in
+                try ParallelFile.write(target, layout: layout, comm: comm, streamBlock: block) { emit in
+                    for line in Self.part(comm.rank) { try emit(line) }
+                }
+            }
+        }
+        for p in [1, 3] {
+            let expected = (0 ..< p).map { Self.part($0).joined() }.joined()
+
+            // single: a regular file is replaced, keeping its permission bits.
+            try "old".write(toFile: path("file-\(p).csv"), atomically: false, encoding: .utf8)
+            chmod(path("file-\(p).csv"), 0o640)
+            try stream(path("file-\(p).csv"), .single, size: p)
+            XCTAssertEqual(contents(path("file-\(p).csv")), expected, "p=\(p)")
+            XCTAssertEqual(permissions(path("file-\(p).csv")), 0o640, "p=\(p)")
+
+            // single: through a link to the file it names.
+            try "old".write(toFile: path("sub/real-\(p).csv"), atomically: false, encoding: .utf8)
+            XCTAssertEqual(symlink("sub/real-\(p).csv", path("link-\(p)")), 0)
+            try stream(path("link-\(p)"), .single, size: p)
+            XCTAssertEqual(fileType(path("link-\(p)")), S_IFLNK, "p=\(p)")
+            XCTAssertEqual(contents(path("sub/real-\(p).csv")), expected, "p=\(p)")
+
+            // single: into a FIFO by rank 0, with the other ranks' text in several messages.
+            XCTAssertEqual(mkfifo(path("pipe-\(p)"), 0o644), 0)
+            let reader = try FIFOReader(path("pipe-\(p)"), expected: expected.utf8.count)
+            try stream(path("pipe-\(p)"), .single, size: p, block: 16)
+            XCTAssertEqual(String(decoding: reader.wait(), as: UTF8.self), expected, "p=\(p)")
+            XCTAssertEqual(fileType(path("pipe-\(p)")), S_IFIFO, "p=\(p)")
+
+            // parts: one file per rank next to the output, which is not created.
+            try stream(path("parts-\(p).csv"), .parts, size: p)
+            for r in 0 ..< p {
+                XCTAssertEqual(contents(ParallelFile.partName(path("parts-\(p).csv"), rank: r, size: p)), Self.part(r).joined(), "p=\(p) r=\(r)")
+            }
+            XCTAssertNil(fileType(path("parts-\(p).csv")), "p=\(p)")
+
+            // parts: through a link, next to the file it names; the link and that file stay.
+            try "old".write(toFile: path("sub/target-\(p).csv"), atomically: false, encoding: .utf8)
+            XCTAssertEqual(symlink("sub/target-\(p).csv", path("plink-\(p)")), 0)
+            try stream(path("plink-\(p)"), .parts, size: p)
+            for r in 0 ..< p {
+                XCTAssertEqual(contents(ParallelFile.partName(path("sub/target-\(p).csv"), rank: r, size: p)), Self.part(r).joined(), "p=\(p) r=\(r)")
+                XCTAssertNil(fileType(ParallelFile.partName(path("plink-\(p)"), rank: r, size: p)), "p=\(p) r=\(r)")
+            }
+            XCTAssertEqual(fileType(path("plink-\(p)")), S_IFLNK, "p=\(p)")
+            XCTAssertEqual(contents(path("sub/target-\(p).csv")), "old", "p=\(p)")
+
+            // parts: a FIFO, even through a link, is refused before anything is written.
+            XCTAssertEqual(symlink("pipe-\(p)", path("pipe-link-\(p)")), 0)
+            for name in ["pipe-\(p)", "pipe-link-\(p)"] {
+                XCTAssertThrowsError(try stream(path(name), .parts, size: p)) { e in
+                    XCTAssertTrue("\(e)".contains("is a FIFO or a device, which takes one stream, not one file per rank"), "p=\(p): \(e)")
+                }
+            }
+            XCTAssertEqual(fileType(path("pipe-\(p)")), S_IFIFO, "p=\(p)")
+
+            // The buffer variant takes the parts layout too: rank 0's part starts with the header.
+            _ = try LocalWorld.run(size: p) { comm in
+                try Array(Self.part(comm.rank).dropFirst(comm.rank == 0 ? 1 : 0).joined().utf8).withUnsafeBytes {
+                    try ParallelFile.write(self.path("bytes-\(p).csv"), header: Array("header\n".utf8), bytes: $0, layout: .parts, comm: comm)
+                }
+            }
+            XCTAssertEqual((0 ..< p).compactMap { contents(ParallelFile.partName(path("bytes-\(p).csv"), rank: $0, size: p)) }.joined(), expected, "p=\(p)")
+        }
+        XCTAssertEqual(allNames().filter { $0.contains("tmp") || $0.contains("pipe-1.part") || $0.contains("pipe-3.part") }, [],
+                       "no temporary file left, no part next to a FIFO")
+    }
+
+    /// A rank whose text fails midway ends the write on every rank: the error is the rank's
+    /// own, the output is untouched and no temporary or part file is left, in either layout.
+    func testAFailingRankLeavesTheOutputUntouchedAndNoTemporaryFile() throws {
+        try "old".write(toFile: path("keep.csv"), atomically: false, encoding: .utf8)
+        for layout in ParallelFile.Layout.allCases {
+            for p in [1, 3] {
+                XCTAssertThrowsError(try LocalWorld.run(size: p) { comm in
+                    try ParallelFile.write(self.path("keep.csv"), layout: layout, comm: comm) { emit in
+                        try emit(String(repeating: "rank \(comm.rank)\n", count: 1000))
+                        if comm.rank == p - 1 { throw MPILearnError.numerical("rank \(comm.rank) failed") }
+                    }
+                }) { e in
+                    XCTAssertEqual(e as? MPILearnError, .numerical("rank \(p - 1) failed"), "\(layout) p=\(p)")
+                }
+            }
+        }
+        XCTAssertEqual(contents(path("keep.csv")), "old")
+        XCTAssertEqual(allNames(), ["keep.csv"])
     }
 }

@@ -24,7 +24,7 @@ public struct ForestProvenance: Codable, Equatable, Sendable {
 
 /// The JSON header of a forest model file: everything but the trees.
 public struct ForestHeader: Codable, Equatable, Sendable {
-    public enum Task: String, Codable, Sendable { case classification, regression }
+    public enum Task: String, Codable, Sendable, CaseIterable { case classification, regression }
     public var task: Task
     /// Feature names in column order; prediction inputs must have these columns.
     public var featureNames: [String]
