@@ -46,6 +46,10 @@ let package = Package(
             exclude: ["CMakeLists.txt"]),
         .executableTarget(
             name: "mpilearn-bench-collectives", dependencies: ["SwiftMPI"], path: "Benchmarks/collectives/Swift"),
+        // The program of docs/library.md: load data, grid search with cross-validation, save the best model.
+        .executableTarget(
+            name: "mpilearn-example-search", dependencies: ["MPILearn", "SwiftMPI"], path: "Examples/search",
+            exclude: ["CMakeLists.txt"]),
         .target(name: "TestSupport", dependencies: ["MPILearn", "SwiftMPI"], path: "Tests/TestSupport"),
         .testTarget(name: "SwiftMPITests", dependencies: ["SwiftMPI", "TestSupport"]),
         .testTarget(name: "MPILearnTests", dependencies: ["MPILearn", "SwiftMPI", "TestSupport"]),
