@@ -23,7 +23,7 @@ struct SearchOptionsGroup: ParsableArguments {
     @Option(help: "A YAML or JSON file: a mapping of parameter names to lists of values, or a list of such mappings.") var paramGrid: String?
     @Option(name: .customLong("set"), help: "NAME=VALUE: a fixed parameter of the learner; repeatable.") var fixed: [String] = []
     @Option(help: "Folds (>= 2).") var cv: Int = 5
-    @Flag(help: "Stratified folds (classifiers).") var stratified: Bool = false
+    @Flag(inversion: .prefixedNo, help: "Stratified folds (default: stratified for a classifier, as scikit-learn's cv=K).") var stratified: Bool?
     @Flag(help: "Shuffle rows before making folds (seeded by --random-state).") var shuffle: Bool = false
     @Option(help: "Scoring rule: \(Scoring.allCases.map(\.rawValue).joined(separator: ", ")) (default: the learner's score).") var scoring: Scoring?
     @Option(help: "Seed of the learner (unless --set random_state=...), shuffling, sampling and subsamples.") var randomState: UInt64 = 0

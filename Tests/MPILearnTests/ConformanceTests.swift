@@ -79,7 +79,7 @@ final class ConformanceTests: XCTestCase {
 
     func testRandomForestRegressorConforms() {
         EstimatorConformance.check(Self.regressor, data: Self.regression,
-                                   invalid: Self.forestInvalid + [(["criterion": "gini"], "criterion"), (["class_weight": "balanced"], "class_weight")],
+                                   invalid: Self.forestInvalid + [(["criterion": "gini"], "criterion")],
                                    nanFeatures: .missingValues)
     }
 

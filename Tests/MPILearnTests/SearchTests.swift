@@ -74,6 +74,27 @@ final class SearchTests: XCTestCase {
         XCTAssertEqual(try r.bestModel!.container().encoded(), try direct.container().encoded())
     }
 
+    /// Labels that are not 0..<k (here 3 and 7, no class names) are renumbered for the folds
+    /// and still name the models' classes.
+    func testLabelsThatAreNotCodesSearchAndRefit() throws {
+        let original = try Self.data()
+        var data = original
+        data.target = data.target!.map { $0 == 0 ? 3 : 7 }
+        let grid = ParameterGrid(["max_depth": [2, 3]])
+        let r = try GridSearchCV(Self.forest, grid: grid, options: SearchOptions(cv: KFold(nSplits: 3))).fit(.replicated(data), comm: LocalCommunicator.solo())
+        XCTAssertTrue(r.warnings.isEmpty, "\(r.warnings)")
+        // Renaming the labels changes no score.
+        let o = try GridSearchCV(Self.forest, grid: grid, options: SearchOptions(cv: KFold(nSplits: 3))).fit(.replicated(original), comm: LocalCommunicator.solo())
+        XCTAssertEqual(r.cvResults.splitTestScores, o.cvResults.splitTestScores)
+        XCTAssertEqual(r.bestModel?.classes, ["3", "7"])
+        // scikit-learn's cv=5 for a classifier: stratified folds.
+        let d = try GridSearchCV(Self.forest, grid: ParameterGrid(["max_depth": [2]])).fit(.replicated(data), comm: LocalCommunicator.solo())
+        XCTAssertEqual(d.cvResults.nSplits, 5)
+        let strat = try GridSearchCV(Self.forest, grid: ParameterGrid(["max_depth": [2]]), options: SearchOptions(cv: StratifiedKFold(nSplits: 5)))
+            .fit(.replicated(data), comm: LocalCommunicator.solo())
+        XCTAssertEqual(d.cvResults.splitTestScores, strat.cvResults.splitTestScores)
+    }
+
     func testCVResultsColumnsAndRanks() {
         let cv = CVResults(parameterNames: ["a"], params: [["a": 1], ["a": 2], ["a": 3], ["a": "x"]],
                            splitTestScores: [[0.5, 0.7], [0.9, 0.5], [0.7, 0.7], [.nan, 1]], splitTrainScores: nil,

@@ -10,7 +10,7 @@ import XCTest
 /// runs these checks; each failure is an `XCTFail` that names the estimator and the check:
 ///
 /// 1. **parameters**: `setting(parameters())` encodes to the same bytes; an unknown name throws
-///    ``MPILearnError/invalidParameter`` listing the valid names; a string given for a number
+///    ``MPILearnError/unknownParameter`` listing the valid names; a string given for a number
 ///    or boolean parameter throws naming that parameter; each `invalid` entry makes `setting`,
 ///    `validate()` or `fit` throw `invalidParameter` quoting the parameter and its value.
 /// 2. **shapes**: one prediction per row; a classifier's probabilities are rows × classes,
@@ -301,11 +301,11 @@ extension EstimatorConformance {
 
             // An unknown name lists the valid ones.
             if let e = expectError("setting([\"no_such_param\": 1])", { _ = try estimator.setting(["no_such_param": 1]) }) {
-                if case .invalidParameter(let name, _, _) = e, name == "no_such_param" {
+                if case .unknownParameter(let name, _, _) = e, name == "no_such_param" {
                     let missing = params.keys.sorted().filter { !e.description.contains($0) }
                     if !missing.isEmpty { fail("the unknown-parameter message does not list \(missing): \(e.description)") }
                 } else {
-                    fail("setting an unknown parameter threw \(e), not invalidParameter naming no_such_param")
+                    fail("setting an unknown parameter threw \(e), not unknownParameter naming no_such_param")
                 }
             }
 
@@ -329,7 +329,10 @@ extension EstimatorConformance {
                     try e.validate()
                     _ = try e.fit(whole, comm: solo)
                 }) else { continue }
-                guard case .invalidParameter = e else { fail("\(what) threw \(e.description), not invalidParameter"); continue }
+                switch e {
+                case .invalidParameter, .unknownParameter: break
+                default: fail("\(what) threw \(e.description), not invalidParameter or unknownParameter"); continue
+                }
                 if !e.description.contains(name) { fail("the error for \(what) does not name \(name): \(e.description)") }
                 if let bad, !Self.spellings(bad).contains(where: { e.description.contains($0) }) {
                     fail("the error for \(what) does not quote the value \(bad): \(e.description)")

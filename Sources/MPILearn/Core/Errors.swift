@@ -35,10 +35,12 @@ public enum MPILearnError: JobError, Equatable {
     case mismatch(String)
     /// A numerical failure (singular matrix, no convergence).
     case numerical(String)
+    /// A parameter name the estimator does not have, with the names it has.
+    case unknownParameter(name: String, estimator: String, valid: [String])
 
     public var exitCode: JobExitCode {
         switch self {
-        case .invalidParameter: return .usage
+        case .invalidParameter, .unknownParameter: return .usage
         case .dataError, .mismatch: return .dataError
         case .cannotRead: return .noInput
         case .cannotWrite: return .ioError
@@ -58,6 +60,23 @@ public enum MPILearnError: JobError, Equatable {
             return "\(path): cannot write: \(reason)"
         case let .mismatch(msg), let .numerical(msg):
             return msg
+        case let .unknownParameter(name, estimator, valid):
+            return "\(estimator) has no parameter \(name): its parameters are \(valid.joined(separator: ", "))"
+        }
+    }
+}
+
+extension MPILearnError {
+    /// The same error (and so the same exit code) with `context` before its message.
+    public func prefixed(_ context: String) -> MPILearnError {
+        switch self {
+        case let .invalidParameter(name, value, allowed): return .invalidParameter(name: name, value: value, allowed: "\(allowed) [\(context)]")
+        case let .dataError(loc, msg): return .dataError(loc, "\(context): \(msg)")
+        case let .cannotRead(path, reason): return .cannotRead(path: path, reason: "\(context): \(reason)")
+        case let .cannotWrite(path, reason): return .cannotWrite(path: path, reason: "\(context): \(reason)")
+        case let .mismatch(msg): return .mismatch("\(context): \(msg)")
+        case let .numerical(msg): return .numerical("\(context): \(msg)")
+        case .unknownParameter: return .mismatch("\(context): \(description)")
         }
     }
 }

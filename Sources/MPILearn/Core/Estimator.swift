@@ -104,8 +104,7 @@ extension Estimator {
         var all = try parameters()
         for (name, value) in changes.sorted(by: { $0.key < $1.key }) {
             guard all[name] != nil else {
-                throw MPILearnError.invalidParameter(name: name, value: value.description,
-                                                     allowed: "a parameter of \(Self.estimatorName): \(all.keys.sorted().joined(separator: ", "))")
+                throw MPILearnError.unknownParameter(name: name, estimator: Self.estimatorName, valid: all.keys.sorted())
             }
             all[name] = value
         }

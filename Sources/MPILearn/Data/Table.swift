@@ -148,6 +148,8 @@ public struct Dataset<T: LinearAlgebraScalar>: Sendable {
     /// Display names of the class labels, indexed by label value (a categorical target's
     /// dictionary, or `false`/`true`); nil when the labels are numbers that name themselves.
     public var classNames: [String]?
+    /// Where the rows came from (a path or generator spec), recorded in models' provenance.
+    public var source: String = ""
     public var featureNames: [String]
     /// For each feature, its category dictionary if the feature is categorical.
     public var categories: [CategoryDictionary?]

@@ -423,6 +423,8 @@ public enum TrainingData {
         }
         data.globalRowStart = local.lowerBound
         data.globalRowCount = n
+        data.targetName = "y"
+        data.source = spec
         return TrainingSet(data: data, classNames: nil, target: "y", source: spec)
     }
 }

@@ -3,7 +3,9 @@ import Foundation
 /// scikit-learn's `cv_results_`: one row per evaluated candidate (per rung for halving).
 ///
 /// Everything but the timing columns is a pure function of the data, the estimator, the
-/// candidates, the folds and the seeds, so it is identical for any number of ranks.
+/// candidates, the folds and the seeds, so with replicated data it is identical for any
+/// number of ranks; with sharded data (data-parallel fits) scores agree to the rounding of
+/// sums taken in another order.
 public struct CVResults: Sendable, Codable, Equatable {
     /// Every parameter name that occurs in a candidate, sorted.
     public var parameterNames: [String]
@@ -114,15 +116,16 @@ public struct CVResults: Sendable, Codable, Equatable {
     }
 
     /// A short table of the best `top` rows by rank, for the terminal.
-    public func summaryTable(top: Int = 10) -> String {
+    /// - Parameter rest: where the rows not shown are (`in cv_results.csv`), said after the table.
+    public func summaryTable(top: Int = 10, rest: String = "not shown") -> String {
         let rk = rankTestScore, mt = meanTestScore, st = stdTestScore, mf = meanFitTime
         let order = (0 ..< count).sorted { rk[$0] != rk[$1] ? rk[$0] < rk[$1] : $0 < $1 }
-        var lines = [String(format: "%-5@ %-10@ %-9@ %-9@ %@", "rank" as NSString, "mean" as NSString, "std" as NSString, "fit s" as NSString, "params" as NSString)]
+        var lines = ["rank  mean       std       fit s     params"]
         for i in order.prefix(top) {
             let res = iteration.map { " iter \($0[i]), n_resources \(nResources![i])" } ?? ""
             lines.append(String(format: "%-5d %-10.6f %-9.6f %-9.3f ", rk[i], mt[i], st[i], mf[i]) + pythonDict(params[i]) + res)
         }
-        if count > top { lines.append("… \(count - top) more rows in the results file") }
+        if count > top { lines.append("… \(count - top) more rows \(rest)") }
         return lines.joined(separator: "\n")
     }
 }

@@ -45,7 +45,8 @@ public struct ParameterGrid: Sendable, Equatable {
     public var count: Int { grids.reduce(0) { $0 + $1.values.reduce(1) { $0 * $1.count } } }
 }
 
-/// A distribution to sample one hyper-parameter from (scipy.stats' meaning).
+/// A distribution to sample one hyper-parameter from. Bounds are given as LOW and HIGH (not
+/// scipy's `uniform(loc, scale)`): `uniform(0.1, 1)` draws from [0.1, 1].
 public enum ParameterDistribution: Sendable, Equatable, CustomStringConvertible {
     /// One of the values, uniformly.
     case choice([ParameterValue])
@@ -210,8 +211,9 @@ public enum ParameterSpaceParser {
     ///   naming the file, line and column of a syntax error or a value of the wrong shape.
     public static func spaces(file path: String) throws -> [[String: ParameterDistribution]] {
         let text: String
+        guard FileManager.default.fileExists(atPath: path) else { throw MPILearnError.cannotRead(path: path, reason: "no such file") }
         do { text = try String(contentsOfFile: path, encoding: .utf8) } catch {
-            throw MPILearnError.cannotRead(path: path, reason: (error as NSError).localizedDescription)
+            throw MPILearnError.cannotRead(path: path, reason: "not readable as UTF-8 text (\(error.localizedDescription))")
         }
         let node: Node?
         do { node = try Yams.compose(yaml: text) } catch let e as YamlError {

@@ -55,7 +55,8 @@ public enum SearchData {
 /// Settings shared by every search (scikit-learn's `cv`, `scoring`, `refit`, `error_score`,
 /// `return_train_score`).
 public struct SearchOptions: Sendable {
-    public var cv: any CrossValidator
+    /// The folds; nil is scikit-learn's `cv=5`: stratified 5 folds for a classifier, else 5 folds.
+    public var cv: (any CrossValidator)?
     /// nil: the estimator role's default (accuracy, R², negative inertia).
     public var scoring: Scoring?
     public var refit: Bool
@@ -66,7 +67,7 @@ public struct SearchOptions: Sendable {
     /// Called on rank 0 as its tasks finish.
     public var progress: (@Sendable (SearchProgress) -> Void)?
 
-    public init(cv: any CrossValidator = KFold(nSplits: 5), scoring: Scoring? = nil, refit: Bool = true, errorScore: ErrorScore = .nan,
+    public init(cv: (any CrossValidator)? = nil, scoring: Scoring? = nil, refit: Bool = true, errorScore: ErrorScore = .nan,
                 returnTrainScore: Bool = false, groups: [Int]? = nil, progress: (@Sendable (SearchProgress) -> Void)? = nil) {
         self.cv = cv
         self.scoring = scoring
@@ -211,14 +212,17 @@ public enum ModelSearch {
             }
         }
         try scoring.check(role: role, classes: role == .classifier ? labels.count : nil)
-        if options.cv.needsLabels && globalY == nil {
-            throw MPILearnError.invalidParameter(name: "cv", value: "\(type(of: options.cv))", allowed: "a splitter without labels for a \(role.rawValue) (stratified folds need classes)")
+        let cv: any CrossValidator = options.cv ?? (role == .classifier ? StratifiedKFold(nSplits: 5) : KFold(nSplits: 5))
+        if cv.needsLabels && globalY == nil {
+            throw MPILearnError.invalidParameter(name: "cv", value: "\(type(of: cv))", allowed: "a splitter without labels for a \(role.rawValue) (stratified folds need classes)")
         }
         if let g = options.groups, g.count != globalRows {
             throw MPILearnError.mismatch("groups has \(g.count) values for \(globalRows) rows")
         }
-        let folds = try options.cv.split(nSamples: globalRows, y: globalY, groups: options.groups)
+        let folds = try cv.split(nSamples: globalRows, y: globalY, groups: options.groups)
         d.target = y ?? d.target
+        // The targets are now indices into `labels`, which name them.
+        if role == .classifier { d.classNames = labels }
         return (estimators, Problem(data: d, role: role, scoring: scoring, labels: labels, y: y, globalY: globalY, globalRows: globalRows), folds)
     }
 
@@ -283,7 +287,9 @@ public enum ModelSearch {
                 let what = "candidate \(c) \(pythonDict(estimators[c].changedParameters(from: estimators)))" + (iteration.map { ", iteration \($0)" } ?? "") + ", fold \(k)"
                 let message = (error as? MPILearnError)?.description ?? "\(error)"
                 if options.errorScore == .raise {
-                    throw MPILearnError.mismatch("fit failed for \(what): \(message) (error_score=raise)")
+                    // The error keeps its class (and the job its exit code), with where it happened.
+                    throw (error as? MPILearnError)?.prefixed("fit failed for \(what) (error_score=raise)")
+                        ?? MPILearnError.mismatch("fit failed for \(what): \(message) (error_score=raise)")
                 }
                 for i in member ..< outs.count {
                     outs[i].error = "candidate \(unit.members[i]) \(pythonDict(estimators[unit.members[i]].changedParameters(from: estimators)))"
@@ -365,7 +371,8 @@ public enum ModelSearch {
         }
         let makespan = try comm.allreduce(monotonicSeconds() - t0, op: .max)
         func table(_ f: (TaskOutcome) -> Double) -> [[Double]] { (0 ..< nC).map { c in (0 ..< nK).map { f(all[c * nK + $0]) } } }
-        let report = SearchScheduleReport(schedule: sharded ? .sharded : .replicated, ranks: comm.size, tasks: tasks, fits: total, makespan: makespan,
+        // Sharded data: every fit uses all ranks, so the schedule is one worker's.
+        let report = SearchScheduleReport(schedule: sharded ? .sharded : .replicated, ranks: sharded ? 1 : comm.size, tasks: tasks, fits: total, makespan: makespan,
                                           totalTaskSeconds: durations.reduce(0, +), longestTask: durations.max() ?? 0, busyPerRank: busy)
         return (table(\.test), options.returnTrainScore ? table { $0.train ?? .nan } : nil, table(\.fitTime), table(\.scoreTime),
                 all.compactMap(\.error), report)

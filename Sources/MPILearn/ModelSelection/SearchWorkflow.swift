@@ -58,7 +58,8 @@ public struct SearchJob: Sendable {
     public var maxResources: Int?
     public var aggressiveElimination = false
     public var cv: Int = 5
-    public var stratified = false
+    /// Stratified folds; nil is scikit-learn's rule: stratified for a classifier.
+    public var stratified: Bool?
     public var shuffle = false
     public var scoring: Scoring?
     public var randomState: UInt64 = 0
@@ -111,6 +112,7 @@ public struct SearchJob: Sendable {
             func say(_ s: String) { if root { log(s) } }
             // Parameters first: every error before any data is read.
             var fixed = job.fixed
+            try require(job.randomState <= UInt64(Int.max), "--random-state", job.randomState, "an integer in 0...\(Int.max)")
             if fixed["random_state"] == nil, (try base0.parameterNames()).contains("random_state") { fixed["random_state"] = .int(Int(job.randomState)) }
             let base = try base0.setting(fixed)
             try base.validate()
@@ -131,8 +133,19 @@ public struct SearchJob: Sendable {
             if (E.role == .classifier || E.role == .regressor) && job.target == nil && !generated {
                 throw MPILearnError.invalidParameter(name: "--target", value: "none", allowed: "the target column of \(job.train) (a \(E.role.rawValue) learns one)")
             }
-            if job.stratified && E.role != .classifier {
+            if job.stratified == true && E.role != .classifier {
                 throw MPILearnError.invalidParameter(name: "--stratified", value: "set", allowed: "only with a classifier")
+            }
+            if job.outputModel != nil && !job.refit {
+                throw MPILearnError.invalidParameter(name: "--output-model", value: job.outputModel!, allowed: "no model file with --no-refit (nothing is refitted)")
+            }
+            // Outputs' folders are checked before the work, not after it.
+            for path in [job.results, job.outputModel].compactMap({ $0 }) {
+                let dir = URL(fileURLWithPath: path).deletingLastPathComponent().path
+                var isDir: ObjCBool = false
+                guard FileManager.default.fileExists(atPath: dir, isDirectory: &isDir), isDir.boolValue, FileManager.default.isWritableFile(atPath: dir) else {
+                    throw MPILearnError.cannotWrite(path: path, reason: "folder \(dir) does not exist or is not writable")
+                }
             }
 
             // The data: every rank reads every row (replicated), or its block (sharded).
@@ -160,13 +173,15 @@ public struct SearchJob: Sendable {
             case .columns(let c): data = c.intoDataset()
             }
             if E.role == .clusterer { data.target = nil }
+            data.source = job.train
             if !sharded { data.globalRowStart = 0; data.globalRowCount = data.rowCount }
             let rows = sharded ? data.globalRowCount : data.rowCount
-            say(String(format: "search %@: %@, %d candidate(s) × %d folds = %d fits, %d rows × %d features, %@ data over %d rank(s), loaded in %.2f s",
-                       job.method.rawValue, E.estimatorName, candidates.count, job.cv, candidates.count * job.cv, rows, data.featureCount,
+            say(String(format: "search %@: %@, %d candidate(s) × %d folds%@, %d rows × %d features, %@ data over %d rank(s), loaded in %.2f s",
+                       job.method.rawValue, E.estimatorName, candidates.count, job.cv,
+                       job.method == .halving ? " in successive rungs" : " = \(candidates.count * job.cv) tasks", rows, data.featureCount,
                        sharded ? "sharded" : "replicated", comm.size, Date().timeIntervalSince(start)))
 
-            let cv: any CrossValidator = job.stratified
+            let cv: any CrossValidator = (job.stratified ?? (E.role == .classifier))
                 ? StratifiedKFold(nSplits: job.cv, shuffle: job.shuffle, randomState: job.shuffle ? job.randomState : nil)
                 : KFold(nSplits: job.cv, shuffle: job.shuffle, randomState: job.shuffle ? job.randomState : nil)
             let progress = ProgressPrinter(log: log, root: root)
@@ -193,11 +208,11 @@ public struct SearchJob: Sendable {
             try comm.barrier()
             let r = result.scheduleReport
             say("")
-            say(result.cvResults.summaryTable(top: job.top))
+            say(result.cvResults.summaryTable(top: job.top, rest: job.results.map { "in \($0)" } ?? "not shown"))
             say("")
             say("best: \(pythonDict(result.bestParams)) mean_test_score=\(result.bestScore) (\(result.scoring.rawValue), \(job.cv) folds)")
-            say(String(format: "schedule: %@ over %d rank(s): %d fits, makespan %.2f s, lower bound %.2f s (%.2f×), longest fit %.2f s, busy per rank %@",
-                       r.schedule.rawValue, r.ranks, r.tasks, r.makespan, r.lowerBound, r.lowerBound > 0 ? r.makespan / r.lowerBound : 1, r.longestTask,
+            say(String(format: "schedule: %@ over %d rank(s): %d tasks in %d fits, makespan %.2f s, lower bound %.2f s (%.2f×), longest fit %.2f s, busy per rank %@",
+                       r.schedule.rawValue, comm.size, r.tasks, r.fits, r.makespan, r.lowerBound, r.lowerBound > 0 ? r.makespan / r.lowerBound : 1, r.longestTask,
                        r.busyPerRank.map { String(format: "%.2f", $0) }.joined(separator: ", ")))
             if job.refit { say(String(format: "refit: best candidate on all %d rows in %.2f s", rows, result.refitTime)) }
             // Peak memory per rank above the process's own baseline, against the training

@@ -46,7 +46,7 @@ public struct RandomForestClassifier: Estimator, Equatable {
     /// Collective. Fits the forest on every rank's shard and returns the whole forest on
     /// every rank (see ``fitLocal(_:comm:classNames:target:dataDescription:keepTrees:progress:)``).
     public func fit(_ data: Dataset<Double>, comm: any Communicator) throws -> RandomForestClassifierModel {
-        let local = try fitLocal(data, comm: comm, classNames: data.classNames, target: data.targetName)
+        let local = try fitLocal(data, comm: comm, classNames: data.classNames, target: data.targetName, dataDescription: data.source)
         return comm.size == 1 ? local : RandomForestClassifierModel(forest: try local.forest.allgathered(comm))
     }
 
@@ -58,7 +58,7 @@ public struct RandomForestClassifier: Estimator, Equatable {
         guard let cache, comm.size == 1, !parameters.oobScore else { return try fit(data.rows(rows), comm: comm) }
         let shard = TrainingShard(data, rows: rows, maxBins: parameters.tree.maxBins, cache: cache)
         return RandomForestClassifierModel(forest: try ForestTrainer.fit(shard, task: .classification, parameters: parameters, comm: comm,
-                                                                         classNames: data.classNames, target: data.targetName, dataDescription: "",
+                                                                         classNames: data.classNames, target: data.targetName, dataDescription: data.source,
                                                                          keepTrees: true, progress: nil))
     }
 
@@ -129,7 +129,7 @@ public struct RandomForestRegressor: Estimator, Equatable {
 
     /// Collective. Fits the forest and returns the whole forest on every rank.
     public func fit(_ data: Dataset<Double>, comm: any Communicator) throws -> RandomForestRegressorModel {
-        let local = try fitLocal(data, comm: comm, target: data.targetName)
+        let local = try fitLocal(data, comm: comm, target: data.targetName, dataDescription: data.source)
         return comm.size == 1 ? local : RandomForestRegressorModel(forest: try local.forest.allgathered(comm))
     }
 
@@ -140,7 +140,7 @@ public struct RandomForestRegressor: Estimator, Equatable {
         guard let cache, comm.size == 1, !parameters.oobScore else { return try fit(data.rows(rows), comm: comm) }
         let shard = TrainingShard(data, rows: rows, maxBins: parameters.tree.maxBins, cache: cache)
         return RandomForestRegressorModel(forest: try ForestTrainer.fit(shard, task: .regression, parameters: parameters, comm: comm, classNames: nil,
-                                                                        target: data.targetName, dataDescription: "", keepTrees: true, progress: nil))
+                                                                        target: data.targetName, dataDescription: data.source, keepTrees: true, progress: nil))
     }
 
     /// Collective. Fits the forest; each rank keeps the trees it grew (see
