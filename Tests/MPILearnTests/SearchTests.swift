@@ -68,10 +68,24 @@ final class SearchTests: XCTestCase {
             XCTAssertEqual(out[0].scheduleReport.fits, 6)
             if let csv { XCTAssertEqual(out[0].cvResults.csv(times: false), csv, "p=\(p)") } else { csv = out[0].cvResults.csv(times: false) }
         }
-        // The refit is the best candidate fitted on every row.
+        // The refit is the best candidate fitted on every row; over several ranks each grows
+        // its share of the trees, and the forest is the one-rank forest tree for tree.
         let r = try GridSearchCV(Self.forest, grid: grid, options: SearchOptions(cv: cv)).fit(.replicated(data), comm: solo)
         let direct = try Self.forest.setting(r.bestParams).fit(data, comm: solo)
         XCTAssertEqual(try r.bestModel!.container().encoded(), try direct.container().encoded())
+        let big = try Self.forest.setting(["n_estimators": 7, "max_depth": 4])
+        let one = try big.fit(data, comm: solo).forest
+        for p in [2, 3] {
+            let shared = try LocalWorld.run(size: p) { comm in try big.fitReplicated(data, comm: comm).forest }
+            for f in shared {
+                XCTAssertEqual(f.trees.map { $0.feature }, one.trees.map { $0.feature }, "p=\(p)")
+                XCTAssertEqual(f.trees.map { $0.threshold }, one.trees.map { $0.threshold }, "p=\(p)")
+                XCTAssertEqual(f.trees.map { $0.value }, one.trees.map { $0.value }, "p=\(p)")
+                XCTAssertEqual(f.header.featureImportances, one.header.featureImportances, "p=\(p)")
+                XCTAssertEqual(f.header.classes, one.header.classes)
+                XCTAssertEqual(f.treeIndices, Array(0 ..< 7))
+            }
+        }
     }
 
     /// Labels that are not 0..<k (here 3 and 7, no class names) are renumbered for the folds

@@ -50,6 +50,10 @@ public protocol Estimator: Codable, Sendable {
     /// (a search passes one per fold, so a forest bins a fold's rows once for all its
     /// candidates); the default copies the rows and ignores the cache.
     func fit(_ data: Dataset<Double>, rows: [Int], cache: FitCache?, comm: any Communicator) throws -> Model
+    /// Collective. Every rank holds the same rows (all of them); returns the model a one-rank
+    /// fit gives, on every rank. The default fits on each rank alone; a forest shares its
+    /// trees out over the ranks.
+    func fitReplicated(_ data: Dataset<Double>, comm: any Communicator) throws -> Model
     /// An integer parameter whose smaller values give a prefix of the model of a larger one
     /// (a forest's `n_estimators`: tree g depends only on g), so a search fits the largest
     /// once and scores the others as ``truncated(_:to:)``. Default nil.
@@ -84,6 +88,9 @@ extension Estimator {
         try fit(data.rows(rows), comm: comm)
     }
     public static var nestedParameter: String? { nil }
+    public func fitReplicated(_ data: Dataset<Double>, comm: any Communicator) throws -> Model {
+        try fit(data, comm: LocalCommunicator.solo())
+    }
     public func truncated(_ model: Model, to value: Int) throws -> Model {
         throw MPILearnError.mismatch("\(Self.estimatorName) has no nested parameter to truncate a model by")
     }

@@ -75,7 +75,7 @@ public enum Scoring: String, CaseIterable, Codable, Sendable {
     /// Collective. Scores `model` on the rows `rows` of `data` (local positions), predicting
     /// a block of rows at a time so the rows are never copied as a whole.
     public func score(_ model: any FittedModel, data: Dataset<Double>, rows: [Int], y: [Double]?, labels: [String] = [],
-                      comm: any Communicator, blockRows: Int = 8192) throws -> Double {
+                      comm: any Communicator, blockRows: Int = 32768) throws -> Double {
         try score(model, rows: rows.count, y: y, labels: labels, comm: comm) { body in
             var start = 0
             while start < rows.count {

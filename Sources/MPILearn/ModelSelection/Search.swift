@@ -427,9 +427,9 @@ public enum ModelSearch {
     /// Collective. Refits the best estimator on every row; the model is whole on every rank.
     static func refit<E: Estimator>(_ e: E, problem: Problem, sharded: Bool, comm: any Communicator) throws -> (E.Model, Double) {
         let t0 = monotonicSeconds()
-        // Replicated data: every rank fits the same model from the same rows (the fit is
-        // deterministic), so no model moves between ranks.
-        let model = try e.fit(problem.data, comm: sharded ? comm : LocalCommunicator.solo())
+        // Replicated data: the one-rank model, its work shared over the ranks where the
+        // learner can (a forest's trees), else fitted by every rank alike.
+        let model = sharded ? try e.fit(problem.data, comm: comm) : try e.fitReplicated(problem.data, comm: comm)
         return (model, monotonicSeconds() - t0)
     }
 

@@ -33,6 +33,16 @@ public struct RandomForestClassifier: Estimator, Equatable {
 
     public func validate() throws { try parameters.validate(features: nil, classification: true) }
 
+    /// Collective. Every rank holds the same rows: each grows its share of the trees on
+    /// all of them and the trees are allgathered, so the forest equals the one-rank fit tree
+    /// for tree (a search's refit on replicated data).
+    public func fitReplicated(_ data: Dataset<Double>, comm: any Communicator) throws -> RandomForestClassifierModel {
+        guard comm.size > 1, !parameters.oobScore else { return try fit(data, comm: LocalCommunicator.solo()) }
+        let part = try ForestTrainer.fit(TrainingShard(data), task: .classification, parameters: parameters, comm: comm, classNames: data.classNames,
+                                         target: data.targetName, dataDescription: data.source, keepTrees: true, progress: nil, replicated: true)
+        return RandomForestClassifierModel(forest: try part.allgathered(comm))
+    }
+
     /// Tree g depends only on (random_state, g) and the rows, so the first k trees of a
     /// larger forest are the forest of k trees: a search fits the largest `n_estimators` once.
     public static var nestedParameter: String? { "n_estimators" }
@@ -119,6 +129,14 @@ public struct RandomForestRegressor: Estimator, Equatable {
     public static let role = EstimatorRole.regressor
 
     public func validate() throws { try parameters.validate(features: nil, classification: false) }
+
+    /// Collective. The regressor on rows every rank holds (see the classifier's).
+    public func fitReplicated(_ data: Dataset<Double>, comm: any Communicator) throws -> RandomForestRegressorModel {
+        guard comm.size > 1, !parameters.oobScore else { return try fit(data, comm: LocalCommunicator.solo()) }
+        let part = try ForestTrainer.fit(TrainingShard(data), task: .regression, parameters: parameters, comm: comm, classNames: nil,
+                                         target: data.targetName, dataDescription: data.source, keepTrees: true, progress: nil, replicated: true)
+        return RandomForestRegressorModel(forest: try part.allgathered(comm))
+    }
 
     /// As the classifier's: the first k trees of a larger forest are the forest of k trees.
     public static var nestedParameter: String? { "n_estimators" }

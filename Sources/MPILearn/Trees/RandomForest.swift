@@ -86,9 +86,12 @@ struct TrainingShard {
 enum ForestTrainer {
     enum Domain: UInt64 { case bootstrap = 0x7F01, features = 0x7F02 }
 
+    /// - Parameter replicated: every rank holds the same rows (all of them): the trees are
+    ///   shared out evenly and the forest is tree for tree the one-rank forest (class counts
+    ///   are not summed over ranks, importances are summed in tree order). No OOB score.
     static func fit(_ data: consuming TrainingShard, task: ForestHeader.Task, parameters p: RandomForestParameters, comm: any Communicator,
                     classNames: [String]?, target: String, dataDescription: String, keepTrees: Bool,
-                    progress: ForestProgress?) throws -> ForestModel {
+                    progress: ForestProgress?, replicated: Bool = false) throws -> ForestModel {
         let classification = task == .classification
         let d = data.featureCount, n = data.rowCount
         try p.validate(features: d, classification: classification)
@@ -103,7 +106,8 @@ enum ForestTrainer {
 
         // Rows per rank, and trees per rank in proportion (exactly n_estimators in total).
         let rowsPerRank = try comm.allgatherCounts(data.rowCount)
-        let totalRows = rowsPerRank.reduce(0, +)
+        precondition(!replicated || (rowsPerRank.allSatisfy { $0 == data.rowCount } && !p.oobScore), "replicated forest fit: ranks hold different rows, or OOB asked")
+        let totalRows = replicated ? data.rowCount : rowsPerRank.reduce(0, +)
         guard totalRows > 0 else { throw MPILearnError.mismatch("fit got no training rows on any rank") }
         let treesPerRank = Partition.proportional(total: p.nEstimators, weights: rowsPerRank)
         let firstTree = treesPerRank[..<comm.rank].reduce(0, +)
@@ -123,7 +127,7 @@ enum ForestTrainer {
             }
             var counts = [Double](repeating: 0, count: classValues.count)
             for c in yCodes { counts[Int(c)] += 1 }
-            globalClassCounts = try comm.allreduce(counts, op: .sum)
+            globalClassCounts = replicated ? counts : try comm.allreduce(counts, op: .sum)
         }
         lap(&timings.communication)
         let k = classValues.count
@@ -225,8 +229,14 @@ enum ForestTrainer {
 
         // Importances: mean over all trees of each tree's normalised importances.
         var imp = [Double](repeating: 0, count: d)
-        for t in 0 ..< myTrees { for f in 0 ..< d { imp[f] += treeImportances[t * d + f] } }
-        imp = try comm.allreduce(imp, op: .sum)
+        if replicated {
+            // Every tree's importances, summed in tree order: the one-rank forest's sums.
+            let all = try comm.allgatherv(treeImportances).values
+            for t in 0 ..< p.nEstimators { for f in 0 ..< d { imp[f] += all[t * d + f] } }
+        } else {
+            for t in 0 ..< myTrees { for f in 0 ..< d { imp[f] += treeImportances[t * d + f] } }
+            imp = try comm.allreduce(imp, op: .sum)
+        }
         let s = imp.reduce(0, +)
         if s > 0 { imp = imp.map { $0 / s } }
 
