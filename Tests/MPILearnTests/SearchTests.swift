@@ -109,6 +109,29 @@ final class SearchTests: XCTestCase {
         XCTAssertEqual(d.cvResults.splitTestScores, strat.cvResults.splitTestScores)
     }
 
+    /// A forest's prefixes scored in one pass equal the truncated forests scored one by one,
+    /// for every classification rule, and the staged sums equal the truncated forests' sums.
+    func testNestedScoresEqualScoringEachTruncatedForest() throws {
+        let data = try Self.data(rows: 300)
+        let solo = LocalCommunicator.solo()
+        let e = try Self.forest.setting(["n_estimators": 9, "max_depth": 4])
+        let model = try e.fit(data, rows: Array(0 ..< 200), cache: FitCache(), comm: solo)
+        let test = Array(200 ..< 300), y = test.map { data.target![$0] }
+        let values = [1, 2, 5, 9]
+        let staged = try model.forest.predictor().stagedSums(data.rows(test).features, stages: values)
+        for (j, v) in values.enumerated() {
+            XCTAssertEqual(staged[j], try e.truncated(model, to: v).forest.sumOutputs(data.rows(test).features), "stage \(v)")
+            // The truncated forest is the forest of v trees fitted on its own.
+            let own = try e.setting(["n_estimators": .int(v)]).fit(data.rows(Array(0 ..< 200)), comm: solo)
+            XCTAssertEqual(own.forest.trees, try e.truncated(model, to: v).forest.trees)
+        }
+        for s in [Scoring.accuracy, .balancedAccuracy, .f1, .f1Macro, .rocAUC, .negLogLoss] {
+            let one = try e.nestedScores(model, values: values, scoring: s, data: data, rows: test, y: y, labels: ["0", "1"], comm: solo)
+            let each = try values.map { try s.score(e.truncated(model, to: $0), data: data, rows: test, y: y, labels: ["0", "1"], comm: solo) }
+            XCTAssertEqual(one, each, "\(s)")
+        }
+    }
+
     func testCVResultsColumnsAndRanks() {
         let cv = CVResults(parameterNames: ["a"], params: [["a": 1], ["a": 2], ["a": 3], ["a": "x"]],
                            splitTestScores: [[0.5, 0.7], [0.9, 0.5], [0.7, 0.7], [.nan, 1]], splitTrainScores: nil,

@@ -61,6 +61,11 @@ public protocol Estimator: Codable, Sendable {
     /// The model a fit with the nested parameter set to `value` gives, cut from `model`
     /// (fitted with a larger value). Only called when ``nestedParameter`` is set.
     func truncated(_ model: Model, to value: Int) throws -> Model
+    /// Collective over `comm`. The scores of `model` truncated to each of `values`
+    /// (ascending) on the rows `rows` of `data`, with targets `y` for those rows. The default
+    /// truncates and scores each; a forest scores every prefix in one pass over its trees.
+    func nestedScores(_ model: Model, values: [Int], scoring: Scoring, data: Dataset<Double>, rows: [Int], y: [Double]?,
+                      labels: [String], comm: any Communicator) throws -> [Double]
 }
 
 /// Work that fits on the same rows can share: a search keeps one per fold and rank.
@@ -88,6 +93,10 @@ extension Estimator {
         try fit(data.rows(rows), comm: comm)
     }
     public static var nestedParameter: String? { nil }
+    public func nestedScores(_ model: Model, values: [Int], scoring: Scoring, data: Dataset<Double>, rows: [Int], y: [Double]?,
+                             labels: [String], comm: any Communicator) throws -> [Double] {
+        try values.map { try scoring.score(truncated(model, to: $0), data: data, rows: rows, y: y, labels: labels, comm: comm) }
+    }
     public func fitReplicated(_ data: Dataset<Double>, comm: any Communicator) throws -> Model {
         try fit(data, comm: LocalCommunicator.solo())
     }

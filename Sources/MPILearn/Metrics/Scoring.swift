@@ -143,6 +143,34 @@ public enum Scoring: String, CaseIterable, Codable, Sendable {
         }
     }
 
+    /// Collective. Scores a classifier from its summed class votes (a forest's tree outputs:
+    /// `sums` is rows × `modelClasses`, over `count` trees): predictions are the argmax of the
+    /// sums (the forest's `predict`), probabilities the sums over `count` (its `predictProba`).
+    public func score(classSums sums: [Double], count: Int, modelClasses: [String], y: [Double], labels: [String], comm: any Communicator) throws -> Double {
+        guard role == .classifier else { throw MPILearnError.invalidParameter(name: "scoring", value: rawValue, allowed: "a scoring for a classifier") }
+        var index: [String: Int] = [:]
+        for (i, c) in labels.enumerated() { index[c] = i }
+        let toGlobal = try modelClasses.map { c -> Int in
+            guard let g = index[c] else { throw MPILearnError.mismatch("the model's class '\(c)' is not a class of the data (\(listPreview(labels)))") }
+            return g
+        }
+        let kModel = modelClasses.count, k = labels.count, n = y.count
+        let yTrue = y.map { Int($0) }
+        switch self {
+        case .accuracy, .balancedAccuracy, .f1, .f1Macro:
+            let yPred = argmaxRows(sums, classes: kModel).map { toGlobal[$0] }
+            return try Self.classification(self, yTrue: yTrue, yPred: yPred, classes: k, comm: comm)
+        default:
+            let c = Double(max(1, count))
+            var proba = [Double](repeating: 0, count: n * k)
+            for i in 0 ..< n { for (m, g) in toGlobal.enumerated() { proba[i * k + g] = sums[i * kModel + m] / c } }
+            if self == .rocAUC {
+                return try Metrics.rocAUC(yTrue: yTrue, scores: (0 ..< n).map { proba[$0 * k + (k - 1)] }, positive: k - 1, comm: comm)
+            }
+            return -(try Metrics.logLoss(yTrue: yTrue, proba: proba, classes: k, comm: comm))
+        }
+    }
+
     private func mismatchRole(_ model: any FittedModel) -> MPILearnError {
         .invalidParameter(name: "scoring", value: rawValue, allowed: "a scoring for a \(type(of: model).role.rawValue)")
     }

@@ -270,8 +270,22 @@ public enum ModelSearch {
                 let fitTime = monotonicSeconds() - f0
                 let y = problem.data.target
                 let yTest = y.map { t in testRows.map { t[$0] } }, yTrain = y.map { t in trainRows.map { t[$0] } }
+                // Nested candidates: every prefix scored in one pass where the learner can; the
+                // pass's time is apportioned like the fit's.
+                let ns0 = monotonicSeconds()
+                let nested = options.returnTrainScore ? nil : try unit.values.map {
+                    try estimators[largest].nestedScores(fitted, values: $0, scoring: problem.scoring, data: problem.data, rows: testRows, y: yTest,
+                                                         labels: problem.labels, comm: runComm)
+                }
+                let nestedTime = monotonicSeconds() - ns0
                 for (i, c) in unit.members.enumerated() {
                     member = i
+                    if let nested, let values = unit.values {
+                        outs[i].fitTime = fitTime * Double(values[i]) / Double(max(1, values.last!))
+                        outs[i].scoreTime = nestedTime * Double(values[i]) / Double(max(1, values.reduce(0, +)))
+                        outs[i].test = nested[i]
+                        continue
+                    }
                     let model = try unit.values.map { try estimators[c].truncated(fitted, to: $0[i]) } ?? fitted
                     // A shared fit's time is apportioned by the nested parameter (trees).
                     outs[i].fitTime = unit.values.map { fitTime * Double($0[i]) / Double(max(1, $0.last!)) } ?? fitTime

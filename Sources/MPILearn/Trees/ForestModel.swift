@@ -383,6 +383,40 @@ public struct ForestPredictor: Sendable {
     }
 }
 
+extension ForestPredictor {
+    /// The sums of ``sumOutputs(_:hard:threads:)`` after each of `stages` trees (ascending,
+    /// at most the tree count): entry j equals the sums of a forest of the first `stages[j]`
+    /// trees, bit for bit, because every row's sum is accumulated tree by tree in index order
+    /// and copied as it passes each stage. One pass over the trees serves every stage.
+    public func stagedSums(_ x: Matrix<Double>, stages: [Int]) throws -> [[Double]] {
+        guard x.columns == features else {
+            throw MPILearnError.mismatch("input has \(x.columns) features but the model was trained on \(features)")
+        }
+        let rows = x.rows, d = x.columns, k = outputs
+        guard groups.count == 1, raw.isEmpty, let last = stages.last, last <= groups[0].trees.count, stages == stages.sorted(), (stages.first ?? 1) >= 1 else {
+            throw MPILearnError.mismatch("staged sums need one group of binned trees and ascending stages within it")
+        }
+        let g = groups[0]
+        let codes = g.bins.bin(x, padding: 4)
+        var out = [Double](repeating: 0, count: rows * k)
+        var staged = stages.map { _ in [Double](repeating: 0, count: rows * k) }
+        var scratch: [Int32] = []
+        codes.withUnsafeBufferPointer { cc in
+            out.withUnsafeMutableBufferPointer { oc in
+                var next = 0
+                for (t, tree) in g.trees.prefix(last).enumerated() {
+                    tree.accumulate(cc, rows: rows, columns: d, into: oc, hard: false, scratch: &scratch)
+                    while next < stages.count && stages[next] == t + 1 {
+                        staged[next].withUnsafeMutableBufferPointer { s in _ = s.initialize(from: oc) }
+                        next += 1
+                    }
+                }
+            }
+        }
+        return staged
+    }
+}
+
 /// Splits `rows × columns` inputs and `rows × outputs` sums into chunks of `chunk` rows (a chunk
 /// stays in cache while every tree visits it), spread over `threads` threads, and calls
 /// `body(inputChunk, chunkRows, outputChunk)` once per chunk; an input chunk also shows the
