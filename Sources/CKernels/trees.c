@@ -15,6 +15,7 @@
 #include "dispatch.h"
 
 #include <math.h>
+#include <string.h>
 
 /* Clang turns a select it deems predictable into a branch; this says it is not. */
 #if defined(__has_builtin)
@@ -204,4 +205,40 @@ void mpl_tree_leaves(const mpl_tree_node *nodes, const uint8_t *codes, ptrdiff_t
 #endif
     (void)scratch;
     leaves_scalar(nodes, codes, rows, columns, leaf);
+}
+
+/* LSD radix sort of doubles (no NaN) by their bits mapped to unsigned order: flip every bit
+ * of a negative number, only the sign bit of a non-negative one. Eight byte passes over a
+ * scratch buffer; a pass whose byte is the same in every value is skipped (common for
+ * columns with few distinct values). The result is the ascending order of a comparison
+ * sort (−0 before +0, which compare equal). */
+static inline uint64_t mpl_sort_key(double v) {
+    uint64_t b;
+    memcpy(&b, &v, sizeof b);
+    return (b >> 63) ? ~b : (b | 0x8000000000000000ULL);
+}
+
+static inline double mpl_sort_value(uint64_t k) {
+    uint64_t b = (k >> 63) ? (k & 0x7FFFFFFFFFFFFFFFULL) : ~k;
+    double v;
+    memcpy(&v, &b, sizeof v);
+    return v;
+}
+
+void mpl_sort_f64(double *values, ptrdiff_t n, uint64_t *scratch) {
+    if (n < 2) return;
+    uint64_t *a = (uint64_t *)values, *b = scratch;
+    for (ptrdiff_t i = 0; i < n; i++) a[i] = mpl_sort_key(values[i]);
+    for (int pass = 0; pass < 8; pass++) {
+        const int shift = pass * 8;
+        ptrdiff_t count[256] = {0};
+        for (ptrdiff_t i = 0; i < n; i++) count[(a[i] >> shift) & 0xFF]++;
+        if (count[(a[0] >> shift) & 0xFF] == n) continue;   /* every value has this byte */
+        ptrdiff_t at = 0;
+        for (int c = 0; c < 256; c++) { ptrdiff_t t = count[c]; count[c] = at; at += t; }
+        for (ptrdiff_t i = 0; i < n; i++) b[count[(a[i] >> shift) & 0xFF]++] = a[i];
+        uint64_t *t = a; a = b; b = t;
+    }
+    if (a != (uint64_t *)values) memcpy(values, a, (size_t)n * sizeof(uint64_t));
+    for (ptrdiff_t i = 0; i < n; i++) values[i] = mpl_sort_value(((uint64_t *)values)[i]);
 }

@@ -133,4 +133,20 @@ final class ForestKernelTests: XCTestCase {
             }
         }
     }
+
+    /// The radix sort behind the bins orders like a comparison sort: negatives, zeros of both
+    /// signs, infinities, subnormals, duplicates and columns of few distinct values.
+    func testRadixSortOrdersLikeAComparisonSort() {
+        var rng = Philox(seed: 11, domain: 3, stream: 0)
+        var cases: [[Double]] = [[], [1], [2, 1], [-0.0, 0.0, -0.0, 0.0, 5, -5], [.infinity, -.infinity, 0, .leastNonzeroMagnitude, -.leastNonzeroMagnitude]]
+        cases.append((0 ..< 5000).map { _ in (rng.uniform() - 0.5) * 1e6 })
+        cases.append((0 ..< 5000).map { _ in Double(rng.below(12)) })                 // few distinct values: skipped passes
+        cases.append((0 ..< 5000).map { _ in rng.normal() * pow(10, Double(rng.below(40)) - 20) })
+        for c in cases {
+            var v = c
+            FeatureBins.radixSort(&v)
+            XCTAssertEqual(v, c.sorted(), "\(c.prefix(6))")
+            XCTAssertEqual(FeatureBins.cuts(sorted: v, maxBins: 16), FeatureBins.cuts(sorted: c.sorted(), maxBins: 16))
+        }
+    }
 }

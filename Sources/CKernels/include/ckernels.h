@@ -118,6 +118,10 @@ void mpl_bounds_seed(ptrdiff_t n, int32_t *labels, const double *mind2, const do
 void mpl_bin_column_f64(const double *x, ptrdiff_t rows, ptrdiff_t stride, const double *edges,
                         ptrdiff_t m, uint8_t *out, ptrdiff_t out_stride);
 
+/* Sorts n doubles (no NaN) ascending in place: an LSD radix sort on their bits, with n
+ * uint64 of scratch. The order of a comparison sort (-0 before +0). */
+void mpl_sort_f64(double *values, ptrdiff_t n, uint64_t *scratch);
+
 /* A node of a tree packed for one-byte codes, breadth-first with siblings adjacent (Swift's
  * BinnedPackedTree). Internal node: a row goes to `child` (left) when its code of `feature`
  * is <= `bin` or equals `missing` (the feature's missing code when missing values go left,

@@ -59,8 +59,18 @@ public struct FeatureBins: Sendable {
             if !v.isNaN { column.append(v) }
             i += step
         }
-        column.sort()
+        radixSort(&column)
         return cuts(sorted: column, maxBins: maxBins)
+    }
+
+    /// Sorts non-missing values ascending with the C radix sort (several times faster than a
+    /// comparison sort on the columns a forest bins; the same order).
+    static func radixSort(_ v: inout [Double]) {
+        guard v.count > 1 else { return }
+        var scratch = [UInt64](repeating: 0, count: v.count)
+        v.withUnsafeMutableBufferPointer { p in
+            scratch.withUnsafeMutableBufferPointer { s in mpl_sort_f64(p.baseAddress!, p.count, s.baseAddress!) }
+        }
     }
 
     /// Bins with given edges (for tests).
@@ -178,7 +188,7 @@ extension FeatureBins {
                     if !v.isNaN { column.append(v) }
                     i += step
                 }
-                column.sort()
+                Self.radixSort(&column)
                 return Self.cuts(sorted: column, maxBins: maxBins)
             }
         }
