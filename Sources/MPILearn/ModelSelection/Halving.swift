@@ -154,7 +154,8 @@ public struct HalvingSearchCV<E: Estimator> {
             resources += Array(repeating: rung.resources, count: estimators.count)
             warnings += r.warnings
             if var rep = report {
-                rep.makespan += r.report.makespan; rep.tasks += r.report.tasks; rep.totalTaskSeconds += r.report.totalTaskSeconds
+                rep.makespan += r.report.makespan; rep.tasks += r.report.tasks; rep.fits += r.report.fits
+                rep.totalTaskSeconds += r.report.totalTaskSeconds
                 rep.longestTask = max(rep.longestTask, r.report.longestTask)
                 rep.busyPerRank = zip(rep.busyPerRank, r.report.busyPerRank).map { $0 + $1 }
                 report = rep
@@ -180,18 +181,22 @@ public struct HalvingSearchCV<E: Estimator> {
     /// larger count takes a superset). Sorted.
     func subsample(_ rows: [Int], count: Int, y: [Int]?) -> [Int] {
         if count >= rows.count { return rows }
-        func key(_ r: Int) -> UInt64 { var g = Philox(seed: randomState, domain: Self.domain, stream: UInt64(r)); return g.next() }
+        // Each row's key is drawn once (not in the sort's comparisons).
+        func keyed(_ members: [Int]) -> [Int] {
+            members.map { r -> (UInt64, Int) in var g = Philox(seed: randomState, domain: Self.domain, stream: UInt64(r)); return (g.next(), r) }
+                .sorted { $0 < $1 }.map(\.1)
+        }
         var order: [(Double, Int, Int)] = []   // (position, class, row)
+        order.reserveCapacity(rows.count)
         if let y {
             var byClass: [Int: [Int]] = [:]
             for r in rows { byClass[y[r], default: []].append(r) }
             for (c, members) in byClass {
-                let sorted = members.sorted { (key($0), $0) < (key($1), $1) }
+                let sorted = keyed(members)
                 for (j, r) in sorted.enumerated() { order.append(((Double(j) + 0.5) / Double(sorted.count), c, r)) }
             }
         } else {
-            let sorted = rows.sorted { (key($0), $0) < (key($1), $1) }
-            for (j, r) in sorted.enumerated() { order.append((Double(j), 0, r)) }
+            for (j, r) in keyed(rows).enumerated() { order.append((Double(j), 0, r)) }
         }
         order.sort { ($0.0, $0.1, $0.2) < ($1.0, $1.1, $1.2) }
         return order.prefix(max(0, count)).map(\.2).sorted()
