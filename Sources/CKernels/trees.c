@@ -15,6 +15,7 @@
 #include "dispatch.h"
 
 #include <math.h>
+#include <stdlib.h>
 #include <string.h>
 
 /* Clang turns a select it deems predictable into a branch; this says it is not. */
@@ -241,4 +242,31 @@ void mpl_sort_f64(double *values, ptrdiff_t n, uint64_t *scratch) {
     }
     if (a != (uint64_t *)values) memcpy(values, a, (size_t)n * sizeof(uint64_t));
     for (ptrdiff_t i = 0; i < n; i++) values[i] = mpl_sort_value(((uint64_t *)values)[i]);
+}
+
+/* Transposes a rows x cols row-major matrix in place into its cols x rows transpose, by
+ * following the permutation's cycles (element k moves to k * rows mod (rows*cols - 1)),
+ * with one bit per element to mark the moved ones. No second copy of the matrix. */
+int mpl_transpose_inplace_f64(double *a, ptrdiff_t rows, ptrdiff_t cols) {
+    const ptrdiff_t n = rows * cols;
+    if (rows <= 1 || cols <= 1) return 0;
+    uint64_t *done = calloc((size_t)(n + 63) / 64, sizeof(uint64_t));
+    if (!done) return -1;
+    const ptrdiff_t m = n - 1;
+    for (ptrdiff_t start = 1; start < m; start++) {
+        if (done[start >> 6] >> (start & 63) & 1) continue;
+        ptrdiff_t k = start;
+        double carried = a[k];
+        do {
+            /* The element at k goes to k * rows mod m. */
+            ptrdiff_t next = (ptrdiff_t)(((__int128)k * rows) % m);
+            double t = a[next];
+            a[next] = carried;
+            carried = t;
+            done[k >> 6] |= (uint64_t)1 << (k & 63);
+            k = next;
+        } while (k != start);
+    }
+    free(done);
+    return 0;
 }

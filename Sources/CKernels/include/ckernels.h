@@ -122,6 +122,11 @@ void mpl_bin_column_f64(const double *x, ptrdiff_t rows, ptrdiff_t stride, const
  * uint64 of scratch. The order of a comparison sort (-0 before +0). */
 void mpl_sort_f64(double *values, ptrdiff_t n, uint64_t *scratch);
 
+/* Transposes a rows x cols row-major matrix in place into its cols x rows transpose (cycle
+ * following; one bit per element of scratch). Returns 0, or -1 when the bits cannot be
+ * allocated (the matrix is then unchanged). */
+int mpl_transpose_inplace_f64(double *a, ptrdiff_t rows, ptrdiff_t cols);
+
 /* A node of a tree packed for one-byte codes, breadth-first with siblings adjacent (Swift's
  * BinnedPackedTree). Internal node: a row goes to `child` (left) when its code of `feature`
  * is <= `bin` or equals `missing` (the feature's missing code when missing values go left,

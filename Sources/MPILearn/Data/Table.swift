@@ -1,3 +1,4 @@
+import CKernels
 /// The sorted distinct values of a categorical column; a value's code is its index.
 ///
 /// Built globally (every rank's distinct values are allgathered and sorted), so the code of
@@ -247,22 +248,31 @@ public struct ColumnDataset: Sendable {
                 globalRowStart: globalRowStart, globalRowCount: globalRowCount, targetName: targetName, classNames: classNames)
     }
 
-    /// The rows as a row-major ``Dataset``, releasing each column as soon as it is copied:
-    /// the peak is the matrix plus one column, not twice the data (when nothing else holds
-    /// the columns).
+    /// The rows as a row-major ``Dataset`` without holding the data twice (when nothing else
+    /// holds the columns): each column is appended to one buffer, column after column, and
+    /// released; then the buffer is transposed in place (cycle following, one bit per value
+    /// of scratch). The peak is the data plus one column, not twice the data.
     public consuming func intoDataset() -> Dataset<Double> {
         let d = columns.count, n = rowCount
         var cols = columns
         columns = []
-        var m = Matrix<Double>(rows: n, columns: d)
-        m.storage.withUnsafeMutableBufferPointer { out in
+        let storage = [Double](unsafeUninitializedCapacity: n * d) { buffer, count in
             for j in 0 ..< d {
-                cols[j].withUnsafeBufferPointer { c in for i in 0 ..< n { out[i * d + j] = c[i] } }
+                cols[j].withUnsafeBufferPointer { c in _ = UnsafeMutableBufferPointer(rebasing: buffer[(j * n) ..< (j * n + n)]).initialize(from: c) }
                 cols[j] = []
             }
+            count = n * d
+            // d × n (a column per row) into n × d.
+            if mpl_transpose_inplace_f64(buffer.baseAddress, d, n) != 0 {
+                // No memory for the bits: transpose through a copy instead.
+                let copy = Array(buffer)
+                for j in 0 ..< d { for i in 0 ..< n { buffer[i * d + j] = copy[j * n + i] } }
+            }
         }
-        return Dataset(features: m, target: target, featureNames: featureNames, categories: categories,
-                       globalRowStart: globalRowStart, globalRowCount: globalRowCount, targetName: targetName, classNames: classNames)
+        var out = Dataset(features: Matrix(rows: n, columns: d, storage: storage), target: target, featureNames: featureNames, categories: categories,
+                          globalRowStart: globalRowStart, globalRowCount: globalRowCount, targetName: targetName, classNames: classNames)
+        out.source = ""
+        return out
     }
 
     /// The columns as a row-major matrix (a copy).

@@ -38,6 +38,19 @@ public struct TrainingSet {
     /// The rows as a row-major dataset (a copy when they are columns).
     public var data: Dataset<Double> { rows.dataset }
 
+    /// Hands the rows over as a row-major dataset; columns are converted without a second
+    /// copy of the data (``ColumnDataset/intoDataset()``). The set keeps no rows.
+    public mutating func takeDataset() -> Dataset<Double> {
+        switch rows {
+        case .matrix(let d):
+            _ = takeRows()
+            return d
+        case .columns(let c):
+            _ = takeRows()   // the set lets go of the columns, so c holds the only reference
+            return c.intoDataset()
+        }
+    }
+
     public var rowCount: Int {
         switch rows { case .matrix(let d): return d.rowCount; case .columns(let c): return c.rowCount }
     }

@@ -167,11 +167,7 @@ public struct SearchJob: Sendable {
             var set = try TrainingData.loadTrain(path: job.train, target: E.role == .clusterer ? nil : job.target, categorical: job.categorical,
                                                  features: job.features, classification: E.role == .classifier, comm: readComm,
                                                  note: comm.rank == 0 ? note : { _ in })
-            var data: Dataset<Double>
-            switch set.takeRows() {
-            case .matrix(let d): data = d
-            case .columns(let c): data = c.intoDataset()
-            }
+            var data = set.takeDataset()
             if E.role == .clusterer { data.target = nil }
             data.source = job.train
             if !sharded { data.globalRowStart = 0; data.globalRowCount = data.rowCount }
