@@ -196,12 +196,7 @@ public struct KMeans: Codable, Equatable, Sendable {
         }
         try require(nClusters >= 1, "n_clusters", nClusters, "an integer >= 1")
         try require(nClusters <= rows, "n_clusters", nClusters, "at most the number of rows (\(rows))")
-        try require(maxIter >= 1, "max_iter", maxIter, "an integer >= 1")
-        try require(tol >= 0 && tol.isFinite, "tol", tol, "a finite number >= 0")
-        try require(initMaxIter >= 0, "init_max_iter", initMaxIter, "an integer >= 0")
-        try require(effectiveOversampling > 0 && effectiveOversampling.isFinite, "oversampling_factor", effectiveOversampling, "a finite number > 0")
-        try require(effectiveNInit >= 1, "n_init", effectiveNInit, "an integer >= 1")
-        try require(threads >= 1 && threads <= 1024, "threads", threads, "an integer in 1...1024")
+        try validate()   // the checks that need no data (Estimator.validate)
         if case .centers(let c) = initialization {
             try require(c.rows == nClusters, "init", "centres with \(c.rows) rows", "\(nClusters) rows (n_clusters)")
             try require(c.columns == features, "init", "centres with \(c.columns) columns", "\(features) columns (the data's features)")
