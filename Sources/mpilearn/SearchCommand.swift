@@ -32,6 +32,7 @@ struct SearchOptionsGroup: ParsableArguments {
     @Flag(help: "Also score each fit on its training rows.") var returnTrainScore: Bool = false
     @Option(help: "auto, replicated (every rank holds the data; tasks shared dynamically) or sharded (data-parallel fits).")
     var schedule: SearchJob.ScheduleChoice = .auto
+    @Option(help: "With sharded data: groups of ranks that fit different candidates at once (each group holds all rows).") var shardGroups: Int = 1
     @Option(help: "classification or regression (for random-forest and the target).") var task: String = "classification"
     @Option(help: "Training CSV, or a generator spec classification:ROWS,FEATURES[,SEED] / regression:ROWS,FEATURES[,SEED].") var train: String
     @Option(help: "Target column, or COLUMN>NUMBER for a binary target (also >=, <, <=). Not for k-means.") var target: String?
@@ -67,6 +68,7 @@ struct SearchOptionsGroup: ParsableArguments {
         j.errorScore = try ErrorScore(parsing: errorScore)
         j.returnTrainScore = returnTrainScore
         j.schedule = schedule
+        j.shardGroups = shardGroups
         j.categorical = list(categorical)
         j.features = features.map(list)
         j.outputModel = outputModel

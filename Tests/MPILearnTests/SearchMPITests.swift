@@ -79,9 +79,11 @@ final class SearchMPITests: XCTestCase {
         for i in 0 ..< 600 { text += String(format: "%.5f,%.5f\n", Double(i % 3) * 8 + rng.normal(), Double(i % 3) * -5 + rng.normal()) }
         try text.write(toFile: path("blobs.csv"), atomically: true, encoding: .utf8)
         var scores: [[Double]] = []
-        for (np, schedule) in [(1, "replicated"), (3, "sharded"), (2, "replicated")] {
+        // Last: 4 ranks in 2 groups, each group holding every row and fitting its own candidates.
+        for (np, schedule, groups) in [(1, "replicated", 1), (3, "sharded", 1), (2, "replicated", 1), (4, "sharded", 2)] {
             let out = try MPIRun.mpirun(np: np, "mpilearn", ["search", "grid", "--estimator", "kmeans", "--train", path("blobs.csv"), "--param", "n_clusters=2,3,4",
-                                                            "--cv", "3", "--schedule", schedule, "--results", path("k\(np).csv")], timeout: 120)
+                                                            "--cv", "3", "--schedule", schedule, "--shard-groups", String(groups),
+                                                            "--results", path("k\(np).csv")], timeout: 120)
             XCTAssertEqual(out.status, 0, "\(out)")
             XCTAssertTrue(out.stdout.contains("schedule: \(schedule)"), "\(out)")
             XCTAssertTrue(out.stdout.contains("best: {'n_clusters': "), "\(out)")
@@ -115,6 +117,7 @@ final class SearchMPITests: XCTestCase {
             (["search", "grid", "--train", path("train.csv"), "--target", "amount", "--estimator", "random-forest", "--param", "max_depth=2"],
              ["--task regression", "amount"]),
             (base + ["--estimator", "random-forest", "--param", "max_features=2,9", "--error-score", "raise"], ["candidate", "fold", "error_score=raise"]),
+            (base + ["--estimator", "random-forest", "--param", "max_depth=2", "--shard-groups", "2"], ["--shard-groups", "sharded"]),
         ]
         for (args, expect) in cases {
             let out = try MPIRun.mpirun(np: 2, "mpilearn", args, timeout: 60)

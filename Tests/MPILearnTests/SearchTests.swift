@@ -342,6 +342,26 @@ final class SearchTests: XCTestCase {
             XCTAssertEqual(a, b, accuracy: 1e-9 * abs(b))
         }
         XCTAssertEqual(out[0].bestParams, replicated.bestParams)
+        // Groups of ranks: at 4 and 5 ranks, 2 groups each hold every row and fit different
+        // candidates at once; the scores are those of the replicated search.
+        for (size, groups) in [(4, 2), (5, 2), (3, 3)] {
+            var grouped = options
+            grouped.shardGroups = groups
+            let g = try LocalWorld.run(size: size) { comm in
+                let block = Partition.block(count: rows, parts: comm.size, index: comm.rank)
+                var shard = try Generators.makeBlobs(nSamples: rows, nFeatures: 3, centers: 4, clusterStd: 1.5, randomState: 2, rows: block)
+                shard.globalRowStart = block.lowerBound
+                shard.globalRowCount = rows
+                return try GridSearchCV(KMeans(), grid: grid, options: grouped).fit(.sharded(shard), comm: comm)
+            }
+            XCTAssertEqual(g[0].scheduleReport.ranks, groups)
+            for r in g {
+                XCTAssertEqual(r.cvResults.csv(times: false), g[0].cvResults.csv(times: false), "size \(size)")
+                for (a, b) in zip(r.cvResults.splitTestScores.flatMap { $0 }, replicated.cvResults.splitTestScores.flatMap { $0 }) {
+                    XCTAssertEqual(a, b, accuracy: 1e-9 * abs(b), "size \(size), \(groups) groups")
+                }
+            }
+        }
         // The forest's fit depends on the sharding, so it refuses sharded data.
         let m = message { _ = try GridSearchCV(Self.forest, grid: ParameterGrid(["max_depth": [2]])).fit(.sharded(try Self.data()), comm: LocalCommunicator.solo()) }
         XCTAssertTrue(m.contains("replicated"), m)

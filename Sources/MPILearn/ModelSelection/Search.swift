@@ -64,6 +64,11 @@ public struct SearchOptions: Sendable {
     public var returnTrainScore: Bool
     /// A group id per global row, for ``GroupKFold``.
     public var groups: [Int]?
+    /// Sharded data: the ranks form this many groups (rank r in group r mod G), the rows are
+    /// redistributed so every group holds all of them over its members, and the groups fit
+    /// different candidates at once, each fit data-parallel within its group. 1: all ranks
+    /// fit every task together.
+    public var shardGroups: Int = 1
     /// Called on rank 0 as its tasks finish.
     public var progress: (@Sendable (SearchProgress) -> Void)?
 
@@ -232,6 +237,13 @@ public enum ModelSearch {
                                        iteration: Int? = nil, comm: any Communicator) throws
         -> (test: [[Double]], train: [[Double]]?, fit: [[Double]], score: [[Double]], warnings: [String], report: SearchScheduleReport) {
         let nC = estimators.count, nK = folds.first?.count ?? 0
+        // Sharded data in groups of ranks: each group holds every row over its members.
+        try require(options.shardGroups >= 1 && options.shardGroups <= comm.size, "shard_groups", options.shardGroups,
+                    "an integer in 1...\(comm.size) (the number of ranks)")
+        let grouped = sharded && options.shardGroups > 1
+        var groupComm: (any Communicator)? = nil
+        var data = problem.data
+        if grouped { (groupComm, data) = try regroup(problem.data, groups: options.shardGroups, comm: comm) }
         let solo = LocalCommunicator.solo()
         let t0 = monotonicSeconds()
         var mine: [TaskOutcome] = []
@@ -251,7 +263,7 @@ public enum ModelSearch {
             let unit = units[u], k = unit.fold
             let fold = folds[unit.members[0]][k]
             let start = monotonicSeconds() - t0
-            let (trainRows, testRows, trainStart, _) = localRows(fold, data: problem.data, sharded: sharded)
+            let (trainRows, testRows, trainStart, _) = localRows(fold, data: data, sharded: sharded)
             var outs = unit.members.map { TaskOutcome(task: $0 * nK + k, test: .nan, train: nil, fitTime: 0, scoreTime: 0, error: nil, start: start, end: start) }
             var member = 0
             do {
@@ -260,21 +272,21 @@ public enum ModelSearch {
                 let largest = unit.members.last!
                 if sharded {
                     // Every rank's rows of the fold, with their place in the fold's global order.
-                    var train = problem.data.rows(trainRows)
+                    var train = data.rows(trainRows)
                     train.globalRowStart = trainStart
                     train.globalRowCount = fold.train.count
                     fitted = try estimators[largest].fit(train, comm: runComm)
                 } else {
-                    fitted = try estimators[largest].fit(problem.data, rows: trainRows, cache: caches[k], comm: runComm)
+                    fitted = try estimators[largest].fit(data, rows: trainRows, cache: caches[k], comm: runComm)
                 }
                 let fitTime = monotonicSeconds() - f0
-                let y = problem.data.target
+                let y = data.target
                 let yTest = y.map { t in testRows.map { t[$0] } }, yTrain = y.map { t in trainRows.map { t[$0] } }
                 // Nested candidates: every prefix scored in one pass where the learner can; the
                 // pass's time is apportioned like the fit's.
                 let ns0 = monotonicSeconds()
                 let nested = options.returnTrainScore ? nil : try unit.values.map {
-                    try estimators[largest].nestedScores(fitted, values: $0, scoring: problem.scoring, data: problem.data, rows: testRows, y: yTest,
+                    try estimators[largest].nestedScores(fitted, values: $0, scoring: problem.scoring, data: data, rows: testRows, y: yTest,
                                                          labels: problem.labels, comm: runComm)
                 }
                 let nestedTime = monotonicSeconds() - ns0
@@ -290,10 +302,10 @@ public enum ModelSearch {
                     // A shared fit's time is apportioned by the nested parameter (trees).
                     outs[i].fitTime = unit.values.map { fitTime * Double($0[i]) / Double(max(1, $0.last!)) } ?? fitTime
                     let s0 = monotonicSeconds()
-                    outs[i].test = try problem.scoring.score(model, data: problem.data, rows: testRows, y: yTest, labels: problem.labels, comm: runComm)
+                    outs[i].test = try problem.scoring.score(model, data: data, rows: testRows, y: yTest, labels: problem.labels, comm: runComm)
                     outs[i].scoreTime = monotonicSeconds() - s0
                     if options.returnTrainScore {
-                        outs[i].train = try problem.scoring.score(model, data: problem.data, rows: trainRows, y: yTrain, labels: problem.labels, comm: runComm)
+                        outs[i].train = try problem.scoring.score(model, data: data, rows: trainRows, y: yTrain, labels: problem.labels, comm: runComm)
                     }
                 }
             } catch {
@@ -326,7 +338,19 @@ public enum ModelSearch {
                 progress(progressReport(taken: taken, total: total, t0: t0, iteration: iteration, best: best, estimators: estimators, nK: nK))
             }
         }
-        if sharded {
+        if let sub = groupComm {
+            // Groups take units through the shared counter: each group's first rank draws,
+            // its members fit the unit together, and the first rank keeps the outcome.
+            let counter = try comm.makeSharedCounter(initial: 0)
+            while true {
+                let drawn = sub.rank == 0 ? try counter.fetchAndAdd(1) : 0
+                let next = Int(try sub.broadcast(Int64(drawn), root: 0))
+                if next >= total { break }
+                let o = try run(next, comm: sub)
+                if sub.rank == 0 { record(o, taken: next + 1) }
+            }
+            try counter.free()
+        } else if sharded {
             // Every unit by all ranks, data-parallel, in order.
             for u in 0 ..< total { record(try run(u, comm: comm), taken: u + 1) }
         } else {
@@ -368,7 +392,7 @@ public enum ModelSearch {
         let tasks = nC * nK
         var all: [TaskOutcome]
         var busy: [Double], durations: [Double]
-        if sharded {
+        if sharded && !grouped {
             all = mine
             busy = [Double](repeating: unitSeconds.reduce(0, +), count: comm.size)
             durations = unitSeconds
@@ -386,10 +410,41 @@ public enum ModelSearch {
         let makespan = try comm.allreduce(monotonicSeconds() - t0, op: .max)
         func table(_ f: (TaskOutcome) -> Double) -> [[Double]] { (0 ..< nC).map { c in (0 ..< nK).map { f(all[c * nK + $0]) } } }
         // Sharded data: every fit uses all ranks, so the schedule is one worker's.
-        let report = SearchScheduleReport(schedule: sharded ? .sharded : .replicated, ranks: sharded ? 1 : comm.size, tasks: tasks, fits: total, makespan: makespan,
+        let workers = grouped ? options.shardGroups : (sharded ? 1 : comm.size)
+        let report = SearchScheduleReport(schedule: sharded ? .sharded : .replicated, ranks: workers, tasks: tasks, fits: total, makespan: makespan,
                                           totalTaskSeconds: durations.reduce(0, +), longestTask: durations.max() ?? 0, busyPerRank: busy)
         return (table(\.test), options.returnTrainScore ? table { $0.train ?? .nan } : nil, table(\.fitTime), table(\.scoreTime),
                 all.compactMap(\.error), report)
+    }
+
+    /// Collective. Splits the ranks into `groups` groups (rank r in group r mod groups, in
+    /// rank order) and moves the rows so that each group holds every row, in blocks over its
+    /// members in global row order (an all-to-all of features and targets).
+    /// - Returns: the group's communicator and this rank's block.
+    static func regroup(_ data: Dataset<Double>, groups g: Int, comm: any Communicator) throws -> (any Communicator, Dataset<Double>) {
+        let p = comm.size, n = data.globalRowCount, d = data.featureCount
+        guard let sub = try comm.split(color: comm.rank % g, key: comm.rank) else {
+            throw MPILearnError.mismatch("regroup: rank \(comm.rank) got no group")
+        }
+        func block(_ r: Int) -> Range<Int> { Partition.block(count: n, parts: (p - r % g + g - 1) / g, index: r / g) }
+        let lo = data.globalRowStart, hi = lo + data.rowCount
+        var rows = [Int](repeating: 0, count: p), features: [Double] = [], target: [Double] = []
+        for r in 0 ..< p {
+            let b = block(r), s = max(lo, b.lowerBound), e = min(hi, b.upperBound)
+            guard s < e else { continue }
+            rows[r] = e - s
+            features += data.features.storage[((s - lo) * d) ..< ((e - lo) * d)]
+            if let t = data.target { target += t[(s - lo) ..< (e - lo)] }
+        }
+        let mine = block(comm.rank)
+        let (x, _) = try comm.alltoallv(features, sendCounts: rows.map { $0 * d })
+        guard x.count == mine.count * d else { throw MPILearnError.mismatch("regroup: received \(x.count / max(1, d)) rows for a block of \(mine.count)") }
+        var out = data
+        out.features = Matrix(rows: mine.count, columns: d, storage: x)
+        if data.target != nil { out.target = try comm.alltoallv(target, sendCounts: rows).values }
+        out.globalRowStart = mine.lowerBound
+        out.globalRowCount = n
+        return (sub, out)
     }
 
     /// Candidates grouped for shared fits: those that differ only in the estimator's nested

@@ -67,6 +67,8 @@ public struct SearchJob: Sendable {
     public var errorScore: ErrorScore = .nan
     public var returnTrainScore = false
     public var schedule: ScheduleChoice = .auto
+    /// Sharded schedule: groups of ranks fitting candidates at once (``SearchOptions/shardGroups``).
+    public var shardGroups = 1
     public var train: String
     public var target: String?
     public var categorical: [String] = []
@@ -162,6 +164,10 @@ public struct SearchJob: Sendable {
                 // The same on every rank: the condition before the collective is rank-independent.
                 if E.fitsShardedData && comm.size > 1 { sharded = try Self.tooLargeToReplicate(job.train, comm: comm) } else { sharded = false }
             }
+            if job.shardGroups != 1 {
+                try require(sharded, "--shard-groups", job.shardGroups, "1 unless the schedule is sharded (--schedule sharded)")
+                try require(job.shardGroups >= 1 && job.shardGroups <= comm.size, "--shard-groups", job.shardGroups, "an integer in 1...\(comm.size) (the number of ranks)")
+            }
             let note: (String) -> Void = { say("note: \($0)") }
             let readComm: any Communicator = sharded ? comm : LocalCommunicator.solo()
             var set = try TrainingData.loadTrain(path: job.train, target: E.role == .clusterer ? nil : job.target, categorical: job.categorical,
@@ -183,8 +189,9 @@ public struct SearchJob: Sendable {
             let progress = ProgressPrinter(log: log, root: root)
             var callback: (@Sendable (SearchProgress) -> Void)? = nil
             if root { callback = { (p: SearchProgress) in progress.update(p) } }
-            let options = SearchOptions(cv: cv, scoring: job.scoring, refit: job.refit, errorScore: job.errorScore,
+            var options = SearchOptions(cv: cv, scoring: job.scoring, refit: job.refit, errorScore: job.errorScore,
                                         returnTrainScore: job.returnTrainScore, progress: callback)
+            options.shardGroups = job.shardGroups
             let searchData: SearchData = sharded ? .sharded(data) : .replicated(data)
             let result: SearchResult<E>
             switch job.method {
