@@ -291,63 +291,58 @@ public enum TrainingData {
         public var globalRows: Int
     }
 
-    /// Collective. Loads a test set for `header`'s model. With `broadcast`, every rank gets
-    /// every row (rank 0 reads, then broadcasts); otherwise each rank gets its block.
+    /// Collective. Loads a test set for a forest model (its header's ``ForestHeader/schema``).
     public static func loadTest(path: String, header: ForestHeader, target: String?, broadcast: Bool,
                          comm: any Communicator, note: (String) -> Void, whenRead: () throws -> Void = {}) throws -> TestRows {
+        try loadTest(path: path, schema: header.schema, target: target, broadcast: broadcast, comm: comm, note: note, whenRead: whenRead)
+    }
+
+    /// Collective. Loads a test set shaped for a model's ``FeatureSchema``: its features in
+    /// its order, categorical values recoded onto its dictionaries (``FeatureSchema/align(_:)``),
+    /// labels as its class codes. With `broadcast`, every rank gets every row (rank 0 reads,
+    /// then broadcasts); otherwise each rank gets its block.
+    public static func loadTest(path: String, schema: FeatureSchema, target: String?, broadcast: Bool,
+                         comm: any Communicator, note: (String) -> Void, whenRead: () throws -> Void = {}) throws -> TestRows {
         if let g = try generated(path, comm: comm, test: true) {
-            try checkGenerated(g, header: header)
+            try checkGenerated(g, schema: schema)
             if broadcast {
                 // Generated rows are a pure function of the row index: every rank makes all.
                 let all = try generated(path, comm: LocalCommunicator.solo(), test: true)!
                 try whenRead()
-                return TestRows(x: all.data.features, y: target == nil ? nil : try codes(all.data.target!, header: header, names: nil, path: path),
+                return TestRows(x: all.data.features, y: target == nil ? nil : try codes(all.data.target!, schema: schema, names: nil, path: path),
                                 globalRowStart: 0, globalRows: all.data.rowCount)
             }
-            return TestRows(x: g.data.features, y: target == nil ? nil : try codes(g.data.target!, header: header, names: nil, path: path),
+            return TestRows(x: g.data.features, y: target == nil ? nil : try codes(g.data.target!, schema: schema, names: nil, path: path),
                             globalRowStart: g.data.globalRowStart, globalRows: g.data.globalRowCount)
         }
         let spec = try target.map(TargetSpec.init)
-        let d = header.featureNames.count
+        let d = schema.featureNames.count
         var x: [Double] = [], y: [Double] = [], rows = 0, notes: [String] = [], hasY = false
         var start = 0
         if !broadcast || comm.rank == 0 {
             // broadcast: rank 0 reads the whole file alone; otherwise every rank its byte range.
             let readComm: any Communicator = broadcast ? LocalCommunicator.solo() : comm
             let names = try columnNames(path)
-            let missing = header.featureNames.filter { !names.contains($0) }
-            guard missing.isEmpty else {
-                throw MPILearnError.mismatch("\(path): the columns differ from the model's: missing \(missing.joined(separator: ", ")) (the model uses \(header.featureNames.joined(separator: ", ")))")
-            }
+            try schema.requireColumns(names, path: path)
             if let spec, !names.contains(spec.column) {
                 throw MPILearnError.invalidParameter(name: "--target", value: "'\(spec.column)'", allowed: "a column of \(path): \(names.joined(separator: ", "))")
             }
-            var types: [String: ColumnType] = [:]
-            for (j, f) in header.featureNames.enumerated() { types[f] = header.categories[j] != nil ? .categorical : .numeric }
-            var columns = header.featureNames
+            var types = schema.columnTypes
+            var columns = schema.featureNames
             if let spec, !columns.contains(spec.column) {
                 columns.append(spec.column)
-                types[spec.column] = spec.op == nil && header.task == .classification ? .categorical : .numeric
+                types[spec.column] = spec.op == nil && schema.classes != nil ? .categorical : .numeric
             }
             var table = try read(path, options: CSVOptions(columns: columns, types: types), comm: readComm)
-            // Categorical features onto the model's codes; unseen values become missing.
-            for (j, f) in header.featureNames.enumerated() {
-                guard let values = header.categories[j] else { continue }
-                let dict = CategoryDictionary(sortedUnique: values)
-                if let own = try table.categories(of: f) {
-                    let unseen = own.values.filter { dict.code(of: $0) == nil }
-                    if !unseen.isEmpty { notes.append("\(f): \(unseen.count) value(s) not seen in training (\(unseen.prefix(5).joined(separator: ", "))) treated as missing") }
-                }
-                try table.recode(column: f, to: dict, policy: .missing)
-            }
+            notes += try schema.align(&table)
             var localDropped = 0
             if let spec {
                 let (values, names) = targetValues(try table.column(named: spec.column), spec: spec)
                 var labels = values
-                if header.task == .classification {
+                if let classes = schema.classes {
                     // Label names (the column's dictionary, or false/true) onto the model's classes.
                     var index: [String: Int] = [:]
-                    for (i, c) in header.classes.enumerated() { index[c] = i }
+                    for (i, c) in classes.enumerated() { index[c] = i }
                     for i in labels.indices where !labels[i].isNaN {
                         let label: String
                         if let names { label = names[Int(labels[i])] } else {
@@ -356,7 +351,7 @@ public enum TrainingData {
                         }
                         guard let c = index[label] else {
                             throw MPILearnError.dataError(SourceLocation(file: path),
-                                                          "data row \(table.globalRowStart + i + 1): label '\(label)' was never seen in training (the model's classes: \(header.classes.joined(separator: ", ")))")
+                                                          "data row \(table.globalRowStart + i + 1): label '\(label)' was never seen in training (the model's classes: \(listPreview(classes)))")
                         }
                         labels[i] = Double(c)
                     }
@@ -371,7 +366,7 @@ public enum TrainingData {
             if !broadcast { try comm.allreduce(&droppedAll, op: .sum) }
             if let spec, droppedAll[0] > 0 { notes.append("dropped \(droppedAll[0]) test rows whose target \(spec.column) is missing") }
             rows = table.rowCount
-            x = try table.matrix(Double.self, columns: header.featureNames).storage
+            x = try schema.matrix(table).storage
             table.columns = []
             if !broadcast {
                 let counts = try comm.allgatherCounts(rows)
@@ -390,10 +385,10 @@ public enum TrainingData {
     }
 
     /// Maps test labels to the model's class codes; a label never seen in training is an error.
-    public static func codes(_ labels: [Double], header: ForestHeader, names: [String]?, path: String, lines: [Int]? = nil, boolean: Bool = false) throws -> [Double] {
-        guard header.task == .classification else { return labels }
+    public static func codes(_ labels: [Double], schema header: FeatureSchema, names: [String]?, path: String, lines: [Int]? = nil, boolean: Bool = false) throws -> [Double] {
+        guard let classes = header.classes else { return labels }
         var index: [String: Int] = [:]
-        for (i, c) in header.classes.enumerated() { index[c] = i }
+        for (i, c) in classes.enumerated() { index[c] = i }
         return try labels.indices.map { i in
             let label: String
             if let names { label = names[i] } else if boolean { label = labels[i] == 1 ? "true" : "false" } else {
@@ -402,13 +397,13 @@ public enum TrainingData {
             }
             guard let c = index[label] else {
                 throw MPILearnError.dataError(SourceLocation(file: path, line: lines?[i]),
-                                              "label '\(label)' was never seen in training (the model's classes: \(header.classes.joined(separator: ", ")))")
+                                              "label '\(label)' was never seen in training (the model's classes: \(listPreview(classes)))")
             }
             return Double(c)
         }
     }
 
-    public static func checkGenerated(_ g: TrainingSet, header: ForestHeader) throws {
+    public static func checkGenerated(_ g: TrainingSet, schema header: FeatureSchema) throws {
         guard g.data.featureCount == header.featureNames.count else {
             throw MPILearnError.mismatch("\(g.source): the columns differ from the model's: \(g.data.featureCount) features, the model has \(header.featureNames.count)")
         }
@@ -439,5 +434,76 @@ public enum TrainingData {
         data.targetName = "y"
         data.source = spec
         return TrainingSet(data: data, classNames: nil, target: "y", source: spec)
+    }
+}
+
+/// What a fitted model expects of its input: its features in order, each one's category
+/// dictionary (nil for a numeric feature), and its target (name, and class names for a
+/// classifier). Test and prediction data are shaped by it (``align(_:)``, ``matrix(_:)``).
+public struct FeatureSchema: Codable, Equatable, Sendable {
+    public var featureNames: [String]
+    /// Per feature, the training dictionary's values in code order, or nil (numeric).
+    public var categories: [[String]?]
+    public var target: String
+    /// Class names in code order for a classifier; nil otherwise.
+    public var classes: [String]?
+
+    public init(featureNames: [String], categories: [[String]?]? = nil, target: String = "", classes: [String]? = nil) {
+        self.featureNames = featureNames
+        self.categories = categories ?? Array(repeating: nil, count: featureNames.count)
+        self.target = target
+        self.classes = classes
+    }
+
+    /// The CSV column types that read these features (categorical or numeric).
+    public var columnTypes: [String: ColumnType] {
+        var t: [String: ColumnType] = [:]
+        for (j, f) in featureNames.enumerated() { t[f] = categories[j] != nil ? .categorical : .numeric }
+        return t
+    }
+
+    /// Checks that a file's columns hold every feature.
+    /// - Throws: ``MPILearnError/mismatch`` naming the missing features.
+    public func requireColumns(_ names: [String], path: String) throws {
+        let missing = featureNames.filter { !names.contains($0) }
+        guard missing.isEmpty else {
+            throw MPILearnError.mismatch("\(path): the columns differ from the model's: missing \(listPreview(missing)) (the model uses \(listPreview(featureNames)))")
+        }
+    }
+
+    /// Recodes the table's categorical features onto this schema's dictionaries, so a value
+    /// has its training code; a value never seen in training becomes missing.
+    /// - Returns: a note per feature with unseen values (how many, the first five).
+    public func align(_ table: inout Table) throws -> [String] {
+        var notes: [String] = []
+        for (j, f) in featureNames.enumerated() {
+            guard let values = categories[j] else { continue }
+            let dict = CategoryDictionary(sortedUnique: values)
+            if let own = try table.categories(of: f) {
+                let unseen = own.values.filter { dict.code(of: $0) == nil }
+                if !unseen.isEmpty { notes.append("\(f): \(unseen.count) value(s) not seen in training (\(listPreview(unseen, limit: 5))) treated as missing") }
+            }
+            try table.recode(column: f, to: dict, policy: .missing)
+        }
+        return notes
+    }
+
+    /// The features of an aligned table, in this schema's order, as a row-major matrix.
+    public func matrix(_ table: Table) throws -> Matrix<Double> {
+        try table.matrix(Double.self, columns: featureNames)
+    }
+}
+
+extension ForestHeader {
+    /// The forest's input schema.
+    public var schema: FeatureSchema {
+        FeatureSchema(featureNames: featureNames, categories: categories, target: target, classes: task == .classification ? classes : nil)
+    }
+}
+
+extension Dataset {
+    /// The schema of these rows: features, their dictionaries, the target and its class names.
+    public var schema: FeatureSchema {
+        FeatureSchema(featureNames: featureNames, categories: categories.map { $0?.values }, target: targetName, classes: classNames)
     }
 }
