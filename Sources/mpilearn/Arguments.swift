@@ -14,6 +14,8 @@ extension ForestHeader.Task: ExpressibleByArgument {}
 extension KMeansAlgorithm: ExpressibleByArgument {}
 extension ColumnType: ExpressibleByArgument {}
 extension ParallelFile.Layout: ExpressibleByArgument {}
+extension SearchJob.ScheduleChoice: ExpressibleByArgument {}
+extension Scoring: ExpressibleByArgument {}
 
 /// `forest run --prediction`: how the test rows meet the trees.
 enum PredictionStrategy: String, CaseIterable, ExpressibleByArgument {

@@ -3,8 +3,6 @@ import Foundation
 import MPILearn
 import SwiftMPI
 
-extension SearchJob.ScheduleChoice: ExpressibleByArgument {}
-extension Scoring: ExpressibleByArgument {}
 
 /// `mpilearn search grid|random|halving`: hyper-parameter search with cross-validation.
 struct SearchCommand: ParsableCommand {

@@ -195,6 +195,17 @@ public struct Dataset<T: LinearAlgebraScalar>: Sendable {
         return out
     }
 
+    /// Calls `body` with the rows `rows` (local positions, in that order) a block of
+    /// `blockRows` at a time, so a long row list is never copied whole.
+    public func forEachBlock(of rows: [Int], blockRows: Int, _ body: (Dataset<T>) throws -> Void) rethrows {
+        var start = 0
+        while start < rows.count {
+            let end = min(rows.count, start + max(1, blockRows))
+            try body(self.rows(Array(rows[start ..< end])))
+            start = end
+        }
+    }
+
     /// The name of each target value: the class name it indexes, or the number printed as
     /// an integer where it is one (the names a classifier's classes use).
     public func labelName(_ value: Double) -> String { ClassLabels.name(of: value, classNames: classNames) }

@@ -409,11 +409,17 @@ public enum TrainingData {
         }
     }
 
+    /// Whether `spec` names generated data (`classification:…` or `regression:…`), not a file.
+    public static func isGeneratorSpec(_ spec: String) -> Bool {
+        let parts = spec.split(separator: ":", maxSplits: 1)
+        return parts.count == 2 && ["classification", "regression"].contains(parts[0])
+    }
+
     /// A generator spec (`classification:N,F[,SEED]` or `regression:N,F[,SEED]`) as this rank's
     /// block; nil if `spec` is a path. Test sets use rows from 2^40 on, disjoint from training.
     public static func generated(_ spec: String, comm: any Communicator, test: Bool) throws -> TrainingSet? {
+        guard isGeneratorSpec(spec) else { return nil }
         let parts = spec.split(separator: ":", maxSplits: 1).map(String.init)
-        guard parts.count == 2, ["classification", "regression"].contains(parts[0]) else { return nil }
         let nums = parts[1].split(separator: ",").map { Int($0) }
         guard nums.count >= 2, nums.count <= 3, nums.allSatisfy({ $0 != nil && $0! >= 0 }) else {
             throw MPILearnError.invalidParameter(name: "generated data", value: spec, allowed: "\(parts[0]):ROWS,FEATURES[,SEED]")

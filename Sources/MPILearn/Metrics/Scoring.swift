@@ -77,12 +77,7 @@ public enum Scoring: String, CaseIterable, Codable, Sendable {
     public func score(_ model: any FittedModel, data: Dataset<Double>, rows: [Int], y: [Double]?, labels: [String] = [],
                       comm: any Communicator, blockRows: Int = 32768) throws -> Double {
         try score(model, rows: rows.count, y: y, labels: labels, comm: comm) { body in
-            var start = 0
-            while start < rows.count {
-                let end = min(rows.count, start + blockRows)
-                try body(data.rows(Array(rows[start ..< end])).features)
-                start = end
-            }
+            try data.forEachBlock(of: rows, blockRows: blockRows) { try body($0.features) }
         }
     }
 
@@ -95,12 +90,7 @@ public enum Scoring: String, CaseIterable, Codable, Sendable {
             guard let m = model as? any ClassifierModel else { throw mismatchRole(model) }
             guard let y else { throw MPILearnError.mismatch("scoring \(rawValue) needs a target") }
             let yTrue = y.map { Int($0) }
-            var index: [String: Int] = [:]
-            for (i, c) in labels.enumerated() { index[c] = i }
-            let toGlobal = try m.classes.map { c -> Int in
-                guard let g = index[c] else { throw MPILearnError.mismatch("the model's class '\(c)' is not a class of the data (\(listPreview(labels)))") }
-                return g
-            }
+            let toGlobal = try Self.labelIndices(m.classes, in: labels)
             let k = labels.count
             switch self {
             case .accuracy, .balancedAccuracy, .f1, .f1Macro:
@@ -116,11 +106,7 @@ public enum Scoring: String, CaseIterable, Codable, Sendable {
                     for i in 0 ..< x.rows { for (c, g) in toGlobal.enumerated() { proba[(at + i) * k + g] = p[i, c] } }
                     at += x.rows
                 }
-                if self == .rocAUC {
-                    let scores = (0 ..< n).map { proba[$0 * k + (k - 1)] }
-                    return try Metrics.rocAUC(yTrue: yTrue, scores: scores, positive: k - 1, comm: comm)
-                }
-                return -(try Metrics.logLoss(yTrue: yTrue, proba: proba, classes: k, comm: comm))
+                return try probabilityScore(yTrue: yTrue, proba: proba, classes: k, comm: comm)
             }
         case .regressor:
             guard let m = model as? any RegressorModel else { throw mismatchRole(model) }
@@ -148,12 +134,7 @@ public enum Scoring: String, CaseIterable, Codable, Sendable {
     /// sums (the forest's `predict`), probabilities the sums over `count` (its `predictProba`).
     public func score(classSums sums: [Double], count: Int, modelClasses: [String], y: [Double], labels: [String], comm: any Communicator) throws -> Double {
         guard role == .classifier else { throw MPILearnError.invalidParameter(name: "scoring", value: rawValue, allowed: "a scoring for a classifier") }
-        var index: [String: Int] = [:]
-        for (i, c) in labels.enumerated() { index[c] = i }
-        let toGlobal = try modelClasses.map { c -> Int in
-            guard let g = index[c] else { throw MPILearnError.mismatch("the model's class '\(c)' is not a class of the data (\(listPreview(labels)))") }
-            return g
-        }
+        let toGlobal = try Self.labelIndices(modelClasses, in: labels)
         let kModel = modelClasses.count, k = labels.count, n = y.count
         let yTrue = y.map { Int($0) }
         switch self {
@@ -164,11 +145,27 @@ public enum Scoring: String, CaseIterable, Codable, Sendable {
             let c = Double(max(1, count))
             var proba = [Double](repeating: 0, count: n * k)
             for i in 0 ..< n { for (m, g) in toGlobal.enumerated() { proba[i * k + g] = sums[i * kModel + m] / c } }
-            if self == .rocAUC {
-                return try Metrics.rocAUC(yTrue: yTrue, scores: (0 ..< n).map { proba[$0 * k + (k - 1)] }, positive: k - 1, comm: comm)
-            }
-            return -(try Metrics.logLoss(yTrue: yTrue, proba: proba, classes: k, comm: comm))
+            return try probabilityScore(yTrue: yTrue, proba: proba, classes: k, comm: comm)
         }
+    }
+
+    /// Each model class's index among the problem's `labels` (a fold's model may miss one).
+    static func labelIndices(_ modelClasses: [String], in labels: [String]) throws -> [Int] {
+        var index: [String: Int] = [:]
+        for (i, c) in labels.enumerated() { index[c] = i }
+        return try modelClasses.map { c -> Int in
+            guard let g = index[c] else { throw MPILearnError.mismatch("the model's class '\(c)' is not a class of the data (\(listPreview(labels)))") }
+            return g
+        }
+    }
+
+    /// roc_auc (the last class's probability) or neg_log_loss from probabilities over the
+    /// problem's classes (rows × classes). Collective.
+    func probabilityScore(yTrue: [Int], proba: [Double], classes k: Int, comm: any Communicator) throws -> Double {
+        if self == .rocAUC {
+            return try Metrics.rocAUC(yTrue: yTrue, scores: (0 ..< yTrue.count).map { proba[$0 * k + (k - 1)] }, positive: k - 1, comm: comm)
+        }
+        return -(try Metrics.logLoss(yTrue: yTrue, proba: proba, classes: k, comm: comm))
     }
 
     private func mismatchRole(_ model: any FittedModel) -> MPILearnError {

@@ -164,9 +164,8 @@ public enum ModelSearch {
         var data: Dataset<Double>
         var role: EstimatorRole
         var scoring: Scoring
-        /// Classifier: class names in label order; `y` holds indices into them.
+        /// Classifier: class names in label order; the data's targets are indices into them.
         var labels: [String]
-        var y: [Double]?
         /// Global labels (class indices) and groups, for the splitters.
         var globalY: [Int]?
         var globalRows: Int
@@ -228,7 +227,7 @@ public enum ModelSearch {
         d.target = y ?? d.target
         // The targets are now indices into `labels`, which name them.
         if role == .classifier { d.classNames = labels }
-        return (estimators, Problem(data: d, role: role, scoring: scoring, labels: labels, y: y, globalY: globalY, globalRows: globalRows), folds)
+        return (estimators, Problem(data: d, role: role, scoring: scoring, labels: labels, globalY: globalY, globalRows: globalRows), folds)
     }
 
     /// Collective. Evaluates `estimators[c]` on `folds[k]` for every task and returns the
@@ -259,6 +258,10 @@ public enum ModelSearch {
         let units = groups.flatMap { g in (0 ..< nK).map { (members: g.members, values: g.values, fold: $0) } }
         let total = units.count
 
+        /// "candidate c {changed parameters}[, iteration i], fold k", for messages.
+        func describe(_ c: Int, fold k: Int) -> String {
+            "candidate \(c) \(pythonDict(estimators[c].changedParameters(from: estimators)))" + (iteration.map { ", iteration \($0)" } ?? "") + ", fold \(k)"
+        }
         func run(_ u: Int, comm runComm: any Communicator) throws -> [TaskOutcome] {
             let unit = units[u], k = unit.fold
             let fold = folds[unit.members[0]][k]
@@ -281,7 +284,10 @@ public enum ModelSearch {
                 }
                 let fitTime = monotonicSeconds() - f0
                 let y = data.target
-                let yTest = y.map { t in testRows.map { t[$0] } }, yTrain = y.map { t in trainRows.map { t[$0] } }
+                let yTest = y.map { t in testRows.map { t[$0] } }
+                let yTrain = options.returnTrainScore ? y.map { t in trainRows.map { t[$0] } } : nil
+                // A shared fit's time is apportioned by the nested parameter (trees).
+                let fitTimes = unit.values.map { v in v.map { fitTime * Double($0) / Double(max(1, v.last!)) } } ?? [fitTime]
                 // Nested candidates: every prefix scored in one pass where the learner can; the
                 // pass's time is apportioned like the fit's.
                 let ns0 = monotonicSeconds()
@@ -292,15 +298,13 @@ public enum ModelSearch {
                 let nestedTime = monotonicSeconds() - ns0
                 for (i, c) in unit.members.enumerated() {
                     member = i
+                    outs[i].fitTime = fitTimes[i]
                     if let nested, let values = unit.values {
-                        outs[i].fitTime = fitTime * Double(values[i]) / Double(max(1, values.last!))
                         outs[i].scoreTime = nestedTime * Double(values[i]) / Double(max(1, values.reduce(0, +)))
                         outs[i].test = nested[i]
                         continue
                     }
                     let model = try unit.values.map { try estimators[c].truncated(fitted, to: $0[i]) } ?? fitted
-                    // A shared fit's time is apportioned by the nested parameter (trees).
-                    outs[i].fitTime = unit.values.map { fitTime * Double($0[i]) / Double(max(1, $0.last!)) } ?? fitTime
                     let s0 = monotonicSeconds()
                     outs[i].test = try problem.scoring.score(model, data: data, rows: testRows, y: yTest, labels: problem.labels, comm: runComm)
                     outs[i].scoreTime = monotonicSeconds() - s0
@@ -309,8 +313,7 @@ public enum ModelSearch {
                     }
                 }
             } catch {
-                let c = unit.members[member]
-                let what = "candidate \(c) \(pythonDict(estimators[c].changedParameters(from: estimators)))" + (iteration.map { ", iteration \($0)" } ?? "") + ", fold \(k)"
+                let what = describe(unit.members[member], fold: k)
                 let message = (error as? MPILearnError)?.description ?? "\(error)"
                 if options.errorScore == .raise {
                     // The error keeps its class (and the job its exit code), with where it happened.
@@ -318,8 +321,7 @@ public enum ModelSearch {
                         ?? MPILearnError.mismatch("fit failed for \(what): \(message) (error_score=raise)")
                 }
                 for i in member ..< outs.count {
-                    outs[i].error = "candidate \(unit.members[i]) \(pythonDict(estimators[unit.members[i]].changedParameters(from: estimators)))"
-                        + (iteration.map { ", iteration \($0)" } ?? "") + ", fold \(k): \(message)"
+                    outs[i].error = "\(describe(unit.members[i], fold: k)): \(message)"
                     outs[i].test = .nan
                     if case .value(let v) = options.errorScore { outs[i].test = v; if options.returnTrainScore { outs[i].train = v } } else if options.returnTrainScore { outs[i].train = .nan }
                 }

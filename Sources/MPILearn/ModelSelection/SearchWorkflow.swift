@@ -131,8 +131,7 @@ public struct SearchJob: Sendable {
             }
             for c in candidates { try base.setting(c).validate() }
             if let s = job.scoring { try s.check(role: E.role, classes: nil) }
-            let generated = job.train.hasPrefix("classification:") || job.train.hasPrefix("regression:")
-            if (E.role == .classifier || E.role == .regressor) && job.target == nil && !generated {
+            if (E.role == .classifier || E.role == .regressor) && job.target == nil && !TrainingData.isGeneratorSpec(job.train) {
                 throw MPILearnError.invalidParameter(name: "--target", value: "none", allowed: "the target column of \(job.train) (a \(E.role.rawValue) learns one)")
             }
             if job.stratified == true && E.role != .classifier {
@@ -165,8 +164,8 @@ public struct SearchJob: Sendable {
                 if E.fitsShardedData && comm.size > 1 { sharded = try Self.tooLargeToReplicate(job.train, comm: comm) } else { sharded = false }
             }
             if job.shardGroups != 1 {
+                // Its range (1...ranks) is checked by the search itself.
                 try require(sharded, "--shard-groups", job.shardGroups, "1 unless the schedule is sharded (--schedule sharded)")
-                try require(job.shardGroups >= 1 && job.shardGroups <= comm.size, "--shard-groups", job.shardGroups, "an integer in 1...\(comm.size) (the number of ranks)")
             }
             let note: (String) -> Void = { say("note: \($0)") }
             let readComm: any Communicator = sharded ? comm : LocalCommunicator.solo()

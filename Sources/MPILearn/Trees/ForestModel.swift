@@ -384,6 +384,13 @@ public struct ForestPredictor: Sendable {
 }
 
 extension ForestPredictor {
+    /// Whether ``stagedSums(_:stages:)`` can serve `stages`: the trees are one group on
+    /// one-byte codes, and the stages ascend from at least 1 to at most the tree count.
+    public func canStage(_ stages: [Int]) -> Bool {
+        guard groups.count == 1, raw.isEmpty, let first = stages.first, let last = stages.last else { return false }
+        return first >= 1 && last <= groups[0].trees.count && stages == stages.sorted()
+    }
+
     /// The sums of ``sumOutputs(_:hard:threads:)`` after each of `stages` trees (ascending,
     /// at most the tree count): entry j equals the sums of a forest of the first `stages[j]`
     /// trees, bit for bit, because every row's sum is accumulated tree by tree in index order
@@ -393,7 +400,7 @@ extension ForestPredictor {
             throw MPILearnError.mismatch("input has \(x.columns) features but the model was trained on \(features)")
         }
         let rows = x.rows, d = x.columns, k = outputs
-        guard groups.count == 1, raw.isEmpty, let last = stages.last, last <= groups[0].trees.count, stages == stages.sorted(), (stages.first ?? 1) >= 1 else {
+        guard canStage(stages), let last = stages.last else {
             throw MPILearnError.mismatch("staged sums need one group of binned trees and ascending stages within it")
         }
         let g = groups[0]

@@ -37,10 +37,7 @@ public struct RandomForestClassifier: Estimator, Equatable {
     /// all of them and the trees are allgathered, so the forest equals the one-rank fit tree
     /// for tree (a search's refit on replicated data).
     public func fitReplicated(_ data: Dataset<Double>, comm: any Communicator) throws -> RandomForestClassifierModel {
-        guard comm.size > 1, !parameters.oobScore else { return try fit(data, comm: LocalCommunicator.solo()) }
-        let part = try ForestTrainer.fit(TrainingShard(data), task: .classification, parameters: parameters, comm: comm, classNames: data.classNames,
-                                         target: data.targetName, dataDescription: data.source, keepTrees: true, progress: nil, replicated: true)
-        return RandomForestClassifierModel(forest: try part.allgathered(comm))
+        RandomForestClassifierModel(forest: try parameters.fitReplicated(data, task: .classification, comm: comm))
     }
 
     /// Tree g depends only on (random_state, g) and the rows, so the first k trees of a
@@ -58,17 +55,13 @@ public struct RandomForestClassifier: Estimator, Equatable {
     public func nestedScores(_ model: RandomForestClassifierModel, values: [Int], scoring: Scoring, data: Dataset<Double>, rows: [Int], y: [Double]?,
                              labels: [String], comm: any Communicator) throws -> [Double] {
         let predictor = try model.forest.predictor()
-        guard let y, values == values.sorted(), let last = values.last, last <= model.forest.treeCount,
-              (try? predictor.stagedSums(Matrix(rows: 0, columns: model.featureNames.count), stages: values)) != nil else {
+        guard let y, predictor.canStage(values) else {
             return try values.map { try scoring.score(truncated(model, to: $0), data: data, rows: rows, y: y, labels: labels, comm: comm) }
         }
         var sums = values.map { _ in [Double]() }
-        var start = 0
-        while start < rows.count {
-            let end = min(rows.count, start + 32768)
-            let block = try predictor.stagedSums(data.rows(Array(rows[start ..< end])).features, stages: values)
-            for j in values.indices { sums[j] += block[j] }
-            start = end
+        try data.forEachBlock(of: rows, blockRows: 32768) { block in
+            let staged = try predictor.stagedSums(block.features, stages: values)
+            for j in values.indices { sums[j] += staged[j] }
         }
         return try values.indices.map { j in
             try scoring.score(classSums: sums[j], count: values[j], modelClasses: model.classes, y: y, labels: labels, comm: comm)
@@ -78,8 +71,7 @@ public struct RandomForestClassifier: Estimator, Equatable {
     /// Collective. Fits the forest on every rank's shard and returns the whole forest on
     /// every rank (see ``fitLocal(_:comm:classNames:target:dataDescription:keepTrees:progress:)``).
     public func fit(_ data: Dataset<Double>, comm: any Communicator) throws -> RandomForestClassifierModel {
-        let local = try fitLocal(data, comm: comm, classNames: data.classNames, target: data.targetName, dataDescription: data.source)
-        return comm.size == 1 ? local : RandomForestClassifierModel(forest: try local.forest.allgathered(comm))
+        RandomForestClassifierModel(forest: try parameters.fitWhole(data, task: .classification, comm: comm))
     }
 
     public func expectedCost(rows: Int) -> Double { parameters.expectedCost(rows: rows) }
@@ -87,11 +79,7 @@ public struct RandomForestClassifier: Estimator, Equatable {
     /// Collective. Fits on rows `rows` of `data`; on one rank, with a cache, the rows are
     /// binned once per `max_bins` for every fit sharing the cache (the same forest).
     public func fit(_ data: Dataset<Double>, rows: [Int], cache: FitCache?, comm: any Communicator) throws -> RandomForestClassifierModel {
-        guard let cache, comm.size == 1, !parameters.oobScore else { return try fit(data.rows(rows), comm: comm) }
-        let shard = TrainingShard(data, rows: rows, maxBins: parameters.tree.maxBins, cache: cache)
-        return RandomForestClassifierModel(forest: try ForestTrainer.fit(shard, task: .classification, parameters: parameters, comm: comm,
-                                                                         classNames: data.classNames, target: data.targetName, dataDescription: data.source,
-                                                                         keepTrees: true, progress: nil))
+        RandomForestClassifierModel(forest: try parameters.fitRows(data, rows: rows, cache: cache, task: .classification, comm: comm))
     }
 
     /// Collective. Fits the forest; each rank keeps the trees it grew.
@@ -154,10 +142,7 @@ public struct RandomForestRegressor: Estimator, Equatable {
 
     /// Collective. The regressor on rows every rank holds (see the classifier's).
     public func fitReplicated(_ data: Dataset<Double>, comm: any Communicator) throws -> RandomForestRegressorModel {
-        guard comm.size > 1, !parameters.oobScore else { return try fit(data, comm: LocalCommunicator.solo()) }
-        let part = try ForestTrainer.fit(TrainingShard(data), task: .regression, parameters: parameters, comm: comm, classNames: nil,
-                                         target: data.targetName, dataDescription: data.source, keepTrees: true, progress: nil, replicated: true)
-        return RandomForestRegressorModel(forest: try part.allgathered(comm))
+        RandomForestRegressorModel(forest: try parameters.fitReplicated(data, task: .regression, comm: comm))
     }
 
     /// As the classifier's: the first k trees of a larger forest are the forest of k trees.
@@ -169,18 +154,14 @@ public struct RandomForestRegressor: Estimator, Equatable {
 
     /// Collective. Fits the forest and returns the whole forest on every rank.
     public func fit(_ data: Dataset<Double>, comm: any Communicator) throws -> RandomForestRegressorModel {
-        let local = try fitLocal(data, comm: comm, target: data.targetName, dataDescription: data.source)
-        return comm.size == 1 ? local : RandomForestRegressorModel(forest: try local.forest.allgathered(comm))
+        RandomForestRegressorModel(forest: try parameters.fitWhole(data, task: .regression, comm: comm))
     }
 
     public func expectedCost(rows: Int) -> Double { parameters.expectedCost(rows: rows) }
 
     /// Collective. Fits on rows `rows` of `data`, binned once per cache (see the classifier's).
     public func fit(_ data: Dataset<Double>, rows: [Int], cache: FitCache?, comm: any Communicator) throws -> RandomForestRegressorModel {
-        guard let cache, comm.size == 1, !parameters.oobScore else { return try fit(data.rows(rows), comm: comm) }
-        let shard = TrainingShard(data, rows: rows, maxBins: parameters.tree.maxBins, cache: cache)
-        return RandomForestRegressorModel(forest: try ForestTrainer.fit(shard, task: .regression, parameters: parameters, comm: comm, classNames: nil,
-                                                                        target: data.targetName, dataDescription: data.source, keepTrees: true, progress: nil))
+        RandomForestRegressorModel(forest: try parameters.fitRows(data, rows: rows, cache: cache, task: .regression, comm: comm))
     }
 
     /// Collective. Fits the forest; each rank keeps the trees it grew (see
@@ -217,6 +198,32 @@ private enum FlatForestKey: String, CodingKey, CaseIterable {
 }
 
 extension RandomForestParameters {
+    /// Collective. The forest of every rank's rows, whole on every rank (the ranks' trees allgathered).
+    func fitWhole(_ data: Dataset<Double>, task: ForestHeader.Task, comm: any Communicator) throws -> ForestModel {
+        let local = try fit(TrainingShard(data), data: data, task: task, comm: comm)
+        return comm.size == 1 ? local : try local.allgathered(comm)
+    }
+
+    /// Collective. The forest of rows `rows` of `data`; on one rank with a cache, the rows are
+    /// binned once per `max_bins` for every fit sharing the cache (the same forest).
+    func fitRows(_ data: Dataset<Double>, rows: [Int], cache: FitCache?, task: ForestHeader.Task, comm: any Communicator) throws -> ForestModel {
+        guard let cache, comm.size == 1, !oobScore else { return try fitWhole(data.rows(rows), task: task, comm: comm) }
+        return try fit(TrainingShard(data, rows: rows, maxBins: tree.maxBins, cache: cache), data: data, task: task, comm: comm)
+    }
+
+    /// Collective. Every rank holds the same rows: each grows its share of the trees on all of
+    /// them and the trees are allgathered, so the forest equals the one-rank fit tree for tree.
+    func fitReplicated(_ data: Dataset<Double>, task: ForestHeader.Task, comm: any Communicator) throws -> ForestModel {
+        guard comm.size > 1, !oobScore else { return try fitWhole(data, task: task, comm: LocalCommunicator.solo()) }
+        return try fit(TrainingShard(data), data: data, task: task, comm: comm, replicated: true).allgathered(comm)
+    }
+
+    /// Collective. `shard`'s forest, with `data`'s names (class names, target, source).
+    private func fit(_ shard: TrainingShard, data: Dataset<Double>, task: ForestHeader.Task, comm: any Communicator, replicated: Bool = false) throws -> ForestModel {
+        try ForestTrainer.fit(shard, task: task, parameters: self, comm: comm, classNames: task == .classification ? data.classNames : nil,
+                              target: data.targetName, dataDescription: data.source, keepTrees: true, progress: nil, replicated: replicated)
+    }
+
     /// A relative fit cost: trees × rows × a depth factor (log2 of the rows, capped by `max_depth`).
     func expectedCost(rows: Int) -> Double {
         let n = Double(max(rows, 2))
