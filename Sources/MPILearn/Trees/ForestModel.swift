@@ -396,31 +396,40 @@ extension ForestPredictor {
     /// trees, bit for bit, because every row's sum is accumulated tree by tree in index order
     /// and copied as it passes each stage. One pass over the trees serves every stage.
     public func stagedSums(_ x: Matrix<Double>, stages: [Int]) throws -> [[Double]] {
+        var staged: [[Double]] = []
+        try forEachStage(x, rows: nil, stages: stages) { _, sums in staged.append(sums) }
+        return staged
+    }
+
+    /// Calls `body(j, sums)` for each of `stages` (ascending, at most the tree count) with
+    /// the sums of a forest of the first `stages[j]` trees over rows `rows` of `x` (every row
+    /// when nil), bit for bit those of ``sumOutputs(_:hard:threads:)``: each row's sum is
+    /// accumulated tree by tree in index order and handed to `body` as it passes a stage. The
+    /// rows are binned once (one byte a value) and one sum array serves every stage, so a
+    /// search scores all its nested candidates in one pass and in the memory of one.
+    public func forEachStage(_ x: Matrix<Double>, rows: [Int]?, stages: [Int], _ body: (Int, [Double]) throws -> Void) throws {
         guard x.columns == features else {
             throw MPILearnError.mismatch("input has \(x.columns) features but the model was trained on \(features)")
         }
-        let rows = x.rows, d = x.columns, k = outputs
+        let d = x.columns, k = outputs
         guard canStage(stages), let last = stages.last else {
             throw MPILearnError.mismatch("staged sums need one group of binned trees and ascending stages within it")
         }
         let g = groups[0]
-        let codes = g.bins.bin(x, padding: 4)
-        var out = [Double](repeating: 0, count: rows * k)
-        var staged = stages.map { _ in [Double](repeating: 0, count: rows * k) }
+        let n = rows?.count ?? x.rows
+        let codes = rows.map { g.bins.bin(x, rows: $0, padding: 4) } ?? g.bins.bin(x, padding: 4)
+        var sums = [Double](repeating: 0, count: n * k)
         var scratch: [Int32] = []
-        codes.withUnsafeBufferPointer { cc in
-            out.withUnsafeMutableBufferPointer { oc in
-                var next = 0
-                for (t, tree) in g.trees.prefix(last).enumerated() {
-                    tree.accumulate(cc, rows: rows, columns: d, into: oc, hard: false, scratch: &scratch)
-                    while next < stages.count && stages[next] == t + 1 {
-                        staged[next].withUnsafeMutableBufferPointer { s in _ = s.initialize(from: oc) }
-                        next += 1
-                    }
-                }
+        var next = 0
+        for (t, tree) in g.trees.prefix(last).enumerated() {
+            codes.withUnsafeBufferPointer { cc in
+                sums.withUnsafeMutableBufferPointer { oc in tree.accumulate(cc, rows: n, columns: d, into: oc, hard: false, scratch: &scratch) }
+            }
+            while next < stages.count && stages[next] == t + 1 {
+                try body(next, sums)
+                next += 1
             }
         }
-        return staged
     }
 }
 

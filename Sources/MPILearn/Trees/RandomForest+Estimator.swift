@@ -58,14 +58,11 @@ public struct RandomForestClassifier: Estimator, Equatable {
         guard let y, predictor.canStage(values) else {
             return try values.map { try scoring.score(truncated(model, to: $0), data: data, rows: rows, y: y, labels: labels, comm: comm) }
         }
-        var sums = values.map { _ in [Double]() }
-        try data.forEachBlock(of: rows, blockRows: 32768) { block in
-            let staged = try predictor.stagedSums(block.features, stages: values)
-            for j in values.indices { sums[j] += staged[j] }
+        var scores = [Double](repeating: .nan, count: values.count)
+        try predictor.forEachStage(data.features, rows: rows, stages: values) { j, sums in
+            scores[j] = try scoring.score(classSums: sums, count: values[j], modelClasses: model.classes, y: y, labels: labels, comm: comm)
         }
-        return try values.indices.map { j in
-            try scoring.score(classSums: sums[j], count: values[j], modelClasses: model.classes, y: y, labels: labels, comm: comm)
-        }
+        return scores
     }
 
     /// Collective. Fits the forest on every rank's shard and returns the whole forest on

@@ -49,14 +49,15 @@ struct TrainingShard {
         }
     }
 
-    /// Rows `rows` of `data`, binned once and reused through `cache` by every fit on the same
-    /// rows with the same `max_bins` (a search's candidates on one fold): the same forest as
-    /// from the rows themselves, without copying them or learning the bins again.
+    /// Rows `rows` of `data`, binned with edges learned once and reused through `cache` by
+    /// every fit on the same rows with the same `max_bins` (a search's candidates on one
+    /// fold): the same forest as from the rows themselves, without copying them.
     init(_ data: Dataset<Double>, rows: [Int], maxBins: Int, cache: FitCache) {
-        let (bins, codes) = cache.value("forest-bins-\(maxBins)") { () -> (FeatureBins, [UInt8]) in
-            let bins = FeatureBins(data.features, rows: rows, maxBins: maxBins)
-            return (bins, bins.bin(data.features, rows: rows))
-        }
+        // Only the bin edges are cached: learning them sorts every feature, while coding the
+        // rows with known edges is one quick pass; the codes (a byte a value) live for this
+        // fit alone, so a search holds one fold's codes at a time, not every fold's.
+        let bins = cache.value("forest-bins-\(maxBins)") { FeatureBins(data.features, rows: rows, maxBins: maxBins) }
+        let codes = bins.bin(data.features, rows: rows)
         rowCount = rows.count; featureCount = data.featureCount
         target = data.target.map { t in rows.map { t[$0] } }
         featureNames = data.featureNames; categories = data.categories
@@ -175,9 +176,8 @@ enum ForestTrainer {
             let work = { (_: Int) in
                 let builder = TreeBuilder(params: p.tree, data: binned)
                 let samples = UnsafeMutablePointer<Int32>.allocate(capacity: n)
-                let weights = UnsafeMutablePointer<Double>.allocate(capacity: n)
                 let counts = UnsafeMutablePointer<Int32>.allocate(capacity: n)
-                defer { samples.deallocate(); weights.deallocate(); counts.deallocate() }
+                defer { samples.deallocate(); counts.deallocate() }
                 while true {
                     lock.lock()
                     let t = next
@@ -194,13 +194,12 @@ enum ForestTrainer {
                         let total = cc.reduce(0, +)
                         for c in 0 ..< k { subsampleWeight[c] = cc[c] > 0 ? total / (Double(k) * cc[c]) : 1 }
                     }
-                    for i in 0 ..< n { weights[i] = 0 }
-                    for s in 0 ..< m {
-                        let i = Int(samples[s])
-                        weights[i] = Double(counts[i]) * (classification ? subsampleWeight[Int(yCodes[i])] : 1)
-                    }
                     var rng = Philox(seed: p.randomState, domain: Domain.features.rawValue, stream: g)
-                    var tree = builder.grow(samples: samples, count: m, weights: weights, rng: &rng)
+                    var tree = yCodes.withUnsafeBufferPointer { yc in
+                        builder.grow(samples: samples, count: m, rng: &rng) { i in
+                            Double(counts[i]) * (classification ? subsampleWeight[Int(yc[i])] : 1)
+                        }
+                    }
                     for (f, v) in tree.featureImportances(features: d).enumerated() { importanceBox.value[t * d + f] = v }
                     var packed: BinnedPackedTree? = nil
                     if compact {

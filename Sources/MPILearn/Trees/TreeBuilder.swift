@@ -99,10 +99,13 @@ public final class TreeBuilder {
     let statsL: UnsafeMutablePointer<Double>, statsR: UnsafeMutablePointer<Double>, statsNode: UnsafeMutablePointer<Double>
     let valueBuf: UnsafeMutablePointer<Double>
     // Node-ordered working set and partition scratch.
-    let rc: UnsafeMutablePointer<UInt8>, rc2: UnsafeMutablePointer<UInt8>
-    let sw: UnsafeMutablePointer<Double>, sw2: UnsafeMutablePointer<Double>
-    let sy: UnsafeMutablePointer<Int32>, sy2: UnsafeMutablePointer<Int32>
-    let sv: UnsafeMutablePointer<Double>, sv2: UnsafeMutablePointer<Double>
+    // Sized to the largest in-bag row count seen so far (a bootstrap holds about 63% of the
+    // rows), not to every row: class labels for a classifier, values for a regressor.
+    var capacity = 0
+    var rc: UnsafeMutablePointer<UInt8>, rc2: UnsafeMutablePointer<UInt8>
+    var sw: UnsafeMutablePointer<Double>, sw2: UnsafeMutablePointer<Double>
+    var sy: UnsafeMutablePointer<Int32>, sy2: UnsafeMutablePointer<Int32>
+    var sv: UnsafeMutablePointer<Double>, sv2: UnsafeMutablePointer<Double>
 
     /// - Parameters:
     ///   - params: validated tree parameters.
@@ -141,21 +144,37 @@ public final class TreeBuilder {
         cum = .allocate(capacity: S); optL = .allocate(capacity: S); optR = .allocate(capacity: S)
         statsL = .allocate(capacity: S); statsR = .allocate(capacity: S); statsNode = .allocate(capacity: S)
         valueBuf = .allocate(capacity: max(1, K))
-        let cap = max(1, rows)
+        rc = .allocate(capacity: 1); rc2 = .allocate(capacity: 1)
+        sw = .allocate(capacity: 1); sw2 = .allocate(capacity: 1)
+        sy = .allocate(capacity: 1); sy2 = .allocate(capacity: 1)
+        sv = .allocate(capacity: 1); sv2 = .allocate(capacity: 1)
+        candidateCount = n
+    }
+
+    /// Makes the working set hold `count` rows (with 1/64 to spare, so the next trees' draws
+    /// rarely need more). Its contents are not kept: each tree fills it anew.
+    func reserve(_ count: Int) {
+        guard count > capacity else { return }
+        freeWorkingSet()
+        let cap = count + count / 64 + 1
         rc = .allocate(capacity: cap * stride); rc2 = .allocate(capacity: cap * stride)
         rc.initialize(repeating: 0, count: cap * stride)
         sw = .allocate(capacity: cap); sw2 = .allocate(capacity: cap)
-        sy = .allocate(capacity: cap); sy2 = .allocate(capacity: cap)
-        sv = .allocate(capacity: cap); sv2 = .allocate(capacity: cap)
-        candidateCount = n
+        sy = .allocate(capacity: K > 0 ? cap : 1); sy2 = .allocate(capacity: K > 0 ? cap : 1)
+        sv = .allocate(capacity: K > 0 ? 1 : cap); sv2 = .allocate(capacity: K > 0 ? 1 : cap)
+        capacity = cap
+    }
+
+    private func freeWorkingSet() {
+        rc.deallocate(); rc2.deallocate(); sw.deallocate(); sw2.deallocate()
+        sy.deallocate(); sy2.deallocate(); sv.deallocate(); sv2.deallocate()
     }
 
     deinit {
         hist.deallocate(); touched.deallocate(); featureOrder.deallocate(); candidates.deallocate(); missCodes.deallocate()
         cum.deallocate(); optL.deallocate(); optR.deallocate()
         statsL.deallocate(); statsR.deallocate(); statsNode.deallocate(); valueBuf.deallocate()
-        rc.deallocate(); rc2.deallocate(); sw.deallocate(); sw2.deallocate()
-        sy.deallocate(); sy2.deallocate(); sv.deallocate(); sv2.deallocate()
+        freeWorkingSet()
     }
 
     struct Split {
@@ -194,12 +213,19 @@ public final class TreeBuilder {
     ///   - weights: weight of every row of the shard (bootstrap count × class weight).
     ///   - rng: the tree's stream for feature sampling.
     public func grow(samples: UnsafeMutablePointer<Int32>, count: Int, weights: UnsafePointer<Double>, rng: inout Philox) -> Tree {
+        grow(samples: samples, count: count, rng: &rng) { weights[$0] }
+    }
+
+    /// ``grow(samples:count:weights:rng:)`` with each row's weight from `weight(row)`, so a
+    /// forest needs no array of weights over all rows beside its bootstrap counts.
+    func grow(samples: UnsafeMutablePointer<Int32>, count: Int, rng: inout Philox, weight: (Int) -> Double) -> Tree {
         var tree = Tree(outputs: max(1, K))
         guard count > 0 else {
             for c in 0 ..< max(1, K) { valueBuf[c] = 0 }
             tree.appendNode(samples: 0, weighted: 0, impurity: 0, value: UnsafeBufferPointer(start: valueBuf, count: max(1, K)))
             return tree
         }
+        reserve(count)
         featureOrder.update(from: candidates, count: candidateCount)
         // Working set in node order, and the root's statistics.
         for q in 0 ..< S { statsNode[q] = 0 }
@@ -209,7 +235,7 @@ public final class TreeBuilder {
             data.yClass.withUnsafeBufferPointer { yc in
                 data.yValue.withUnsafeBufferPointer { yv in
                     for s in 0 ..< count {
-                        let i = Int(samples[s]), w = weights[i]
+                        let i = Int(samples[s]), w = weight(i)
                         (rc + s * stride).update(from: codes.baseAddress! + i * F, count: F)
                         sw[s] = w
                         statsNode[0] += 1
