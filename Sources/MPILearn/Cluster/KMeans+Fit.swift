@@ -52,7 +52,7 @@ extension KMeans {
         if threads > 1 { BLASInfo.setThreads(1) }
         defer { if threads > 1 { BLASInfo.setThreads(blasThreads) } }
 
-        return try data.features.storage.withUnsafeBufferPointer { xs in
+        return try data.matrix.storage.withUnsafeBufferPointer { xs in
             let engine = KMeansEngine<T>(x: xs.baseAddress, rows: data.rowCount, features: data.featureCount,
                                          globalStart: data.globalRowStart, globalCount: data.globalRowCount, comm: comm, threads: threads,
                                          bounded: algorithm == .hamerly)
