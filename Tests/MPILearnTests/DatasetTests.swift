@@ -79,6 +79,16 @@ final class DatasetTests: XCTestCase {
         }
     }
 
+    /// Learners that read rows refuse columns with an error naming makeDense(), before any work.
+    func testDenseOnlyLearnersNameMakeDenseForColumns() throws {
+        let solo = LocalCommunicator.solo()
+        let cols = Dataset(columns: [[0, 1, 2, 3], [1, 0, 1, 0]], rows: 4, target: [0, 1, 0, 1])
+        XCTAssertThrowsError(try KMeans(nClusters: 2).fit(cols, comm: solo)) { XCTAssertTrue("\($0)".contains("makeDense()"), "\($0)") }
+        let search = GridSearchCV(RandomForestClassifier(), grid: ParameterGrid(["n_estimators": [2]]), options: SearchOptions(cv: KFold(nSplits: 2)))
+        XCTAssertThrowsError(try search.fit(.replicated(cols), comm: solo)) { XCTAssertTrue("\($0)".contains("makeDense()"), "\($0)") }
+        XCTAssertNoThrow(try KMeans(nClusters: 2).fit(cols.densified(), comm: solo))
+    }
+
     func testRowSubsetsKeepNamesAndTargets() {
         let d = Dataset(features: Matrix(rows: 4, columns: 2, storage: [0, 1, 10, 11, 20, 21, 30, 31]), target: [0, 1, 2, 3],
                         featureNames: ["a", "b"], targetName: "y", classNames: ["p", "q", "r", "s"])

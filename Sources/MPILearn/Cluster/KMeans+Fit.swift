@@ -44,6 +44,7 @@ extension KMeans {
     func fitSpecialised<T: KMeansScalar>(_ data: Dataset<T>, comm: any Communicator, dataName: String,
                                                             progress: ((KMeansIteration) -> Void)?) throws -> KMeansModel {
         let start = monotonicSeconds()
+        try data.requireDense(for: "k-means")
         try validate(rows: data.globalRowCount, features: data.featureCount, dataName: dataName)
         guard data.globalRowStart >= 0, data.globalRowStart + data.rowCount <= data.globalRowCount else {
             throw MPILearnError.mismatch("\(dataName): rank \(comm.rank) holds rows \(data.globalRowStart)..<\(data.globalRowStart + data.rowCount) of \(data.globalRowCount)")

@@ -149,6 +149,15 @@ public struct Dataset<T: LinearAlgebraScalar>: Sendable {
         features = .dense(Matrix(rows: n, columns: d, storage: storage))
     }
 
+    /// Checks that the features are dense, for a learner that reads rows (a clear error rather
+    /// than the precondition failure of ``matrix``).
+    /// - Throws: ``MPILearnError/invalidParameter`` naming ``makeDense()``.
+    public func requireDense(for learner: String) throws {
+        guard !features.isDense else { return }
+        throw MPILearnError.invalidParameter(name: "data", value: "\(featureCount) separate feature columns",
+                                             allowed: "row-major features for \(learner): call makeDense() on the dataset first (in place, no second copy)")
+    }
+
     /// The dataset with row-major features, converted in place (``makeDense()``).
     public consuming func densified() -> Dataset<T> {
         makeDense()

@@ -177,6 +177,7 @@ public enum ModelSearch {
         guard !candidates.isEmpty else {
             throw MPILearnError.invalidParameter(name: "param_grid", value: "no candidates", allowed: "at least one candidate")
         }
+        try data.dataset.requireDense(for: "a search")
         // Every candidate is built and validated before any work, on every rank alike.
         let estimators = try candidates.map { c -> E in
             let e = try base.setting(c)
