@@ -13,10 +13,10 @@ let output = arguments.count > 2 ? arguments[2] : "search-best.model"
 Job.run { world in   // every rank runs this; an error on any rank ends the job
     // Every rank reads every row (a one-rank communicator): the search shares out
     // (candidate, fold) fits, not rows.
-    var set = try TrainingData.loadTrain(path: data, target: target, categorical: [], features: nil, classification: true,
-                                         comm: LocalCommunicator.solo(),
-                                         note: { if world.rank == 0 { print("note: \($0)") } })
-    let rows = set.takeRows().dataset
+    // A CSV loads as columns; the search reads rows, so they become a matrix in place.
+    let rows = try TrainingData.loadTrain(path: data, target: target, categorical: [], features: nil, classification: true,
+                                          comm: LocalCommunicator.solo(),
+                                          note: { if world.rank == 0 { print("note: \($0)") } }).densified()
 
     // GridSearchCV(RandomForestClassifier(random_state=10),
     //              {'n_estimators': range(2, 12, 2), 'max_depth': range(2, 12, 2)}, cv=3)

@@ -103,28 +103,20 @@ final class FitProgress: @unchecked Sendable {
 /// features once they are binned.
 /// - Parameter keepTrees: keep the full trees (to save or gather the model); otherwise only
 ///   their compact predictors.
-func fitForest(_ shard: inout TrainingSet, _ options: ForestParameterOptions, keepTrees: Bool, comm: any Communicator) throws -> ForestModel {
+func fitForest(_ shard: inout Dataset<Double>, _ options: ForestParameterOptions, keepTrees: Bool, comm: any Communicator) throws -> ForestModel {
     let p = try options.parameters()
     let progress = FitProgress(comm).callback()
-    // The taken rows are moved out of their enum before the fit, so the fit holds the only
-    // reference and can free them once binned (a switch over the enum would keep it alive).
-    var rows: TrainingSet.Rows? = shard.takeRows()
-    if let data = rows?.columnData {
-        rows = nil
-        if options.isClassification {
-            return try RandomForestClassifier(p).fitLocal(columns: consume data, comm: comm, classNames: shard.classNames, target: shard.target,
-                                                     dataDescription: shard.source, keepTrees: keepTrees, progress: progress).forest
-        }
-        return try RandomForestRegressor(p).fitLocal(columns: consume data, comm: comm, target: shard.target, dataDescription: shard.source,
-                                                keepTrees: keepTrees, progress: progress).forest
-    }
-    let data = rows!.dataset
-    rows = nil
+    // The rows are moved out of the shard before the fit, so the fit holds the only
+    // reference to the features and can free them once binned.
+    let classNames = shard.classNames, target = shard.targetName, source = shard.source
+    let data = shard
+    shard.features = .columns([], rows: 0)
+    shard.target = nil
     if options.isClassification {
-        return try RandomForestClassifier(p).fitLocal(consume data, comm: comm, classNames: shard.classNames, target: shard.target,
-                                                 dataDescription: shard.source, keepTrees: keepTrees, progress: progress).forest
+        return try RandomForestClassifier(p).fitLocal(consume data, comm: comm, classNames: classNames, target: target,
+                                                 dataDescription: source, keepTrees: keepTrees, progress: progress).forest
     }
-    return try RandomForestRegressor(p).fitLocal(consume data, comm: comm, target: shard.target, dataDescription: shard.source,
+    return try RandomForestRegressor(p).fitLocal(consume data, comm: comm, target: target, dataDescription: source,
                                             keepTrees: keepTrees, progress: progress).forest
 }
 
@@ -195,12 +187,12 @@ struct ForestPredict: SPMDCommand {
                 if proba && h.task == .classification { head += h.classes.map { ",proba_\($0)" }.joined() }
                 try emit(head + "\n")
             }
-            let d = rows.x.columns
+            let d = rows.matrix.columns
             let predictor = try forest.predictor()   // trees packed once for every chunk
             var start = 0
-            while start < rows.x.rows {
-                let end = min(rows.x.rows, start + chunkRows)
-                let chunk = Matrix(rows: end - start, columns: d, storage: Array(rows.x.storage[(start * d) ..< (end * d)]))
+            while start < rows.matrix.rows {
+                let end = min(rows.matrix.rows, start + chunkRows)
+                let chunk = Matrix(rows: end - start, columns: d, storage: Array(rows.matrix.storage[(start * d) ..< (end * d)]))
                 var text = ""
                 if h.task == .classification {
                     let sums = try predictor.sumOutputs(chunk, hard: voting == .hard, threads: threads)
@@ -220,7 +212,7 @@ struct ForestPredict: SPMDCommand {
                 start = end
             }
         }
-        say(world, "predicted \(rows.globalRows) rows with \(forest.treeCount) trees on \(world.size) rank(s); wrote \(outputMode == .single ? output : "\(output).part-*-of-\(String(format: "%05d", world.size))")")
+        say(world, "predicted \(rows.globalRowCount) rows with \(forest.treeCount) trees on \(world.size) rank(s); wrote \(outputMode == .single ? output : "\(output).part-*-of-\(String(format: "%05d", world.size))")")
     }
 }
 
@@ -279,12 +271,12 @@ struct ForestScore: SPMDCommand {
         let rows = try TrainingData.loadTest(path: test, header: forest.header, target: target ?? forest.header.target, broadcast: false,
                                            comm: world, note: noteOnRoot(world))
         if forest.header.task == .classification {
-            let votes = try forest.sumOutputs(rows.x, hard: voting == .hard, threads: threads)
-            try printClassificationReport(yTrue: rows.y!.map { Int($0) }, votes: votes, classes: forest.header.classes, voting: voting,
+            let votes = try forest.sumOutputs(rows.matrix, hard: voting == .hard, threads: threads)
+            try printClassificationReport(yTrue: rows.target!.map { Int($0) }, votes: votes, classes: forest.header.classes, voting: voting,
                                           nEstimators: forest.header.nEstimators, comm: world)
         } else {
             let n = Double(forest.header.nEstimators)
-            try printRegressionReport(yTrue: rows.y!, yPred: try forest.sumOutputs(rows.x, threads: threads).map { $0 / n }, comm: world)
+            try printRegressionReport(yTrue: rows.target!, yPred: try forest.sumOutputs(rows.matrix, threads: threads).map { $0 / n }, comm: world)
         }
     }
 }
@@ -340,7 +332,7 @@ struct ForestRun: SPMDCommand {
         t.mark(bcast ? "broadcast test" : "load test", comm: bcast)
         let h = forest.header
         if h.task == .classification {
-            var votes = try forest.sumOutputs(rows.x, hard: voting == .hard, threads: params.threads)
+            var votes = try forest.sumOutputs(rows.matrix, hard: voting == .hard, threads: params.threads)
             if bcast { try world.barrier() }   // a rank waiting for a slower one counts as predicting, not voting
             t.mark("predict", comm: false)
             let metricsComm: any Communicator
@@ -368,10 +360,10 @@ struct ForestRun: SPMDCommand {
                 try Array(text.utf8).withUnsafeBytes { try ParallelFile.write(predictions, header: Array(header.utf8), bytes: $0, comm: world) }
             }
             if world.rank == 0 || !bcast {
-                try printClassificationReport(yTrue: rows.y!.map { Int($0) }, votes: votes, classes: h.classes, voting: voting, nEstimators: h.nEstimators, comm: metricsComm)
+                try printClassificationReport(yTrue: rows.target!.map { Int($0) }, votes: votes, classes: h.classes, voting: voting, nEstimators: h.nEstimators, comm: metricsComm)
             }
         } else {
-            var sums = try forest.sumOutputs(rows.x, threads: params.threads)
+            var sums = try forest.sumOutputs(rows.matrix, threads: params.threads)
             if bcast { try world.barrier() }
             t.mark("predict", comm: false)
             if bcast {
@@ -380,7 +372,7 @@ struct ForestRun: SPMDCommand {
             }
             let n = Double(h.nEstimators)
             let comm: any Communicator = bcast ? LocalCommunicator.solo() : world
-            if world.rank == 0 || !bcast { try printRegressionReport(yTrue: rows.y!, yPred: sums.map { $0 / n }, comm: comm) }
+            if world.rank == 0 || !bcast { try printRegressionReport(yTrue: rows.target!, yPred: sums.map { $0 / n }, comm: comm) }
         }
         t.skip()
         try t.report(world)
@@ -392,9 +384,9 @@ struct ForestRun: SPMDCommand {
 /// votes per row, and the ranks' modes are combined by a binary tree of pairwise modes
 /// (ties to the lower class, like `scipy.stats.mode`); rank 0 compares it with the exact
 /// allreduced vote.
-func compareWithApproximateVote(_ forest: ForestModel, rows: TrainingData.TestRows, exact: [Int], comm: any Communicator) throws {
+func compareWithApproximateVote(_ forest: ForestModel, rows: Dataset<Double>, exact: [Int], comm: any Communicator) throws {
     let k = forest.header.outputs
-    let local = argmaxRows(try forest.sumOutputs(rows.x, hard: true), classes: k).map { Int32($0) }
+    let local = argmaxRows(try forest.sumOutputs(rows.matrix, hard: true), classes: k).map { Int32($0) }
     let hasTrees = try comm.allgather(Int32(forest.treeCount == 0 ? 0 : 1))
     guard let (all, layout) = try comm.gatherv(local, root: 0) else { return }
     var groups: [[Int32]] = (0 ..< comm.size).filter { hasTrees[$0] == 1 }.map { Array(all[layout.range(of: $0)]) }
@@ -414,7 +406,7 @@ func compareWithApproximateVote(_ forest: ForestModel, rows: TrainingData.TestRo
     }
     guard let approx = groups.first else { return }
     let differ = zip(approx, exact).filter { Int($0) != $1 }.count
-    let y = rows.y.map { $0.map { Int($0) } }
+    let y = rows.target.map { $0.map { Int($0) } }
     var line = "approximate vote (tree reduction of per-rank modes) differs from the exact vote on \(differ) of \(exact.count) rows (\(String(format: "%.2f", 100 * Double(differ) / Double(max(1, exact.count))))%)"
     if let y {
         let accA = Double(zip(approx, y).filter { Int($0) == $1 }.count) / Double(max(1, y.count))

@@ -43,7 +43,7 @@ struct GenerateCommand: ParsableCommand {
             let y = Dataset(features: Matrix<T>(rows: data.rowCount, columns: 1, storage: (data.target ?? []).map { T($0) }),
                             featureNames: ["y"], globalRowStart: data.globalRowStart, globalRowCount: data.globalRowCount)
             if t.hasSuffix(".npy") {
-                try NPY.write(y.features.storage, columns: nil, to: t, comm: comm)
+                try NPY.write(y.matrix.storage, columns: nil, to: t, comm: comm)
             } else {
                 try CSVWriter.write(y, to: t, comm: comm)
             }
@@ -55,7 +55,7 @@ struct GenerateCommand: ParsableCommand {
 
     static func writeOne<T: LinearAlgebraScalar & NPYElement>(_ data: Dataset<T>, to path: String, integerTarget: Bool, comm: any Communicator) throws {
         if path.hasSuffix(".npy") {
-            var m = data.features
+            var m = data.matrix
             if let y = data.target {
                 let d = m.columns
                 var s = [T](repeating: 0, count: m.rows * (d + 1))

@@ -153,7 +153,7 @@ struct KMeansPredictCommand: SPMDCommand {
         try require(threads >= 1 && threads <= 1024, "threads", threads, "an integer in 1...1024")
         let m = try KMeansModel.load(from: model)
         let x: Dataset<T> = try loadKMeansData(T.self, path: data, categorical: categoricalColumns(categorical), comm: world)
-        let labels = try m.predict(x.features, threads: threads, dataName: data)
+        let labels = try m.predict(x.matrix, threads: threads, dataName: data)
         let score = try m.score(x, comm: world, threads: threads, dataName: data)
         try writeLabelsParallel(labels, path: output, comm: world)
         say(world, "labelled \(x.globalRowCount) rows with \(m.nClusters) clusters; inertia \(String(format: "%.6e", -score)); wrote \(output)")

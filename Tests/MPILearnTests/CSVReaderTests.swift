@@ -305,8 +305,8 @@ extension CSVReaderTests {
         XCTAssertEqual(d.target, [0, 1, 1])
         XCTAssertEqual(d.categories[1]?.values, ["AA", "UA"])
         XCTAssertNil(d.categories[0])
-        XCTAssertEqual(Array(d.features.storage[0 ..< 4]), [1.5, 1, 2.5, 0])
-        XCTAssertTrue(d.features.storage[4].isNaN)
+        XCTAssertEqual(Array(d.matrix.storage[0 ..< 4]), [1.5, 1, 2.5, 0])
+        XCTAssertTrue(d.matrix.storage[4].isNaN)
     }
 
     /// A column of numbers with a few text cells is a data error naming the first such cell in

@@ -97,7 +97,7 @@ final class ConformanceTests: XCTestCase {
     /// Held-out rows (global rows past the training data) the committed models predict.
     static func fixtureRows(_ make: (any Communicator) throws -> Dataset<Double>, offset: Int) throws -> Matrix<Double> {
         let d = try make(LocalCommunicator.solo())
-        return Matrix(rows: 12, columns: d.featureCount, storage: Array(d.features.storage[(offset * d.featureCount) ..< ((offset + 12) * d.featureCount)]))
+        return Matrix(rows: 12, columns: d.featureCount, storage: Array(d.matrix.storage[(offset * d.featureCount) ..< ((offset + 12) * d.featureCount)]))
     }
 
     /// Regenerates Tests/Fixtures/conformance (run once with MPILEARN_WRITE_FIXTURES=1; the

@@ -75,7 +75,7 @@ final class DescribeTests: XCTestCase {
         for k in 0 ..< 4 {
             let rows = (0 ..< n).filter { blobs.target![$0] == Double(k) }
             for j in 0 ..< 2 {
-                let mean = rows.map { blobs.features[$0, j] }.reduce(0, +) / Double(rows.count)
+                let mean = rows.map { blobs.matrix[$0, j] }.reduce(0, +) / Double(rows.count)
                 XCTAssertEqual(mean, centres[k, j], accuracy: 0.05, "blob \(k) feature \(j)")
             }
         }

@@ -48,7 +48,7 @@ final class ForestKernelTests: XCTestCase {
     /// (a stump among them), one on sqrt features and one with larger leaves.
     func grownTrees() throws -> (full: [Tree], packed: [BinnedPackedTree], bins: FeatureBins, x: Matrix<Double>) {
         let d = try Generators.makeClassification(nSamples: 3000, nFeatures: 6, nInformative: 3, nClasses: 3, flipY: 0.2, randomState: 5)
-        var x = d.features
+        var x = d.matrix
         var g = Philox(seed: 7)
         for i in 0 ..< x.rows where g.next() % 9 == 0 { x.storage[i * x.columns + Int(g.next() % 6)] = .nan }
         let data = BinnedData(x: x, classes: 3, y: d.target!.map { Int32($0) }, maxBins: 255)

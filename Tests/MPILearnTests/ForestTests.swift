@@ -43,12 +43,12 @@ final class ForestTests: XCTestCase {
     /// raw values; saved and loaded, the same.
     func testGatheredForestPredictsOnThresholdBinsExactlyAsOnRawValues() throws {
         var test = try Self.shard(LocalCommunicator.solo(), rows: 400, features: 6, offset: 70_000)
-        for i in stride(from: 0, to: test.features.storage.count, by: 9) { test.features.storage[i] = .nan }
-        test.features.storage[1] = .infinity
-        test.features.storage[2] = -.infinity
+        for i in stride(from: 0, to: test.matrix.storage.count, by: 9) { test.matrix.storage[i] = .nan }
+        test.matrix.storage[1] = .infinity
+        test.matrix.storage[2] = -.infinity
         let whole = try LocalWorld.run(size: 3) { comm -> ForestModel? in
             var train = try Self.shard(comm, rows: 6000, features: 6)
-            for i in stride(from: comm.rank, to: train.features.storage.count, by: 11) { train.features.storage[i] = .nan }
+            for i in stride(from: comm.rank, to: train.matrix.storage.count, by: 11) { train.matrix.storage[i] = .nan }
             return try RandomForestClassifier(Self.params(10)).fitLocal(train, comm: comm).forest.gathered(comm)
         }[0]!
         XCTAssertNil(whole.bins)
@@ -60,9 +60,9 @@ final class ForestTests: XCTestCase {
         try whole.write(to: file)
         let loaded = try ForestModel.load(from: file)
         for hard in [false, true] {
-            let want = Self.rawSums(whole, test.features, hard: hard)
-            XCTAssertEqual(try predictor.sumOutputs(test.features, hard: hard, threads: 2), want)
-            XCTAssertEqual(try loaded.sumOutputs(test.features, hard: hard), want)
+            let want = Self.rawSums(whole, test.matrix, hard: hard)
+            XCTAssertEqual(try predictor.sumOutputs(test.matrix, hard: hard, threads: 2), want)
+            XCTAssertEqual(try loaded.sumOutputs(test.matrix, hard: hard), want)
         }
     }
 
@@ -70,21 +70,21 @@ final class ForestTests: XCTestCase {
     /// with missing values on both sides, values beyond the training range, and ±infinity.
     func testBinnedPredictionEqualsRawPrediction() throws {
         var train = try Self.shard(LocalCommunicator.solo(), rows: 800, features: 6)
-        for i in stride(from: 0, to: train.features.storage.count, by: 7) { train.features.storage[i] = .nan }
+        for i in stride(from: 0, to: train.matrix.storage.count, by: 7) { train.matrix.storage[i] = .nan }
         var test = try Self.shard(LocalCommunicator.solo(), rows: 300, features: 6, offset: 50_000)
-        for i in stride(from: 0, to: test.features.storage.count, by: 5) { test.features.storage[i] = .nan }
-        test.features.storage[1] = .infinity
-        test.features.storage[2] = -.infinity
-        test.features.storage[3] = 1e300
+        for i in stride(from: 0, to: test.matrix.storage.count, by: 5) { test.matrix.storage[i] = .nan }
+        test.matrix.storage[1] = .infinity
+        test.matrix.storage[2] = -.infinity
+        test.matrix.storage[3] = 1e300
         for p in [Self.params(9), { var q = Self.params(9); q.tree.maxBins = 16; return q }()] {
             let model = try RandomForestClassifier(p).fitLocal(train, comm: LocalCommunicator.solo())
             XCTAssertNotNil(model.forest.bins)
             var noBins = model.forest
             noBins.bins = nil   // packed on its own thresholds instead
             for hard in [false, true] {
-                let binned = try model.forest.sumOutputs(test.features, hard: hard, threads: 2)
-                XCTAssertEqual(binned, Self.rawSums(model.forest, test.features, hard: hard))
-                XCTAssertEqual(try noBins.sumOutputs(test.features, hard: hard), binned)
+                let binned = try model.forest.sumOutputs(test.matrix, hard: hard, threads: 2)
+                XCTAssertEqual(binned, Self.rawSums(model.forest, test.matrix, hard: hard))
+                XCTAssertEqual(try noBins.sumOutputs(test.matrix, hard: hard), binned)
                 XCTAssertGreaterThan(binned.reduce(0, +), 0)
             }
         }
@@ -95,10 +95,10 @@ final class ForestTests: XCTestCase {
         for p in [1, 2, 3, 4] {
             let out = try LocalWorld.run(size: p) { comm -> ([Double], [Int], [Double]?) in
                 let model = try RandomForestClassifier(Self.params(13)).fitLocal(try Self.shard(comm), comm: comm)
-                let hard = try model.votes(test.features, comm: comm, voting: .hard)
-                let soft = try model.votes(test.features, comm: comm, voting: .soft)
+                let hard = try model.votes(test.matrix, comm: comm, voting: .hard)
+                let soft = try model.votes(test.matrix, comm: comm, voting: .soft)
                 let whole = try model.forest.gathered(comm)
-                let wholeSoft = try whole.map { try RandomForestClassifierModel(forest: $0).predictProba(test.features) }
+                let wholeSoft = try whole.map { try RandomForestClassifierModel(forest: $0).predictProba(test.matrix) }
                 return (hard, argmaxRows(soft, classes: 2), wholeSoft.map { $0.storage.map { $0 * 13 } })
             }
             let (hard, softPred, wholeSoft) = out[0]
@@ -180,7 +180,7 @@ final class ForestTests: XCTestCase {
         XCTAssertEqual(loaded.forest.trees, m.forest.trees)
         XCTAssertEqual(loaded.forest.header, m.forest.header)
         XCTAssertEqual(loaded.classes, ["no", "yes"])
-        XCTAssertEqual(try loaded.predictProba(d.features), try m.predictProba(d.features))
+        XCTAssertEqual(try loaded.predictProba(d.matrix), try m.predictProba(d.matrix))
         XCTAssertThrowsError(try RandomForestRegressorModel.load(from: path)) { e in
             XCTAssertTrue("\(e)".contains("random-forest-classifier"), "\(e)")
         }
@@ -196,42 +196,42 @@ final class ForestTests: XCTestCase {
         let train = try Self.shard(solo, rows: 2000, seed: 21)
         let test = try Self.shard(solo, rows: 1000, seed: 21, offset: 100_000)
         let m = try RandomForestClassifier(Self.params(50)).fitLocal(train, comm: solo)
-        let pred = try m.predict(test.features)
+        let pred = try m.predict(test.matrix)
         let acc = try Metrics.accuracy(yTrue: test.target!.map { Int($0) }, yPred: pred, comm: solo)
         XCTAssertGreaterThan(acc, 0.85)
         XCTAssertEqual(m.featureImportances.reduce(0, +), 1, accuracy: 1e-9)
     }
 
-    /// A fit from separate columns (``ColumnDataset``: how `forest fit` and `forest run` pass a
+    /// A fit from separate columns (``Dataset/Features/columns(_:rows:)``: how `forest fit` and `forest run` pass a
     /// CSV table, never forming the row-major matrix) grows exactly the forest the row-major
     /// ``Dataset`` of the same values grows: on 1 and 3 ranks, with missing values, for
     /// both tasks, and with the out-of-bag score (which needs the raw rows back).
     func testFitFromColumnsEqualsFitFromTheMatrix() throws {
-        func columns(_ d: Dataset<Double>) -> ColumnDataset {
-            let x = d.features
-            return ColumnDataset(columns: (0 ..< x.columns).map { j in (0 ..< x.rows).map { x[$0, j] } }, rows: x.rows, target: d.target,
-                                 featureNames: d.featureNames, categories: d.categories, globalRowStart: d.globalRowStart,
-                                 globalRowCount: d.globalRowCount)
+        func columns(_ d: Dataset<Double>) -> Dataset<Double> {
+            let x = d.matrix
+            return Dataset(columns: (0 ..< x.columns).map { j in (0 ..< x.rows).map { x[$0, j] } }, rows: x.rows, target: d.target,
+                           featureNames: d.featureNames, categories: d.categories, globalRowStart: d.globalRowStart,
+                           globalRowCount: d.globalRowCount)
         }
         for p in [1, 3] {
             let out = try LocalWorld.run(size: p) { comm -> [String] in
                 var d = try Self.shard(comm, rows: 500)
-                for i in Swift.stride(from: 0, to: d.rowCount, by: 5) { d.features[i, (i / 5) % d.featureCount] = .nan }
-                XCTAssertTrue(columns(d).matrix().storage.map(\.bitPattern) == d.features.storage.map(\.bitPattern), "matrix() is not the columns' rows")
+                for i in Swift.stride(from: 0, to: d.rowCount, by: 5) { d.matrix[i, (i / 5) % d.featureCount] = .nan }
+                XCTAssertTrue(columns(d).denseCopy().storage.map(\.bitPattern) == d.matrix.storage.map(\.bitPattern), "denseCopy() is not the columns' rows")
                 var problems: [String] = []
                 for oob in [false, true] {
                     var params = Self.params(7)
                     params.oobScore = oob
                     let a = try RandomForestClassifier(params).fitLocal(d, comm: comm).forest
-                    let b = try RandomForestClassifier(params).fitLocal(columns: columns(d), comm: comm).forest
+                    let b = try RandomForestClassifier(params).fitLocal(columns(d), comm: comm).forest
                     if a.trees != b.trees || a.trees.isEmpty { problems.append("classifier trees differ (oob \(oob))") }
                     if a.header != b.header { problems.append("classifier headers differ (oob \(oob))") }
                     var reg = RandomForestParameters.regressor(nEstimators: 5)
                     reg.oobScore = oob
                     var r = d
-                    r.target = (0 ..< d.rowCount).map { i in d.features[i, 1].isNaN ? 0 : d.features[i, 1] * 3 }
+                    r.target = (0 ..< d.rowCount).map { i in d.matrix[i, 1].isNaN ? 0 : d.matrix[i, 1] * 3 }
                     let ra = try RandomForestRegressor(reg).fitLocal(r, comm: comm).forest
-                    let rb = try RandomForestRegressor(reg).fitLocal(columns: columns(r), comm: comm).forest
+                    let rb = try RandomForestRegressor(reg).fitLocal(columns(r), comm: comm).forest
                     if ra.trees != rb.trees || ra.header != rb.header { problems.append("regressor forests differ (oob \(oob))") }
                     if oob && (a.header.oobScore == nil || ra.header.oobScore == nil) { problems.append("no oob score") }
                 }
@@ -248,7 +248,7 @@ final class ForestTests: XCTestCase {
         var p = RandomForestParameters.regressor(nEstimators: 20)
         p.oobScore = true
         let m = try RandomForestRegressor(p).fitLocal(train, comm: solo)
-        let r2 = try Metrics.r2(yTrue: test.target!, yPred: try m.predict(test.features), comm: solo)
+        let r2 = try Metrics.r2(yTrue: test.target!, yPred: try m.predict(test.matrix), comm: solo)
         XCTAssertGreaterThan(r2, 0.8)
         XCTAssertGreaterThan(m.oobScore!, 0.8)
     }
@@ -324,7 +324,7 @@ final class ForestTests: XCTestCase {
     /// Rows with a missing value in every feature position mixed in, to cover NaN routing.
     static func fixtureRows() throws -> [[Double]] {
         let d = try shard(LocalCommunicator.solo(), rows: 20, features: 6, seed: 77, offset: 50_000)
-        var rows = (0 ..< 20).map { Array(d.features.row($0)) }
+        var rows = (0 ..< 20).map { Array(d.matrix.row($0)) }
         for i in 0 ..< 6 { rows[i][i] = .nan }
         return rows
     }
@@ -334,7 +334,7 @@ final class ForestTests: XCTestCase {
         guard ProcessInfo.processInfo.environment["MPILEARN_WRITE_FIXTURES"] == "1" else { throw XCTSkip("set MPILEARN_WRITE_FIXTURES=1 to regenerate") }
         let solo = LocalCommunicator.solo()
         var train = try Self.shard(solo, rows: 200, features: 6, seed: 77)
-        for i in stride(from: 0, to: 200, by: 7) { train.features[i, i % 6] = .nan }
+        for i in stride(from: 0, to: 200, by: 7) { train.matrix[i, i % 6] = .nan }
         var p = Self.params(5)
         p.tree.maxDepth = 6
         let m = try RandomForestClassifier(p).fitLocal(train, comm: solo, classNames: ["neg", "pos"], target: "y", dataDescription: "makeClassification(200, 6, seed 77)")
@@ -364,7 +364,7 @@ final class ForestTests: XCTestCase {
     /// score are the same; it refuses to be saved or gathered.
     func testCompactPredictorsVoteExactlyAsFullTrees() throws {
         var test = try Self.shard(LocalCommunicator.solo(), rows: 300, seed: 5, offset: 10_000)
-        for i in stride(from: 0, to: test.features.storage.count, by: 11) { test.features.storage[i] = .nan }
+        for i in stride(from: 0, to: test.matrix.storage.count, by: 11) { test.matrix.storage[i] = .nan }
         for p in [1, 3] {
             for threads in [1, 2] {
                 let out = try LocalWorld.run(size: p) { comm -> [[Double]] in
@@ -381,8 +381,8 @@ final class ForestTests: XCTestCase {
                     if comm.size == 1 { XCTAssertThrowsError(try compact.forest.write(to: NSTemporaryDirectory() + "/never.model")) }
                     var rows: [[Double]] = []
                     for voting in [Voting.soft, .hard] {
-                        let a = try full.votes(test.features, comm: comm, voting: voting, threads: threads)
-                        let b = try compact.votes(test.features, comm: comm, voting: voting, threads: threads)
+                        let a = try full.votes(test.matrix, comm: comm, voting: voting, threads: threads)
+                        let b = try compact.votes(test.matrix, comm: comm, voting: voting, threads: threads)
                         XCTAssertEqual(a, b)
                         rows.append(b)
                     }
@@ -395,7 +395,7 @@ final class ForestTests: XCTestCase {
         let (rtest, _) = try Generators.makeRegression(nSamples: 200_100, nFeatures: 4, nInformative: 2, noise: 1, randomState: 2, rows: 200_000 ..< 200_100)
         let full = try RandomForestRegressor(.regressor(nEstimators: 6)).fitLocal(train, comm: LocalCommunicator.solo())
         let compact = try RandomForestRegressor(.regressor(nEstimators: 6)).fitLocal(train, comm: LocalCommunicator.solo(), keepTrees: false)
-        XCTAssertEqual(try compact.predict(rtest.features), try full.predict(rtest.features))
+        XCTAssertEqual(try compact.predict(rtest.matrix), try full.predict(rtest.matrix))
     }
 }
 

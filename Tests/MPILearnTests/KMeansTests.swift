@@ -224,10 +224,10 @@ final class KMeansTests: XCTestCase {
         XCTAssertEqual(loaded.nIter, m.nIter)
         XCTAssertEqual(loaded.configuration, m.configuration)
         let data = try Generators.makeBlobs(Double.self, nSamples: 1000, nFeatures: 3, centers: 4, clusterStd: 0.7)
-        XCTAssertEqual(try loaded.predict(data.features), m.labels)
-        let f32 = Matrix<Float>(rows: 1000, columns: 3, storage: data.features.storage.map { Float($0) })
+        XCTAssertEqual(try loaded.predict(data.matrix), m.labels)
+        let f32 = Matrix<Float>(rows: 1000, columns: 3, storage: data.matrix.storage.map { Float($0) })
         XCTAssertEqual(try loaded.predict(f32), m.labels)
-        let dist = try loaded.transform(data.features)
+        let dist = try loaded.transform(data.matrix)
         XCTAssertEqual(dist.rows, 1000)
         XCTAssertEqual(dist.columns, 4)
         var inertia = 0.0
@@ -259,14 +259,14 @@ final class KMeansTests: XCTestCase {
         XCTAssertTrue(message { _ = try KMeans(nClusters: 2, initialization: .centers(Matrix([[0, 0, 0], [1, 1, 1]]))).fit(data, comm: solo) }
             .contains("columns"))
         var bad = data
-        bad.features[6, 1] = .nan
+        bad.matrix[6, 1] = .nan
         let e = message { _ = try KMeans(nClusters: 2).fit(bad, comm: solo, dataName: "x.npy") }
         XCTAssertTrue(e.contains("x.npy") && e.contains("row 7, column 2") && e.contains("nan"), e)
         // NaN on one rank of several: the error names the global row.
         XCTAssertThrowsError(try LocalWorld.run(size: 3) { comm -> Int in
             let r = Partition.block(count: 10, parts: 3, index: comm.rank)
             var local = try Generators.makeBlobs(Double.self, nSamples: 10, nFeatures: 2, centers: 2, rows: r)
-            if r.contains(8) { local.features[8 - r.lowerBound, 0] = .infinity }
+            if r.contains(8) { local.matrix[8 - r.lowerBound, 0] = .infinity }
             return try KMeans(nClusters: 2).fit(local, comm: comm).nIter
         }) { XCTAssertTrue("\($0)".contains("row 9, column 1"), "\($0)") }
         let empty = Dataset<Double>(features: Matrix(rows: 10, columns: 0))

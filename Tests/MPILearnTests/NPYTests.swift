@@ -47,12 +47,12 @@ final class NPYTests: XCTestCase {
             for p in 1 ... 4 {
                 let parts = try LocalWorld.run(size: p) { comm in try NPY.read(path, as: Double.self, comm: comm) }
                 XCTAssertEqual(parts.map(\.globalRowStart), (0 ..< p).map { Partition.block(count: 7, parts: p, index: $0).lowerBound })
-                let all = parts.flatMap(\.features.storage)
+                let all = parts.flatMap(\.matrix.storage)
                 XCTAssertEqual(all, (0 ..< 7).flatMap { i in (0 ..< 3).map { expected(i, $0) } }, "\(name) p=\(p)")
             }
         }
         let vec = try NPY.read(dir.appendingPathComponent("vec.npy").path, as: Float.self, comm: LocalCommunicator.solo())
-        XCTAssertEqual(vec.features.storage, [0, 0.25, 0.5, 0.75, 1])
+        XCTAssertEqual(vec.matrix.storage, [0, 0.25, 0.5, 0.75, 1])
         XCTAssertEqual(vec.featureCount, 1)
         let empty = try NPY.read(dir.appendingPathComponent("empty.npy").path, comm: LocalCommunicator.solo())
         XCTAssertEqual(empty.rowCount, 0)
@@ -85,7 +85,7 @@ final class NPYTests: XCTestCase {
         }
         // And our own reader agrees.
         let back = try NPY.read(path, comm: LocalCommunicator.solo())
-        XCTAssertEqual(back.features.storage, (0 ..< 44).map { Double($0) + 0.5 })
+        XCTAssertEqual(back.matrix.storage, (0 ..< 44).map { Double($0) + 0.5 })
     }
 
     func testBadFilesGiveClearErrors() throws {

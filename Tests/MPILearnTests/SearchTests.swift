@@ -44,7 +44,7 @@ final class SearchTests: XCTestCase {
             let e = try Self.forest.setting(c)
             expected.append(try folds.map { f in
                 let m = try e.fit(data.rows(f.train), comm: solo)
-                let pred = try m.predict(data.rows(f.test).features)
+                let pred = try m.predict(data.rows(f.test).matrix)
                 let yTest = f.test.map { Int(data.target![$0]) }
                 return Double(zip(pred, yTest).filter { $0 == $1 }.count) / Double(f.test.count)
             })
@@ -118,9 +118,9 @@ final class SearchTests: XCTestCase {
         let model = try e.fit(data, rows: Array(0 ..< 200), cache: FitCache(), comm: solo)
         let test = Array(200 ..< 300), y = test.map { data.target![$0] }
         let values = [1, 2, 5, 9]
-        let staged = try model.forest.predictor().stagedSums(data.rows(test).features, stages: values)
+        let staged = try model.forest.predictor().stagedSums(data.rows(test).matrix, stages: values)
         for (j, v) in values.enumerated() {
-            XCTAssertEqual(staged[j], try e.truncated(model, to: v).forest.sumOutputs(data.rows(test).features), "stage \(v)")
+            XCTAssertEqual(staged[j], try e.truncated(model, to: v).forest.sumOutputs(data.rows(test).matrix), "stage \(v)")
             // The truncated forest is the forest of v trees fitted on its own.
             let own = try e.setting(["n_estimators": .int(v)]).fit(data.rows(Array(0 ..< 200)), comm: solo)
             XCTAssertEqual(own.forest.trees, try e.truncated(model, to: v).forest.trees)

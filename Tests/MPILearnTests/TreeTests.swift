@@ -106,7 +106,7 @@ final class TreeTests: XCTestCase {
     func testMinSamplesLeafAndMaxLeafNodes() throws {
         let d = try Generators.makeClassification(nSamples: 400, nFeatures: 6, nInformative: 3, nRedundant: 1, randomState: 3)
         let y = d.target!.map { Int32($0) }
-        let data = BinnedData(x: d.features, classes: 2, y: y, maxBins: 255)
+        let data = BinnedData(x: d.matrix, classes: 2, y: y, maxBins: 255)
         let leafy = growOn(data, TreeParameters(minSamplesLeaf: 7))
         for i in 0 ..< leafy.nodeCount where leafy.feature[i] < 0 { XCTAssertGreaterThanOrEqual(leafy.samples[i], 7) }
         let small = growOn(data, TreeParameters(maxLeafNodes: 5))

@@ -355,7 +355,7 @@ extension EstimatorConformance {
 
         func checkShapes() throws {
             let model = try estimator.fit(whole, comm: solo)
-            let x = whole.features
+            let x = whole.matrix
             let n = x.rows
             if model.featureNames != whole.featureNames { fail("featureNames \(model.featureNames), the data's are \(whole.featureNames)") }
             if E.Model.role != E.role { fail("the model's role \(E.Model.role) is not the estimator's \(E.role)") }
@@ -404,7 +404,7 @@ extension EstimatorConformance {
 
         func checkPersistence() throws {
             let model = try estimator.fit(whole, comm: solo)
-            let x = whole.features
+            let x = whole.matrix
             let want = try outputs(model, x)
             let bytes = try model.container().encoded()
             let dir = FileManager.default.temporaryDirectory.appendingPathComponent("conformance-\(UUID().uuidString)")
@@ -456,7 +456,7 @@ extension EstimatorConformance {
 
         /// Compares two fits of a data-parallel estimator within the tolerance.
         func compareSharded(_ a: E.Model, _ b: E.Model, _ what: String) throws {
-            if let d = try outputs(b, whole.features).firstDifference(from: try outputs(a, whole.features), tolerance: tolerance) {
+            if let d = try outputs(b, whole.matrix).firstDifference(from: try outputs(a, whole.matrix), tolerance: tolerance) {
                 fail("\(what): predictions differ from the 1-rank fit: \(d)")
             }
             if let dist = modelDistance?(a, b), !(dist <= tolerance) { fail("\(what): models differ from the 1-rank fit by \(dist) (tolerance \(tolerance))") }
@@ -482,7 +482,7 @@ extension EstimatorConformance {
             if try Self.header(a.header, without: knob) != Self.header(b.header, without: knob) {
                 fail("\(knob)=1 and \(knob)=2 give different model headers (besides \(knob)): \(firstDifference(a.encoded(), b.encoded()))")
             }
-            if let d = try outputs(fits[1], whole.features).firstDifference(from: try outputs(fits[0], whole.features), tolerance: 0) {
+            if let d = try outputs(fits[1], whole.matrix).firstDifference(from: try outputs(fits[0], whole.matrix), tolerance: 0) {
                 fail("\(knob)=1 and \(knob)=2 predict differently: \(d)")
             }
         }
@@ -507,7 +507,7 @@ extension EstimatorConformance {
             let fits = try fitOnRanks(estimator, size: 3) { comm in EstimatorConformance.block(w, ranges[comm.rank]) }
             guard let m = identicalOnRanks(fits, "3 ranks, rank 1 empty") else { return }
             for (r, f) in fits.enumerated() {
-                do { _ = try outputs(f.model, whole.features) } catch { fail("rank \(r)'s model does not predict (is it whole?): \(error)") }
+                do { _ = try outputs(f.model, whole.matrix) } catch { fail("rank \(r)'s model does not predict (is it whole?): \(error)") }
             }
             if E.fitsShardedData { try compareSharded(try estimator.fit(whole, comm: solo), m, "3 ranks, rank 1 empty") }
         }
@@ -518,7 +518,7 @@ extension EstimatorConformance {
             let n = whole.rowCount, d = whole.featureCount
             let row = n - 2, column = min(1, d - 1)
             var dirty = whole
-            dirty.features[row, column] = .nan
+            dirty.matrix[row, column] = .nan
             for p in [1, 2] {
                 let w = dirty
                 let shard: ShardMaker = { comm in EstimatorConformance.block(w, Partition.block(count: n, parts: comm.size, index: comm.rank)) }
@@ -528,7 +528,7 @@ extension EstimatorConformance {
                     let fits: [(model: E.Model, bytes: Data)]
                     do { fits = try fitOnRanks(estimator, size: p, shard) } catch { fail("\(what): fit threw \(error); the estimator documents NaN as missing"); continue }
                     guard let m = identicalOnRanks(fits, what) else { continue }
-                    var x = whole.features
+                    var x = whole.matrix
                     for f in 0 ..< d { x[f % n, f] = .nan }
                     let o = try outputs(m, x)
                     let v = (o.values ?? []) + (o.proba ?? [])

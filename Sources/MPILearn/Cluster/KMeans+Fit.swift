@@ -44,6 +44,7 @@ extension KMeans {
     func fitSpecialised<T: KMeansScalar>(_ data: Dataset<T>, comm: any Communicator, dataName: String,
                                                             progress: ((KMeansIteration) -> Void)?) throws -> KMeansModel {
         let start = monotonicSeconds()
+        try data.requireDense(for: "k-means")
         try validate(rows: data.globalRowCount, features: data.featureCount, dataName: dataName)
         guard data.globalRowStart >= 0, data.globalRowStart + data.rowCount <= data.globalRowCount else {
             throw MPILearnError.mismatch("\(dataName): rank \(comm.rank) holds rows \(data.globalRowStart)..<\(data.globalRowStart + data.rowCount) of \(data.globalRowCount)")
@@ -52,7 +53,7 @@ extension KMeans {
         if threads > 1 { BLASInfo.setThreads(1) }
         defer { if threads > 1 { BLASInfo.setThreads(blasThreads) } }
 
-        return try data.features.storage.withUnsafeBufferPointer { xs in
+        return try data.matrix.storage.withUnsafeBufferPointer { xs in
             let engine = KMeansEngine<T>(x: xs.baseAddress, rows: data.rowCount, features: data.featureCount,
                                          globalStart: data.globalRowStart, globalCount: data.globalRowCount, comm: comm, threads: threads,
                                          bounded: algorithm == .hamerly)

@@ -69,8 +69,9 @@ extension KMeansModel {
 
     /// The opposite of the inertia of all ranks' rows (`score`, higher is better). Collective.
     public func score<T: LinearAlgebraScalar & MPIScalar>(_ data: Dataset<T>, comm: any Communicator, threads: Int = 1, dataName: String = "data") throws -> Double {
-        try withAssignment(data.features, threads: threads, globalStart: data.globalRowStart, globalCount: data.globalRowCount,
-                           comm: comm, dataName: dataName) { _, mind2 in
+        try data.requireDense(for: "k-means")
+        return try withAssignment(data.matrix, threads: threads, globalStart: data.globalRowStart, globalCount: data.globalRowCount,
+                                  comm: comm, dataName: dataName) { _, mind2 in
             -(try comm.allreduce(mind2.reduce(0, +), op: .sum))
         }
     }

@@ -19,7 +19,7 @@ public enum CSVWriter {
         var bytes: [UInt8] = []
         let d = dataset.featureCount
         bytes.reserveCapacity(dataset.rowCount * (d + 1) * 20)
-        dataset.features.storage.withUnsafeBufferPointer { x in
+        dataset.matrix.storage.withUnsafeBufferPointer { x in
             for i in 0 ..< dataset.rowCount {
                 for j in 0 ..< d {
                     if j > 0 { bytes.append(UInt8(ascii: ",")) }

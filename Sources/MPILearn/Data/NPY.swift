@@ -164,7 +164,7 @@ public enum NPY {
         let d = try read(path, as: Double.self, comm: comm)
         let n = d.rowCount, c = d.featureCount
         let columns = (0 ..< c).map { j in
-            Column(name: "x\(j)", values: .float64((0 ..< n).map { d.features.storage[$0 * c + j] }))
+            Column(name: "x\(j)", values: .float64((0 ..< n).map { d.matrix.storage[$0 * c + j] }))
         }
         return Table(columns: columns, rowCount: n, globalRowStart: d.globalRowStart, globalRowCount: d.globalRowCount)
     }

@@ -160,11 +160,12 @@ extension Table {
                        globalRowStart: globalRowStart, globalRowCount: globalRowCount)
     }
 
-    /// The named feature columns as separate Double columns (``ColumnDataset``), for a learner
-    /// that reads one feature at a time: no row-major matrix is formed. A float64 column is
+    /// The named feature columns as a ``Dataset`` of separate Double columns
+    /// (``Dataset/Features/columns(_:rows:)``), for a learner that reads one feature at a
+    /// time: no row-major matrix is formed. A float64 column is
     /// shared with the table, not copied; other columns are converted as in ``dataset(_:features:target:)``.
     /// - Throws: ``MPILearnError/invalidParameter`` for an unknown column.
-    public func columnDataset(features names: [String]) throws -> ColumnDataset {
+    public func columnDataset(features names: [String]) throws -> Dataset<Double> {
         var columns: [[Double]] = []
         var categories: [CategoryDictionary?] = []
         for name in names {
@@ -175,8 +176,8 @@ extension Table {
             }
             if case .categorical(_, let d) = c.values { categories.append(d) } else { categories.append(nil) }
         }
-        return ColumnDataset(columns: columns, rows: rowCount, featureNames: names, categories: categories,
-                             globalRowStart: globalRowStart, globalRowCount: globalRowCount)
+        return Dataset(columns: columns, rows: rowCount, featureNames: names, categories: categories,
+                       globalRowStart: globalRowStart, globalRowCount: globalRowCount)
     }
 
     /// The dictionary of categorical column `name`, or nil if it is not categorical.

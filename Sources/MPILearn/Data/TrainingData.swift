@@ -6,85 +6,6 @@
 import Foundation
 import SwiftMPI
 
-/// A shard ready for a forest: features, target, and what the columns mean.
-public struct TrainingSet {
-    /// The rows: a CSV table's feature columns (training; a forest bins them one at a time,
-    /// so the shard is never also held row-major) or a row-major dataset (generated data).
-    public enum Rows {
-        case matrix(Dataset<Double>)
-        case columns(ColumnDataset)
-
-        /// The columns, if the rows are columns.
-        public var columnData: ColumnDataset? {
-            if case .columns(let c) = self { return c }
-            return nil
-        }
-        /// The rows as a row-major dataset (a copy when they are columns).
-        public var dataset: Dataset<Double> {
-            switch self {
-            case .matrix(let d): return d
-            case .columns(let c): return c.dataset()
-            }
-        }
-    }
-    public var rows: Rows
-    /// Display names of the class labels, indexed by label value (classification).
-    public var classNames: [String]?
-    /// The target's name as given (`arr_delay>15`).
-    public var target: String
-    /// Where the data came from (path or generator spec).
-    public var source: String
-
-    /// The rows as a row-major dataset (a copy when they are columns).
-    public var data: Dataset<Double> { rows.dataset }
-
-    /// Hands the rows over as a row-major dataset; columns are converted without a second
-    /// copy of the data (``ColumnDataset/intoDataset()``). The set keeps no rows.
-    public mutating func takeDataset() -> Dataset<Double> {
-        switch rows {
-        case .matrix(let d):
-            _ = takeRows()
-            return d
-        case .columns(let c):
-            _ = takeRows()   // the set lets go of the columns, so c holds the only reference
-            return c.intoDataset()
-        }
-    }
-
-    public var rowCount: Int {
-        switch rows { case .matrix(let d): return d.rowCount; case .columns(let c): return c.rowCount }
-    }
-    public var featureCount: Int {
-        switch rows { case .matrix(let d): return d.featureCount; case .columns(let c): return c.featureCount }
-    }
-    public var globalRowCount: Int {
-        switch rows { case .matrix(let d): return d.globalRowCount; case .columns(let c): return c.globalRowCount }
-    }
-
-    /// Hands the rows over (to a fit, which may free them): the shard keeps its names and
-    /// counts' meaning but no rows.
-    public mutating func takeRows() -> Rows {
-        let taken = rows
-        switch taken {
-        case .matrix(let d):
-            rows = .matrix(Dataset(features: Matrix(rows: 0, columns: d.featureCount), target: [], featureNames: d.featureNames,
-                                   categories: d.categories, globalRowStart: d.globalRowStart, globalRowCount: d.globalRowCount))
-        case .columns(let c):
-            rows = .columns(ColumnDataset(columns: c.columns.map { _ in [] }, rows: 0, target: [], featureNames: c.featureNames,
-                                          categories: c.categories, globalRowStart: c.globalRowStart, globalRowCount: c.globalRowCount))
-        }
-        return taken
-    }
-}
-
-extension TrainingSet {
-    /// A shard of row-major rows (generated data). In an extension, so the memberwise
-    /// initialiser stays.
-    public init(data: Dataset<Double>, classNames: [String]?, target: String, source: String) {
-        self.init(rows: .matrix(data), classNames: classNames, target: target, source: source)
-    }
-}
-
 /// How the target column becomes a label: the column itself, or a comparison with a number.
 public struct TargetSpec {
     public var column: String
@@ -187,8 +108,11 @@ public enum TrainingData {
     ///   - categorical: text columns coded against a global dictionary (sorted distinct values).
     ///   - features: columns to use (default: every numeric and categorical column but the target).
     ///   - classification: labels (true) or numeric target (false).
+    /// - Returns: this rank's rows: a CSV's feature columns as they were read
+    ///   (``Dataset/Features/columns(_:rows:)``: a forest bins them one at a time, and
+    ///   ``Dataset/makeDense()`` turns them into a matrix in place), generated data dense.
     public static func loadTrain(path: String, target: String?, categorical: [String], features: [String]?, classification: Bool,
-                          comm: any Communicator, note: (String) -> Void) throws -> TrainingSet {
+                          comm: any Communicator, note: (String) -> Void) throws -> Dataset<Double> {
         if let g = try generated(path, comm: comm, test: false) { return g }
         let spec = try target.map(TargetSpec.init)
         let names = try columnNames(path)
@@ -257,7 +181,8 @@ public enum TrainingData {
         data.classNames = classNames
         data.globalRowStart = counts[0 ..< comm.rank].reduce(0, +)
         data.globalRowCount = counts.reduce(0, +)
-        return TrainingSet(rows: .columns(data), classNames: classNames, target: target ?? "", source: path)
+        data.source = path
+        return data
     }
 
     /// The most distinct numeric values a classification target may have before the load
@@ -281,39 +206,34 @@ public enum TrainingData {
                 + ": use --task regression, or a threshold such as --target '\(column.name)>\(shown[shown.count / 2])' for two classes")
     }
 
-    /// Test rows shaped for a model: its feature columns in its order, categorical values
-    /// recoded onto its dictionaries (unseen values become missing), and, if `target` is
-    /// given, labels as class codes of the model (classification) or numbers (regression).
-    public struct TestRows {
-        public var x: Matrix<Double>
-        public var y: [Double]?
-        public var globalRowStart: Int
-        public var globalRows: Int
-    }
-
     /// Collective. Loads a test set for a forest model (its header's ``ForestHeader/schema``).
     public static func loadTest(path: String, header: ForestHeader, target: String?, broadcast: Bool,
-                         comm: any Communicator, note: (String) -> Void, whenRead: () throws -> Void = {}) throws -> TestRows {
+                         comm: any Communicator, note: (String) -> Void, whenRead: () throws -> Void = {}) throws -> Dataset<Double> {
         try loadTest(path: path, schema: header.schema, target: target, broadcast: broadcast, comm: comm, note: note, whenRead: whenRead)
     }
 
     /// Collective. Loads a test set shaped for a model's ``FeatureSchema``: its features in
-    /// its order, categorical values recoded onto its dictionaries (``FeatureSchema/align(_:)``),
-    /// labels as its class codes. With `broadcast`, every rank gets every row (rank 0 reads,
-    /// then broadcasts); otherwise each rank gets its block.
+    /// its order (dense), categorical values recoded onto its dictionaries
+    /// (``FeatureSchema/align(_:)``), and, if `target` is given, labels as its class codes
+    /// (classification) or numbers (regression). With `broadcast`, every rank gets every row
+    /// (rank 0 reads, then broadcasts); otherwise each rank gets its block.
     public static func loadTest(path: String, schema: FeatureSchema, target: String?, broadcast: Bool,
-                         comm: any Communicator, note: (String) -> Void, whenRead: () throws -> Void = {}) throws -> TestRows {
-        if let g = try generated(path, comm: comm, test: true) {
+                         comm: any Communicator, note: (String) -> Void, whenRead: () throws -> Void = {}) throws -> Dataset<Double> {
+        if var g = try generated(path, comm: comm, test: true) {
             try checkGenerated(g, schema: schema)
             if broadcast {
                 // Generated rows are a pure function of the row index: every rank makes all.
-                let all = try generated(path, comm: LocalCommunicator.solo(), test: true)!
+                g = try generated(path, comm: LocalCommunicator.solo(), test: true)!
                 try whenRead()
-                return TestRows(x: all.data.features, y: target == nil ? nil : try codes(all.data.target!, schema: schema, names: nil, path: path),
-                                globalRowStart: 0, globalRows: all.data.rowCount)
             }
-            return TestRows(x: g.data.features, y: target == nil ? nil : try codes(g.data.target!, schema: schema, names: nil, path: path),
-                            globalRowStart: g.data.globalRowStart, globalRows: g.data.globalRowCount)
+            g.target = target == nil ? nil : try codes(g.target!, schema: schema, names: nil, path: path)
+            return g
+        }
+        func shaped(_ x: Matrix<Double>, y: [Double]?, globalRowStart: Int, globalRowCount: Int) -> Dataset<Double> {
+            var out = Dataset(features: x, target: y, schema: schema, globalRowStart: globalRowStart, globalRowCount: globalRowCount)
+            out.targetName = target ?? schema.target
+            out.source = path
+            return out
         }
         let spec = try target.map(TargetSpec.init)
         let d = schema.featureNames.count
@@ -372,7 +292,7 @@ public enum TrainingData {
                 let counts = try comm.allgatherCounts(rows)
                 start = counts[0 ..< comm.rank].reduce(0, +)
                 for n in notes where comm.rank == 0 { note(n) }
-                return TestRows(x: Matrix(rows: rows, columns: d, storage: x), y: hasY ? y : nil, globalRowStart: start, globalRows: counts.reduce(0, +))
+                return shaped(Matrix(rows: rows, columns: d, storage: x), y: hasY ? y : nil, globalRowStart: start, globalRowCount: counts.reduce(0, +))
             }
         }
         try whenRead()
@@ -381,7 +301,7 @@ public enum TrainingData {
         for n in m.notes { note(n) }
         try comm.broadcast(&x)
         if m.hasY { try comm.broadcast(&y) }
-        return TestRows(x: Matrix(rows: m.rows, columns: d, storage: x), y: m.hasY ? y : nil, globalRowStart: 0, globalRows: m.rows)
+        return shaped(Matrix(rows: m.rows, columns: d, storage: x), y: m.hasY ? y : nil, globalRowStart: 0, globalRowCount: m.rows)
     }
 
     /// Maps test labels to the model's class codes; a label never seen in training is an error.
@@ -403,9 +323,9 @@ public enum TrainingData {
         }
     }
 
-    public static func checkGenerated(_ g: TrainingSet, schema header: FeatureSchema) throws {
-        guard g.data.featureCount == header.featureNames.count else {
-            throw MPILearnError.mismatch("\(g.source): the columns differ from the model's: \(g.data.featureCount) features, the model has \(header.featureNames.count)")
+    public static func checkGenerated(_ g: Dataset<Double>, schema header: FeatureSchema) throws {
+        guard g.featureCount == header.featureNames.count else {
+            throw MPILearnError.mismatch("\(g.source): the columns differ from the model's: \(g.featureCount) features, the model has \(header.featureNames.count)")
         }
     }
 
@@ -416,8 +336,8 @@ public enum TrainingData {
     }
 
     /// A generator spec (`classification:N,F[,SEED]` or `regression:N,F[,SEED]`) as this rank's
-    /// block; nil if `spec` is a path. Test sets use rows from 2^40 on, disjoint from training.
-    public static func generated(_ spec: String, comm: any Communicator, test: Bool) throws -> TrainingSet? {
+    /// block (dense); nil if `spec` is a path. Test sets use rows from 2^40 on, disjoint from training.
+    public static func generated(_ spec: String, comm: any Communicator, test: Bool) throws -> Dataset<Double>? {
         guard isGeneratorSpec(spec) else { return nil }
         let parts = spec.split(separator: ":", maxSplits: 1).map(String.init)
         let nums = parts[1].split(separator: ",").map { Int($0) }
@@ -439,7 +359,7 @@ public enum TrainingData {
         data.globalRowCount = n
         data.targetName = "y"
         data.source = spec
-        return TrainingSet(data: data, classNames: nil, target: "y", source: spec)
+        return data
     }
 }
 
@@ -494,6 +414,12 @@ public struct FeatureSchema: Codable, Equatable, Sendable {
         return notes
     }
 
+    /// The category dictionaries of the features (nil for a numeric feature), as a
+    /// ``Dataset`` holds them.
+    public var dictionaries: [CategoryDictionary?] {
+        categories.map { $0.map(CategoryDictionary.init(sortedUnique:)) }
+    }
+
     /// The features of an aligned table, in this schema's order, as a row-major matrix.
     public func matrix(_ table: Table) throws -> Matrix<Double> {
         try table.matrix(Double.self, columns: featureNames)
@@ -508,6 +434,13 @@ extension ForestHeader {
 }
 
 extension Dataset {
+    /// Rows shaped by `schema`: its feature names and dictionaries, its target name and
+    /// class names.
+    public init(features: Matrix<T>, target: [Double]? = nil, schema: FeatureSchema, globalRowStart: Int = 0, globalRowCount: Int? = nil) {
+        self.init(features: features, target: target, featureNames: schema.featureNames, categories: schema.dictionaries,
+                  globalRowStart: globalRowStart, globalRowCount: globalRowCount, targetName: schema.target, classNames: schema.classes)
+    }
+
     /// The schema of these rows: features, their dictionaries, the target and its class names.
     public var schema: FeatureSchema {
         FeatureSchema(featureNames: featureNames, categories: categories.map { $0?.values }, target: targetName, classes: classNames)

@@ -77,7 +77,7 @@ public enum Scoring: String, CaseIterable, Codable, Sendable {
     public func score(_ model: any FittedModel, data: Dataset<Double>, rows: [Int], y: [Double]?, labels: [String] = [],
                       comm: any Communicator, blockRows: Int = 32768) throws -> Double {
         try score(model, rows: rows.count, y: y, labels: labels, comm: comm) { body in
-            try data.forEachBlock(of: rows, blockRows: blockRows) { try body($0.features) }
+            try data.forEachBlock(of: rows, blockRows: blockRows) { try body($0.matrix) }
         }
     }
 

@@ -177,6 +177,7 @@ public enum ModelSearch {
         guard !candidates.isEmpty else {
             throw MPILearnError.invalidParameter(name: "param_grid", value: "no candidates", allowed: "at least one candidate")
         }
+        try data.dataset.requireDense(for: "a search")
         // Every candidate is built and validated before any work, on every rank alike.
         let estimators = try candidates.map { c -> E in
             let e = try base.setting(c)
@@ -435,14 +436,14 @@ public enum ModelSearch {
             let b = block(r), s = max(lo, b.lowerBound), e = min(hi, b.upperBound)
             guard s < e else { continue }
             rows[r] = e - s
-            features += data.features.storage[((s - lo) * d) ..< ((e - lo) * d)]
+            features += data.matrix.storage[((s - lo) * d) ..< ((e - lo) * d)]
             if let t = data.target { target += t[(s - lo) ..< (e - lo)] }
         }
         let mine = block(comm.rank)
         let (x, _) = try comm.alltoallv(features, sendCounts: rows.map { $0 * d })
         guard x.count == mine.count * d else { throw MPILearnError.mismatch("regroup: received \(x.count / max(1, d)) rows for a block of \(mine.count)") }
         var out = data
-        out.features = Matrix(rows: mine.count, columns: d, storage: x)
+        out.matrix = Matrix(rows: mine.count, columns: d, storage: x)
         if data.target != nil { out.target = try comm.alltoallv(target, sendCounts: rows).values }
         out.globalRowStart = mine.lowerBound
         out.globalRowCount = n

@@ -169,10 +169,10 @@ public struct SearchJob: Sendable {
             }
             let note: (String) -> Void = { say("note: \($0)") }
             let readComm: any Communicator = sharded ? comm : LocalCommunicator.solo()
-            var set = try TrainingData.loadTrain(path: job.train, target: E.role == .clusterer ? nil : job.target, categorical: job.categorical,
-                                                 features: job.features, classification: E.role == .classifier, comm: readComm,
-                                                 note: comm.rank == 0 ? note : { _ in })
-            var data = set.takeDataset()
+            var data = try TrainingData.loadTrain(path: job.train, target: E.role == .clusterer ? nil : job.target, categorical: job.categorical,
+                                                  features: job.features, classification: E.role == .classifier, comm: readComm,
+                                                  note: comm.rank == 0 ? note : { _ in })
+            data.makeDense()   // the search reads rows: the columns become a matrix in place
             if E.role == .clusterer { data.target = nil }
             data.source = job.train
             if !sharded { data.globalRowStart = 0; data.globalRowCount = data.rowCount }

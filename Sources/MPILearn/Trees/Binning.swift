@@ -33,7 +33,7 @@ public struct FeatureBins: Sendable {
         }
     }
 
-    /// Learns the bins of separate columns (``ColumnDataset``): the same edges as from the
+    /// Learns the bins of separate columns (a ``Dataset`` of columns): the same edges as from the
     /// row-major matrix of these columns.
     public init(columns: [[Double]], rows n: Int, maxBins: Int, sampleLimit: Int = 250_000) {
         precondition(maxBins >= 2 && maxBins <= 255, "FeatureBins: maxBins \(maxBins) not in 2...255")
@@ -148,7 +148,7 @@ public struct FeatureBins: Sendable {
         return out
     }
 
-    /// Separate columns (``ColumnDataset``) as row-major codes, followed by `padding` zero
+    /// Separate columns (a ``Dataset`` of columns) as row-major codes, followed by `padding` zero
     /// bytes: the same codes as ``bin(_:padding:)`` of their row-major matrix. Each column is
     /// read once, front to back.
     public func bin(columns: [[Double]], rows n: Int, padding: Int = 0) -> [UInt8] {

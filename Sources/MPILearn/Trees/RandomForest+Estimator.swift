@@ -59,7 +59,7 @@ public struct RandomForestClassifier: Estimator, Equatable {
             return try values.map { try scoring.score(truncated(model, to: $0), data: data, rows: rows, y: y, labels: labels, comm: comm) }
         }
         var scores = [Double](repeating: .nan, count: values.count)
-        try predictor.forEachStage(data.features, rows: rows, stages: values) { j, sums in
+        try predictor.forEachStage(data.matrix, rows: rows, stages: values) { j, sums in
             scores[j] = try scoring.score(classSums: sums, count: values[j], modelClasses: model.classes, y: y, labels: labels, comm: comm)
         }
         return scores
@@ -83,7 +83,10 @@ public struct RandomForestClassifier: Estimator, Equatable {
     ///
     /// The fit owns `data`: pass it with `consume` (or as a temporary) and, unless the
     /// out-of-bag score needs them, the raw features are freed as soon as they are binned
-    /// (the one-byte codes are an eighth of their size).
+    /// (the one-byte codes are an eighth of their size). Features given as columns (a CSV
+    /// table's, as ``TrainingData/loadTrain(path:target:categorical:features:classification:comm:note:)``
+    /// returns them) are binned column by column, so the shard is never also held as a
+    /// row-major matrix; the forest is the same as from the dense rows.
     /// - Parameters:
     ///   - data: this rank's rows; `target` holds class labels as numbers (codes of a
     ///     categorical target, or numeric labels). Missing targets (NaN) are an error.
@@ -101,16 +104,6 @@ public struct RandomForestClassifier: Estimator, Equatable {
     /// - Throws: ``MPILearnError/invalidParameter`` for a bad hyper-parameter,
     ///   ``MPILearnError/dataError`` for a missing target.
     public func fitLocal(_ data: consuming Dataset<Double>, comm: any Communicator, classNames: [String]? = nil, target: String = "target",
-                         dataDescription: String = "", keepTrees: Bool = true, progress: ForestProgress? = nil) throws -> RandomForestClassifierModel {
-        let forest = try ForestTrainer.fit(TrainingShard(consume data), task: .classification, parameters: parameters, comm: comm, classNames: classNames,
-                                           target: target, dataDescription: dataDescription, keepTrees: keepTrees, progress: progress)
-        return RandomForestClassifierModel(forest: forest)
-    }
-
-    /// Collective. Fits the forest on every rank's shard given as separate columns (a
-    /// table's): each column is binned straight into the codes, so the shard is never also
-    /// held as a row-major matrix. The same forest as from the ``Dataset`` of these columns.
-    public func fitLocal(columns data: consuming ColumnDataset, comm: any Communicator, classNames: [String]? = nil, target: String = "target",
                          dataDescription: String = "", keepTrees: Bool = true, progress: ForestProgress? = nil) throws -> RandomForestClassifierModel {
         let forest = try ForestTrainer.fit(TrainingShard(consume data), task: .classification, parameters: parameters, comm: comm, classNames: classNames,
                                            target: target, dataDescription: dataDescription, keepTrees: keepTrees, progress: progress)
@@ -170,14 +163,6 @@ public struct RandomForestRegressor: Estimator, Equatable {
         return RandomForestRegressorModel(forest: forest)
     }
 
-    /// Collective. Fits the forest on shards given as separate columns.
-    public func fitLocal(columns data: consuming ColumnDataset, comm: any Communicator, target: String = "target",
-                         dataDescription: String = "", keepTrees: Bool = true, progress: ForestProgress? = nil) throws -> RandomForestRegressorModel {
-        let forest = try ForestTrainer.fit(TrainingShard(consume data), task: .regression, parameters: parameters, comm: comm, classNames: nil,
-                                           target: target, dataDescription: dataDescription, keepTrees: keepTrees, progress: progress)
-        return RandomForestRegressorModel(forest: forest)
-    }
-
     public init(from decoder: Decoder) throws {
         parameters = try RandomForestParameters(flat: decoder, classification: false)
     }
@@ -197,28 +182,30 @@ private enum FlatForestKey: String, CodingKey, CaseIterable {
 extension RandomForestParameters {
     /// Collective. The forest of every rank's rows, whole on every rank (the ranks' trees allgathered).
     func fitWhole(_ data: Dataset<Double>, task: ForestHeader.Task, comm: any Communicator) throws -> ForestModel {
-        let local = try fit(TrainingShard(data), data: data, task: task, comm: comm)
+        let local = try fit(TrainingShard(data), task: task, comm: comm)
         return comm.size == 1 ? local : try local.allgathered(comm)
     }
 
     /// Collective. The forest of rows `rows` of `data`; on one rank with a cache, the rows are
-    /// binned once per `max_bins` for every fit sharing the cache (the same forest).
+    /// binned once per `max_bins` for every fit sharing the cache (the same forest; dense rows).
     func fitRows(_ data: Dataset<Double>, rows: [Int], cache: FitCache?, task: ForestHeader.Task, comm: any Communicator) throws -> ForestModel {
-        guard let cache, comm.size == 1, !oobScore else { return try fitWhole(data.rows(rows), task: task, comm: comm) }
-        return try fit(TrainingShard(data, rows: rows, maxBins: tree.maxBins, cache: cache), data: data, task: task, comm: comm)
+        guard let cache, comm.size == 1, !oobScore, data.features.isDense else { return try fitWhole(data.rows(rows), task: task, comm: comm) }
+        return try fit(TrainingShard(data, rows: rows, maxBins: tree.maxBins, cache: cache), task: task, comm: comm)
     }
 
     /// Collective. Every rank holds the same rows: each grows its share of the trees on all of
     /// them and the trees are allgathered, so the forest equals the one-rank fit tree for tree.
     func fitReplicated(_ data: Dataset<Double>, task: ForestHeader.Task, comm: any Communicator) throws -> ForestModel {
         guard comm.size > 1, !oobScore else { return try fitWhole(data, task: task, comm: LocalCommunicator.solo()) }
-        return try fit(TrainingShard(data), data: data, task: task, comm: comm, replicated: true).allgathered(comm)
+        return try fit(TrainingShard(data), task: task, comm: comm, replicated: true).allgathered(comm)
     }
 
-    /// Collective. `shard`'s forest, with `data`'s names (class names, target, source).
-    private func fit(_ shard: TrainingShard, data: Dataset<Double>, task: ForestHeader.Task, comm: any Communicator, replicated: Bool = false) throws -> ForestModel {
-        try ForestTrainer.fit(shard, task: task, parameters: self, comm: comm, classNames: task == .classification ? data.classNames : nil,
-                              target: data.targetName, dataDescription: data.source, keepTrees: true, progress: nil, replicated: replicated)
+    /// Collective. `shard`'s forest, with its dataset's names (class names, target, source).
+    private func fit(_ shard: consuming TrainingShard, task: ForestHeader.Task, comm: any Communicator, replicated: Bool = false) throws -> ForestModel {
+        // The names only: a copy of the dataset would keep the features the fit frees.
+        let classNames = shard.dataset.classNames, target = shard.dataset.targetName, source = shard.dataset.source
+        return try ForestTrainer.fit(shard, task: task, parameters: self, comm: comm, classNames: task == .classification ? classNames : nil,
+                                     target: target, dataDescription: source, keepTrees: true, progress: nil, replicated: replicated)
     }
 
     /// A relative fit cost: trees × rows × a depth factor (log2 of the rows, capped by `max_depth`).

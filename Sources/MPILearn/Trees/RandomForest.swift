@@ -4,83 +4,63 @@ import SwiftMPI
 /// Called on rank 0 as its trees finish: trees done on rank 0, trees rank 0 grows.
 public typealias ForestProgress = (_ done: Int, _ total: Int) -> Void
 
-/// A training shard as a fit reads it: its features row-major (``Dataset``) or as separate
-/// columns (``ColumnDataset``), with the target and the columns' meaning. Owned by the fit,
-/// which frees the features once they are binned.
+/// A training shard as a fit reads it: a ``Dataset`` (features dense or as columns, the
+/// target and what the features mean), or rows already binned. Owned by the fit, which
+/// frees the raw features once they are binned.
 struct TrainingShard {
-    enum Features {
-        case rows(Matrix<Double>)
-        case columns([[Double]])
-        /// Already binned (bins learned on these rows): shared by the fits of one fold.
-        case binned(FeatureBins, [UInt8])
-    }
-    var features: Features
-    let rowCount: Int
+    /// The rows. Once the raw features are freed (``dropFeatures()``), and for a pre-binned
+    /// shard, its features are no columns of `rowCount` rows.
+    var dataset: Dataset<Double>
+    /// Features already binned (bins learned on these rows): shared by the fits of one fold.
+    var prebinned: (bins: FeatureBins, codes: [UInt8])?
+    /// The features (counted before any are freed).
     let featureCount: Int
-    let target: [Double]?
-    let featureNames: [String]
-    let categories: [CategoryDictionary?]
-    let globalRowStart: Int
-    let globalRowCount: Int
 
     init(_ data: consuming Dataset<Double>) {
-        rowCount = data.rowCount; featureCount = data.featureCount; target = data.target
-        featureNames = data.featureNames; categories = data.categories
-        globalRowStart = data.globalRowStart; globalRowCount = data.globalRowCount
-        features = .rows(data.features)
-    }
-
-    init(_ data: consuming ColumnDataset) {
-        rowCount = data.rowCount; featureCount = data.featureCount; target = data.target
-        featureNames = data.featureNames; categories = data.categories
-        globalRowStart = data.globalRowStart; globalRowCount = data.globalRowCount
-        features = .columns(data.columns)
-    }
-
-    /// The features binned (`classes > 0`: class codes `y`; else regression values `yValue`).
-    func binned(classes: Int, y: [Int32], yValue: [Double], maxBins: Int) -> BinnedData {
-        switch features {
-        case .rows(let x):
-            return classes > 0 ? BinnedData(x: x, classes: classes, y: y, maxBins: maxBins) : BinnedData(x: x, y: yValue, maxBins: maxBins)
-        case .columns(let c):
-            return BinnedData(columns: c, rows: rowCount, classes: classes, y: y, yValue: yValue, maxBins: maxBins)
-        case .binned(let bins, let codes):
-            return BinnedData(codes: codes, rows: rowCount, bins: bins, classes: classes, yClass: y, yValue: yValue)
-        }
+        featureCount = data.featureCount
+        dataset = data
+        prebinned = nil
     }
 
     /// Rows `rows` of `data`, binned with edges learned once and reused through `cache` by
     /// every fit on the same rows with the same `max_bins` (a search's candidates on one
     /// fold): the same forest as from the rows themselves, without copying them.
+    /// - Precondition: `data` is dense.
     init(_ data: Dataset<Double>, rows: [Int], maxBins: Int, cache: FitCache) {
         // Only the bin edges are cached: learning them sorts every feature, while coding the
         // rows with known edges is one quick pass; the codes (a byte a value) live for this
         // fit alone, so a search holds one fold's codes at a time, not every fold's.
-        let bins = cache.value("forest-bins-\(maxBins)") { FeatureBins(data.features, rows: rows, maxBins: maxBins) }
-        let codes = bins.bin(data.features, rows: rows)
-        rowCount = rows.count; featureCount = data.featureCount
-        target = data.target.map { t in rows.map { t[$0] } }
-        featureNames = data.featureNames; categories = data.categories
-        globalRowStart = 0; globalRowCount = rows.count
-        features = .binned(bins, codes)
+        let x = data.matrix
+        let bins = cache.value("forest-bins-\(maxBins)") { FeatureBins(x, rows: rows, maxBins: maxBins) }
+        prebinned = (bins, bins.bin(x, rows: rows))
+        featureCount = data.featureCount
+        dataset = Dataset(features: .columns([], rows: rows.count), target: data.target.map { t in rows.map { t[$0] } },
+                          featureNames: data.featureNames, categories: data.categories, globalRowStart: 0, globalRowCount: rows.count,
+                          targetName: data.targetName, classNames: data.classNames, source: data.source)
     }
 
-    /// Frees the raw features.
-    mutating func dropFeatures() { features = .columns([]) }
+    var rowCount: Int { dataset.rowCount }
+    var target: [Double]? { dataset.target }
+    var featureNames: [String] { dataset.featureNames }
+    var categories: [CategoryDictionary?] { dataset.categories }
+    var globalRowStart: Int { dataset.globalRowStart }
 
-    /// The shard as a row-major ``Dataset`` (a copy when it came as columns).
-    func dataset() -> Dataset<Double> {
-        switch features {
-        case .rows(let x):
-            return Dataset(features: x, target: target, featureNames: featureNames, categories: categories,
-                           globalRowStart: globalRowStart, globalRowCount: globalRowCount)
-        case .columns(let c):
-            return ColumnDataset(columns: c, rows: rowCount, target: target, featureNames: featureNames, categories: categories,
-                                 globalRowStart: globalRowStart, globalRowCount: globalRowCount).dataset()
-        case .binned:
-            preconditionFailure("TrainingShard.dataset(): binned rows have no raw features (the out-of-bag score fits from raw rows)")
+    /// The features binned (`classes > 0`: class codes `y`; else regression values `yValue`):
+    /// dense rows as a matrix, columns one column at a time (no row-major copy is made).
+    func binned(classes: Int, y: [Int32], yValue: [Double], maxBins: Int) -> BinnedData {
+        if let prebinned {
+            return BinnedData(codes: prebinned.codes, rows: rowCount, bins: prebinned.bins, classes: classes, yClass: y, yValue: yValue)
+        }
+        switch dataset.features {
+        case .dense(let x):
+            return classes > 0 ? BinnedData(x: x, classes: classes, y: y, maxBins: maxBins) : BinnedData(x: x, y: yValue, maxBins: maxBins)
+        case .columns(let c, let n):
+            return BinnedData(columns: c, rows: n, classes: classes, y: y, yValue: yValue, maxBins: maxBins)
         }
     }
+
+    /// Frees the raw features (the row count stays).
+    mutating func dropFeatures() { dataset.features = .columns([], rows: dataset.rowCount) }
 }
 
 /// The shared fitting procedure of both forests.
@@ -254,7 +234,7 @@ enum ForestTrainer {
         if compact { model.predictors = predictors.map { $0! } }
         lap(&timings.communication)
         if p.oobScore {
-            model.header.oobScore = try oobScore(model, data: data.dataset(), yCodes: yCodes, comm: comm, firstTree: firstTree)
+            model.header.oobScore = try oobScore(model, data: data.dataset, yCodes: yCodes, comm: comm, firstTree: firstTree)
             if !keepTrees, let bins, d <= 256 {
                 model.predictors = model.trees.map { BinnedPackedTree($0, bins: bins)! }
                 model.trees = []
@@ -285,7 +265,8 @@ enum ForestTrainer {
     /// The exact out-of-bag score over all ranks: each training row is predicted by every
     /// tree whose bootstrap sample did not draw it — all trees of the other ranks (which
     /// never saw the row) and this rank's trees that left it out — then accuracy (or R²)
-    /// is combined by allreduce over the rows that have at least one such tree.
+    /// is combined by allreduce over the rows that have at least one such tree. Columns are
+    /// read a row at a time (no row-major copy).
     static func oobScore(_ model: ForestModel, data: Dataset<Double>, yCodes: [Int32], comm: any Communicator, firstTree: Int) throws -> Double {
         let whole = try model.allgathered(comm)
         let n = data.rowCount, d = data.featureCount, k = model.header.outputs
@@ -304,18 +285,27 @@ enum ForestTrainer {
         let samples = UnsafeMutablePointer<Int32>.allocate(capacity: max(1, n))
         defer { counts.deallocate(); samples.deallocate() }
         var one = [Double](repeating: 0, count: k)
-        data.features.storage.withUnsafeBufferPointer { xs in
-            for (t, g) in zip(whole.trees, whole.treeIndices) where n > 0 {
-                let mine = own.contains(g)
-                if mine { _ = bootstrapSample(rows: n, draws: draws, bootstrap: true, seed: p.randomState, tree: UInt64(g), counts: counts, samples: samples) }
-                for i in 0 ..< n where !mine || counts[i] == 0 {
-                    for c in 0 ..< k { one[c] = 0 }
-                    one.withUnsafeMutableBufferPointer { o in
-                        t.accumulate(UnsafeBufferPointer(rebasing: xs[(i * d) ..< (i * d + d)]), rows: 1, columns: d, into: o)
-                    }
-                    for c in 0 ..< k { sums[i * k + c] += one[c] }
-                    votes[i] += 1
+        var row = [Double](repeating: 0, count: d)
+        /// Calls `body` with row `i`'s features.
+        func withRow(_ i: Int, _ body: (UnsafeBufferPointer<Double>) -> Void) {
+            switch data.features {
+            case .dense(let x):
+                x.storage.withUnsafeBufferPointer { body(UnsafeBufferPointer(rebasing: $0[(i * d) ..< (i * d + d)])) }
+            case .columns(let columns, _):
+                for f in 0 ..< d { row[f] = columns[f][i] }
+                row.withUnsafeBufferPointer(body)
+            }
+        }
+        for (t, g) in zip(whole.trees, whole.treeIndices) where n > 0 {
+            let mine = own.contains(g)
+            if mine { _ = bootstrapSample(rows: n, draws: draws, bootstrap: true, seed: p.randomState, tree: UInt64(g), counts: counts, samples: samples) }
+            for i in 0 ..< n where !mine || counts[i] == 0 {
+                for c in 0 ..< k { one[c] = 0 }
+                withRow(i) { x in
+                    one.withUnsafeMutableBufferPointer { o in t.accumulate(x, rows: 1, columns: d, into: o) }
                 }
+                for c in 0 ..< k { sums[i * k + c] += one[c] }
+                votes[i] += 1
             }
         }
         let rows = (0 ..< n).filter { votes[$0] > 0 }
