@@ -45,6 +45,11 @@ public protocol Estimator: Codable, Sendable {
     /// Whether a fit over several ranks gives the same model as over one (a data-parallel
     /// fit such as k-means'), so a search may fit it on sharded data. Default false.
     static var fitsShardedData: Bool { get }
+    /// Whether `fit(_:rows:cache:comm:)` and scoring read dictionary-coded features
+    /// (``Dataset/Features/coded(_:rows:)``) as well as dense ones: a learner that only bins
+    /// or looks values up (a forest). A search then holds its replicated data coded, a byte
+    /// or two a value. Default false (the search makes the features dense).
+    static var readsCodedFeatures: Bool { get }
     /// Collective. Fits on the rows `rows` (local positions) of `data`: the same model as
     /// `fit(data.rows(rows), comm:)`. `cache` holds work that fits on the same rows share
     /// (a search passes one per fold, so a forest bins a fold's rows once for all its
@@ -104,6 +109,7 @@ extension Estimator {
         throw MPILearnError.mismatch("\(Self.estimatorName) has no nested parameter to truncate a model by")
     }
     public static var fitsShardedData: Bool { false }
+    public static var readsCodedFeatures: Bool { false }
 
     /// The hyper-parameters by name, as ``setting(_:)`` accepts them.
     public func parameters() throws -> [String: ParameterValue] {

@@ -25,11 +25,14 @@ public struct Dataset<T: LinearAlgebraScalar>: Sendable {
         /// One array of `rows` values per feature (a table's columns; categorical codes with
         /// NaN for missing).
         case columns([[T]], rows: Int)
+        /// One dictionary-coded array per feature (``CodedColumn``: a byte or two a value,
+        /// lossless), for learners that only bin or look values up (a random forest's search).
+        case coded([CodedColumn<T>], rows: Int)
 
         public var rowCount: Int {
             switch self {
             case .dense(let m): return m.rows
-            case .columns(_, let rows): return rows
+            case .columns(_, let rows), .coded(_, let rows): return rows
             }
         }
 
@@ -37,6 +40,7 @@ public struct Dataset<T: LinearAlgebraScalar>: Sendable {
             switch self {
             case .dense(let m): return m.columns
             case .columns(let c, _): return c.count
+            case .coded(let c, _): return c.count
             }
         }
 
@@ -71,6 +75,9 @@ public struct Dataset<T: LinearAlgebraScalar>: Sendable {
                 categories: [CategoryDictionary?]? = nil, globalRowStart: Int = 0, globalRowCount: Int? = nil,
                 targetName: String = "target", classNames: [String]? = nil, source: String = "") {
         if case .columns(let c, let rows) = features {
+            precondition(c.allSatisfy { $0.count == rows }, "Dataset: column lengths differ from \(rows) rows")
+        }
+        if case .coded(let c, let rows) = features {
             precondition(c.allSatisfy { $0.count == rows }, "Dataset: column lengths differ from \(rows) rows")
         }
         self.features = features
@@ -134,6 +141,19 @@ public struct Dataset<T: LinearAlgebraScalar>: Sendable {
     /// buffer is transposed in place (cycle following, one bit per value of scratch). When
     /// nothing else holds the columns the peak is the data plus one column, not twice the data.
     public mutating func makeDense() {
+        if case .coded(var coded, let n) = features {
+            features = .columns([], rows: n)
+            let d = coded.count
+            let storage = [T](unsafeUninitializedCapacity: n * d) { buffer, count in
+                for j in 0 ..< d {
+                    for i in 0 ..< n { buffer[i * d + j] = coded[j][i] }
+                    coded[j] = CodedColumn([])
+                }
+                count = n * d
+            }
+            features = .dense(Matrix(rows: n, columns: d, storage: storage))
+            return
+        }
         guard case .columns(var columns, let n) = features else { return }
         features = .columns([], rows: n)   // `columns` now holds the only reference
         let d = columns.count
@@ -147,6 +167,29 @@ public struct Dataset<T: LinearAlgebraScalar>: Sendable {
             Self.transposeInPlace(buffer, rows: d, columns: n)
         }
         features = .dense(Matrix(rows: n, columns: d, storage: storage))
+    }
+
+    /// Codes every feature column in place (``CodedColumn``: its distinct values and a byte or
+    /// two a row, lossless), one column at a time, each column's values released as it is
+    /// coded. Dense features are coded from the matrix, which is released at the end.
+    public mutating func makeCoded() {
+        switch features {
+        case .coded:
+            return
+        case .columns(var columns, let n):
+            features = .columns([], rows: n)   // `columns` now holds the only reference
+            var coded: [CodedColumn<T>] = []
+            coded.reserveCapacity(columns.count)
+            for j in columns.indices {
+                coded.append(CodedColumn(columns[j]))
+                columns[j] = []
+            }
+            features = .coded(coded, rows: n)
+        case .dense(let m):
+            let d = m.columns
+            let coded = (0 ..< d).map { j in CodedColumn((0 ..< m.rows).map { m.storage[$0 * d + j] }) }
+            features = .coded(coded, rows: m.rows)
+        }
     }
 
     /// Checks that the features are dense, for a learner that reads rows (a clear error rather
@@ -171,6 +214,13 @@ public struct Dataset<T: LinearAlgebraScalar>: Sendable {
         case .dense(let m):
             return m
         case .columns(let columns, let n):
+            let d = columns.count
+            var m = Matrix<T>(rows: n, columns: d)
+            m.storage.withUnsafeMutableBufferPointer { out in
+                for (j, c) in columns.enumerated() { for i in 0 ..< n { out[i * d + j] = c[i] } }
+            }
+            return m
+        case .coded(let columns, let n):
             let d = columns.count
             var m = Matrix<T>(rows: n, columns: d)
             m.storage.withUnsafeMutableBufferPointer { out in
@@ -205,7 +255,7 @@ public struct Dataset<T: LinearAlgebraScalar>: Sendable {
     }
 
     /// The rows at `indices` (local positions, in the given order) as a new dataset in the
-    /// same layout; the global row range becomes the subset's own, since a subset is no
+    /// same layout (coded columns give dense rows: a subset is read, not kept); the global row range becomes the subset's own, since a subset is no
     /// longer one contiguous block.
     public func rows(_ indices: [Int]) -> Dataset<T> {
         for i in indices { precondition(i >= 0 && i < rowCount, "Dataset.rows: index \(i) is not a row of \(rowCount)") }
@@ -222,6 +272,13 @@ public struct Dataset<T: LinearAlgebraScalar>: Sendable {
             out.features = .dense(m)
         case .columns(let columns, _):
             out.features = .columns(columns.map { c in indices.map { c[$0] } }, rows: indices.count)
+        case .coded(let columns, _):
+            let d = featureCount
+            var m = Matrix<T>(rows: indices.count, columns: d)
+            m.storage.withUnsafeMutableBufferPointer { dst in
+                for (f, c) in columns.enumerated() { for (r, i) in indices.enumerated() { dst[r * d + f] = c[i] } }
+            }
+            out.features = .dense(m)
         }
         out.target = target.map { t in indices.map { t[$0] } }
         out.globalRowStart = 0

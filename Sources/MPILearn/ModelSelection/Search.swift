@@ -177,7 +177,9 @@ public enum ModelSearch {
         guard !candidates.isEmpty else {
             throw MPILearnError.invalidParameter(name: "param_grid", value: "no candidates", allowed: "at least one candidate")
         }
-        try data.dataset.requireDense(for: "a search")
+        // Dense rows, or dictionary-coded columns for a learner that reads them.
+        let coded: Bool = { if case .coded = data.dataset.features { return true }; return false }()
+        if !(coded && E.readsCodedFeatures) { try data.dataset.requireDense(for: "a search of \(E.estimatorName)") }
         // Every candidate is built and validated before any work, on every rank alike.
         let estimators = try candidates.map { c -> E in
             let e = try base.setting(c)

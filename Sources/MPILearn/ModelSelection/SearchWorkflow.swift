@@ -172,7 +172,10 @@ public struct SearchJob: Sendable {
             var data = try TrainingData.loadTrain(path: job.train, target: E.role == .clusterer ? nil : job.target, categorical: job.categorical,
                                                   features: job.features, classification: E.role == .classifier, comm: readComm,
                                                   note: comm.rank == 0 ? note : { _ in })
-            data.makeDense()   // the search reads rows: the columns become a matrix in place
+            // A forest only bins and looks values up: its replicated rows are held coded (a
+            // byte or two a value, lossless). Other learners read rows: the columns become a
+            // matrix in place.
+            if E.readsCodedFeatures && !sharded { data.makeCoded() } else { data.makeDense() }
             if E.role == .clusterer { data.target = nil }
             data.source = job.train
             if !sharded { data.globalRowStart = 0; data.globalRowCount = data.rowCount }

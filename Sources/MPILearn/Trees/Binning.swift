@@ -224,3 +224,100 @@ extension FeatureBins {
         return out
     }
 }
+
+extension FeatureBins {
+    /// Learns the bins of rows `rows` (every row when nil) of `data`, whatever its layout:
+    /// the same edges as from the row-major matrix of those rows.
+    public init(_ data: Dataset<Double>, rows: [Int]?, maxBins: Int, sampleLimit: Int = 250_000) {
+        switch data.features {
+        case .dense(let x):
+            if let rows { self.init(x, rows: rows, maxBins: maxBins, sampleLimit: sampleLimit) } else { self.init(x, maxBins: maxBins, sampleLimit: sampleLimit) }
+        case .columns(let columns, let n):
+            if let rows {
+                self.init(features: columns.count, rows: rows.count, maxBins: maxBins, sampleLimit: sampleLimit) { f, i in columns[f][rows[i]] }
+            } else {
+                self.init(columns: columns, rows: n, maxBins: maxBins, sampleLimit: sampleLimit)
+            }
+        case .coded(let columns, let n):
+            self.init(features: columns.count, rows: rows?.count ?? n, maxBins: maxBins, sampleLimit: sampleLimit) { f, i in
+                columns[f][rows?[i] ?? i]
+            }
+        }
+    }
+
+    /// Learns the bins of `d` features of `n` rows whose value (feature f, row i) is
+    /// `value(f, i)`: every k-th row as in ``init(_:maxBins:sampleLimit:)``, sorted and cut.
+    init(features d: Int, rows n: Int, maxBins: Int, sampleLimit: Int, value: (Int, Int) -> Double) {
+        precondition(maxBins >= 2 && maxBins <= 255, "FeatureBins: maxBins \(maxBins) not in 2...255")
+        let step = max(1, (n + sampleLimit - 1) / max(1, sampleLimit))
+        var column: [Double] = []
+        column.reserveCapacity(n / step + 1)
+        edges = (0 ..< d).map { f in
+            column.removeAll(keepingCapacity: true)
+            var i = 0
+            while i < n {
+                let v = value(f, i)
+                if !v.isNaN { column.append(v) }
+                i += step
+            }
+            Self.radixSort(&column)
+            return Self.cuts(sorted: column, maxBins: maxBins)
+        }
+    }
+
+    /// Rows `rows` (every row when nil) of `data` as row-major codes followed by `padding`
+    /// zero bytes, whatever its layout: the codes of the row-major matrix of those rows. A
+    /// coded column is binned through its dictionary: each distinct value is binned once, then
+    /// every row is a table lookup.
+    public func bin(_ data: Dataset<Double>, rows: [Int]?, padding: Int = 0) -> [UInt8] {
+        switch data.features {
+        case .dense(let x):
+            return rows.map { bin(x, rows: $0, padding: padding) } ?? bin(x, padding: padding)
+        case .columns(let columns, let n):
+            guard let rows else { return bin(columns: columns, rows: n, padding: padding) }
+            return bin(features: columns.count, rows: rows.count, padding: padding) { f, out, stride in
+                let c = columns[f]
+                var values = rows.map { c[$0] }
+                values.withUnsafeMutableBufferPointer { v in
+                    edges[f].withUnsafeBufferPointer { e in mpl_bin_column_f64(v.baseAddress!, rows.count, 1, e.baseAddress, e.count, out, stride) }
+                }
+            }
+        case .coded(let columns, let n):
+            let m = rows?.count ?? n
+            return bin(features: columns.count, rows: m, padding: padding) { f, out, stride in
+                let c = columns[f]
+                // The code of each distinct value, then of a missing one, by the same kernel.
+                var table = [UInt8](repeating: 0, count: c.values.count + 1)
+                let dictionary = c.values + [.nan]
+                dictionary.withUnsafeBufferPointer { v in
+                    edges[f].withUnsafeBufferPointer { e in
+                        table.withUnsafeMutableBufferPointer { t in mpl_bin_column_f64(v.baseAddress!, v.count, 1, e.baseAddress, e.count, t.baseAddress!, 1) }
+                    }
+                }
+                switch c.storage {
+                case .byte(let codes):
+                    for i in 0 ..< m { out[i * stride] = table[Int(codes[rows?[i] ?? i])] }
+                case .short(let codes):
+                    for i in 0 ..< m { out[i * stride] = table[Int(codes[rows?[i] ?? i])] }
+                case .values(let values):
+                    let picked = rows.map { r in r.map { values[$0] } } ?? values
+                    picked.withUnsafeBufferPointer { v in
+                        edges[f].withUnsafeBufferPointer { e in mpl_bin_column_f64(v.baseAddress!, m, 1, e.baseAddress, e.count, out, stride) }
+                    }
+                }
+            }
+        }
+    }
+
+    /// `d` features of `n` rows as row-major codes plus `padding` zero bytes, each feature
+    /// written by `column(f, out + f, d)` (its `n` codes `d` bytes apart).
+    func bin(features d: Int, rows n: Int, padding: Int, column: (Int, UnsafeMutablePointer<UInt8>, Int) -> Void) -> [UInt8] {
+        precondition(edges.count >= d && edges.allSatisfy { $0.count <= 254 }, "FeatureBins: more than 254 edges")
+        var out = [UInt8](repeating: 0, count: n * d + padding)
+        guard n > 0 else { return out }
+        out.withUnsafeMutableBufferPointer { o in
+            for f in 0 ..< d { column(f, o.baseAddress! + f, d) }
+        }
+        return out
+    }
+}

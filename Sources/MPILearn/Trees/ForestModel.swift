@@ -397,7 +397,7 @@ extension ForestPredictor {
     /// and copied as it passes each stage. One pass over the trees serves every stage.
     public func stagedSums(_ x: Matrix<Double>, stages: [Int]) throws -> [[Double]] {
         var staged: [[Double]] = []
-        try forEachStage(x, rows: nil, stages: stages) { _, sums in staged.append(sums) }
+        try forEachStage(Dataset(features: x), rows: nil, stages: stages) { _, sums in staged.append(sums) }
         return staged
     }
 
@@ -407,17 +407,17 @@ extension ForestPredictor {
     /// accumulated tree by tree in index order and handed to `body` as it passes a stage. The
     /// rows are binned once (one byte a value) and one sum array serves every stage, so a
     /// search scores all its nested candidates in one pass and in the memory of one.
-    public func forEachStage(_ x: Matrix<Double>, rows: [Int]?, stages: [Int], _ body: (Int, [Double]) throws -> Void) throws {
-        guard x.columns == features else {
-            throw MPILearnError.mismatch("input has \(x.columns) features but the model was trained on \(features)")
+    public func forEachStage(_ x: Dataset<Double>, rows: [Int]?, stages: [Int], _ body: (Int, [Double]) throws -> Void) throws {
+        guard x.featureCount == features else {
+            throw MPILearnError.mismatch("input has \(x.featureCount) features but the model was trained on \(features)")
         }
-        let d = x.columns, k = outputs
+        let d = x.featureCount, k = outputs
         guard canStage(stages), let last = stages.last else {
             throw MPILearnError.mismatch("staged sums need one group of binned trees and ascending stages within it")
         }
         let g = groups[0]
-        let n = rows?.count ?? x.rows
-        let codes = rows.map { g.bins.bin(x, rows: $0, padding: 4) } ?? g.bins.bin(x, padding: 4)
+        let n = rows?.count ?? x.rowCount
+        let codes = g.bins.bin(x, rows: rows, padding: 4)
         var sums = [Double](repeating: 0, count: n * k)
         var scratch: [Int32] = []
         var next = 0

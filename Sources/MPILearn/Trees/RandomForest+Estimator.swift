@@ -43,6 +43,8 @@ public struct RandomForestClassifier: Estimator, Equatable {
     /// Tree g depends only on (random_state, g) and the rows, so the first k trees of a
     /// larger forest are the forest of k trees: a search fits the largest `n_estimators` once.
     public static var nestedParameter: String? { "n_estimators" }
+    /// A forest bins its rows and reads values only to bin them: coded columns serve it.
+    public static var readsCodedFeatures: Bool { true }
 
     /// The first `value` trees: the predictions of a fit with `n_estimators = value` (the
     /// header's importances and out-of-bag score stay those of the larger fit).
@@ -59,7 +61,7 @@ public struct RandomForestClassifier: Estimator, Equatable {
             return try values.map { try scoring.score(truncated(model, to: $0), data: data, rows: rows, y: y, labels: labels, comm: comm) }
         }
         var scores = [Double](repeating: .nan, count: values.count)
-        try predictor.forEachStage(data.matrix, rows: rows, stages: values) { j, sums in
+        try predictor.forEachStage(data, rows: rows, stages: values) { j, sums in
             scores[j] = try scoring.score(classSums: sums, count: values[j], modelClasses: model.classes, y: y, labels: labels, comm: comm)
         }
         return scores
@@ -137,6 +139,8 @@ public struct RandomForestRegressor: Estimator, Equatable {
 
     /// As the classifier's: the first k trees of a larger forest are the forest of k trees.
     public static var nestedParameter: String? { "n_estimators" }
+    /// A forest bins its rows and reads values only to bin them: coded columns serve it.
+    public static var readsCodedFeatures: Bool { true }
 
     public func truncated(_ model: RandomForestRegressorModel, to value: Int) throws -> RandomForestRegressorModel {
         RandomForestRegressorModel(forest: try model.forest.firstTrees(value))

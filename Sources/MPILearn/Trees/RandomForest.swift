@@ -25,14 +25,12 @@ struct TrainingShard {
     /// Rows `rows` of `data`, binned with edges learned once and reused through `cache` by
     /// every fit on the same rows with the same `max_bins` (a search's candidates on one
     /// fold): the same forest as from the rows themselves, without copying them.
-    /// - Precondition: `data` is dense.
     init(_ data: Dataset<Double>, rows: [Int], maxBins: Int, cache: FitCache) {
         // Only the bin edges are cached: learning them sorts every feature, while coding the
         // rows with known edges is one quick pass; the codes (a byte a value) live for this
         // fit alone, so a search holds one fold's codes at a time, not every fold's.
-        let x = data.matrix
-        let bins = cache.value("forest-bins-\(maxBins)") { FeatureBins(x, rows: rows, maxBins: maxBins) }
-        prebinned = (bins, bins.bin(x, rows: rows))
+        let bins = cache.value("forest-bins-\(maxBins)") { FeatureBins(data, rows: rows, maxBins: maxBins) }
+        prebinned = (bins, bins.bin(data, rows: rows))
         featureCount = data.featureCount
         dataset = Dataset(features: .columns([], rows: rows.count), target: data.target.map { t in rows.map { t[$0] } },
                           featureNames: data.featureNames, categories: data.categories, globalRowStart: 0, globalRowCount: rows.count,
@@ -56,6 +54,9 @@ struct TrainingShard {
             return classes > 0 ? BinnedData(x: x, classes: classes, y: y, maxBins: maxBins) : BinnedData(x: x, y: yValue, maxBins: maxBins)
         case .columns(let c, let n):
             return BinnedData(columns: c, rows: n, classes: classes, y: y, yValue: yValue, maxBins: maxBins)
+        case .coded:
+            let bins = FeatureBins(dataset, rows: nil, maxBins: maxBins)
+            return BinnedData(codes: bins.bin(dataset, rows: nil), rows: rowCount, bins: bins, classes: classes, yClass: y, yValue: yValue)
         }
     }
 
@@ -292,6 +293,9 @@ enum ForestTrainer {
             case .dense(let x):
                 x.storage.withUnsafeBufferPointer { body(UnsafeBufferPointer(rebasing: $0[(i * d) ..< (i * d + d)])) }
             case .columns(let columns, _):
+                for f in 0 ..< d { row[f] = columns[f][i] }
+                row.withUnsafeBufferPointer(body)
+            case .coded(let columns, _):
                 for f in 0 ..< d { row[f] = columns[f][i] }
                 row.withUnsafeBufferPointer(body)
             }
