@@ -69,12 +69,6 @@ struct ForestTrainOptions: ParsableArguments {
     }
 }
 
-/// Prints a workflow's line on rank 0 (the workflows call it on rank 0 only), flushed.
-func printLine(_ line: String) {
-    print(line)
-    fflush(stdout)
-}
-
 struct ForestFit: SPMDCommand {
     static let configuration = CommandConfiguration(commandName: "fit", abstract: "Fit a forest over the ranks' shards and save it (rank 0 writes the model file).")
     @OptionGroup var data: ForestTrainOptions

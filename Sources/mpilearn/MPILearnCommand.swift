@@ -62,3 +62,9 @@ func say(_ comm: any Communicator, _ text: String) {
     print(text)
     fflush(stdout)
 }
+
+/// Prints a line of a library workflow's `log` (the workflows call it on rank 0 only), flushed.
+func printLine(_ line: String) {
+    print(line)
+    fflush(stdout)
+}

@@ -251,6 +251,8 @@ public enum ForestWorkflow {
     /// Collective. Scores a forest on labelled rows: each rank predicts its rows with the
     /// forest it holds; the metrics are computed over all ranks.
     /// - Parameters:
+    ///   - forest: the whole forest on every rank (loaded, or ``ForestModel/allgathered(_:)``):
+    ///     probabilities are the votes over the forest's `nEstimators`.
     ///   - target: this rank's labels (class codes of the forest's classes, or values).
     public static func score(_ forest: ForestModel, features x: Matrix<Double>, target y: [Double], voting: Voting = .soft,
                              threads: Int = 1, comm: any Communicator) throws -> Report {
