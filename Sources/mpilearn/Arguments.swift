@@ -17,13 +17,7 @@ extension ParallelFile.Layout: ExpressibleByArgument {}
 extension SearchJob.ScheduleChoice: ExpressibleByArgument {}
 extension Scoring: ExpressibleByArgument {}
 
-/// `forest run --prediction`: how the test rows meet the trees.
-enum PredictionStrategy: String, CaseIterable, ExpressibleByArgument {
-    /// Rank 0 broadcasts the test set; every rank votes with its own trees; votes are allreduced.
-    case broadcastTest = "broadcast-test"
-    /// The trees are allgathered; each rank predicts its shard of the test set.
-    case broadcastModel = "broadcast-model"
-}
+extension ForestWorkflow.PredictionStrategy: ExpressibleByArgument {}
 
 /// `kmeans fit --init`: a named initialisation, or a CSV file of initial centres (read when
 /// the job runs, so a bad file is reported with its location).

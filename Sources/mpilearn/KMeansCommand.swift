@@ -66,7 +66,26 @@ struct KMeansFitCommand: SPMDCommand {
     }
 
     func run(world: any Communicator) throws {
-        if float32 { try fit(Float.self, world) } else { try fit(Double.self, world) }
+        let source: KMeansWorkflow.DataSource
+        if blobs != nil {
+            let s = try blobShape()
+            source = .blobs(rows: s.n, features: s.d, centers: s.centers, clusterStd: clusterStd, randomState: blobsRandomState)
+        } else {
+            source = .file(data!, categorical: categoricalColumns(categorical))
+        }
+        var options = KMeansWorkflow.FitOptions(
+            data: source,
+            estimator: KMeans(nClusters: k, oversamplingFactor: oversamplingFactor, initMaxIter: initMaxIter, maxIter: maxIter, tol: tol,
+                              nInit: nInit, randomState: randomState, threads: threads, algorithm: algorithm))
+        switch initMethod {
+        case let .method(m): options.estimator.initialization = m
+        case let .centresFile(path): options.initialCentersFile = path
+        }
+        options.float32 = float32
+        options.outputCenters = outputCenters
+        options.outputModel = outputModel
+        options.outputLabels = outputLabels
+        _ = try KMeansWorkflow.fit(options, comm: world, log: printLine)
     }
 
     /// Parses --blobs N,D,CENTERS.
@@ -76,54 +95,6 @@ struct KMeansFitCommand: SPMDCommand {
             throw MPILearnError.invalidParameter(name: "--blobs", value: blobs ?? "", allowed: "N,D,CENTERS with three positive integers, e.g. 1000000,20,12")
         }
         return (n, d, c)
-    }
-
-    func fit<T: LinearAlgebraScalar & MPIScalar>(_ type: T.Type, _ world: any Communicator) throws {
-        let t0 = Date()
-        let rows: Dataset<T>
-        let name: String
-        if blobs != nil {
-            let s = try blobShape()
-            rows = try Generators.makeBlobs(T.self, nSamples: s.n, nFeatures: s.d, centers: s.centers, clusterStd: clusterStd,
-                                            randomState: blobsRandomState, rows: Partition.block(count: s.n, parts: world.size, index: world.rank))
-            name = "blobs"
-        } else {
-            name = self.data!
-            rows = try loadKMeansData(T.self, path: name, categorical: categoricalColumns(categorical), comm: world)
-        }
-        let data = rows
-        let initialization = try initMethod.initialization()
-        let config = KMeans(nClusters: k, initialization: initialization, oversamplingFactor: oversamplingFactor, initMaxIter: initMaxIter,
-                            maxIter: maxIter, tol: tol, nInit: nInit, randomState: randomState, threads: threads, algorithm: algorithm)
-        say(world, "kmeans: \(data.globalRowCount) rows × \(data.featureCount) features (\(T.self == Float.self ? "float32" : "float64")) "
-            + "on \(world.size) rank(s) × \(threads) thread(s), k=\(k), init \(initialization.name), algorithm \(algorithm.rawValue), kernels \(Kernels.active); data ready in \(fmt(Date().timeIntervalSince(t0))) s")
-        say(world, "  run  iter        inertia        shift   changed   skipped   seconds")
-        let model = try config.fit(data, comm: world, dataName: name) { it in
-            let skipped = String(format: "%.1f%%", 100 * Double(it.skipped) / Double(max(1, data.globalRowCount)))
-            say(world, String(format: "%5d %5d  %13.6e  %11.4e  %8d  %8@  %8.4f%@", it.run, it.iteration, it.inertia, it.shift, it.changed,
-                              skipped as NSString, it.seconds,
-                              it.relocated > 0 ? "  (\(it.relocated) empty cluster(s) relocated)" as NSString : "" as NSString))
-        }
-        for w in model.report.warnings { say(world, "warning: \(w)") }
-        let r = model.report
-        let slowestComm = try world.allreduce(r.communicationSeconds, op: .max)
-        say(world, "inertia \(String(format: "%.6e", model.inertia)), \(model.nIter) iteration(s)"
-            + (r.candidates.map { ", \($0) k-means|| candidates" } ?? ""))
-        say(world, "time: fit \(fmt(r.totalSeconds)) s = init \(fmt(r.initSeconds)) s + Lloyd \(fmt(r.lloydSeconds)) s"
-            + " (\(fmt(r.lloydSeconds / Double(max(1, model.history.count)))) s/iteration) + variance pass; "
-            + "communication \(String(format: "%.1f", 100 * slowestComm / max(r.totalSeconds, 1e-12)))% (slowest rank, includes waiting)")
-        if blobs != nil, let truth = data.target {
-            let ari = try ClusteringMetrics.adjustedRandIndex(model.labels, truth.map { Int32($0) }, comm: world)
-            say(world, "adjusted Rand index against the true blobs: \(String(format: "%.6f", ari))")
-        }
-        if world.isRoot {
-            if let p = outputCenters { try AtomicFile.write(model.centersCSV(), to: p) }
-            if let p = outputModel { try model.save(to: p) }
-        }
-        if let p = outputLabels {
-            try writeLabelsParallel(model.labels, path: p, comm: world)
-        }
-        say(world, "fit done in \(fmt(Date().timeIntervalSince(t0))) s")
     }
 }
 
@@ -146,21 +117,11 @@ struct KMeansPredictCommand: SPMDCommand {
     var threads: Int = 1
 
     func run(world: any Communicator) throws {
-        if float32 { try predict(Float.self, world) } else { try predict(Double.self, world) }
-    }
-
-    func predict<T: LinearAlgebraScalar & MPIScalar>(_ type: T.Type, _ world: any Communicator) throws {
-        try require(threads >= 1 && threads <= 1024, "threads", threads, "an integer in 1...1024")
-        let m = try KMeansModel.load(from: model)
-        let x: Dataset<T> = try loadKMeansData(T.self, path: data, categorical: categoricalColumns(categorical), comm: world)
-        let labels = try m.predict(x.matrix, threads: threads, dataName: data)
-        let score = try m.score(x, comm: world, threads: threads, dataName: data)
-        try writeLabelsParallel(labels, path: output, comm: world)
-        say(world, "labelled \(x.globalRowCount) rows with \(m.nClusters) clusters; inertia \(String(format: "%.6e", -score)); wrote \(output)")
+        let summary = try KMeansWorkflow.predict(model: model, data: data, output: output, categorical: categoricalColumns(categorical),
+                                                 float32: float32, threads: threads, comm: world, log: printLine)
+        say(world, summary.text)
     }
 }
-
-private func fmt(_ s: Double) -> String { String(format: "%.3f", s) }
 
 /// The names of a comma-separated `--categorical` list.
 private func categoricalColumns(_ list: String) -> [String] {

@@ -35,21 +35,12 @@ struct MPILearnCommand: ParsableCommand {
             }
             try command.run()
         } catch {
-            if (launchRank ?? 0) == 0 { exit(withError: error) }
+            if (LaunchEnvironment.rank ?? 0) == 0 { exit(withError: error) }
             // The others exit a moment later: Open MPI announces the first rank to exit
             // non-zero at once, and from a silent rank that notice lands inside rank 0's message.
             usleep(300_000)
             Foundation.exit(exitCode(for: error).rawValue)
         }
-    }
-
-    /// The rank the launcher gave this process, read before MPI starts (nil without a launcher).
-    static var launchRank: Int? {
-        let env = ProcessInfo.processInfo.environment
-        for key in ["OMPI_COMM_WORLD_RANK", "PMIX_RANK", "PMI_RANK", "SLURM_PROCID"] {
-            if let v = env[key], let r = Int(v) { return r }
-        }
-        return nil
     }
 }
 
@@ -69,5 +60,11 @@ extension SPMDCommand {
 func say(_ comm: any Communicator, _ text: String) {
     guard comm.rank == 0 else { return }
     print(text)
+    fflush(stdout)
+}
+
+/// Prints a line of a library workflow's `log` (the workflows call it on rank 0 only), flushed.
+func printLine(_ line: String) {
+    print(line)
     fflush(stdout)
 }
