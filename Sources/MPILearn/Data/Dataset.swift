@@ -214,20 +214,19 @@ public struct Dataset<T: LinearAlgebraScalar>: Sendable {
         case .dense(let m):
             return m
         case .columns(let columns, let n):
-            let d = columns.count
-            var m = Matrix<T>(rows: n, columns: d)
-            m.storage.withUnsafeMutableBufferPointer { out in
-                for (j, c) in columns.enumerated() { for i in 0 ..< n { out[i * d + j] = c[i] } }
-            }
-            return m
+            return Self.matrix(rows: n, columns: columns.count) { i, j in columns[j][i] }
         case .coded(let columns, let n):
-            let d = columns.count
-            var m = Matrix<T>(rows: n, columns: d)
-            m.storage.withUnsafeMutableBufferPointer { out in
-                for (j, c) in columns.enumerated() { for i in 0 ..< n { out[i * d + j] = c[i] } }
-            }
-            return m
+            return Self.matrix(rows: n, columns: columns.count) { i, j in columns[j][i] }
         }
+    }
+
+    /// A `rows × columns` row-major matrix of `value(i, j)`, filled a column at a time.
+    static func matrix(rows n: Int, columns d: Int, _ value: (Int, Int) -> T) -> Matrix<T> {
+        var m = Matrix<T>(rows: n, columns: d)
+        m.storage.withUnsafeMutableBufferPointer { out in
+            for j in 0 ..< d { for i in 0 ..< n { out[i * d + j] = value(i, j) } }
+        }
+        return m
     }
 
     /// Transposes a `rows × columns` row-major buffer in place into its `columns × rows`
