@@ -44,7 +44,7 @@ public struct CodedColumn<T: LinearAlgebraScalar>: Sendable {
     }
 
     /// Codes `column`: distinct values by bit pattern (so the codes give back the exact values),
-    /// sorted ascending; one byte a row for at most 255 of them, two for at most 65,535, else
+    /// sorted ascending; one byte a row for at most 254 of them, two for at most 65,535, else
     /// the values as they are.
     public init(_ column: [T]) {
         var index: [UInt64: Int] = [:]
