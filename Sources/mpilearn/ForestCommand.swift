@@ -135,7 +135,7 @@ struct ForestRun: SPMDCommand {
     @Option(help: "broadcast-test (rank 0 broadcasts the test set, votes are allreduced) or broadcast-model (trees are allgathered, each rank predicts its test shard).")
     var prediction: ForestWorkflow.PredictionStrategy = .broadcastTest
     @Option(help: "Also save the model here (rank 0 gathers the trees).") var model: String?
-    @Option(help: "Write the combined predictions here (CSV: prediction, then the summed votes per class); a link is followed, a FIFO or a device written straight through.")
+    @Option(help: "Write the combined predictions here (CSV: prediction, then the summed votes per class; for regression the trees' mean); a link is followed, a FIFO or a device written straight through.")
     var predictions: String?
     @Flag(help: "Also compute the seed workflow's approximate vote (each rank's majority, then a tree reduction of modes) and report how often it differs from the exact vote.")
     var compareApproximate: Bool = false

@@ -98,4 +98,33 @@ final class ForestWorkflowTests: XCTestCase {
         }
         XCTAssertEqual(accuracies[0], accuracies[1])
     }
+
+    /// A regressor's `run --predictions` writes a `prediction` per test row (the trees' mean),
+    /// the same values under both strategies (up to rounding), which give the report's R².
+    func testRegressionRunWritesItsPredictions() throws {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("mpilearn-run-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: dir) }
+        var options = ForestWorkflow.RunOptions(source: ForestWorkflow.TrainingSource(path: "regression:500,4,2"), task: .regression,
+                                                parameters: .regressor(nEstimators: 6), test: "regression:150,4,2")
+        var files: [[Double]] = []
+        for strategy in ForestWorkflow.PredictionStrategy.allCases {
+            options.prediction = strategy
+            options.predictions = dir.appendingPathComponent("\(strategy.rawValue).csv").path
+            let results = try LocalWorld.run(size: 2) { comm in try ForestWorkflow.run(options, comm: comm) { _ in } }
+            let text = try String(contentsOfFile: options.predictions!, encoding: .utf8)
+            let lines = text.split(separator: "\n").map(String.init)
+            XCTAssertEqual(lines.first, "prediction")
+            XCTAssertEqual(lines.count, 151, "a prediction per test row")
+            let values = lines.dropFirst().compactMap(Double.init)
+            XCTAssertEqual(values.count, 150)
+            guard case let .regression(r)? = results[0].report else { return XCTFail("rank 0 reports") }
+            let truth = try TrainingData.generated("regression:150,4,2", comm: LocalCommunicator.solo(), test: true)!.target!
+            XCTAssertEqual(try Metrics.r2(yTrue: truth, yPred: values, comm: LocalCommunicator.solo()), r.r2, accuracy: 1e-12)
+            files.append(values)
+        }
+        // The strategies sum the trees in different orders (per rank then allreduced, or all
+        // on one rank): the same values up to rounding.
+        for (a, b) in zip(files[0], files[1]) { XCTAssertEqual(a, b, accuracy: 1e-12 * max(1, abs(a))) }
+    }
 }

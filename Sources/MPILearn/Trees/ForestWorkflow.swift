@@ -289,7 +289,7 @@ public enum ForestWorkflow {
         /// Also save the model here (rank 0 gathers the trees).
         public var model: String?
         /// Write the combined votes here (classification: `prediction`, then `votes_<class>`
-        /// columns).
+        /// columns; regression: `prediction`, the trees' mean).
         public var predictions: String?
         /// Also compute the approximate vote of per-rank modes and report how often it
         /// differs from the exact vote (``compareWithApproximateVote(_:features:target:exact:comm:)``;
@@ -402,6 +402,9 @@ public enum ForestWorkflow {
                 t.mark("vote", comm: true)
             }
             let n = Double(h.nEstimators)
+            if let predictions = options.predictions {
+                try writePredictions(predictions, values: sums.map { $0 / n }, holdsRows: reports, comm: world)
+            }
             if reports {
                 let r = try RegressionReport(yTrue: rows.target!, yPred: sums.map { $0 / n }, comm: metricsComm)
                 report = .regression(r)
@@ -427,6 +430,14 @@ public enum ForestWorkflow {
             }
         }
         try Array(text.utf8).withUnsafeBytes { try ParallelFile.write(path, header: Array(header.utf8), bytes: $0, comm: comm) }
+    }
+
+    /// Collective. Writes a regressor's predictions (the trees' mean): the header `prediction`,
+    /// then a value per row. Ranks with `holdsRows` false write no rows.
+    static func writePredictions(_ path: String, values: [Double], holdsRows: Bool, comm: any Communicator) throws {
+        var text = ""
+        if holdsRows { for v in values { text += String(v) + "\n" } }
+        try Array(text.utf8).withUnsafeBytes { try ParallelFile.write(path, header: Array("prediction\n".utf8), bytes: $0, comm: comm) }
     }
 
     // MARK: approximate vote
