@@ -77,7 +77,8 @@ public enum Scoring: String, CaseIterable, Codable, Sendable {
     public func score(_ model: any FittedModel, data: Dataset<Double>, rows: [Int], y: [Double]?, labels: [String] = [],
                       comm: any Communicator, blockRows: Int = 32768) throws -> Double {
         try score(model, rows: rows.count, y: y, labels: labels, comm: comm) { body in
-            try data.forEachBlock(of: rows, blockRows: blockRows) { try body($0.matrix) }
+            // A block of any layout as rows (no copy when the rows are dense already).
+            try data.forEachBlock(of: rows, blockRows: blockRows) { try body($0.denseCopy()) }
         }
     }
 
@@ -197,5 +198,44 @@ public enum Scoring: String, CaseIterable, Codable, Sendable {
             guard !present.isEmpty else { return .nan }
             return present.reduce(0.0) { $0 + f1($1) } / Double(present.count)
         }
+    }
+}
+
+extension ClassifierModel {
+    /// Collective. scikit-learn's `score`: the model scored on every rank's rows of `data`
+    /// (accuracy unless `scoring` says otherwise). The target holds label values named by
+    /// `data.classNames` (or numbers); they are matched to the model's classes by name, so a
+    /// label the model never saw counts as a wrong prediction.
+    /// - Throws: ``MPILearnError/mismatch`` when `data` has no target or the scoring does not
+    ///   fit a classifier.
+    public func score(_ data: Dataset<Double>, scoring: Scoring = .accuracy, comm: any Communicator) throws -> Double {
+        guard let target = data.target else { throw MPILearnError.mismatch("scoring \(scoring.rawValue) needs a target, and the data has none") }
+        if let i = target.firstIndex(where: { !$0.isFinite }) {
+            throw MPILearnError.dataError(SourceLocation(file: data.source.isEmpty ? data.targetName : data.source, line: data.globalRowStart + i + 1),
+                                          "target \(data.targetName) is missing or not finite")
+        }
+        // The problem's labels: every rank's distinct target values, named as a fit names them.
+        let values = Array(Set(try comm.allgatherv(Array(Set(target)).sorted()).values)).sorted()
+        var labels = values.map { data.labelName($0) }
+        for c in classes where !labels.contains(c) { labels.append(c) }
+        try scoring.check(role: .classifier, classes: labels.count)
+        let index = Dictionary(uniqueKeysWithValues: values.enumerated().map { ($1, Double($0)) })
+        return try scoring.score(self, data: data, rows: Array(0 ..< data.rowCount), y: target.map { index[$0] ?? .nan }, labels: labels, comm: comm)
+    }
+}
+
+extension RegressorModel {
+    /// Collective. scikit-learn's `score`: the model scored on every rank's rows of `data`
+    /// (R² unless `scoring` says otherwise).
+    /// - Throws: ``MPILearnError/mismatch`` when `data` has no target or the scoring does not
+    ///   fit a regressor.
+    public func score(_ data: Dataset<Double>, scoring: Scoring = .r2, comm: any Communicator) throws -> Double {
+        guard let target = data.target else { throw MPILearnError.mismatch("scoring \(scoring.rawValue) needs a target, and the data has none") }
+        if let i = target.firstIndex(where: { !$0.isFinite }) {
+            throw MPILearnError.dataError(SourceLocation(file: data.source.isEmpty ? data.targetName : data.source, line: data.globalRowStart + i + 1),
+                                          "target \(data.targetName) is missing or not finite")
+        }
+        try scoring.check(role: .regressor, classes: nil)
+        return try scoring.score(self, data: data, rows: Array(0 ..< data.rowCount), y: target, labels: [], comm: comm)
     }
 }
