@@ -46,6 +46,25 @@ final class ConformanceTests: XCTestCase {
 
     static var kmeans: KMeans { KMeans(nClusters: 4, randomState: 1) }
 
+    /// SGD without shuffling: chained training gives one process's model at any rank count.
+    static var sgdClassifier: SGDClassifier {
+        var e = SGDClassifier(loss: .logLoss)
+        e.parameters.shuffle = false
+        return e
+    }
+
+    static var sgdRegressor: SGDRegressor {
+        var e = SGDRegressor()
+        e.parameters.shuffle = false
+        return e
+    }
+
+    static let sgdInvalid: EstimatorConformance.InvalidParameters = [
+        (["alpha": -1.0], "alpha"), (["l1_ratio": 1.5], "l1_ratio"), (["max_iter": 0], "max_iter"), (["epsilon": -0.1], "epsilon"),
+        (["learning_rate": "constant", "eta0": 0.0], "eta0"), (["n_iter_no_change": 0], "n_iter_no_change"), (["average": -1], "average"),
+        (["random_state": -1], "random_state"), (["penalty": "l3"], "penalty"), (["training": "exact"], "training"),
+    ]
+
     /// Out-of-range values every forest refuses.
     static let forestInvalid: EstimatorConformance.InvalidParameters = [
         (["n_estimators": 0], "n_estimators"),
@@ -92,6 +111,18 @@ final class ConformanceTests: XCTestCase {
                                    nanFeatures: .dataError, modelDistance: Self.centreDistance)
     }
 
+    func testSGDClassifierConforms() {
+        EstimatorConformance.check(Self.sgdClassifier, data: Self.classification,
+                                   invalid: Self.sgdInvalid + [(["loss": "squared_error"], "loss"), (["class_weight": "heavy"], "class_weight")],
+                                   nanFeatures: .dataError)
+    }
+
+    func testSGDRegressorConforms() {
+        EstimatorConformance.check(Self.sgdRegressor, data: Self.regression,
+                                   invalid: Self.sgdInvalid + [(["loss": "hinge"], "loss"), (["class_weight": "balanced"], "class_weight")],
+                                   nanFeatures: .dataError)
+    }
+
     // MARK: committed model files, one per kind
 
     /// Held-out rows (global rows past the training data) the committed models predict.
@@ -111,6 +142,8 @@ final class ConformanceTests: XCTestCase {
         try EstimatorConformance.writeFixture(Self.classifier, data: first(200, Self.classification), rows: try Self.fixtureRows(Self.classification, offset: 200))
         try EstimatorConformance.writeFixture(Self.regressor, data: first(200, Self.regression), rows: try Self.fixtureRows(Self.regression, offset: 200))
         try EstimatorConformance.writeFixture(Self.kmeans, data: first(200, Self.blobs), rows: try Self.fixtureRows(Self.blobs, offset: 200))
+        try EstimatorConformance.writeFixture(Self.sgdClassifier, data: first(200, Self.classification), rows: try Self.fixtureRows(Self.classification, offset: 200))
+        try EstimatorConformance.writeFixture(Self.sgdRegressor, data: first(200, Self.regression), rows: try Self.fixtureRows(Self.regression, offset: 200))
     }
 
     func testCommittedModelOfEveryKindPredictsAsRecorded() {
@@ -121,5 +154,7 @@ final class ConformanceTests: XCTestCase {
         EstimatorConformance.checkFixture(RandomForestClassifierModel.self)
         EstimatorConformance.checkFixture(RandomForestRegressorModel.self)
         EstimatorConformance.checkFixture(KMeansModel.self)
+        EstimatorConformance.checkFixture(SGDClassifierModel.self)
+        EstimatorConformance.checkFixture(SGDRegressorModel.self)
     }
 }

@@ -15,6 +15,8 @@ public enum EstimatorRegistry {
         (RandomForestClassifier.estimatorName, "random forest classifier (scikit-learn's RandomForestClassifier)"),
         (RandomForestRegressor.estimatorName, "random forest regressor (RandomForestRegressor)"),
         (KMeans.estimatorName, "k-means with k-means|| (KMeans); fits data-parallel, so it can search sharded data"),
+        (SGDClassifier.estimatorName, "linear classifier by stochastic gradient descent (SGDClassifier)"),
+        (SGDRegressor.estimatorName, "linear regressor by stochastic gradient descent (SGDRegressor)"),
     ]
 
     public static var names: [String] { entries.map(\.name) + ["random-forest"] }
@@ -28,6 +30,8 @@ public enum EstimatorRegistry {
         case RandomForestRegressor.estimatorName: return try v.visit(RandomForestRegressor())
         case "random-forest": return task == "regression" ? try v.visit(RandomForestRegressor()) : try v.visit(RandomForestClassifier())
         case KMeans.estimatorName, "k-means": return try v.visit(KMeans())
+        case SGDClassifier.estimatorName: return try v.visit(SGDClassifier())
+        case SGDRegressor.estimatorName: return try v.visit(SGDRegressor())
         default:
             throw MPILearnError.invalidParameter(name: "--estimator", value: "'\(name)'", allowed: names.joined(separator: ", "))
         }
