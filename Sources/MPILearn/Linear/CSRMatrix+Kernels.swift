@@ -221,12 +221,16 @@ extension CSRMatrix {
         parallel(blocks, threads: threads) { b in body(bounds[b], bounds[b + 1]) }
     }
 
-    /// Runs `body(b)` for `b` in `0 ..< count`, on up to `threads` threads.
+    /// Runs `body(b)` for `b` in `0 ..< count` on up to `threads` threads, thread `t` taking
+    /// `b = t, t + threads, …`.
     private static func parallel(_ count: Int, threads: Int, _ body: (Int) -> Void) {
-        if threads <= 1 || count <= 1 {
+        let t = Swift.min(threads, count)
+        if t <= 1 {
             for b in 0 ..< count { body(b) }
         } else {
-            DispatchQueue.concurrentPerform(iterations: count, execute: body)
+            DispatchQueue.concurrentPerform(iterations: t) { w in
+                for b in stride(from: w, to: count, by: t) { body(b) }
+            }
         }
     }
 
