@@ -246,7 +246,7 @@ extension NPY {
         public func values<E: NPYElement>(_ type: E.Type) -> [E]? {
             guard descr == E.npyDType.rawValue else { return nil }
             return [E](unsafeUninitializedCapacity: count) { out, n in
-                bytes.withUnsafeBytes { src in _ = memcpy(out.baseAddress!, src.baseAddress!, count * MemoryLayout<E>.size) }
+                if count > 0 { bytes.withUnsafeBytes { src in _ = memcpy(out.baseAddress!, src.baseAddress!, count * MemoryLayout<E>.size) } }
                 n = count
             }
         }
