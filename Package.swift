@@ -22,6 +22,7 @@ let package = Package(
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
         .package(url: "https://github.com/jpsim/Yams", from: "5.0.1"),
+        .package(url: "https://github.com/weichsel/ZIPFoundation", from: "0.9.20"),
     ],
     targets: [
         .systemLibrary(
@@ -32,7 +33,8 @@ let package = Package(
             providers: [.apt(["libopenblas-dev", "liblapacke-dev"])]),
         .target(name: "CKernels", path: "Sources/CKernels", exclude: ["CMakeLists.txt", "README.md"]),
         .target(name: "SwiftMPI", dependencies: ["CMPI"], exclude: ["CMakeLists.txt"]),
-        .target(name: "MPILearn", dependencies: ["SwiftMPI", "CLinearAlgebra", "CKernels", .product(name: "Yams", package: "Yams")],
+        .target(name: "MPILearn", dependencies: ["SwiftMPI", "CLinearAlgebra", "CKernels", .product(name: "Yams", package: "Yams"),
+                                           .product(name: "ZIPFoundation", package: "ZIPFoundation")],
                 exclude: ["CMakeLists.txt"]),
         .executableTarget(
             name: "mpilearn",

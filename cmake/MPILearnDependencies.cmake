@@ -1,6 +1,6 @@
 # Finds what MPILearn links against: MPI (C bindings), OpenBLAS (CBLAS) + LAPACKE, Yams
-# (YAML parser, used by the MPILearn library: parameter grid files) and swift-argument-parser
-# (for the CLI only). Each failure says what to install.
+# (YAML parser, used by the MPILearn library: parameter grid files), ZIPFoundation (zip
+# archives: scipy's .npz files) and swift-argument-parser (for the CLI only). Each failure says what to install.
 
 # --- MPI ----------------------------------------------------------------------------------
 # FindMPI asks the MPI compiler wrapper (mpicc) for include paths and libraries, so Open MPI,
@@ -190,6 +190,64 @@ elseif(MPILEARN_YAMS_SOURCE_DIR)
 else()
   message(STATUS "MPILearn: Yams ${MPILEARN_YAMS_TAG} from ${MPILEARN_YAMS_GIT}")
 endif()
+
+# --- ZIPFoundation ----------------------------------------------------------------------------
+# MPILearn reads and writes scipy's sparse .npz files (zip archives) with ZIPFoundation. As for
+# Yams, whoever imports MPILearn loads ZIPFoundation's module too (and through it CZlib's module
+# map), so both ship with the installed package. ZIPFoundation has no CMake build of its own, so its sources are taken, in order, from a tree
+# the user names or a clone of tag 0.9.20 (what SwiftPM resolves for `from: "0.9.20"` here)
+# from MPILEARN_ZIPFOUNDATION_GIT, and built here as its Package.swift builds them: the Swift
+# module plus, off Apple platforms, CZlib (its module map over zlib.h, linked to zlib).
+set(MPILEARN_ZIPFOUNDATION_SOURCE_DIR "" CACHE PATH "A ZIPFoundation source tree to build instead of fetching one")
+if(EXISTS "/opt/swift-packages/weichsel/ZIPFoundation.git")
+  set(_mpilearn_zip_default "file:///opt/swift-packages/weichsel/ZIPFoundation.git")
+else()
+  set(_mpilearn_zip_default "https://github.com/weichsel/ZIPFoundation.git")
+endif()
+set(MPILEARN_ZIPFOUNDATION_GIT "${_mpilearn_zip_default}" CACHE STRING "Git repository of ZIPFoundation")
+set(MPILEARN_ZIPFOUNDATION_TAG "0.9.20" CACHE STRING "Tag of ZIPFoundation to build")
+if(MPILEARN_ZIPFOUNDATION_SOURCE_DIR)
+  set(_mpilearn_zip_dir "${MPILEARN_ZIPFOUNDATION_SOURCE_DIR}")
+else()
+  include(FetchContent)
+  FetchContent_Declare(ZIPFoundation
+    GIT_REPOSITORY "${MPILEARN_ZIPFOUNDATION_GIT}"
+    GIT_TAG "${MPILEARN_ZIPFOUNDATION_TAG}"
+    GIT_SHALLOW TRUE)
+  # No CMakeLists.txt in the tree: MakeAvailable only fetches it.
+  FetchContent_MakeAvailable(ZIPFoundation)
+  set(_mpilearn_zip_dir "${zipfoundation_SOURCE_DIR}")
+endif()
+file(GLOB _mpilearn_zip_sources "${_mpilearn_zip_dir}/Sources/ZIPFoundation/*.swift")
+if(NOT _mpilearn_zip_sources)
+  message(FATAL_ERROR "MPILearn: no ZIPFoundation sources in ${_mpilearn_zip_dir}/Sources/ZIPFoundation; pass -DMPILEARN_ZIPFOUNDATION_SOURCE_DIR=<checkout> or -DMPILEARN_ZIPFOUNDATION_GIT=<url>")
+endif()
+# Static and position-independent: its code becomes part of libMPILearn.
+add_library(ZIPFoundation STATIC ${_mpilearn_zip_sources})
+set_target_properties(ZIPFoundation PROPERTIES POSITION_INDEPENDENT_CODE ON Swift_MODULE_NAME ZIPFoundation)
+# Third-party code: its warnings are not ours to fix.
+target_compile_options(ZIPFoundation PRIVATE -suppress-warnings)
+if(NOT APPLE)
+  find_package(ZLIB)
+  if(NOT ZLIB_FOUND)
+    message(FATAL_ERROR
+      "MPILearn: zlib (zlib.h and libz, for ZIPFoundation's deflate) not found.\n"
+      "  Debian/Ubuntu: apt-get install zlib1g-dev")
+  endif()
+  target_compile_options(ZIPFoundation PRIVATE "SHELL:-Xcc -D_GNU_SOURCE=1" "SHELL:-Xcc -I${ZLIB_INCLUDE_DIRS}")
+  # Loading ZIPFoundation's module loads CZlib's too.
+  target_include_directories(ZIPFoundation PUBLIC
+    "$<BUILD_INTERFACE:${_mpilearn_zip_dir}/Sources/CZLib>"
+    "$<INSTALL_INTERFACE:${CMAKE_INSTALL_INCLUDEDIR}/mpilearn/CZlib>")
+  install(FILES "${_mpilearn_zip_dir}/Sources/CZLib/module.modulemap" "${_mpilearn_zip_dir}/Sources/CZLib/shim.h"
+    DESTINATION "${CMAKE_INSTALL_INCLUDEDIR}/mpilearn/CZlib")
+  target_link_libraries(ZIPFoundation PRIVATE ${ZLIB_LIBRARIES})
+endif()
+# Part of libMPILearn's link; exported so a static MPILearn (BUILD_SHARED_LIBS=OFF) passes it on.
+install(TARGETS ZIPFoundation EXPORT MPILearnTargets ARCHIVE DESTINATION "${CMAKE_INSTALL_LIBDIR}")
+install(FILES "${CMAKE_Swift_MODULE_DIRECTORY}/ZIPFoundation.swiftmodule" "${CMAKE_Swift_MODULE_DIRECTORY}/ZIPFoundation.swiftdoc"
+  DESTINATION "${MPILEARN_INSTALL_SWIFTMODULEDIR}")
+message(STATUS "MPILearn: ZIPFoundation ${MPILEARN_ZIPFOUNDATION_TAG} from ${_mpilearn_zip_dir}")
 
 # --- helpers ----------------------------------------------------------------------------------
 # Installs a Swift library target: its binary (exported) and its .swiftmodule/.swiftdoc, in

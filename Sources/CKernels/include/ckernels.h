@@ -145,6 +145,36 @@ typedef struct {
 void mpl_tree_leaves(const mpl_tree_node *nodes, const uint8_t *codes, ptrdiff_t rows, ptrdiff_t columns,
                      int32_t *leaf, int32_t *scratch);
 
+/* ---- sparse (CSR) kernels of linear models (sparse.c) -----------------------------------
+ * A CSR matrix is scipy's: row i's entries are data[indptr[i] .. indptr[i+1]) in columns
+ * indices[...]. Each kernel works on rows [row0, row1) (row-indexed arrays are indexed by the
+ * global row i, not i - row0); sums run over a row's entries in stored order. */
+
+/* out[i] = sum_p data[p] * w[indices[p]] + intercept. */
+void mpl_csr_matvec_f64(const int64_t *indptr, const int32_t *indices, const double *data,
+                        ptrdiff_t row0, ptrdiff_t row1, const double *w, double intercept, double *out);
+void mpl_csr_matvec_f32(const int64_t *indptr, const int32_t *indices, const float *data,
+                        ptrdiff_t row0, ptrdiff_t row1, const float *w, float intercept, float *out);
+/* out[indices[p]] += data[p] * r[i], row after row (out has one entry per column). */
+void mpl_csr_tmatvec_f64(const int64_t *indptr, const int32_t *indices, const double *data,
+                         ptrdiff_t row0, ptrdiff_t row1, const double *r, double *out);
+void mpl_csr_tmatvec_f32(const int64_t *indptr, const int32_t *indices, const float *data,
+                         ptrdiff_t row0, ptrdiff_t row1, const float *r, float *out);
+/* out[i] = sum_p data[p]^2. */
+void mpl_csr_row_sqnorms_f64(const int64_t *indptr, const double *data, ptrdiff_t row0, ptrdiff_t row1, double *out);
+void mpl_csr_row_sqnorms_f32(const int64_t *indptr, const float *data, ptrdiff_t row0, ptrdiff_t row1, float *out);
+/* out[i*k + c] = sum_p data[p] * w[indices[p]*k + c] (+ intercept[c] unless intercept is
+ * NULL): w is columns x k and out rows x k, both row-major. */
+void mpl_csr_matmat_f64(const int64_t *indptr, const int32_t *indices, const double *data,
+                        ptrdiff_t row0, ptrdiff_t row1, const double *w, ptrdiff_t k,
+                        const double *intercept, double *out);
+void mpl_csr_matmat_f32(const int64_t *indptr, const int32_t *indices, const float *data,
+                        ptrdiff_t row0, ptrdiff_t row1, const float *w, ptrdiff_t k,
+                        const float *intercept, float *out);
+/* data[p] *= scale[i] for every entry of row i. */
+void mpl_csr_scale_rows_f64(const int64_t *indptr, double *data, ptrdiff_t row0, ptrdiff_t row1, const double *scale);
+void mpl_csr_scale_rows_f32(const int64_t *indptr, float *data, ptrdiff_t row0, ptrdiff_t row1, const float *scale);
+
 /* Fixes glibc's mmap threshold at `bytes` (which also stops glibc from raising it after
  * large frees), so blocks of that size or more are mapped alone and returned to the system
  * when freed. Returns 1 on success, 0 when refused or not glibc. */

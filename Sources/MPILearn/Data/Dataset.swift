@@ -1,4 +1,5 @@
 import CKernels
+import Foundation
 
 /// One rank's rows, ready for a learner: features, an optional target, and what the
 /// features mean (their names and category dictionaries, the target's name and class names,
@@ -9,8 +10,10 @@ import CKernels
 /// ``matrix``) or one array per feature (``Features/columns(_:rows:)``, a CSV table's columns
 /// as ``TrainingData/loadTrain(path:target:categorical:features:classification:comm:note:)``
 /// returns them, which a random forest bins one column at a time without ever forming the
-/// row-major matrix). ``makeDense()`` turns columns into the matrix in place, without holding
-/// the data twice.
+/// row-major matrix), dictionary-coded columns (``Features/coded(_:rows:)``) or a sparse CSR
+/// matrix (``Features/sparse(_:)``, what a linear model reads from hashed text features).
+/// ``makeDense()`` turns any of them into the matrix in place (columns without holding the
+/// data twice).
 ///
 /// Rows are a contiguous block of the global rows: row `i` here is global row
 /// `globalRowStart + i`, which keys every random stream so results do not depend on the
@@ -18,7 +21,6 @@ import CKernels
 public struct Dataset<T: LinearAlgebraScalar>: Sendable {
     /// How a dataset holds its features. Every layout knows its shape; code that depends on
     /// the layout switches over the cases, dense-only code reads ``Dataset/matrix``.
-    /// (A sparse CSR case for linear models is planned to join these.)
     public enum Features: Sendable {
         /// Rows × features, row-major.
         case dense(Matrix<T>)
@@ -28,11 +30,17 @@ public struct Dataset<T: LinearAlgebraScalar>: Sendable {
         /// One dictionary-coded array per feature (``CodedColumn``: a byte or two a value,
         /// lossless), for learners that only bin or look values up (a random forest's search).
         case coded([CodedColumn<T>], rows: Int)
+        /// A sparse matrix in scipy's CSR layout (``CSRMatrix``): rows × features with only the
+        /// stored entries held, for linear models (``CSRMatrix/multiply(_:intercept:threads:)``
+        /// and its kin). Learners that bin or read rows (a random forest, k-means) refuse it
+        /// with an error naming ``Dataset/makeDense()``.
+        case sparse(CSRMatrix<T>)
 
         public var rowCount: Int {
             switch self {
             case .dense(let m): return m.rows
             case .columns(_, let rows), .coded(_, let rows): return rows
+            case .sparse(let m): return m.rows
             }
         }
 
@@ -41,6 +49,24 @@ public struct Dataset<T: LinearAlgebraScalar>: Sendable {
             case .dense(let m): return m.columns
             case .columns(let c, _): return c.count
             case .coded(let c, _): return c.count
+            case .sparse(let m): return m.columns
+            }
+        }
+
+        /// Whether the features are a sparse CSR matrix.
+        public var isSparse: Bool {
+            if case .sparse = self { return true }
+            return false
+        }
+
+        /// The layout and shape in words, for error messages: e.g. "a sparse 1000 × 1048576
+        /// matrix with 52000 stored entries".
+        public var shapeDescription: String {
+            switch self {
+            case .dense(let m): return "a dense \(m.rows) × \(m.columns) matrix"
+            case .columns(let c, let n): return "\(c.count) feature columns of \(n) rows"
+            case .coded(let c, let n): return "\(c.count) coded feature columns of \(n) rows"
+            case .sparse(let m): return "a sparse \(m.rows) × \(m.columns) matrix with \(m.storedCount) stored entries"
             }
         }
 
@@ -132,7 +158,7 @@ public struct Dataset<T: LinearAlgebraScalar>: Sendable {
     }
 
     private static func notDense(_ features: Features) -> Never {
-        preconditionFailure("Dataset.matrix: the features are \(features.featureCount) separate columns of \(features.rowCount) rows, not a row-major matrix: "
+        preconditionFailure("Dataset.matrix: the features are \(features.shapeDescription), not a row-major matrix: "
                             + "call makeDense() (in place) or denseCopy() (a copy) first")
     }
 
@@ -140,7 +166,13 @@ public struct Dataset<T: LinearAlgebraScalar>: Sendable {
     /// consumed: each is appended to one buffer, column after column, and released, then the
     /// buffer is transposed in place (cycle following, one bit per value of scratch). When
     /// nothing else holds the columns the peak is the data plus one column, not twice the data.
+    /// A sparse matrix is expanded (``CSRMatrix/toDense()``): the peak is the dense matrix
+    /// plus the sparse one, which is released at the end.
     public mutating func makeDense() {
+        if case .sparse(let m) = features {
+            features = .dense(m.toDense())
+            return
+        }
         if case .coded(var coded, let n) = features {
             features = .columns([], rows: n)
             let d = coded.count
@@ -171,8 +203,10 @@ public struct Dataset<T: LinearAlgebraScalar>: Sendable {
 
     /// Codes every feature column in place (``CodedColumn``: its distinct values and a byte or
     /// two a row, lossless), one column at a time, each column's values released as it is
-    /// coded. Dense features are coded from the matrix, which is released at the end.
+    /// coded. Dense features are coded from the matrix, which is released at the end; sparse
+    /// features are made dense first (``makeDense()``).
     public mutating func makeCoded() {
+        if features.isSparse { makeDense() }
         switch features {
         case .coded:
             return
@@ -189,6 +223,8 @@ public struct Dataset<T: LinearAlgebraScalar>: Sendable {
             let d = m.columns
             let coded = (0 ..< d).map { j in CodedColumn((0 ..< m.rows).map { m.storage[$0 * d + j] }) }
             features = .coded(coded, rows: m.rows)
+        case .sparse:
+            preconditionFailure("Dataset.makeCoded: sparse features were made dense above")
         }
     }
 
@@ -197,8 +233,32 @@ public struct Dataset<T: LinearAlgebraScalar>: Sendable {
     /// - Throws: ``MPILearnError/invalidParameter`` naming ``makeDense()``.
     public func requireDense(for learner: String) throws {
         guard !features.isDense else { return }
-        throw MPILearnError.invalidParameter(name: "data", value: "\(featureCount) separate feature columns",
+        if features.isSparse { try refuseSparse(for: learner, accepted: "row-major features") }
+        throw MPILearnError.invalidParameter(name: "data", value: features.shapeDescription,
                                              allowed: "row-major features for \(learner): call makeDense() on the dataset first (in place, no second copy)")
+    }
+
+    /// Checks that the features are not sparse, for a learner that bins or reads whole rows
+    /// (a random forest): a clear error naming the size the dense matrix would take.
+    /// - Throws: ``MPILearnError/invalidParameter`` naming the matrix's shape and ``makeDense()``.
+    public func refuseSparse(for learner: String) throws {
+        try refuseSparse(for: learner, accepted: "dense or column features")
+    }
+
+    private func refuseSparse(for learner: String, accepted: String) throws {
+        guard case .sparse(let m) = features else { return }
+        let bytes = Double(m.rows) * Double(m.columns) * Double(MemoryLayout<T>.size)
+        throw MPILearnError.invalidParameter(
+            name: "data", value: features.shapeDescription,
+            allowed: "\(accepted) for \(learner), which does not read sparse matrices: call makeDense() on the dataset first "
+                + "(the dense matrix takes \(Self.byteText(bytes)))")
+    }
+
+    private static func byteText(_ bytes: Double) -> String {
+        let units = ["bytes", "KiB", "MiB", "GiB", "TiB"]
+        var v = bytes, u = 0
+        while v >= 1024 && u < units.count - 1 { v /= 1024; u += 1 }
+        return u == 0 ? "\(Int(v)) bytes" : String(format: "%.1f %@", v, units[u])
     }
 
     /// The dataset with row-major features, converted in place (``makeDense()``).
@@ -207,8 +267,8 @@ public struct Dataset<T: LinearAlgebraScalar>: Sendable {
         return self
     }
 
-    /// The features as a new row-major matrix: a **copy** when they are columns (the data is
-    /// then held twice; prefer ``makeDense()`` when the columns are no longer needed).
+    /// The features as a new row-major matrix: a **copy** when they are columns or sparse (the
+    /// data is then held twice; prefer ``makeDense()`` when the columns are no longer needed).
     public func denseCopy() -> Matrix<T> {
         switch features {
         case .dense(let m):
@@ -217,6 +277,8 @@ public struct Dataset<T: LinearAlgebraScalar>: Sendable {
             return Self.matrix(rows: n, columns: columns.count) { i, j in columns[j][i] }
         case .coded(let columns, let n):
             return Self.matrix(rows: n, columns: columns.count) { i, j in columns[j][i] }
+        case .sparse(let m):
+            return m.toDense()
         }
     }
 
@@ -254,8 +316,9 @@ public struct Dataset<T: LinearAlgebraScalar>: Sendable {
     }
 
     /// The rows at `indices` (local positions, in the given order) as a new dataset in the
-    /// same layout (coded columns give dense rows: a subset is read, not kept); the global row range becomes the subset's own, since a subset is no
-    /// longer one contiguous block.
+    /// same layout (coded columns give dense rows: a subset is read, not kept; sparse rows stay
+    /// sparse); the global row range becomes the subset's own, since a subset is no longer one
+    /// contiguous block.
     public func rows(_ indices: [Int]) -> Dataset<T> {
         for i in indices { precondition(i >= 0 && i < rowCount, "Dataset.rows: index \(i) is not a row of \(rowCount)") }
         var out = self
@@ -278,6 +341,8 @@ public struct Dataset<T: LinearAlgebraScalar>: Sendable {
                 for (f, c) in columns.enumerated() { for (r, i) in indices.enumerated() { dst[r * d + f] = c[i] } }
             }
             out.features = .dense(m)
+        case .sparse(let m):
+            out.features = .sparse(m.rows(indices))
         }
         out.target = target.map { t in indices.map { t[$0] } }
         out.globalRowStart = 0

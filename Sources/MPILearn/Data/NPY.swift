@@ -77,16 +77,11 @@ public enum NPY {
             throw bad("malformed NPY header: \(dict.trimmingCharacters(in: .whitespacesAndNewlines))", offset: prefix)
         }
         let d = descr.trimmingCharacters(in: CharacterSet(charactersIn: "'\""))
-        let normalized = d == "<f8" || d == "f8" || d == "=f8" ? "<f8" : d == "=f4" || d == "f4" ? "<f4"
-            : d == "=i4" || d == "i4" ? "<i4" : d == "=i8" || d == "i8" ? "<i8" : d
-        guard let dtype = NPYDType(rawValue: normalized) else {
+        guard let dtype = NPYDType(rawValue: normalizedDescr(d)) else {
             throw bad("unsupported NPY dtype '\(d)' (supported: \(NPYDType.allCases.map(\.rawValue).joined(separator: ", ")))", offset: prefix)
         }
         guard order == "False" else { throw bad("Fortran-order arrays are not supported (save with np.ascontiguousarray)", offset: prefix) }
-        let dims = shapeText.trimmingCharacters(in: CharacterSet(charactersIn: "() ")).split(separator: ",")
-            .map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
-        let shape = dims.compactMap { Int($0) }
-        guard shape.count == dims.count, shape.allSatisfy({ $0 >= 0 }), (1 ... 2).contains(shape.count) else {
+        guard let shape = parseShape(shapeText), (1 ... 2).contains(shape.count) else {
             throw bad("unsupported shape \(shapeText) (1-D or 2-D arrays only)", offset: prefix)
         }
         let header = NPYHeader(dtype: dtype, shape: shape, dataOffset: prefix + headerLength)
@@ -96,6 +91,23 @@ public enum NPY {
                       offset: header.dataOffset)
         }
         return header
+    }
+
+    /// `d` with the native-order prefixes of little-endian machines made explicit (`f8` and
+    /// `=f8` become `<f8`); other strings unchanged.
+    static func normalizedDescr(_ d: String) -> String {
+        d == "<f8" || d == "f8" || d == "=f8" ? "<f8" : d == "=f4" || d == "f4" ? "<f4"
+            : d == "=i4" || d == "i4" ? "<i4" : d == "=i8" || d == "i8" ? "<i8" : d
+    }
+
+    /// The dimensions of a header's shape tuple (`()`, `(3,)`, `(2, 5)`), or nil when one is
+    /// not a non-negative integer.
+    static func parseShape(_ text: String) -> [Int]? {
+        let dims = text.trimmingCharacters(in: CharacterSet(charactersIn: "() ")).split(separator: ",")
+            .map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
+        let shape = dims.compactMap { Int($0) }
+        guard shape.count == dims.count, shape.allSatisfy({ $0 >= 0 }) else { return nil }
+        return shape
     }
 
     /// The text after `'key':` in a header dict, up to the next top-level comma.
@@ -172,8 +184,13 @@ public enum NPY {
     /// The header bytes for `dtype` and `shape` (version 1.0 unless the header needs 2.0),
     /// padded so the data starts at a multiple of 64 bytes.
     public static func headerBytes(dtype: NPYDType, shape: [Int]) -> [UInt8] {
+        headerBytes(descr: dtype.rawValue, shape: shape)
+    }
+
+    /// The header bytes for NumPy type string `descr` (e.g. `|S3`) and `shape` (`[]` for 0-d).
+    static func headerBytes(descr: String, shape: [Int]) -> [UInt8] {
         let shapeText = shape.count == 1 ? "(\(shape[0]),)" : "(" + shape.map(String.init).joined(separator: ", ") + ")"
-        let dict = "{'descr': '\(dtype.rawValue)', 'fortran_order': False, 'shape': \(shapeText), }"
+        let dict = "{'descr': '\(descr)', 'fortran_order': False, 'shape': \(shapeText), }"
         var version: UInt8 = 1
         var prefix = 10
         if dict.utf8.count + 1 + prefix > 65_535 { version = 2; prefix = 12 }
@@ -205,5 +222,120 @@ public enum NPY {
     /// Collective. Writes every rank's matrix rows, in rank order, as one 2-D NPY file.
     public static func write<T: LinearAlgebraScalar & NPYElement>(_ matrix: Matrix<T>, to path: String, comm: any Communicator) throws {
         try write(matrix.storage, columns: matrix.columns, to: path, comm: comm)
+    }
+}
+
+// MARK: - In memory (the members of an .npz archive)
+
+extension NPY {
+    /// An `.npy` array held in memory: NumPy's type string, its shape and its element bytes.
+    public struct InMemory: Sendable, Equatable {
+        /// NumPy's type string, native prefixes made explicit: `<f8`, `<i4`, `|S3`, `<U3`, ….
+        public var descr: String
+        /// The dimensions (`[]` for a 0-d array such as scipy's `format` member).
+        public var shape: [Int]
+        /// The elements' bytes, C order, exactly `count × itemSize` of them.
+        public var bytes: [UInt8]
+
+        public var count: Int { shape.reduce(1, *) }
+
+        /// The element type, when it is one of ``NPYDType``'s.
+        public var dtype: NPYDType? { NPYDType(rawValue: descr) }
+
+        /// The elements as `E` when the type string is `E`'s, else nil.
+        public func values<E: NPYElement>(_ type: E.Type) -> [E]? {
+            guard descr == E.npyDType.rawValue else { return nil }
+            return [E](unsafeUninitializedCapacity: count) { out, n in
+                if count > 0 { bytes.withUnsafeBytes { src in _ = memcpy(out.baseAddress!, src.baseAddress!, count * MemoryLayout<E>.size) } }
+                n = count
+            }
+        }
+
+        /// The elements as integers when the type is `<i4` or `<i8`.
+        public var integers: [Int64]? {
+            if let v = values(Int32.self) { return v.map(Int64.init) }
+            return values(Int64.self)
+        }
+
+        /// The text of a 0-d byte-string (`|S<n>`) or Unicode (`<U<n>`) array, trailing NULs
+        /// dropped.
+        public var text: String? {
+            guard count == 1 else { return nil }
+            if descr.hasPrefix("|S") {
+                return String(decoding: bytes.prefix { $0 != 0 }, as: UTF8.self)
+            }
+            if descr.hasPrefix("<U") {
+                var scalars = String.UnicodeScalarView()
+                for k in stride(from: 0, to: bytes.count - 3, by: 4) {
+                    let u = UInt32(bytes[k]) | UInt32(bytes[k + 1]) << 8 | UInt32(bytes[k + 2]) << 16 | UInt32(bytes[k + 3]) << 24
+                    if u == 0 { break }
+                    if let c = Unicode.Scalar(u) { scalars.append(c) }
+                }
+                return String(scalars)
+            }
+            return nil
+        }
+    }
+
+    /// Decodes a whole `.npy` file held in memory: any little-endian or byte type whose item
+    /// size the type string states (`<f8`, `<i4`, `|S3`, `<U3`, `|u1`, …), any number of
+    /// dimensions, C order.
+    /// - Parameter source: how errors name the bytes (a file and member).
+    /// - Throws: ``MPILearnError/dataError`` naming `source` when the bytes are not NPY, the
+    ///   header is malformed, the array is in Fortran order or big-endian, or the bytes are
+    ///   fewer than the shape needs.
+    public static func decode(_ bytes: [UInt8], source: String) throws -> InMemory {
+        func bad(_ msg: String) -> MPILearnError { .dataError(SourceLocation(file: source), msg) }
+        guard bytes.count >= 10, Array(bytes[0 ..< 6]) == magic else {
+            throw bad("not an NPY array (it does not start with \\x93NUMPY)")
+        }
+        let headerLength: Int, prefix: Int
+        switch bytes[6] {
+        case 1:
+            headerLength = Int(bytes[8]) | Int(bytes[9]) << 8
+            prefix = 10
+        case 2, 3:
+            guard bytes.count >= 12 else { throw bad("truncated NPY header") }
+            headerLength = Int(bytes[8]) | Int(bytes[9]) << 8 | Int(bytes[10]) << 16 | Int(bytes[11]) << 24
+            prefix = 12
+        default:
+            throw bad("unsupported NPY format version \(bytes[6]).\(bytes[7]) (supported: 1.0, 2.0, 3.0)")
+        }
+        guard prefix + headerLength <= bytes.count else {
+            throw bad("truncated NPY header: it declares \(headerLength) bytes, there are \(bytes.count - prefix)")
+        }
+        let dict = String(decoding: bytes[prefix ..< prefix + headerLength], as: UTF8.self)
+        guard let descrText = value(of: "descr", in: dict), let order = value(of: "fortran_order", in: dict),
+              let shapeText = value(of: "shape", in: dict) else {
+            throw bad("malformed NPY header: \(dict.trimmingCharacters(in: .whitespacesAndNewlines))")
+        }
+        let descr = normalizedDescr(descrText.trimmingCharacters(in: CharacterSet(charactersIn: "'\"")))
+        guard order == "False" else { throw bad("Fortran-order arrays are not supported") }
+        guard let shape = parseShape(shapeText) else { throw bad("malformed shape \(shapeText)") }
+        guard descr.count >= 3, let endian = descr.first, endian == "<" || endian == "|",
+              let itemSize = Int(descr.dropFirst(2)), itemSize > 0 else {
+            throw bad("unsupported dtype '\(descr)' (little-endian or byte types only)")
+        }
+        let kind = descr.dropFirst().first!
+        let size = kind == "U" ? 4 * itemSize : itemSize
+        let count = shape.reduce(1, *)
+        let start = prefix + headerLength
+        let (need, overflow) = count.multipliedReportingOverflow(by: size)
+        guard !overflow, bytes.count - start >= need else {
+            throw bad("truncated: shape \(shape) of \(descr) needs \(need) bytes of data, there are \(bytes.count - start)")
+        }
+        return InMemory(descr: descr, shape: shape, bytes: Array(bytes[start ..< start + need]))
+    }
+
+    /// The `.npy` bytes of `values` with `shape` (`[values.count]` when nil).
+    public static func encode<E: NPYElement>(_ values: [E], shape: [Int]? = nil) -> [UInt8] {
+        precondition((shape ?? [values.count]).reduce(1, *) == values.count, "NPY.encode: shape \(shape ?? []) for \(values.count) values")
+        return headerBytes(descr: E.npyDType.rawValue, shape: shape ?? [values.count]) + values.withUnsafeBytes { Array($0) }
+    }
+
+    /// The `.npy` bytes of a 0-d byte string (NumPy's `np.array(b'csr')`, type `|S<n>`).
+    public static func encode(byteString: String) -> [UInt8] {
+        let utf8 = Array(byteString.utf8)
+        return headerBytes(descr: "|S\(max(1, utf8.count))", shape: []) + (utf8.isEmpty ? [0] : utf8)
     }
 }

@@ -242,6 +242,10 @@ extension FeatureBins {
             self.init(features: columns.count, rows: rows?.count ?? n, maxBins: maxBins, sampleLimit: sampleLimit) { f, i in
                 columns[f][rows?[i] ?? i]
             }
+        case .sparse(let m):
+            // Forests refuse sparse data before binning; binning it anyway reads it dense.
+            let x = m.toDense()
+            if let rows { self.init(x, rows: rows, maxBins: maxBins, sampleLimit: sampleLimit) } else { self.init(x, maxBins: maxBins, sampleLimit: sampleLimit) }
         }
     }
 
@@ -272,6 +276,9 @@ extension FeatureBins {
     public func bin(_ data: Dataset<Double>, rows: [Int]?, padding: Int = 0) -> [UInt8] {
         switch data.features {
         case .dense(let x):
+            return rows.map { bin(x, rows: $0, padding: padding) } ?? bin(x, padding: padding)
+        case .sparse(let m):
+            let x = m.toDense()
             return rows.map { bin(x, rows: $0, padding: padding) } ?? bin(x, padding: padding)
         case .columns(let columns, let n):
             guard let rows else { return bin(columns: columns, rows: n, padding: padding) }

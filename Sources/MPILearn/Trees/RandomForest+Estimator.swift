@@ -193,6 +193,7 @@ extension RandomForestParameters {
     /// Collective. The forest of rows `rows` of `data`; on one rank with a cache, the rows are
     /// binned once per `max_bins` for every fit sharing the cache (the same forest, from dense or coded rows).
     func fitRows(_ data: Dataset<Double>, rows: [Int], cache: FitCache?, task: ForestHeader.Task, comm: any Communicator) throws -> ForestModel {
+        try data.refuseSparse(for: task == .classification ? "a random forest classifier" : "a random forest regressor")
         guard let cache, comm.size == 1, !oobScore else { return try fitWhole(data.rows(rows), task: task, comm: comm) }
         return try fit(TrainingShard(data, rows: rows, maxBins: tree.maxBins, cache: cache), task: task, comm: comm)
     }

@@ -57,6 +57,8 @@ struct TrainingShard {
         case .coded:
             let bins = FeatureBins(dataset, rows: nil, maxBins: maxBins)
             return BinnedData(codes: bins.bin(dataset, rows: nil), rows: rowCount, bins: bins, classes: classes, yClass: y, yValue: yValue)
+        case .sparse:
+            preconditionFailure("TrainingShard.binned: sparse features (ForestTrainer.fit refuses them)")
         }
     }
 
@@ -76,6 +78,7 @@ enum ForestTrainer {
                     progress: ForestProgress?, replicated: Bool = false) throws -> ForestModel {
         let classification = task == .classification
         let d = data.featureCount, n = data.rowCount
+        try data.dataset.refuseSparse(for: classification ? "a random forest classifier" : "a random forest regressor")
         try p.validate(features: d, classification: classification)
         guard let y = data.target else { throw MPILearnError.mismatch("fit needs a target column, and the dataset has none") }
         guard y.count == data.rowCount else { throw MPILearnError.mismatch("dataset has \(data.rowCount) rows but \(y.count) targets") }
@@ -297,6 +300,10 @@ enum ForestTrainer {
                 row.withUnsafeBufferPointer(body)
             case .coded(let columns, _):
                 for f in 0 ..< d { row[f] = columns[f][i] }
+                row.withUnsafeBufferPointer(body)
+            case .sparse(let m):
+                for f in 0 ..< d { row[f] = 0 }
+                for q in m.range(ofRow: i) { row[Int(m.indices[q])] += m.data[q] }
                 row.withUnsafeBufferPointer(body)
             }
         }
