@@ -15,6 +15,9 @@ public enum EstimatorRegistry {
         (RandomForestClassifier.estimatorName, "random forest classifier (scikit-learn's RandomForestClassifier)"),
         (RandomForestRegressor.estimatorName, "random forest regressor (RandomForestRegressor)"),
         (KMeans.estimatorName, "k-means with k-means|| (KMeans); fits data-parallel, so it can search sharded data"),
+        (LinearRegression.estimatorName, "ordinary least squares (LinearRegression); fits data-parallel"),
+        (Ridge.estimatorName, "least squares with an L2 penalty (Ridge); fits data-parallel"),
+        (LogisticRegression.estimatorName, "logistic regression, binary or multinomial, L-BFGS (LogisticRegression); fits data-parallel"),
     ]
 
     public static var names: [String] { entries.map(\.name) + ["random-forest"] }
@@ -28,6 +31,9 @@ public enum EstimatorRegistry {
         case RandomForestRegressor.estimatorName: return try v.visit(RandomForestRegressor())
         case "random-forest": return task == "regression" ? try v.visit(RandomForestRegressor()) : try v.visit(RandomForestClassifier())
         case KMeans.estimatorName, "k-means": return try v.visit(KMeans())
+        case LinearRegression.estimatorName: return try v.visit(LinearRegression())
+        case Ridge.estimatorName: return try v.visit(Ridge())
+        case LogisticRegression.estimatorName: return try v.visit(LogisticRegression())
         default:
             throw MPILearnError.invalidParameter(name: "--estimator", value: "'\(name)'", allowed: names.joined(separator: ", "))
         }

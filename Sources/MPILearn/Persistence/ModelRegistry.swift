@@ -7,6 +7,7 @@ public enum ModelRegistry {
     /// Every persistable model type.
     public static let types: [any FittedModel.Type] = [
         RandomForestClassifierModel.self, RandomForestRegressorModel.self, KMeansModel.self,
+        LinearRegressionModel.self, RidgeModel.self, LogisticRegressionModel.self,
     ]
 
     /// The kinds, in registry order.
