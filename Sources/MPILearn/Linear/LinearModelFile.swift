@@ -1,23 +1,22 @@
 import Foundation
 
-/// The JSON header of every linear model file: parameters, feature names, classes (a
-/// classifier's), the fit's facts. The coefficients are Float64 sections: `coef`
+/// The JSON header of every linear model file: parameters, the feature schema (names,
+/// category dictionaries of categorical features, target, a classifier's classes), the fit's
+/// facts. The coefficients are Float64 sections: `coef`
 /// (`n_targets × n_features`, row-major; one row for a regressor or a binary classifier)
 /// and `intercept` (`n_targets` values).
 struct LinearModelHeader<P: Codable>: Codable {
     var parameters: P
     var nFeatures: Int
     var nTargets: Int
-    var featureNames: [String]
-    var classes: [String]?
-    var targetName: String
+    var schema: FeatureSchema
     var nIter: Int?
     var rank: Int?
     var mpilearnVersion: String
 
     enum CodingKeys: String, CodingKey {
-        case parameters, nFeatures = "n_features", nTargets = "n_targets", featureNames = "feature_names", classes
-        case targetName = "target", nIter = "n_iter", rank, mpilearnVersion = "mpilearn_version"
+        case parameters, nFeatures = "n_features", nTargets = "n_targets", schema
+        case nIter = "n_iter", rank, mpilearnVersion = "mpilearn_version"
     }
 }
 
@@ -41,10 +40,9 @@ public struct LinearCoefficients: Equatable, Sendable {
         return z
     }
 
-    func container<P: Codable>(kind: String, parameters: P, featureNames: [String], classes: [String]?, targetName: String,
-                               nIter: Int?, rank: Int?) throws -> ModelContainer {
-        let h = LinearModelHeader(parameters: parameters, nFeatures: coef.columns, nTargets: coef.rows, featureNames: featureNames,
-                                  classes: classes, targetName: targetName, nIter: nIter, rank: rank, mpilearnVersion: MPILearnVersion.string)
+    func container<P: Codable>(kind: String, parameters: P, schema: FeatureSchema, nIter: Int?, rank: Int?) throws -> ModelContainer {
+        let h = LinearModelHeader(parameters: parameters, nFeatures: coef.columns, nTargets: coef.rows, schema: schema,
+                                  nIter: nIter, rank: rank, mpilearnVersion: MPILearnVersion.string)
         return ModelContainer(kind: kind, header: try ModelJSON.encoder.encode(h),
                               sections: [("coef", Data(flat: coef.storage)), ("intercept", Data(flat: intercept))])
     }
@@ -55,8 +53,8 @@ public struct LinearCoefficients: Equatable, Sendable {
         do { h = try ModelJSON.decoder.decode(LinearModelHeader<P>.self, from: c.header) } catch {
             throw bad("\(c.kind) model header is not valid: \(error)")
         }
-        guard h.nFeatures >= 0, h.nTargets >= 1, h.featureNames.count == h.nFeatures else {
-            throw bad("\(c.kind) model header has \(h.nTargets) targets, \(h.nFeatures) features and \(h.featureNames.count) feature names")
+        guard h.nFeatures >= 0, h.nTargets >= 1, h.schema.featureNames.count == h.nFeatures, h.schema.categories.count == h.nFeatures else {
+            throw bad("\(c.kind) model header has \(h.nTargets) targets, \(h.nFeatures) features and \(h.schema.featureNames.count) feature names")
         }
         let coef = try c.section("coef", in: path).flatArray(of: Double.self, path: path)
         let intercept = try c.section("intercept", in: path).flatArray(of: Double.self, path: path)

@@ -38,7 +38,7 @@ public struct LinearRegression: Estimator, Equatable {
         let (w, rank) = try solveLeastSquaresSVD(system.gram, Matrix(rows: d, columns: 1, storage: system.xty), rcond: 1e-12)
         let coef = LinearCoefficients(coef: Matrix(rows: 1, columns: d, storage: w.storage),
                                       intercept: [system.intercept(for: w.storage)])
-        return LinearRegressionModel(configuration: self, coefficients: coef, featureNames: data.featureNames, targetName: data.targetName, rank: rank)
+        return LinearRegressionModel(configuration: self, coefficients: coef, schema: data.regressionSchema, rank: rank)
     }
 }
 
@@ -78,7 +78,7 @@ public struct Ridge: Estimator, Equatable {
         for j in 0 ..< d { a[j, j] += alpha }
         let w = try solveSymmetricPositiveDefinite(a, Matrix(rows: d, columns: 1, storage: system.xty))
         let coef = LinearCoefficients(coef: Matrix(rows: 1, columns: d, storage: w.storage), intercept: [system.intercept(for: w.storage)])
-        return RidgeModel(configuration: self, coefficients: coef, featureNames: data.featureNames, targetName: data.targetName)
+        return RidgeModel(configuration: self, coefficients: coef, schema: data.regressionSchema)
     }
 }
 
@@ -123,12 +123,14 @@ struct NormalEquations {
 public struct LinearRegressionModel: RegressorModel, Equatable {
     public var configuration: LinearRegression
     public var coefficients: LinearCoefficients
-    public var featureNames: [String]
-    public var targetName: String
+    /// Feature names and category dictionaries (test rows are aligned to them), the target.
+    public var schema: FeatureSchema
     /// The effective rank of the centred features (`rank_`).
     public var rank: Int
 
     public static let kind = "linear-regression"
+
+    public var featureNames: [String] { schema.featureNames }
 
     /// `coef_`: one weight per feature.
     public var coef: [Double] { coefficients.coef.storage }
@@ -141,13 +143,12 @@ public struct LinearRegressionModel: RegressorModel, Equatable {
     }
 
     public func container() throws -> ModelContainer {
-        try coefficients.container(kind: Self.kind, parameters: configuration, featureNames: featureNames, classes: nil,
-                                   targetName: targetName, nIter: nil, rank: rank)
+        try coefficients.container(kind: Self.kind, parameters: configuration, schema: schema, nIter: nil, rank: rank)
     }
 
     public static func decode(_ container: ModelContainer, path: String) throws -> LinearRegressionModel {
         let (h, c) = try LinearCoefficients.decode(container, path: path, as: LinearRegression.self)
-        return LinearRegressionModel(configuration: h.parameters, coefficients: c, featureNames: h.featureNames, targetName: h.targetName, rank: h.rank ?? 0)
+        return LinearRegressionModel(configuration: h.parameters, coefficients: c, schema: h.schema, rank: h.rank ?? 0)
     }
 
     public func summary() -> [(String, String)] {
@@ -159,10 +160,12 @@ public struct LinearRegressionModel: RegressorModel, Equatable {
 public struct RidgeModel: RegressorModel, Equatable {
     public var configuration: Ridge
     public var coefficients: LinearCoefficients
-    public var featureNames: [String]
-    public var targetName: String
+    /// Feature names and category dictionaries (test rows are aligned to them), the target.
+    public var schema: FeatureSchema
 
     public static let kind = "ridge"
+
+    public var featureNames: [String] { schema.featureNames }
 
     public var coef: [Double] { coefficients.coef.storage }
     public var intercept: Double { coefficients.intercept[0] }
@@ -173,18 +176,26 @@ public struct RidgeModel: RegressorModel, Equatable {
     }
 
     public func container() throws -> ModelContainer {
-        try coefficients.container(kind: Self.kind, parameters: configuration, featureNames: featureNames, classes: nil,
-                                   targetName: targetName, nIter: nil, rank: nil)
+        try coefficients.container(kind: Self.kind, parameters: configuration, schema: schema, nIter: nil, rank: nil)
     }
 
     public static func decode(_ container: ModelContainer, path: String) throws -> RidgeModel {
         let (h, c) = try LinearCoefficients.decode(container, path: path, as: Ridge.self)
-        return RidgeModel(configuration: h.parameters, coefficients: c, featureNames: h.featureNames, targetName: h.targetName)
+        return RidgeModel(configuration: h.parameters, coefficients: c, schema: h.schema)
     }
 
     public func summary() -> [(String, String)] {
         linearSummary(coefficients, featureNames: featureNames,
                       parameters: "alpha=\(configuration.alpha) fit_intercept=\(configuration.fitIntercept)")
+    }
+}
+
+extension Dataset where T == Double {
+    /// The schema a regressor saves: no classes.
+    var regressionSchema: FeatureSchema {
+        var s = schema
+        s.classes = nil
+        return s
     }
 }
 

@@ -102,9 +102,10 @@ public struct LogisticRegression: Estimator, Equatable {
         let solver = LBFGS(maxIter: maxIter, gtol: tol, ftol: 64 * Double.ulpOfOne)
         let result = try solver.minimize([Double](repeating: 0, count: objective.parameterCount)) { try objective.evaluate($0) }
         let coef = objective.coefficients(result.x)
-        let names = classValues.map { data.labelName($0) }
-        return LogisticRegressionModel(configuration: self, coefficients: coef, classes: names, featureNames: data.featureNames,
-                                       targetName: data.targetName, nIter: result.nIter, objective: result.f, warning: result.warning)
+        var schema = data.schema
+        schema.classes = classValues.map { data.labelName($0) }
+        return LogisticRegressionModel(configuration: self, coefficients: coef, schema: schema, nIter: result.nIter,
+                                       objective: result.f, warning: result.warning)
     }
 }
 
@@ -194,9 +195,8 @@ struct LogisticObjective {
 public struct LogisticRegressionModel: ClassifierModel, Equatable {
     public var configuration: LogisticRegression
     public var coefficients: LinearCoefficients
-    public var classes: [String]
-    public var featureNames: [String]
-    public var targetName: String
+    /// Feature names and category dictionaries, the target and the class names (`classes_`).
+    public var schema: FeatureSchema
     /// L-BFGS iterations (`n_iter_`).
     public var nIter: Int
     /// The scaled objective at the solution (not saved: NaN for a loaded model).
@@ -206,12 +206,15 @@ public struct LogisticRegressionModel: ClassifierModel, Equatable {
 
     public static let kind = "logistic-regression"
 
+    public var featureNames: [String] { schema.featureNames }
+    /// `classes_`: the class names, in code order.
+    public var classes: [String] { schema.classes ?? [] }
+
     public var coef: Matrix<Double> { coefficients.coef }
     public var intercept: [Double] { coefficients.intercept }
 
     public static func == (a: Self, b: Self) -> Bool {
-        a.configuration == b.configuration && a.coefficients == b.coefficients && a.classes == b.classes
-            && a.featureNames == b.featureNames && a.targetName == b.targetName && a.nIter == b.nIter
+        a.configuration == b.configuration && a.coefficients == b.coefficients && a.schema == b.schema && a.nIter == b.nIter
     }
 
     /// Scores, rows × 1 for two classes (positive: the second class), rows × classes
@@ -254,17 +257,15 @@ public struct LogisticRegressionModel: ClassifierModel, Equatable {
     }
 
     public func container() throws -> ModelContainer {
-        try coefficients.container(kind: Self.kind, parameters: configuration, featureNames: featureNames, classes: classes,
-                                   targetName: targetName, nIter: nIter, rank: nil)
+        try coefficients.container(kind: Self.kind, parameters: configuration, schema: schema, nIter: nIter, rank: nil)
     }
 
     public static func decode(_ container: ModelContainer, path: String) throws -> LogisticRegressionModel {
         let (h, c) = try LinearCoefficients.decode(container, path: path, as: LogisticRegression.self)
-        guard let classes = h.classes, classes.count >= 2, c.coef.rows == (classes.count == 2 ? 1 : classes.count) else {
-            throw MPILearnError.dataError(SourceLocation(file: path), "logistic-regression model has \(c.coef.rows) coefficient rows for classes \(h.classes ?? [])")
+        guard let classes = h.schema.classes, classes.count >= 2, c.coef.rows == (classes.count == 2 ? 1 : classes.count) else {
+            throw MPILearnError.dataError(SourceLocation(file: path), "logistic-regression model has \(c.coef.rows) coefficient rows for classes \(h.schema.classes ?? [])")
         }
-        return LogisticRegressionModel(configuration: h.parameters, coefficients: c, classes: classes, featureNames: h.featureNames,
-                                       targetName: h.targetName, nIter: h.nIter ?? 0)
+        return LogisticRegressionModel(configuration: h.parameters, coefficients: c, schema: h.schema, nIter: h.nIter ?? 0)
     }
 
     public func summary() -> [(String, String)] {
