@@ -149,6 +149,34 @@ final class LinearModelTests: XCTestCase {
         }
     }
 
+    /// Separable classes without a penalty have no optimum: the fit stops at max_iter (or
+    /// when the line search can make no progress) with a warning and finite coefficients.
+    func testSeparableDataWithoutPenaltyWarns() throws {
+        let t = Fixture.Table(x: (0 ..< 40).map { [Double($0), Double($0 % 3)] }, y: (0 ..< 40).map { $0 < 20 ? 0 : 1 })
+        let m = try fit(LogisticRegression(penalty: nil, maxIter: 30), t, ranks: 2)
+        XCTAssertNotNil(m.warning)
+        XCTAssertTrue((m.coef.storage + m.intercept).allSatisfy(\.isFinite), "\(m.coef.storage)")
+        XCTAssertEqual(try m.predict(Matrix(t.x)), t.y.map { Int($0) })
+    }
+
+    /// A grid search over C on sharded rows (3 ranks) scores as on replicated rows (the
+    /// estimator fits data-parallel, so the search may shard it).
+    func testSearchOnShardedRowsEqualsReplicated() throws {
+        let t = Self.fixture.data["three"]!
+        let grid = ParameterGrid(["C": [0.1, 1.0, 10.0]])
+        let options = SearchOptions(cv: KFold(nSplits: 3))
+        let replicated = try GridSearchCV(LogisticRegression(), grid: grid, options: options).fit(.replicated(Self.shard(t, parts: 1, index: 0)),
+                                                                                                  comm: LocalCommunicator.solo())
+        let out = try LocalWorld.run(size: 3) { comm in
+            try GridSearchCV(LogisticRegression(), grid: grid, options: options).fit(.sharded(Self.shard(t, parts: comm.size, index: comm.rank)), comm: comm)
+        }
+        XCTAssertEqual(out[0].scheduleReport.schedule, SearchSchedule.sharded)
+        for (a, b) in zip(out[0].cvResults.splitTestScores.flatMap { $0 }, replicated.cvResults.splitTestScores.flatMap { $0 }) {
+            XCTAssertEqual(a, b, accuracy: 1e-12)
+        }
+        XCTAssertEqual(out[0].bestParams, replicated.bestParams)
+    }
+
     func testInvalidParametersAreNamed() {
         for (params, name) in [(["C": 0.0], "C"), (["penalty": "l1"], "penalty"), (["class_weight": "heavy"], "class_weight"),
                                (["max_iter": -1], "max_iter"), (["tol": -1.0], "tol")] as [([String: ParameterValue], String)] {
