@@ -45,6 +45,17 @@ final class ConformanceTests: XCTestCase {
     }
 
     static var kmeans: KMeans { KMeans(nClusters: 4, randomState: 1) }
+    static var linearRegression: LinearRegression { LinearRegression() }
+    static var ridge: Ridge { Ridge(alpha: 0.5) }
+    static var logistic: LogisticRegression { LogisticRegression(C: 2) }
+
+    /// The largest difference between two linear models' coefficients and intercepts,
+    /// relative to max(1, |value|).
+    static func coefficientDistance(_ a: LinearCoefficients, _ b: LinearCoefficients) -> Double {
+        let x = a.coef.storage + a.intercept, y = b.coef.storage + b.intercept
+        guard x.count == y.count else { return .infinity }
+        return zip(x, y).map { abs($0 - $1) / max(1, abs($0), abs($1)) }.max() ?? 0
+    }
 
     /// SGD without shuffling: chained training gives one process's model at any rank count.
     static var sgdClassifier: SGDClassifier {
@@ -123,6 +134,25 @@ final class ConformanceTests: XCTestCase {
                                    nanFeatures: .dataError)
     }
 
+    /// Linear models refuse NaN features (as scikit-learn's); the fits agree across rank
+    /// counts up to summation order (1e-9; L-BFGS included, whose iterates drift by rounding).
+    func testLinearRegressionConforms() {
+        EstimatorConformance.check(Self.linearRegression, data: Self.regression, invalid: [], nanFeatures: .dataError,
+                                   modelDistance: { Self.coefficientDistance($0.coefficients, $1.coefficients) })
+    }
+
+    func testRidgeConforms() {
+        EstimatorConformance.check(Self.ridge, data: Self.regression, invalid: [(["alpha": -1.0], "alpha")], nanFeatures: .dataError,
+                                   modelDistance: { Self.coefficientDistance($0.coefficients, $1.coefficients) })
+    }
+
+    func testLogisticRegressionConforms() {
+        EstimatorConformance.check(Self.logistic, data: Self.classification,
+                                   invalid: [(["C": 0.0], "C"), (["C": -1.0], "C"), (["penalty": "l1"], "penalty"), (["tol": -1.0], "tol"),
+                                             (["max_iter": -1], "max_iter"), (["class_weight": "heavy"], "class_weight")],
+                                   nanFeatures: .dataError, modelDistance: { Self.coefficientDistance($0.coefficients, $1.coefficients) })
+    }
+
     // MARK: committed model files, one per kind
 
     /// Held-out rows (global rows past the training data) the committed models predict.
@@ -144,6 +174,9 @@ final class ConformanceTests: XCTestCase {
         try EstimatorConformance.writeFixture(Self.kmeans, data: first(200, Self.blobs), rows: try Self.fixtureRows(Self.blobs, offset: 200))
         try EstimatorConformance.writeFixture(Self.sgdClassifier, data: first(200, Self.classification), rows: try Self.fixtureRows(Self.classification, offset: 200))
         try EstimatorConformance.writeFixture(Self.sgdRegressor, data: first(200, Self.regression), rows: try Self.fixtureRows(Self.regression, offset: 200))
+        try EstimatorConformance.writeFixture(Self.linearRegression, data: first(200, Self.regression), rows: try Self.fixtureRows(Self.regression, offset: 200))
+        try EstimatorConformance.writeFixture(Self.ridge, data: first(200, Self.regression), rows: try Self.fixtureRows(Self.regression, offset: 200))
+        try EstimatorConformance.writeFixture(Self.logistic, data: first(200, Self.classification), rows: try Self.fixtureRows(Self.classification, offset: 200))
     }
 
     func testCommittedModelOfEveryKindPredictsAsRecorded() {
@@ -156,5 +189,8 @@ final class ConformanceTests: XCTestCase {
         EstimatorConformance.checkFixture(KMeansModel.self)
         EstimatorConformance.checkFixture(SGDClassifierModel.self)
         EstimatorConformance.checkFixture(SGDRegressorModel.self)
+        EstimatorConformance.checkFixture(LinearRegressionModel.self)
+        EstimatorConformance.checkFixture(RidgeModel.self)
+        EstimatorConformance.checkFixture(LogisticRegressionModel.self)
     }
 }

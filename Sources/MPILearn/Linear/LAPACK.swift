@@ -52,3 +52,36 @@ public func solveLeastSquares<T: LinearAlgebraScalar>(_ a: Matrix<T>, _ b: Matri
     if info < 0 { throw MPILearnError.numerical("gels: argument \(-info) had an illegal value") }
     return Matrix(rows: n, columns: k, storage: Array(work.storage[0 ..< n * k]))
 }
+
+/// Minimum-norm least-squares solution of A·X ≈ B for any A, rank deficient included
+/// (divide-and-conquer SVD, `LAPACKE_?gelsd`; scipy's `lstsq` default driver).
+///
+/// - Parameters:
+///   - a: m×n.
+///   - b: m×nrhs.
+///   - rcond: singular values at most `rcond`·σ₁ count as zero; a negative value means
+///     machine precision.
+/// - Returns: X, n×nrhs (the pseudo-inverse solution A⁺B), and the effective rank of A.
+/// - Throws: ``MPILearnError/numerical`` when the SVD does not converge.
+public func solveLeastSquaresSVD<T: LinearAlgebraScalar>(_ a: Matrix<T>, _ b: Matrix<T>, rcond: T = -1) throws -> (x: Matrix<T>, rank: Int) {
+    guard b.rows == a.rows else {
+        throw MPILearnError.mismatch("gelsd: A is \(a.rows)×\(a.columns) but B has \(b.rows) rows")
+    }
+    let m = a.rows, n = a.columns, k = b.columns
+    if n == 0 || k == 0 || m == 0 { return (Matrix(rows: n, columns: k), 0) }
+    var a = a
+    var work = Matrix<T>(rows: max(m, n), columns: k)
+    for i in 0 ..< m { for j in 0 ..< k { work[i, j] = b[i, j] } }
+    var s = [T](repeating: 0, count: min(m, n))
+    var rank: Int32 = 0
+    let info = a.storage.withUnsafeMutableBufferPointer { pa in
+        work.storage.withUnsafeMutableBufferPointer { pw in
+            s.withUnsafeMutableBufferPointer { ps in
+                T.gelsd(m: m, n: n, nrhs: k, a: pa.baseAddress!, b: pw.baseAddress!, s: ps.baseAddress!, rcond: rcond, rank: &rank)
+            }
+        }
+    }
+    if info > 0 { throw MPILearnError.numerical("gelsd: the SVD did not converge (\(info) off-diagonal elements did not converge to zero)") }
+    if info < 0 { throw MPILearnError.numerical("gelsd: argument \(-info) had an illegal value") }
+    return (Matrix(rows: n, columns: k, storage: Array(work.storage[0 ..< n * k])), Int(rank))
+}

@@ -10,6 +10,11 @@ public protocol LinearAlgebraScalar: BinaryFloatingPoint, Sendable {
     static func posv(n: Int, nrhs: Int, a: UnsafeMutablePointer<Self>, b: UnsafeMutablePointer<Self>) -> Int32
     /// Least-squares solve of A·X ≈ B, row-major (`LAPACKE_?gels`); `b` is max(m,n)×nrhs.
     static func gels(m: Int, n: Int, nrhs: Int, a: UnsafeMutablePointer<Self>, b: UnsafeMutablePointer<Self>) -> Int32
+    /// Minimum-norm least-squares solve of A·X ≈ B by divide-and-conquer SVD, row-major
+    /// (`LAPACKE_?gelsd`); `b` is max(m,n)×nrhs, `s` min(m,n) singular values (descending).
+    /// Singular values at most `rcond`·s₁ count as zero; `rank` receives the effective rank.
+    static func gelsd(m: Int, n: Int, nrhs: Int, a: UnsafeMutablePointer<Self>, b: UnsafeMutablePointer<Self>,
+                      s: UnsafeMutablePointer<Self>, rcond: Self, rank: UnsafeMutablePointer<Int32>) -> Int32
 }
 
 extension Double: LinearAlgebraScalar {
@@ -25,6 +30,10 @@ extension Double: LinearAlgebraScalar {
     public static func gels(m: Int, n: Int, nrhs: Int, a: UnsafeMutablePointer<Double>, b: UnsafeMutablePointer<Double>) -> Int32 {
         LAPACKE_dgels(LAPACK_ROW_MAJOR, CChar(UInt8(ascii: "N")), Int32(m), Int32(n), Int32(nrhs), a, Int32(n), b, Int32(nrhs))
     }
+    public static func gelsd(m: Int, n: Int, nrhs: Int, a: UnsafeMutablePointer<Double>, b: UnsafeMutablePointer<Double>,
+                             s: UnsafeMutablePointer<Double>, rcond: Double, rank: UnsafeMutablePointer<Int32>) -> Int32 {
+        LAPACKE_dgelsd(LAPACK_ROW_MAJOR, Int32(m), Int32(n), Int32(nrhs), a, Int32(n), b, Int32(nrhs), s, rcond, rank)
+    }
 }
 
 extension Float: LinearAlgebraScalar {
@@ -39,6 +48,10 @@ extension Float: LinearAlgebraScalar {
     }
     public static func gels(m: Int, n: Int, nrhs: Int, a: UnsafeMutablePointer<Float>, b: UnsafeMutablePointer<Float>) -> Int32 {
         LAPACKE_sgels(LAPACK_ROW_MAJOR, CChar(UInt8(ascii: "N")), Int32(m), Int32(n), Int32(nrhs), a, Int32(n), b, Int32(nrhs))
+    }
+    public static func gelsd(m: Int, n: Int, nrhs: Int, a: UnsafeMutablePointer<Float>, b: UnsafeMutablePointer<Float>,
+                             s: UnsafeMutablePointer<Float>, rcond: Float, rank: UnsafeMutablePointer<Int32>) -> Int32 {
+        LAPACKE_sgelsd(LAPACK_ROW_MAJOR, Int32(m), Int32(n), Int32(nrhs), a, Int32(n), b, Int32(nrhs), s, rcond, rank)
     }
 }
 

@@ -17,6 +17,9 @@ public enum EstimatorRegistry {
         (KMeans.estimatorName, "k-means with k-means|| (KMeans); fits data-parallel, so it can search sharded data"),
         (SGDClassifier.estimatorName, "linear classifier by stochastic gradient descent (SGDClassifier)"),
         (SGDRegressor.estimatorName, "linear regressor by stochastic gradient descent (SGDRegressor)"),
+        (LinearRegression.estimatorName, "ordinary least squares (LinearRegression); fits data-parallel"),
+        (Ridge.estimatorName, "least squares with an L2 penalty (Ridge); fits data-parallel"),
+        (LogisticRegression.estimatorName, "logistic regression, binary or multinomial, L-BFGS (LogisticRegression); fits data-parallel"),
     ]
 
     public static var names: [String] { entries.map(\.name) + ["random-forest"] }
@@ -32,6 +35,9 @@ public enum EstimatorRegistry {
         case KMeans.estimatorName, "k-means": return try v.visit(KMeans())
         case SGDClassifier.estimatorName: return try v.visit(SGDClassifier())
         case SGDRegressor.estimatorName: return try v.visit(SGDRegressor())
+        case LinearRegression.estimatorName: return try v.visit(LinearRegression())
+        case Ridge.estimatorName: return try v.visit(Ridge())
+        case LogisticRegression.estimatorName: return try v.visit(LogisticRegression())
         default:
             throw MPILearnError.invalidParameter(name: "--estimator", value: "'\(name)'", allowed: names.joined(separator: ", "))
         }

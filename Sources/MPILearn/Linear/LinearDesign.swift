@@ -1,0 +1,105 @@
+import SwiftMPI
+
+/// One rank's rows as a linear model reads them: the two products every fit and prediction
+/// needs, `X·Wᵀ` and `Rᵀ·X`, plus column sums and a centred Gram matrix.
+///
+/// Linear models never look at the feature layout themselves; they go through this
+/// protocol, so a sparse (CSR) layout only adds a conformance. Dense rows use BLAS GEMM.
+/// Not API: the layouts are chosen by ``linearDesign(_:learner:)``.
+protocol LinearDesign {
+    /// Rows on this rank.
+    var rows: Int { get }
+    /// Features (global).
+    var columns: Int { get }
+    /// Z := X·Wᵀ + 1·bᵀ, with W k×columns and b k values; Z is rows × k.
+    func decision(_ w: Matrix<Double>, intercept: [Double], into z: inout Matrix<Double>) throws
+    /// G := Rᵀ·X, with R rows × k; G is k × columns.
+    func transposeTimes(_ r: Matrix<Double>, into g: inout Matrix<Double>) throws
+    /// Σᵢ xᵢ (columns values).
+    func columnSums() -> [Double]
+    /// (X − 1·μᵀ)ᵀ(X − 1·μᵀ) and (X − 1·μᵀ)ᵀ(y − ȳ): columns × columns and columns values.
+    func centredGram(means: [Double], y: [Double], yMean: Double) throws -> (gram: Matrix<Double>, xty: [Double])
+}
+
+/// Dense row-major rows (``Dataset/Features/dense(_:)``).
+struct DenseDesign: LinearDesign {
+    let x: Matrix<Double>
+    var rows: Int { x.rows }
+    var columns: Int { x.columns }
+
+    func decision(_ w: Matrix<Double>, intercept: [Double], into z: inout Matrix<Double>) throws {
+        let k = w.rows
+        if k > 0 {
+            for i in 0 ..< z.rows { for c in 0 ..< k { z.storage[i * k + c] = intercept[c] } }
+        }
+        try gemm(x, w, into: &z, transposeB: true, beta: 1)
+    }
+
+    func transposeTimes(_ r: Matrix<Double>, into g: inout Matrix<Double>) throws {
+        try gemm(r, x, into: &g, transposeA: true)
+    }
+
+    func columnSums() -> [Double] {
+        var s = [Double](repeating: 0, count: columns)
+        let d = columns
+        x.storage.withUnsafeBufferPointer { p in
+            for i in 0 ..< rows { for j in 0 ..< d { s[j] += p[i * d + j] } }
+        }
+        return s
+    }
+
+    func centredGram(means: [Double], y: [Double], yMean: Double) throws -> (gram: Matrix<Double>, xty: [Double]) {
+        let d = columns
+        // Centre a copy in blocks, so the extra memory stays bounded for tall shards.
+        let block = max(1, min(rows, 1 << 20 / max(1, d)))
+        var gram = Matrix<Double>(rows: d, columns: d)
+        var xty = Matrix<Double>(rows: d, columns: 1)
+        var start = 0
+        while start < rows {
+            let n = min(block, rows - start)
+            var xc = Matrix<Double>(rows: n, columns: d)
+            var yc = Matrix<Double>(rows: n, columns: 1)
+            for i in 0 ..< n {
+                for j in 0 ..< d { xc.storage[i * d + j] = x.storage[(start + i) * d + j] - means[j] }
+                yc.storage[i] = y[start + i] - yMean
+            }
+            try gemm(xc, xc, into: &gram, transposeA: true, beta: 1)
+            try gemm(xc, yc, into: &xty, transposeA: true, beta: 1)
+            start += n
+        }
+        return (gram, xty.storage)
+    }
+}
+
+/// The linear-model view of `data`'s features.
+/// - Throws: ``MPILearnError/invalidParameter`` for a layout linear models do not read yet
+///   (callers make columns dense first), ``MPILearnError/dataError`` naming the row and
+///   column of the first non-finite value.
+func linearDesign(_ data: Dataset<Double>, learner: String) throws -> any LinearDesign {
+    switch data.features {
+    case .dense(let m):
+        if let bad = m.storage.firstIndex(where: { !$0.isFinite }) {
+            let r = bad / max(1, m.columns), c = bad % max(1, m.columns)
+            let name = c < data.featureNames.count ? data.featureNames[c] : "x\(c)"
+            throw MPILearnError.dataError(SourceLocation(file: data.source.isEmpty ? "data" : data.source),
+                                          "row \(data.globalRowStart + r + 1), column \(c + 1) (\(name)) is \(m.storage[bad]); \(learner) needs finite feature values")
+        }
+        return DenseDesign(x: m)
+    default:
+        var d = data
+        d.makeDense()
+        return try linearDesign(d, learner: learner)
+    }
+}
+
+/// Checks the target is present and finite; returns it.
+func linearTarget(_ data: Dataset<Double>, learner: String) throws -> [Double] {
+    guard let y = data.target, y.count == data.rowCount else {
+        throw MPILearnError.mismatch("\(learner) needs a target: the data has \(data.target?.count ?? 0) target values for \(data.rowCount) rows")
+    }
+    if let bad = y.firstIndex(where: { !$0.isFinite }) {
+        throw MPILearnError.dataError(SourceLocation(file: data.source.isEmpty ? "data" : data.source),
+                                      "row \(data.globalRowStart + bad + 1): the target \(data.targetName) is \(y[bad]); \(learner) needs finite targets")
+    }
+    return y
+}

@@ -1,0 +1,279 @@
+import Foundation
+import SwiftMPI
+
+/// Logistic regression over rows spread across ranks (scikit-learn's `LogisticRegression`
+/// with the `lbfgs` solver): binary (one coefficient row, the logistic loss) or, for three
+/// or more classes, multinomial (one row per class, the softmax cross-entropy).
+///
+/// It minimises scikit-learn's objective, scaled as scikit-learn scales it for L-BFGS:
+///
+///     (1/S)·Σᵢ sᵢ·lossᵢ + (1 / (2·C·S))·‖coef‖²
+///
+/// where sᵢ is row i's class weight (1, or n / (n_classes · n_class) for `balanced`) and S =
+/// Σᵢ sᵢ: the same optimum as C·Σᵢ sᵢ·lossᵢ + ½‖coef‖². The intercept is not penalised.
+///
+/// Each evaluation of the objective is one pass over the rank's rows (logits with GEMM, loss
+/// and residuals, the gradient with a second GEMM) and one allreduce of the loss and the
+/// gradient; L-BFGS (``LBFGS``) then runs identically on every rank, so the iterates, the
+/// iteration count and the model are the same on every rank, and across rank counts up to
+/// the order of floating-point summation.
+public struct LogisticRegression: Estimator, Equatable {
+    /// `l2` or nil (scikit-learn's `None`: no penalty).
+    public var penalty: String?
+    /// Inverse penalty strength (`C`), > 0.
+    public var C: Double
+    /// Stop when the largest gradient component is at most `tol`.
+    public var tol: Double
+    /// L-BFGS iterations at most (`max_iter`).
+    public var maxIter: Int
+    /// Fit an unpenalised intercept (`fit_intercept`).
+    public var fitIntercept: Bool
+    /// nil (every row weighs 1) or `balanced` (n / (n_classes · n_class)).
+    public var classWeight: String?
+
+    public init(penalty: String? = "l2", C: Double = 1, tol: Double = 1e-4, maxIter: Int = 100, fitIntercept: Bool = true,
+                classWeight: String? = nil) {
+        self.penalty = penalty
+        self.C = C
+        self.tol = tol
+        self.maxIter = maxIter
+        self.fitIntercept = fitIntercept
+        self.classWeight = classWeight
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case penalty, C, tol, maxIter = "max_iter", fitIntercept = "fit_intercept", classWeight = "class_weight"
+    }
+
+    /// Encodes every parameter, nil ones as null (the names ``setting(_:)`` accepts).
+    public func encode(to encoder: Encoder) throws {
+        var c = encoder.container(keyedBy: CodingKeys.self)
+        try c.encode(penalty, forKey: .penalty)
+        try c.encode(C, forKey: .C)
+        try c.encode(tol, forKey: .tol)
+        try c.encode(maxIter, forKey: .maxIter)
+        try c.encode(fitIntercept, forKey: .fitIntercept)
+        try c.encode(classWeight, forKey: .classWeight)
+    }
+
+    public static let estimatorName = "logistic-regression"
+    public static let role = EstimatorRole.classifier
+    public static var fitsShardedData: Bool { true }
+
+    /// Whether the L2 penalty applies (`penalty` is `l2`).
+    public var penalised: Bool { penalty == "l2" }
+
+    public func validate() throws {
+        try require(penalty == nil || penalty == "l2" || penalty == "none", "penalty", penalty ?? "None", "'l2' or None")
+        try require(C > 0 && C.isFinite, "C", C, "a finite number > 0")
+        try require(tol >= 0 && tol.isFinite, "tol", tol, "a finite number >= 0")
+        try require(maxIter >= 0, "max_iter", maxIter, "an integer >= 0")
+        try require(classWeight == nil || classWeight == "balanced", "class_weight", classWeight ?? "None", "'balanced' or None")
+    }
+
+    public func expectedCost(rows: Int) -> Double { Double(rows) * Double(maxIter) }
+
+    /// Collective. Fits every rank's rows; the model is identical on every rank.
+    /// - Throws: ``MPILearnError/invalidParameter`` for bad parameters,
+    ///   ``MPILearnError/dataError`` for a non-finite feature or target or fewer than two classes.
+    public func fit(_ data: Dataset<Double>, comm: any Communicator) throws -> LogisticRegressionModel {
+        try validate()
+        let learner = "logistic regression"
+        let design = try linearDesign(data, learner: learner)
+        let y = try linearTarget(data, learner: learner)
+        // Classes: the sorted union of every rank's labels, as scikit-learn's `classes_`.
+        let classValues = Array(Set(try comm.allgatherv(Array(Set(y)).sorted()).values)).sorted()
+        let k = classValues.count
+        guard k >= 2 else {
+            throw MPILearnError.dataError(SourceLocation(file: data.source.isEmpty ? "data" : data.source),
+                                          "logistic regression needs samples of at least 2 classes; the data has \(k) (\(classValues.map { data.labelName($0) }))")
+        }
+        let codes: [Int32] = y.map { v in Int32(classValues.firstIndex(of: v)!) }
+        var counts = [Double](repeating: 0, count: k)
+        for c in codes { counts[Int(c)] += 1 }
+        try comm.allreduce(&counts, op: .sum)
+        let total = counts.reduce(0, +)
+        var classWeights = [Double](repeating: 1, count: k)
+        if classWeight == "balanced" { for c in 0 ..< k { classWeights[c] = total / (Double(k) * counts[c]) } }
+        let weightSum = zip(counts, classWeights).reduce(0) { $0 + $1.0 * $1.1 }
+        let objective = LogisticObjective(design: design, codes: codes, classWeights: classWeights, weightSum: weightSum,
+                                          targets: k == 2 ? 1 : k, fitIntercept: fitIntercept,
+                                          l2: penalised ? 1 / (C * weightSum) : 0, comm: comm)
+        let solver = LBFGS(maxIter: maxIter, gtol: tol, ftol: 64 * Double.ulpOfOne)
+        let result = try solver.minimize([Double](repeating: 0, count: objective.parameterCount)) { try objective.evaluate($0) }
+        let coef = objective.coefficients(result.x)
+        var schema = data.schema
+        schema.classes = classValues.map { data.labelName($0) }
+        return LogisticRegressionModel(configuration: self, coefficients: coef, schema: schema, nIter: result.nIter,
+                                       objective: result.f, warning: result.warning)
+    }
+}
+
+/// The scaled objective and its gradient over the ranks' rows: one fused pass and one
+/// allreduce per evaluation.
+struct LogisticObjective {
+    let design: any LinearDesign
+    let codes: [Int32]
+    let classWeights: [Double]
+    let weightSum: Double
+    /// Coefficient rows: 1 (binary) or the number of classes.
+    let targets: Int
+    let fitIntercept: Bool
+    let l2: Double
+    let comm: any Communicator
+
+    var parameterCount: Int { targets * design.columns + (fitIntercept ? targets : 0) }
+
+    /// The parameters as coefficients (rows × features) and intercepts.
+    func coefficients(_ theta: [Double]) -> LinearCoefficients {
+        let d = design.columns
+        let w = Matrix(rows: targets, columns: d, storage: Array(theta[0 ..< targets * d]))
+        let b = fitIntercept ? Array(theta[targets * d ..< targets * d + targets]) : [Double](repeating: 0, count: targets)
+        return LinearCoefficients(coef: w, intercept: b)
+    }
+
+    /// Collective. The objective and its gradient at `theta`, identical on every rank.
+    func evaluate(_ theta: [Double]) throws -> (Double, [Double]) {
+        let n = design.rows, d = design.columns, t = targets
+        let c = coefficients(theta)
+        var z = Matrix<Double>(rows: n, columns: t)
+        try design.decision(c.coef, intercept: c.intercept, into: &z)
+        // Loss, and the residuals (p − y)·sᵢ/S overwrite the logits.
+        var loss = 0.0
+        let scale = 1 / weightSum
+        z.storage.withUnsafeMutableBufferPointer { zp in
+            codes.withUnsafeBufferPointer { cp in
+                classWeights.withUnsafeBufferPointer { wp in
+                    if t == 1 {
+                        for i in 0 ..< n {
+                            let v = zp[i], yi: Double = cp[i] == 1 ? 1 : 0, s = wp[Int(cp[i])]
+                            // log(1 + e^v) − y·v, stably.
+                            loss += s * (max(v, 0) + log1p(exp(-abs(v))) - yi * v)
+                            let p = v >= 0 ? 1 / (1 + exp(-v)) : exp(v) / (1 + exp(v))
+                            zp[i] = s * scale * (p - yi)
+                        }
+                    } else {
+                        for i in 0 ..< n {
+                            let row = zp.baseAddress! + i * t
+                            var m = -Double.infinity
+                            for j in 0 ..< t { m = max(m, row[j]) }
+                            var sum = 0.0
+                            for j in 0 ..< t { sum += exp(row[j] - m) }
+                            let lse = m + log(sum), yi = Int(cp[i]), s = wp[yi]
+                            loss += s * (lse - row[yi])
+                            for j in 0 ..< t { row[j] = s * scale * (exp(row[j] - lse) - (j == yi ? 1 : 0)) }
+                        }
+                    }
+                }
+            }
+        }
+        var g = Matrix<Double>(rows: t, columns: d)
+        try design.transposeTimes(z, into: &g)
+        var buffer = [loss * scale] + g.storage
+        if fitIntercept {
+            var gb = [Double](repeating: 0, count: t)
+            for i in 0 ..< n { for j in 0 ..< t { gb[j] += z.storage[i * t + j] } }
+            buffer += gb
+        }
+        try comm.allreduce(&buffer, op: .sum)
+        var f = buffer[0]
+        var grad = Array(buffer[1...])
+        if l2 > 0 {
+            for j in 0 ..< t * d {
+                f += 0.5 * l2 * theta[j] * theta[j]
+                grad[j] += l2 * theta[j]
+            }
+        }
+        return (f, grad)
+    }
+}
+
+// MARK: - fitted model
+
+/// A fitted ``LogisticRegression``: `coef_` (1 × features for two classes, classes ×
+/// features otherwise), `intercept_`, `classes_`, `n_iter_`.
+public struct LogisticRegressionModel: ClassifierModel, Equatable {
+    public var configuration: LogisticRegression
+    public var coefficients: LinearCoefficients
+    /// Feature names and category dictionaries, the target and the class names (`classes_`).
+    public var schema: FeatureSchema
+    /// L-BFGS iterations (`n_iter_`).
+    public var nIter: Int
+    /// The scaled objective at the solution (not saved: NaN for a loaded model).
+    public var objective: Double = .nan
+    /// Set when the fit stopped before converging (max_iter reached); print it on rank 0.
+    public var warning: String?
+
+    public static let kind = "logistic-regression"
+
+    public var featureNames: [String] { schema.featureNames }
+    /// `classes_`: the class names, in code order.
+    public var classes: [String] { schema.classes ?? [] }
+
+    public var coef: Matrix<Double> { coefficients.coef }
+    public var intercept: [Double] { coefficients.intercept }
+
+    public static func == (a: Self, b: Self) -> Bool {
+        a.configuration == b.configuration && a.coefficients == b.coefficients && a.schema == b.schema && a.nIter == b.nIter
+    }
+
+    /// Scores, rows × 1 for two classes (positive: the second class), rows × classes
+    /// otherwise (scikit-learn's `decision_function`). Local.
+    public func decisionFunction(_ x: Matrix<Double>) throws -> Matrix<Double> {
+        try checkFeatures(x.columns)
+        return try coefficients.decision(x)
+    }
+
+    public func predictProba(_ x: Matrix<Double>) throws -> Matrix<Double> {
+        let z = try decisionFunction(x)
+        let k = classes.count
+        var p = Matrix<Double>(rows: x.rows, columns: k)
+        for i in 0 ..< x.rows {
+            if z.columns == 1 {
+                let v = z.storage[i]
+                let p1 = v >= 0 ? 1 / (1 + exp(-v)) : exp(v) / (1 + exp(v))
+                p[i, 0] = 1 - p1
+                p[i, 1] = p1
+            } else {
+                var m = -Double.infinity
+                for j in 0 ..< k { m = max(m, z[i, j]) }
+                var sum = 0.0
+                for j in 0 ..< k { sum += exp(z[i, j] - m) }
+                for j in 0 ..< k { p[i, j] = exp(z[i, j] - m) / sum }
+            }
+        }
+        return p
+    }
+
+    /// Class codes: the largest decision value (ties to the lower class), as scikit-learn.
+    public func predict(_ x: Matrix<Double>) throws -> [Int] {
+        let z = try decisionFunction(x)
+        if z.columns == 1 { return z.storage.map { $0 > 0 ? 1 : 0 } }
+        return (0 ..< z.rows).map { i in
+            var best = 0
+            for j in 1 ..< z.columns where z[i, j] > z[i, best] { best = j }
+            return best
+        }
+    }
+
+    public func container() throws -> ModelContainer {
+        try coefficients.container(kind: Self.kind, parameters: configuration, schema: schema, nIter: nIter, rank: nil)
+    }
+
+    public static func decode(_ container: ModelContainer, path: String) throws -> LogisticRegressionModel {
+        let (h, c) = try LinearCoefficients.decode(container, path: path, as: LogisticRegression.self)
+        guard let classes = h.schema.classes, classes.count >= 2, c.coef.rows == (classes.count == 2 ? 1 : classes.count) else {
+            throw MPILearnError.dataError(SourceLocation(file: path), "logistic-regression model has \(c.coef.rows) coefficient rows for classes \(h.schema.classes ?? [])")
+        }
+        return LogisticRegressionModel(configuration: h.parameters, coefficients: c, schema: h.schema, nIter: h.nIter ?? 0)
+    }
+
+    public func summary() -> [(String, String)] {
+        let p = configuration
+        return [("classes", "\(classes.count) (\(listPreview(classes)))")]
+            + linearSummary(coefficients, featureNames: featureNames,
+                            parameters: "penalty=\(p.penalty ?? "None") C=\(p.C) tol=\(p.tol) max_iter=\(p.maxIter) "
+                                + "fit_intercept=\(p.fitIntercept) class_weight=\(p.classWeight ?? "None")")
+            + [("n_iter", "\(nIter)")]
+    }
+}
