@@ -202,4 +202,30 @@ final class SGDTests: XCTestCase {
         } }
         XCTAssertTrue(m.contains("row 8, column 1") && m.contains("not finite"), m)
     }
+
+    /// Linear models read sparse rows without a dense copy: LogisticRegression's fit equals the
+    /// dense fit's, SGD on a sparse dataset equals its solver on the CSR rows (the intercept
+    /// decayed as scikit-learn does for sparse input), and Ridge names what it cannot do.
+    func testSparseFeaturesForLinearModels() throws {
+        let s = Self.fixture.sparse
+        let x = CSRMatrix(rows: s.shape[0], columns: s.shape[1], indptr: s.indptr, indices: s.indices, data: s.data)
+        let sparse = Dataset(features: .sparse(x), target: s.y)
+        let dense = Dataset(features: x.toDense(), target: s.y)
+        let solo = LocalCommunicator.solo()
+        let a = try LogisticRegression(C: 0.5).fit(sparse, comm: solo), b = try LogisticRegression(C: 0.5).fit(dense, comm: solo)
+        XCTAssertLessThan(relativeDifference(a.coef.storage + a.intercept, b.coef.storage + b.intercept), 1e-9)
+        let sgd = try SGDClassifier(loss: .logLoss).setting(["shuffle": false]).fit(sparse, comm: solo)
+        XCTAssertLessThan(relativeDifference(sgd.coef.storage, s.coef.flatMap { $0 }), 1e-12)
+        XCTAssertLessThan(relativeDifference(sgd.intercept, s.intercept), 1e-12)
+        // The same on two ranks holding halves of the rows (chained).
+        let halves = try LocalWorld.run(size: 2) { comm -> [Double] in
+            let r = Partition.block(count: x.rows, parts: 2, index: comm.rank)
+            var d = Dataset(features: .sparse(x.rows(Array(r))), target: Array(s.y[r]))
+            d.globalRowStart = r.lowerBound
+            let m = try SGDClassifier(loss: .logLoss).setting(["shuffle": false]).fit(d, comm: comm)
+            return m.coef.storage + m.intercept
+        }
+        XCTAssertEqual(halves[0], sgd.coef.storage + sgd.intercept)
+        XCTAssertThrowsError(try Ridge(alpha: 1).fit(sparse, comm: solo)) { XCTAssertTrue("\($0)".contains("sparse"), "\($0)") }
+    }
 }

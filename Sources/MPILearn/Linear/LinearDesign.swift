@@ -71,6 +71,40 @@ struct DenseDesign: LinearDesign {
     }
 }
 
+/// Sparse CSR rows (``Dataset/Features/sparse(_:)``): products through the CSR kernels, so a
+/// logistic regression on hashed text never forms the dense matrix.
+struct SparseDesign: LinearDesign {
+    let x: CSRMatrix<Double>
+    var rows: Int { x.rows }
+    var columns: Int { x.columns }
+
+    func decision(_ w: Matrix<Double>, intercept: [Double], into z: inout Matrix<Double>) throws {
+        // X·Wᵀ: the kernel takes W as columns × k.
+        let k = w.rows, d = w.columns
+        var wt = Matrix<Double>(rows: d, columns: k)
+        for c in 0 ..< k { for j in 0 ..< d { wt.storage[j * k + c] = w.storage[c * d + j] } }
+        z = x.multiply(wt, intercept: intercept.isEmpty ? nil : intercept)
+    }
+
+    func transposeTimes(_ r: Matrix<Double>, into g: inout Matrix<Double>) throws {
+        let k = r.columns, n = r.rows, d = columns
+        g = Matrix(rows: k, columns: d)
+        for c in 0 ..< k {
+            let rc = (0 ..< n).map { r.storage[$0 * k + c] }
+            let column = x.transposeMultiply(rc)
+            for j in 0 ..< d { g.storage[c * d + j] = column[j] }
+        }
+    }
+
+    func columnSums() -> [Double] { x.transposeMultiply([Double](repeating: 1, count: rows)) }
+
+    func centredGram(means: [Double], y: [Double], yMean: Double) throws -> (gram: Matrix<Double>, xty: [Double]) {
+        throw MPILearnError.invalidParameter(name: "features", value: "a sparse \(x.rows) × \(x.columns) matrix",
+                                             allowed: "dense features for LinearRegression and Ridge (their normal equations would be \(x.columns) × \(x.columns)); "
+                                                 + "use LogisticRegression or SGDRegressor on sparse features")
+    }
+}
+
 /// The linear-model view of `data`'s features.
 /// - Throws: ``MPILearnError/invalidParameter`` for a layout linear models do not read yet
 ///   (callers make columns dense first), ``MPILearnError/dataError`` naming the row and
@@ -85,6 +119,14 @@ func linearDesign(_ data: Dataset<Double>, learner: String) throws -> any Linear
                                           "row \(data.globalRowStart + r + 1), column \(c + 1) (\(name)) is \(m.storage[bad]); \(learner) needs finite feature values")
         }
         return DenseDesign(x: m)
+    case .sparse(let csr):
+        if let bad = csr.data.firstIndex(where: { !$0.isFinite }) {
+            let r = (csr.indptr.firstIndex { Int($0) > bad } ?? csr.rows + 1) - 1, c = Int(csr.indices[bad])
+            let name = c < data.featureNames.count ? data.featureNames[c] : "x\(c)"
+            throw MPILearnError.dataError(SourceLocation(file: data.source.isEmpty ? "data" : data.source),
+                                          "row \(data.globalRowStart + r + 1), column \(c + 1) (\(name)) is \(csr.data[bad]); \(learner) needs finite feature values")
+        }
+        return SparseDesign(x: csr)
     default:
         var d = data
         d.makeDense()

@@ -247,6 +247,12 @@ enum SGDTrainer {
         case .dense(let m):
             rows = .dense(m)
             if let k = m.storage.firstIndex(where: { !$0.isFinite }) { bad = Int64(data.globalRowStart + k / max(1, d)) * Int64(d + 1) + Int64(k % max(1, d)) }
+        case .sparse(let csr):
+            rows = .sparse(csr)
+            if let k = csr.data.firstIndex(where: { !$0.isFinite }) {
+                let r = (csr.indptr.firstIndex { Int($0) > k } ?? csr.rows + 1) - 1
+                bad = Int64(data.globalRowStart + r) * Int64(d + 1) + Int64(csr.indices[k])
+            }
         default:
             try data.requireDense(for: estimator)
             fatalError("unreachable")
