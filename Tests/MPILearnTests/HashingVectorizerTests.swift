@@ -239,3 +239,93 @@ final class HashingVectorizerTests: XCTestCase {
         XCTAssertTrue(message { _ = try model.transform(CSRMatrix(rows: 1, columns: 4)) }.contains("4 features"))
     }
 }
+
+/// Python's `\w` and `str.lower` for every scalar assigned in Python's Unicode version
+/// (Tests/Fixtures/text/python-unicode.json, from the same script).
+final class PythonTextTests: XCTestCase {
+    struct Tables: Decodable {
+        var unicode: String
+        var assigned: [[UInt32]]
+        var word: [[UInt32]]
+        var lower_runs: [[Int64]]
+        var lower_multiple: [LowerMultiple]
+        var sigma_final_after: [[UInt32]]
+        var sigma_final_after_A: [[UInt32]]
+        var sigma_not_final_before: [[UInt32]]
+    }
+
+    struct LowerMultiple: Decodable {
+        var scalar: UInt32
+        var lower: [UInt32]
+        init(from decoder: Decoder) throws {
+            var c = try decoder.unkeyedContainer()
+            scalar = try c.decode(UInt32.self)
+            lower = try c.decode([UInt32].self)
+        }
+    }
+
+    static let tables: Tables = {
+        let url = MPIRun.packageRoot.appendingPathComponent("Tests/Fixtures/text/python-unicode.json")
+        do {
+            return try JSONDecoder().decode(Tables.self, from: Data(contentsOf: url))
+        } catch {
+            fatalError("cannot read \(url.path): \(error); run scripts/make-fixtures")
+        }
+    }()
+
+    static func scalars(_ ranges: [[UInt32]]) -> [Unicode.Scalar] {
+        ranges.flatMap { r in (r[0] ... r[1]).compactMap(Unicode.Scalar.init) }
+    }
+
+    static func set(_ ranges: [[UInt32]]) -> Set<UInt32> { Set(ranges.flatMap { $0[0] ... $0[1] }) }
+
+    func testWordCharactersMatchPython() {
+        let t = Self.tables
+        let word = Self.set(t.word)
+        let assigned = Self.scalars(t.assigned)
+        XCTAssertGreaterThan(assigned.count, 140_000)
+        var wrong: [String] = []
+        for s in assigned where PythonText.isWordCharacter(s) != word.contains(s.value) {
+            wrong.append(String(s.value, radix: 16))
+        }
+        XCTAssertEqual(wrong, [], "scalars whose \\w differs from Python \(t.unicode)'s")
+    }
+
+    func testLowerMatchesPython() {
+        let t = Self.tables
+        var want: [UInt32: [UInt32]] = [:]
+        for r in t.lower_runs {
+            let (first, last, offset, step) = (r[0], r[1], r[2], max(r[3], 1))
+            for v in stride(from: first, through: last, by: Int64.Stride(step)) { want[UInt32(v)] = [UInt32(v + offset)] }
+        }
+        for m in t.lower_multiple { want[m.scalar] = m.lower }
+        XCTAssertEqual(want[0x130], [0x69, 0x307])
+        var wrong: [String] = []
+        for s in Self.scalars(t.assigned) {
+            let got = PythonText.lower(String(Character(s))).unicodeScalars.map(\.value)
+            if got != want[s.value] ?? [s.value] { wrong.append(String(s.value, radix: 16)) }
+        }
+        XCTAssertEqual(wrong, [], "scalars whose lower() differs from Python \(t.unicode)'s")
+    }
+
+    /// Python turns 'Σ' into final 'ς' after a cased letter (skipping case-ignorable ones) unless
+    /// a cased letter follows (skipping case-ignorable ones).
+    func testFinalSigmaContextsMatchPython() {
+        let t = Self.tables
+        let after = Self.set(t.sigma_final_after), afterA = Self.set(t.sigma_final_after_A)
+        let notBefore = Self.set(t.sigma_not_final_before)
+        var wrong: [String] = []
+        for s in Self.scalars(t.assigned) {
+            let c = String(Character(s))
+            if (PythonText.lower(c + "Σ").unicodeScalars.last == "ς") != after.contains(s.value) { wrong.append("\(String(s.value, radix: 16))Σ") }
+            if (PythonText.lower("A" + c + "Σ").unicodeScalars.last == "ς") != afterA.contains(s.value) { wrong.append("A\(String(s.value, radix: 16))Σ") }
+            if (Array(PythonText.lower("AΣ" + c).unicodeScalars)[1] == "σ") != notBefore.contains(s.value) { wrong.append("AΣ\(String(s.value, radix: 16))") }
+        }
+        // Two scalars whose Cased / Case_Ignorable properties changed after Python 3.11's
+        // Unicode 14: U+0295 'ʕ' (Ll, not Cased in 14) and U+1171E AHOM CONSONANT SIGN MEDIAL RA
+        // (Mn, so Case_Ignorable, in 14).
+        let changedSinceUnicode14 = ["295Σ", "A295Σ", "AΣ295", "A1171eΣ"]
+        XCTAssertEqual(wrong.filter { !changedSinceUnicode14.contains($0) }, [], "final sigma contexts that differ from Python \(t.unicode)'s")
+        XCTAssertEqual(PythonText.lower("ΟΔΟΣ ΟΔΟΣ. Σ'Σ"), "οδος οδος. σ'ς")
+    }
+}

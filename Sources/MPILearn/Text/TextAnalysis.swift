@@ -5,8 +5,25 @@
 ///
 /// Both follow the Unicode data of the Swift runtime; Python follows its own Unicode version
 /// (Python 3.11: Unicode 14), so characters assigned or re-categorised between the two
-/// versions can differ.
-enum PythonText {
+/// versions can differ. HashingVectorizerTests compares every scalar assigned in Python's
+/// version against Tests/Fixtures/text/python-unicode.json (Python 3.11, Unicode 14): `\\w` and
+/// `lower()` agree on all of them; the final-sigma context differs only around U+0295 and
+/// U+1171E, whose Cased / Case_Ignorable properties changed in later Unicode versions.
+public enum PythonText {
+    /// Python's `s.lower()`.
+    public static func lower(_ s: String) -> String {
+        let source = s.unicodeScalars.map(\.value)
+        var out: [UInt32] = []
+        out.reserveCapacity(source.count)
+        source.withUnsafeBufferPointer { appendLowercased($0, to: &out) }
+        var result = String.UnicodeScalarView()
+        result.append(contentsOf: out.map { Unicode.Scalar($0)! })
+        return String(result)
+    }
+
+    /// Whether Python's `re` matches `scalar` with `\w` in a `str` pattern.
+    public static func isWordCharacter(_ scalar: Unicode.Scalar) -> Bool { isWordCharacter(scalar.value) }
+
     /// Whether `v` is a word character of Python's `re` for `str` patterns: `str.isalnum()`
     /// (general category Lu, Ll, Lt, Lm or Lo, or any numeric type: decimal, digit, numeric)
     /// or `_`. Combining marks (Mn, Mc) are not word characters.

@@ -7,10 +7,15 @@ of every kind, not combining marks) and \\b. Each vectorizer case lists, per doc
 analyzer's features and the output matrix's CSR arrays; values are written with Python's
 shortest round-trip repr, so they decode to the same doubles.
 
+It also writes python-unicode.json next to it: Python's \\w, str.lower and final-sigma
+behaviour over every Unicode scalar, compactly, for an exhaustive comparison.
+
 Run through scripts/make-fixtures; the output is deterministic for a scikit-learn version.
 """
 import json
+import re
 import sys
+import unicodedata
 from pathlib import Path
 
 import numpy as np
@@ -186,13 +191,50 @@ def tfidf_cases():
     return cases
 
 
-def main():
-    out = Path(sys.argv[1]) if len(sys.argv) > 1 else Path(__file__).with_name("hashing.json")
-    doc = {"generator": "Tests/Fixtures/text/make_hashing.py",
-           "scikit_learn": sklearn.__version__, "numpy": np.__version__, "scipy": scipy.__version__,
-           "python": sys.version.split()[0],
-           "documents": DOCUMENTS, "int32_min_name": SPECIAL, "murmurhash3_32": murmur_cases(),
-           "vectorizer": vectorizer_cases(), "feature_hasher": hasher_cases(), "tfidf": tfidf_cases()}
+def scalar_ranges(pred):
+    """[first, last] runs of the Unicode scalars (surrogates excluded) where pred holds."""
+    out, start = [], None
+    for v in range(0x110001):
+        ok = v < 0x110000 and not 0xD800 <= v <= 0xDFFF and pred(v)
+        if ok and start is None:
+            start = v
+        elif not ok and start is not None:
+            out.append([start, v - 1])
+            start = None
+    return out
+
+
+def unicode_tables():
+    """Python's per-character text semantics over every scalar, for an exhaustive comparison:
+    which are assigned in Python's Unicode version (the comparison is limited to those), which
+    match re's \\w, what str.lower maps each changed one to (runs of equal offset), and the two
+    sides of the final-sigma rule (which characters before 'Σ' make it final, directly and
+    after an 'A')."""
+    word = re.compile(r"\w")
+    changed = [v for v in range(0x110000) if not 0xD800 <= v <= 0xDFFF and chr(v).lower() != chr(v)]
+    single, multiple = [], []
+    for v in changed:
+        low = [ord(c) for c in chr(v).lower()]
+        if len(low) > 1:
+            multiple.append([v, low])
+        elif single and single[-1][2] == low[0] - v and v - single[-1][1] in (1, 2) and \
+                (single[-1][3] == 0 or single[-1][3] == v - single[-1][1]):
+            single[-1][3] = v - single[-1][1]
+            single[-1][1] = v
+        else:
+            single.append([v, v, low[0] - v, 0])  # first, last, offset, step (0: one scalar)
+    return {
+        "unicode": unicodedata.unidata_version,
+        "assigned": scalar_ranges(lambda v: unicodedata.category(chr(v)) != "Cn"),
+        "word": scalar_ranges(lambda v: word.match(chr(v)) is not None),
+        "lower_runs": single, "lower_multiple": multiple,
+        "sigma_final_after": scalar_ranges(lambda v: (chr(v) + "\u03a3").lower()[-1] == "\u03c2"),
+        "sigma_final_after_A": scalar_ranges(lambda v: ("A" + chr(v) + "\u03a3").lower()[-1] == "\u03c2"),
+        "sigma_not_final_before": scalar_ranges(lambda v: ("A\u03a3" + chr(v)).lower()[1] == "\u03c3"),
+    }
+
+
+def write_lines(path, doc):
     # One case per line: small diffs, still valid JSON.
     lines = ["{"]
     keys = list(doc)
@@ -206,8 +248,21 @@ def main():
         else:
             lines.append(f'  "{k}": {json.dumps(doc[k], ensure_ascii=False, allow_nan=False)}{sep}')
     lines.append("}")
-    out.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+
+
+def main():
+    out = Path(sys.argv[1]) if len(sys.argv) > 1 else Path(__file__).with_name("hashing.json")
+    doc = {"generator": "Tests/Fixtures/text/make_hashing.py",
+           "scikit_learn": sklearn.__version__, "numpy": np.__version__, "scipy": scipy.__version__,
+           "python": sys.version.split()[0],
+           "documents": DOCUMENTS, "int32_min_name": SPECIAL, "murmurhash3_32": murmur_cases(),
+           "vectorizer": vectorizer_cases(), "feature_hasher": hasher_cases(), "tfidf": tfidf_cases()}
+    write_lines(out, doc)
     print(f"wrote {out} (scikit-learn {sklearn.__version__})")
+    tables = out.with_name("python-unicode.json")
+    write_lines(tables, {"generator": doc["generator"], "python": doc["python"], **unicode_tables()})
+    print(f"wrote {tables} (Python {doc['python']}, Unicode {unicodedata.unidata_version})")
 
 
 if __name__ == "__main__":
