@@ -5,8 +5,8 @@
 ///
 /// Both follow the Unicode data of the Swift runtime; Python follows its own Unicode version
 /// (Python 3.11: Unicode 14), so characters assigned or re-categorised between the two
-/// versions can differ. HashingVectorizerTests compares every scalar assigned in Python's
-/// version against Tests/Fixtures/text/python-unicode.json (Python 3.11, Unicode 14): `\\w` and
+/// versions can differ. PythonTextTests compares every scalar assigned in Python's
+/// version against Tests/Fixtures/text/python-unicode.json (Python 3.11, Unicode 14): `\w` and
 /// `lower()` agree on all of them; the final-sigma context differs only around U+0295 and
 /// U+1171E, whose Cased / Case_Ignorable properties changed in later Unicode versions.
 public enum PythonText {
