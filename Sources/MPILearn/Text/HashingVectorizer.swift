@@ -157,7 +157,7 @@ public struct HashingVectorizer: Codable, Sendable, Equatable {
     /// order. For inspection and tests; ``transform(_:threads:)`` hashes without making strings.
     /// - Throws: ``MPILearnError/invalidParameter`` for a bad parameter.
     public func analyze(_ document: String) throws -> [String] {
-        let analyzer = WordAnalyzer(self, pattern: try validatedPattern())
+        var analyzer = WordAnalyzer(self, pattern: try validatedPattern())
         analyzer.tokenize(document)
         var out: [String] = []
         analyzer.forEachFeature { bytes in out.append(String(decoding: bytes, as: UTF8.self)) }
@@ -192,7 +192,7 @@ public struct HashingVectorizer: Codable, Sendable, Equatable {
     }
 
     private func hashRows(_ documents: ArraySlice<String>, pattern: WordPattern) -> CSRMatrix<Double> {
-        let analyzer = WordAnalyzer(self, pattern: pattern)
+        var analyzer = WordAnalyzer(self, pattern: pattern)
         var builder = SignedCountRows(nFeatures: nFeatures, alternateSign: alternateSign)
         for document in documents {
             analyzer.tokenize(document)
@@ -280,7 +280,9 @@ struct SignedCountRows {
 /// The word analyzer's scratch buffers, reused from document to document: the document's
 /// scalars, their lower-case form, and the kept tokens' UTF-8 bytes joined by single spaces
 /// (so an n-gram of consecutive tokens is one contiguous slice to hash, with no copy).
-final class WordAnalyzer {
+/// A struct, so its buffers are accessed without the runtime exclusivity checks a class's
+/// stored properties get.
+struct WordAnalyzer {
     let pattern: WordPattern
     let lowercase: Bool
     let minN: Int
@@ -308,7 +310,7 @@ final class WordAnalyzer {
     }
 
     /// Splits `document` into its kept tokens (lower-cased, matched, stop words dropped).
-    func tokenize(_ document: String) {
+    mutating func tokenize(_ document: String) {
         source.removeAll(keepingCapacity: true)
         joined.removeAll(keepingCapacity: true)
         starts.removeAll(keepingCapacity: true)
@@ -317,13 +319,13 @@ final class WordAnalyzer {
         if lowercase {
             lowered.removeAll(keepingCapacity: true)
             source.withUnsafeBufferPointer { PythonText.appendLowercased($0, to: &lowered) }
-            lowered.withUnsafeBufferPointer { scan($0) }
-        } else {
-            source.withUnsafeBufferPointer { scan($0) }
         }
+        // Another reference to the scanned buffer (not a copy: scanning does not modify it).
+        let text = lowercase ? lowered : source
+        text.withUnsafeBufferPointer { scan($0) }
     }
 
-    private func scan(_ text: UnsafeBufferPointer<UInt32>) {
+    private mutating func scan(_ text: UnsafeBufferPointer<UInt32>) {
         let n = text.count
         var i = 0
         while i < n {
@@ -336,7 +338,7 @@ final class WordAnalyzer {
         }
     }
 
-    private func keep(_ token: Slice<UnsafeBufferPointer<UInt32>>) {
+    private mutating func keep(_ token: Slice<UnsafeBufferPointer<UInt32>>) {
         let start = joined.count
         for v in token { PythonText.appendUTF8(v, to: &joined) }
         if let stopWords, isStopWord(from: start, stopWords) {
