@@ -18,6 +18,8 @@ extension SearchJob.ScheduleChoice: ExpressibleByArgument {}
 extension Scoring: ExpressibleByArgument {}
 
 extension ForestWorkflow.PredictionStrategy: ExpressibleByArgument {}
+extension TextTraining: ExpressibleByArgument {}
+extension TextDecodeError: ExpressibleByArgument {}
 
 /// `kmeans fit --init`: a named initialisation, or a CSV file of initial centres (read when
 /// the job runs, so a bad file is reported with its location).

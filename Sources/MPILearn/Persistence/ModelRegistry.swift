@@ -7,7 +7,7 @@ public enum ModelRegistry {
     /// Every persistable model type.
     public static let types: [any FittedModel.Type] = [
         RandomForestClassifierModel.self, RandomForestRegressorModel.self, KMeansModel.self,
-        SGDClassifierModel.self, SGDRegressorModel.self,
+        SGDClassifierModel.self, SGDRegressorModel.self, TextClassifierModel.self,
         LinearRegressionModel.self, RidgeModel.self, LogisticRegressionModel.self,
     ]
 
