@@ -90,6 +90,16 @@ public enum TextWorkflow {
             if let positiveClass {
                 names = classes ?? ["other", positiveClass]
                 data.target = labels.map { $0 == positiveClass ? 1 : 0 }
+                if classes == nil {
+                    // Training: both classes must occur somewhere.
+                    let positives = try comm.allreduce(Int64(labels.filter { $0 == positiveClass }.count), op: .sum)
+                    if positives == 0 || positives == Int64(docs.globalRowCount) {
+                        let seen = try allLabels(labels, comm: comm)
+                        throw MPILearnError.invalidParameter(name: "--positive-class", value: "'\(positiveClass)'",
+                                                             allowed: (positives == 0 ? "a label some document has" : "a label not every document has")
+                                                                 + " (two classes are needed); the labels: \(listPreview(seen))")
+                    }
+                }
             } else {
                 names = try classes ?? allLabels(labels, comm: comm)
                 let code = Dictionary(uniqueKeysWithValues: names.enumerated().map { ($1, Double($0)) })
