@@ -173,6 +173,15 @@ public enum TextWorkflow {
         }
         let classifier = try fitClassifier(train.data, options: options, comm: comm)
         timer.mark("fit", comm: true)
+        switch classifier {
+        case .logistic(let m):
+            // The solver's objective is scikit-learn's divided by C × (sum of row weights = rows).
+            let c = m.configuration.C
+            say(String(format: "fit: LogisticRegression, %d L-BFGS iterations, objective %.9g (scikit-learn's C·Σ log-loss + ½‖coef‖²)%@",
+                       m.nIter, m.objective * c * Double(train.documents), m.warning.map { "; warning: \($0)" } ?? ""))
+        case .sgd(let m):
+            say("fit: SGDClassifier (\(m.parameters.loss.rawValue)), \(m.nIter) epoch(s)" + (m.converged ? "" : "; warning: max_iter reached before tol was met"))
+        }
         let model = TextClassifierModel(vectorizer: options.vectorizer, positiveClass: options.positiveClass, classifier: classifier)
         if let path = options.model {
             if root { try model.save(to: path) }
