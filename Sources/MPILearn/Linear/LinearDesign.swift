@@ -81,6 +81,11 @@ struct SparseDesign: LinearDesign {
     func decision(_ w: Matrix<Double>, intercept: [Double], into z: inout Matrix<Double>) throws {
         // X·Wᵀ: the kernel takes W as columns × k.
         let k = w.rows, d = w.columns
+        if k == 1 {
+            // One output: the matrix-vector kernel reads the coefficients in place.
+            z = Matrix(rows: x.rows, columns: 1, storage: x.multiply(w.storage, intercept: intercept.first ?? 0))
+            return
+        }
         var wt = Matrix<Double>(rows: d, columns: k)
         for c in 0 ..< k { for j in 0 ..< d { wt.storage[j * k + c] = w.storage[c * d + j] } }
         z = x.multiply(wt, intercept: intercept.isEmpty ? nil : intercept)
@@ -88,6 +93,10 @@ struct SparseDesign: LinearDesign {
 
     func transposeTimes(_ r: Matrix<Double>, into g: inout Matrix<Double>) throws {
         let k = r.columns, n = r.rows, d = columns
+        if k == 1 {
+            g = Matrix(rows: 1, columns: d, storage: x.transposeMultiply(r.storage))
+            return
+        }
         g = Matrix(rows: k, columns: d)
         for c in 0 ..< k {
             let rc = (0 ..< n).map { r.storage[$0 * k + c] }
