@@ -7,7 +7,7 @@ import SwiftMPI
 struct LinearCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "linear",
-        abstract: "Linear models: normal equations in one allreduce (linear-regression, ridge), L-BFGS over allreduced gradients (logistic-regression).",
+        abstract: "Linear models: normal equations in one allreduce (linear-regression, ridge), L-BFGS over allreduced gradients (logistic-regression), SGD chained or averaged across ranks (sgd-classifier, sgd-regressor).",
         discussion: "Parameters take scikit-learn's names; a flag the estimator does not have is an error. Categorical features enter as their codes.",
         subcommands: [LinearFit.self, LinearPredict.self, LinearScore.self])
 }
@@ -15,14 +15,25 @@ struct LinearCommand: ParsableCommand {
 /// The estimator and its hyper-parameters (scikit-learn's names as flags); only the flags
 /// given are set, the others keep scikit-learn's defaults.
 struct LinearParameterOptions: ParsableArguments {
-    @Option(help: "linear-regression, ridge or logistic-regression.") var estimator: String
+    @Option(help: "linear-regression, ridge, logistic-regression, sgd-classifier or sgd-regressor.") var estimator: String
     @Option(name: .customLong("C"), help: "Inverse L2 strength (logistic-regression; default 1).") var c: Double?
     @Option(help: "L2 strength (ridge; default 1).") var alpha: Double?
     @Option(help: "L-BFGS iterations at most (logistic-regression; default 100).") var maxIter: Int?
     @Option(help: "Stop when the largest gradient component is at most this (logistic-regression; default 1e-4).") var tol: Double?
     @Flag(inversion: .prefixedNo, help: "Fit an unpenalised intercept (default: yes).") var fitIntercept: Bool?
     @Option(help: "l2 or none (logistic-regression; default l2).") var penalty: String?
-    @Option(help: "balanced or none (logistic-regression; default none).") var classWeight: String?
+    @Option(help: "balanced or none (logistic-regression, sgd-classifier; default none).") var classWeight: String?
+    @Option(help: "SGD's loss: hinge, log_loss, modified_huber, squared_hinge, perceptron (classifier); squared_error, huber, epsilon_insensitive (regressor).") var loss: String?
+    @Option(help: "SGD's elastic-net mixing (default 0.15).") var l1Ratio: Double?
+    @Option(help: "SGD's schedule: optimal, constant, invscaling or adaptive.") var learningRate: String?
+    @Option(help: "SGD's initial rate (default 0.01).") var eta0: Double?
+    @Option(help: "SGD's invscaling exponent.") var powerT: Double?
+    @Option(help: "SGD's huber/epsilon-insensitive width (default 0.1).") var epsilon: Double?
+    @Option(help: "SGD: average the weights (true, false, or the update to start from).") var average: String?
+    @Option(help: "SGD: shuffle each rank's rows every epoch (true or false; default true).") var shuffle: Bool?
+    @Option(help: "SGD: epochs without improvement before stopping (default 5).") var nIterNoChange: Int?
+    @Option(help: "SGD's shuffling seed.") var randomState: Int?
+    @Option(help: "SGD across ranks: chained (the model passes rank to rank; one process's model) or averaged (per-rank models averaged).") var training: String?
 
     /// The parameters given, by scikit-learn name.
     var parameters: [String: ParameterValue] {
@@ -34,6 +45,17 @@ struct LinearParameterOptions: ParsableArguments {
         if let fitIntercept { p["fit_intercept"] = .bool(fitIntercept) }
         if let penalty { p["penalty"] = ParameterValue(parsing: penalty) }
         if let classWeight { p["class_weight"] = ParameterValue(parsing: classWeight) }
+        if let loss { p["loss"] = .string(loss) }
+        if let l1Ratio { p["l1_ratio"] = .double(l1Ratio) }
+        if let learningRate { p["learning_rate"] = .string(learningRate) }
+        if let eta0 { p["eta0"] = .double(eta0) }
+        if let powerT { p["power_t"] = .double(powerT) }
+        if let epsilon { p["epsilon"] = .double(epsilon) }
+        if let average { p["average"] = ParameterValue(parsing: average) }
+        if let shuffle { p["shuffle"] = .bool(shuffle) }
+        if let nIterNoChange { p["n_iter_no_change"] = .int(nIterNoChange) }
+        if let randomState { p["random_state"] = .int(randomState) }
+        if let training { p["training"] = .string(training) }
         return p
     }
 }

@@ -86,4 +86,28 @@ final class LinearCLITests: XCTestCase {
         XCTAssertNotEqual(bad.status, 0, "\(bad)")
         XCTAssertTrue((bad.stdout + bad.stderr).contains("--estimator"), "\(bad)")
     }
+
+    /// SGD through `linear`: chained training gives the same model on 1 and 3 ranks (the same
+    /// probabilities, bit for bit), the regressor fits, and hinge models score without
+    /// probabilities.
+    func testSGDChainedIsTheSameOnOneAndThreeRanks() throws {
+        for np in [1, 3] {
+            let fit = try run(np, ["fit", "--estimator", "sgd-classifier", "--train", "classification:1500,5", "--loss", "log_loss",
+                                   "--shuffle", "false", "--model", path("s\(np).model")])
+            XCTAssertEqual(fit.status, 0, "\(fit)")
+            let predict = try run(2, ["predict", "--model", path("s\(np).model"), "--test", "classification:200,5", "--proba", "--output", path("sp\(np).csv")])
+            XCTAssertEqual(predict.status, 0, "\(predict)")
+        }
+        XCTAssertEqual(try String(contentsOfFile: path("sp1.csv"), encoding: .utf8), try String(contentsOfFile: path("sp3.csv"), encoding: .utf8))
+        let hinge = try run(2, ["fit", "--estimator", "sgd-classifier", "--train", "classification:800,5", "--training", "averaged", "--model", path("h.model")])
+        XCTAssertEqual(hinge.status, 0, "\(hinge)")
+        let score = try run(2, ["score", "--model", path("h.model"), "--test", "classification:300,5"])
+        XCTAssertEqual(score.status, 0, "\(score)")
+        XCTAssertTrue(score.stdout.contains("accuracy:"), "\(score)")
+        let reg = try run(2, ["fit", "--estimator", "sgd-regressor", "--train", "regression:800,4", "--loss", "huber", "--model", path("r.model")])
+        XCTAssertEqual(reg.status, 0, "\(reg)")
+        let bad = try run(2, ["fit", "--estimator", "sgd-classifier", "--train", "classification:800,5", "--loss", "squared_error", "--model", path("x.model")])
+        XCTAssertNotEqual(bad.status, 0)
+        XCTAssertTrue(bad.stderr.contains("loss"), "\(bad)")
+    }
 }

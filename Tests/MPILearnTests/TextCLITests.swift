@@ -106,4 +106,35 @@ final class TextCLITests: XCTestCase {
         XCTAssertNotEqual(features.status, 0)
         XCTAssertTrue(features.stderr.contains("n_features"), "\(features)")
     }
+
+    // MARK: the committed text model
+
+    static let fixtureDocuments = corpus(40, seed: 7).map(\.text)
+
+    /// Regenerates Tests/Fixtures/conformance/text-classifier.model and its predictions (run
+    /// once with MPILEARN_WRITE_FIXTURES=1; the files are committed).
+    func testWriteTextFixtureWhenAsked() throws {
+        guard ProcessInfo.processInfo.environment["MPILEARN_WRITE_FIXTURES"] == "1" else { throw XCTSkip("set MPILEARN_WRITE_FIXTURES=1 to regenerate") }
+        let docs = Self.corpus(300, seed: 1)
+        let v = HashingVectorizer(nFeatures: 4096, alternateSign: false)
+        var data = Dataset<Double>(features: .sparse(try v.transform(docs.map(\.text))), target: docs.map { $0.label == "libs" ? 1 : 0 })
+        data.classNames = ["other", "libs"]
+        let sgd = try SGDClassifier(loss: .logLoss).setting(["shuffle": false]).fit(data, comm: LocalCommunicator.solo())
+        let model = TextClassifierModel(vectorizer: v, positiveClass: "libs", classifier: .sgd(sgd))
+        let paths = EstimatorConformance.fixturePaths(kind: TextClassifierModel.kind, directory: EstimatorConformance.fixtureDirectory)
+        try model.save(to: paths.model.path)
+        try JSONEncoder().encode(["documents": Self.fixtureDocuments, "predictions": try model.predict(Self.fixtureDocuments)]).write(to: paths.predictions)
+    }
+
+    /// The committed text model (vectorizer and classifier in one file) still loads and
+    /// predicts the recorded classes, on one rank without MPI.
+    func testCommittedTextModelPredictsAsRecorded() throws {
+        let paths = EstimatorConformance.fixturePaths(kind: TextClassifierModel.kind, directory: EstimatorConformance.fixtureDirectory)
+        let model = try XCTUnwrap(ModelRegistry.load(from: paths.model.path) as? TextClassifierModel)
+        let recorded = try JSONDecoder().decode([String: [String]].self, from: Data(contentsOf: paths.predictions))
+        XCTAssertEqual(recorded["documents"], Self.fixtureDocuments)
+        XCTAssertEqual(try model.predict(Self.fixtureDocuments), recorded["predictions"])
+        XCTAssertEqual(model.classes, ["other", "libs"])
+        XCTAssertTrue(model.summary().contains { $0.0 == "vectorizer" && $0.1.contains("n_features=4096") })
+    }
 }

@@ -16,7 +16,8 @@ import SwiftMPI
 /// done here.
 public enum LinearWorkflow {
     /// The estimators `linear` fits, by their search names.
-    public static let estimators = [LinearRegression.estimatorName, Ridge.estimatorName, LogisticRegression.estimatorName]
+    public static let estimators = [LinearRegression.estimatorName, Ridge.estimatorName, LogisticRegression.estimatorName,
+                                    SGDClassifier.estimatorName, SGDRegressor.estimatorName]
 
     /// The estimator `name` with scikit-learn-named `parameters` set.
     /// - Throws: ``MPILearnError/invalidParameter`` for an unknown estimator or a bad value;
@@ -27,6 +28,8 @@ public enum LinearWorkflow {
         case LinearRegression.estimatorName: e = try LinearRegression().setting(parameters)
         case Ridge.estimatorName: e = try Ridge().setting(parameters)
         case LogisticRegression.estimatorName: e = try LogisticRegression().setting(parameters)
+        case SGDClassifier.estimatorName: e = try SGDClassifier().setting(parameters)
+        case SGDRegressor.estimatorName: e = try SGDRegressor().setting(parameters)
         default: throw MPILearnError.invalidParameter(name: "--estimator", value: "'\(name)'", allowed: estimators.joined(separator: ", "))
         }
         try e.validate()
@@ -111,9 +114,9 @@ public enum LinearWorkflow {
         let x = rows.matrix
         try ParallelFile.write(output, layout: layout, comm: comm) { emit in
             var text = ""
-            if let c = model as? LogisticRegressionModel {
+            if let c = model as? any ClassifierModel {
                 if comm.rank == 0 { try emit("prediction" + (proba ? c.classes.map { ",proba_\($0)" }.joined() : "") + "\n") }
-                let p = try c.predictProba(x), labels = try c.predict(x)
+                let p = proba ? try c.predictProba(x) : Matrix<Double>(rows: x.rows, columns: 0), labels = try c.predict(x)
                 for i in 0 ..< x.rows {
                     text += c.classes[labels[i]]
                     if proba { for j in 0 ..< p.columns { text += "," + String(p[i, j]) } }
@@ -145,8 +148,14 @@ public enum LinearWorkflow {
     /// Collective. Scores a model on this rank's labelled rows (class codes of the model's
     /// classes, or values); the metrics are computed over all ranks.
     public static func score(_ model: any FittedModel, features x: Matrix<Double>, target y: [Double], comm: any Communicator) throws -> ForestWorkflow.Report {
-        if let c = model as? LogisticRegressionModel {
-            let p = try c.predictProba(x)
+        if let c = model as? any ClassifierModel {
+            // Probabilities where the model has them; otherwise its predictions as one-hot votes
+            // (an SGD hinge model: accuracy and the confusion matrix stay exact).
+            var p: Matrix<Double>
+            if let q = try? c.predictProba(x) { p = q } else {
+                p = Matrix(rows: x.rows, columns: c.classes.count)
+                for (i, label) in try c.predict(x).enumerated() { p[i, label] = 1 }
+            }
             return .classification(try ClassificationReport(yTrue: y.map { Int($0) }, votes: p.storage, classes: c.classes, voting: .soft,
                                                             nEstimators: 1, comm: comm))
         }
@@ -166,6 +175,8 @@ public enum LinearWorkflow {
         case let m as LinearRegressionModel: return m.schema
         case let m as RidgeModel: return m.schema
         case let m as LogisticRegressionModel: return m.schema
+        case let m as SGDClassifierModel: return m.schema
+        case let m as SGDRegressorModel: return m.schema
         default: return FeatureSchema(featureNames: model.featureNames)
         }
     }

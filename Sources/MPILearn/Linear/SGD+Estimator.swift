@@ -98,7 +98,15 @@ public struct SGDClassifier: Estimator, Equatable {
         return SGDClassifierModel(parameters: p, classes: classes, coef: Matrix(rows: problems.count, columns: d, storage: coef), intercept: intercept,
                                   standardCoef: standard.isEmpty ? nil : standard, standardIntercept: standardIntercept.isEmpty ? nil : standardIntercept,
                                   averageIntercept: averageIntercept, nIter: nIter, t: t0 + Double(nIter) * Double(rowsSeen),
-                                  featureNames: data.featureNames, converged: !stopping || p.tol == nil || nIter < p.maxIter)
+                                  schema: Self.schema(data, classes: classes), converged: !stopping || p.tol == nil || nIter < p.maxIter)
+    }
+
+    /// The rows' schema with the model's classes (hashed or generated features get x0, x1, … names).
+    static func schema(_ data: Dataset<Double>, classes: [String]?) -> FeatureSchema {
+        var s = data.schema
+        if s.featureNames.count != data.featureCount { s = FeatureSchema(featureNames: (0 ..< data.featureCount).map { "x\($0)" }, target: data.targetName) }
+        s.classes = classes
+        return s
     }
 }
 
@@ -144,7 +152,7 @@ public struct SGDRegressor: Estimator, Equatable {
         let rowsSeen = p.training == .chained || comm.size == 1 ? globalRows : rows.count
         return SGDRegressorModel(parameters: p, coef: run.coef, intercept: run.intercept, standardCoef: run.standardCoef,
                                  standardIntercept: run.standardIntercept, averageIntercept: run.averageIntercept, nIter: run.nIter,
-                                 t: t0 + Double(run.nIter) * Double(rowsSeen), featureNames: data.featureNames,
+                                 t: t0 + Double(run.nIter) * Double(rowsSeen), schema: SGDClassifier.schema(data, classes: nil),
                                  converged: !stopping || p.tol == nil || run.nIter < p.maxIter)
     }
 }
@@ -163,7 +171,9 @@ public struct SGDClassifierModel: ClassifierModel {
     var averageIntercept: [Double]
     public var nIter: Int
     public var t: Double
-    public var featureNames: [String]
+    /// The features (names, categorical dictionaries), target and classes it was fitted on.
+    public var schema: FeatureSchema
+    public var featureNames: [String] { schema.featureNames }
     /// False when `fit` stopped at `max_iter` before meeting `tol` (scikit-learn's ConvergenceWarning).
     public var converged: Bool
 
@@ -216,7 +226,7 @@ public struct SGDClassifierModel: ClassifierModel {
     }
 
     public func container() throws -> ModelContainer {
-        try LinearModelMath.container(kind: Self.kind, header: SGDHeader(parameters: parameters, classes: classes, nIter: nIter, t: t, featureNames: featureNames,
+        try LinearModelMath.container(kind: Self.kind, header: SGDHeader(parameters: parameters, classes: classes, nIter: nIter, t: t, schema: schema,
                                                                           converged: converged, averageIntercept: averageIntercept),
                                       coef: coef, intercept: intercept, standardCoef: standardCoef, standardIntercept: standardIntercept)
     }
@@ -227,7 +237,7 @@ public struct SGDClassifierModel: ClassifierModel {
             throw MPILearnError.dataError(SourceLocation(file: path), "SGD classifier model: \(coef.rows) coefficient rows for classes \(h.classes ?? [])")
         }
         return SGDClassifierModel(parameters: h.parameters, classes: classes, coef: coef, intercept: intercept, standardCoef: sc, standardIntercept: si,
-                                  averageIntercept: h.averageIntercept, nIter: h.nIter, t: h.t, featureNames: h.featureNames, converged: h.converged)
+                                  averageIntercept: h.averageIntercept, nIter: h.nIter, t: h.t, schema: h.schema, converged: h.converged)
     }
 
     public func summary() -> [(String, String)] {
@@ -249,7 +259,8 @@ public struct SGDRegressorModel: RegressorModel {
     var averageIntercept: Double
     public var nIter: Int
     public var t: Double
-    public var featureNames: [String]
+    public var schema: FeatureSchema
+    public var featureNames: [String] { schema.featureNames }
     public var converged: Bool
 
     var run: SGDRun {
@@ -262,7 +273,7 @@ public struct SGDRegressorModel: RegressorModel {
     }
 
     public func container() throws -> ModelContainer {
-        try LinearModelMath.container(kind: Self.kind, header: SGDHeader(parameters: parameters, classes: nil, nIter: nIter, t: t, featureNames: featureNames,
+        try LinearModelMath.container(kind: Self.kind, header: SGDHeader(parameters: parameters, classes: nil, nIter: nIter, t: t, schema: schema,
                                                                           converged: converged, averageIntercept: [averageIntercept]),
                                       coef: Matrix(rows: 1, columns: coef.count, storage: coef), intercept: [intercept],
                                       standardCoef: standardCoef, standardIntercept: standardIntercept.map { [$0] })
@@ -274,7 +285,7 @@ public struct SGDRegressorModel: RegressorModel {
             throw MPILearnError.dataError(SourceLocation(file: path), "SGD regressor model: \(coef.rows) coefficient rows, expected 1")
         }
         return SGDRegressorModel(parameters: h.parameters, coef: coef.storage, intercept: intercept[0], standardCoef: sc, standardIntercept: si?.first,
-                                 averageIntercept: h.averageIntercept[0], nIter: h.nIter, t: h.t, featureNames: h.featureNames, converged: h.converged)
+                                 averageIntercept: h.averageIntercept[0], nIter: h.nIter, t: h.t, schema: h.schema, converged: h.converged)
     }
 
     public func summary() -> [(String, String)] {
@@ -290,7 +301,7 @@ struct SGDHeader: Codable {
     var classes: [String]?
     var nIter: Int
     var t: Double
-    var featureNames: [String]
+    var schema: FeatureSchema
     var converged: Bool
     var averageIntercept: [Double]
     var mpilearnVersion = MPILearnVersion.string
