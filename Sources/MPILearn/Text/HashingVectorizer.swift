@@ -203,11 +203,19 @@ public struct HashingVectorizer: Codable, Sendable, Equatable {
     }
 }
 
-/// One slot per block, each written by one thread.
+/// One slot per block, each written by one thread: a fixed buffer, so writes to different
+/// slots never touch shared state (an Array would check uniqueness on every write).
 final class BlockResults<R>: @unchecked Sendable {
-    private var slots: [R?]
-    init(count: Int) { slots = Array(repeating: nil, count: count) }
-    func set(_ i: Int, _ value: R) { slots.withUnsafeMutableBufferPointer { $0[i] = value } }
+    private let slots: UnsafeMutableBufferPointer<R?>
+    init(count: Int) {
+        slots = .allocate(capacity: count)
+        slots.initialize(repeating: nil)
+    }
+    deinit {
+        slots.deinitialize()
+        slots.deallocate()
+    }
+    func set(_ i: Int, _ value: R) { slots[i] = value }
     func values() -> [R] { slots.map { $0! } }
 }
 
