@@ -323,6 +323,13 @@ struct WordAnalyzer {
         joined.removeAll(keepingCapacity: true)
         starts.removeAll(keepingCapacity: true)
         ends.removeAll(keepingCapacity: true)
+        var document = document
+        let ascii = document.withUTF8 { bytes -> Bool in
+            guard isASCII(bytes) else { return false }
+            scanASCII(bytes)
+            return true
+        }
+        if ascii { return }
         for s in document.unicodeScalars { source.append(s.value) }
         if lowercase {
             lowered.removeAll(keepingCapacity: true)
@@ -331,6 +338,35 @@ struct WordAnalyzer {
         // Another reference to the scanned buffer (not a copy: scanning does not modify it).
         let text = lowercase ? lowered : source
         text.withUnsafeBufferPointer { scan($0) }
+    }
+
+    private func isASCII(_ bytes: UnsafeBufferPointer<UInt8>) -> Bool {
+        var any: UInt8 = 0
+        for b in bytes { any |= b }
+        return any < 0x80
+    }
+
+    /// ``scan(_:)`` for an ASCII document: its bytes are its scalars and their UTF-8, and
+    /// lower-casing maps A–Z only.
+    private mutating func scanASCII(_ text: UnsafeBufferPointer<UInt8>) {
+        let n = text.count
+        var i = 0
+        while i < n {
+            guard PythonText.isWordCharacter(UInt32(text[i])) else { i += 1; continue }
+            var j = i + 1
+            while j < n, PythonText.isWordCharacter(UInt32(text[j])) { j += 1 }
+            let length = j - i
+            if length >= pattern.minLength, length <= pattern.maxLength {
+                let start = joined.count
+                if lowercase {
+                    for b in text[i ..< j] { joined.append(b >= 0x41 && b <= 0x5a ? b | 0x20 : b) }
+                } else {
+                    joined.append(contentsOf: text[i ..< j])
+                }
+                endToken(from: start)
+            }
+            i = j
+        }
     }
 
     private mutating func scan(_ text: UnsafeBufferPointer<UInt32>) {
@@ -349,6 +385,11 @@ struct WordAnalyzer {
     private mutating func keep(_ token: Slice<UnsafeBufferPointer<UInt32>>) {
         let start = joined.count
         for v in token { PythonText.appendUTF8(v, to: &joined) }
+        endToken(from: start)
+    }
+
+    /// Keeps the token whose bytes end `joined` from `start`, unless it is a stop word.
+    private mutating func endToken(from start: Int) {
         if let stopWords, isStopWord(from: start, stopWords) {
             joined.removeLast(joined.count - start)
             return
