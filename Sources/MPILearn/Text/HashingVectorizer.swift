@@ -182,7 +182,7 @@ public struct HashingVectorizer: Codable, Sendable, Equatable {
             DispatchQueue.concurrentPerform(iterations: blocks) { b in
                 parts.set(b, hashRows(documents[n * b / blocks ..< n * (b + 1) / blocks], pattern: pattern))
             }
-            x = CSRMatrix(stackingRows: parts.values(), columns: nFeatures)
+            x = stackRows(parts.values(), columns: nFeatures)
         }
         if binary {
             x.data.withUnsafeMutableBufferPointer { d in for k in d.indices { d[k] = 1 } }
@@ -219,23 +219,21 @@ final class BlockResults<R>: @unchecked Sendable {
     func values() -> [R] { slots.map { $0! } }
 }
 
-extension CSRMatrix {
-    /// The row blocks `parts` one after the other.
-    init(stackingRows parts: [CSRMatrix<T>], columns: Int) {
-        var indptr: [Int64] = [0]
-        var indices: [Int32] = []
-        var data: [T] = []
-        indptr.reserveCapacity(parts.reduce(1) { $0 + $1.rows })
-        indices.reserveCapacity(parts.reduce(0) { $0 + $1.storedCount })
-        data.reserveCapacity(indices.capacity)
-        for p in parts {
-            let base = Int64(data.count)
-            indptr += p.indptr.dropFirst().map { $0 + base }
-            indices += p.indices
-            data += p.data
-        }
-        self.init(rows: indptr.count - 1, columns: columns, indptr: indptr, indices: indices, data: data)
+/// The row blocks `parts` one after the other.
+fileprivate func stackRows(_ parts: [CSRMatrix<Double>], columns: Int) -> CSRMatrix<Double> {
+    var indptr: [Int64] = [0]
+    var indices: [Int32] = []
+    var data: [Double] = []
+    indptr.reserveCapacity(parts.reduce(1) { $0 + $1.rows })
+    indices.reserveCapacity(parts.reduce(0) { $0 + $1.storedCount })
+    data.reserveCapacity(indices.capacity)
+    for p in parts {
+        let base = Int64(data.count)
+        indptr += p.indptr.dropFirst().map { $0 + base }
+        indices += p.indices
+        data += p.data
     }
+    return CSRMatrix(rows: indptr.count - 1, columns: columns, indptr: indptr, indices: indices, data: data)
 }
 
 /// Rows of hashed features whose values are ±1 (or +1): each row's hashes are kept as
