@@ -70,6 +70,8 @@ final class HashingVectorizerTests: XCTestCase {
         var int32_min_name: String
         var murmurhash3_32: [MurmurCase]
         var vectorizer: [VectorizerCase]
+        var random_documents: [String]
+        var random_vectorizer: [VectorizerCase]
         var feature_hasher: [HasherCase]
         var tfidf: [TfidfCase]
     }
@@ -128,6 +130,21 @@ final class HashingVectorizerTests: XCTestCase {
         XCTAssertTrue(f.vectorizer.contains { $0.output.data.contains(0) })
         for c in f.vectorizer {
             assertSame(try c.params.transform(f.documents), c.output, c.name)
+        }
+    }
+
+    /// Random strings over the characters where Python's rules matter (sigma beside cased and
+    /// case-ignorable characters, 'İ', titlecase, marks, numerics, underscores, odd spaces).
+    func testRandomDocumentsMatchScikitLearn() throws {
+        let f = Self.fixture
+        XCTAssertGreaterThanOrEqual(f.random_documents.count, 100)
+        XCTAssertTrue(f.random_vectorizer.contains { $0.analyzed.joined().contains { $0.contains("ς") } })
+        for c in f.random_vectorizer {
+            for (d, doc) in f.random_documents.enumerated() {
+                XCTAssertEqual(try c.params.analyze(doc), c.analyzed[d], "\(c.name), document \(d): \(doc.debugDescription)")
+            }
+            assertSame(try c.params.transform(f.random_documents), c.output, c.name)
+            assertSame(try c.params.transform(f.random_documents, threads: 2), c.output, "\(c.name), 2 threads")
         }
     }
 

@@ -12,7 +12,8 @@
 /// Input types: `dict` and `pair` both take each sample as a list of `(name, value)` pairs
 /// (for `dict`, in the dictionary's iteration order); scikit-learn turns a string value `v`
 /// into the feature `"name=v"` with value 1 — pass that pair directly. `string` takes each
-/// sample as a list of names, each with value 1.
+/// sample as a list of names, each with value 1. Unlike scikit-learn, no samples give a
+/// matrix with no rows instead of an error (a rank may hold none).
 public struct FeatureHasher: Codable, Sendable, Equatable {
     /// scikit-learn's `input_type`.
     public enum InputType: String, Codable, Sendable, CaseIterable {

@@ -182,7 +182,7 @@ public struct HashingVectorizer: Codable, Sendable, Equatable {
             DispatchQueue.concurrentPerform(iterations: blocks) { b in
                 parts.set(b, hashRows(documents[n * b / blocks ..< n * (b + 1) / blocks], pattern: pattern))
             }
-            x = CSRMatrix(stackingRows: parts.values(), columns: nFeatures)
+            x = stackRows(parts.values(), columns: nFeatures)
         }
         if binary {
             x.data.withUnsafeMutableBufferPointer { d in for k in d.indices { d[k] = 1 } }
@@ -203,31 +203,37 @@ public struct HashingVectorizer: Codable, Sendable, Equatable {
     }
 }
 
-/// One slot per block, each written by one thread.
+/// One slot per block, each written by one thread: a fixed buffer, so writes to different
+/// slots never touch shared state (an Array would check uniqueness on every write).
 final class BlockResults<R>: @unchecked Sendable {
-    private var slots: [R?]
-    init(count: Int) { slots = Array(repeating: nil, count: count) }
-    func set(_ i: Int, _ value: R) { slots.withUnsafeMutableBufferPointer { $0[i] = value } }
+    private let slots: UnsafeMutableBufferPointer<R?>
+    init(count: Int) {
+        slots = .allocate(capacity: count)
+        slots.initialize(repeating: nil)
+    }
+    deinit {
+        slots.deinitialize()
+        slots.deallocate()
+    }
+    func set(_ i: Int, _ value: R) { slots[i] = value }
     func values() -> [R] { slots.map { $0! } }
 }
 
-extension CSRMatrix {
-    /// The row blocks `parts` one after the other.
-    init(stackingRows parts: [CSRMatrix<T>], columns: Int) {
-        var indptr: [Int64] = [0]
-        var indices: [Int32] = []
-        var data: [T] = []
-        indptr.reserveCapacity(parts.reduce(1) { $0 + $1.rows })
-        indices.reserveCapacity(parts.reduce(0) { $0 + $1.storedCount })
-        data.reserveCapacity(indices.capacity)
-        for p in parts {
-            let base = Int64(data.count)
-            indptr += p.indptr.dropFirst().map { $0 + base }
-            indices += p.indices
-            data += p.data
-        }
-        self.init(rows: indptr.count - 1, columns: columns, indptr: indptr, indices: indices, data: data)
+/// The row blocks `parts` one after the other.
+fileprivate func stackRows(_ parts: [CSRMatrix<Double>], columns: Int) -> CSRMatrix<Double> {
+    var indptr: [Int64] = [0]
+    var indices: [Int32] = []
+    var data: [Double] = []
+    indptr.reserveCapacity(parts.reduce(1) { $0 + $1.rows })
+    indices.reserveCapacity(parts.reduce(0) { $0 + $1.storedCount })
+    data.reserveCapacity(indices.capacity)
+    for p in parts {
+        let base = Int64(data.count)
+        indptr += p.indptr.dropFirst().map { $0 + base }
+        indices += p.indices
+        data += p.data
     }
+    return CSRMatrix(rows: indptr.count - 1, columns: columns, indptr: indptr, indices: indices, data: data)
 }
 
 /// Rows of hashed features whose values are ±1 (or +1): each row's hashes are kept as
@@ -315,6 +321,13 @@ struct WordAnalyzer {
         joined.removeAll(keepingCapacity: true)
         starts.removeAll(keepingCapacity: true)
         ends.removeAll(keepingCapacity: true)
+        var document = document
+        let ascii = document.withUTF8 { bytes -> Bool in
+            guard isASCII(bytes) else { return false }
+            scanASCII(bytes)
+            return true
+        }
+        if ascii { return }
         for s in document.unicodeScalars { source.append(s.value) }
         if lowercase {
             lowered.removeAll(keepingCapacity: true)
@@ -323,6 +336,35 @@ struct WordAnalyzer {
         // Another reference to the scanned buffer (not a copy: scanning does not modify it).
         let text = lowercase ? lowered : source
         text.withUnsafeBufferPointer { scan($0) }
+    }
+
+    private func isASCII(_ bytes: UnsafeBufferPointer<UInt8>) -> Bool {
+        var any: UInt8 = 0
+        for b in bytes { any |= b }
+        return any < 0x80
+    }
+
+    /// ``scan(_:)`` for an ASCII document: its bytes are its scalars and their UTF-8, and
+    /// lower-casing maps A–Z only.
+    private mutating func scanASCII(_ text: UnsafeBufferPointer<UInt8>) {
+        let n = text.count
+        var i = 0
+        while i < n {
+            guard PythonText.isWordCharacter(UInt32(text[i])) else { i += 1; continue }
+            var j = i + 1
+            while j < n, PythonText.isWordCharacter(UInt32(text[j])) { j += 1 }
+            let length = j - i
+            if length >= pattern.minLength, length <= pattern.maxLength {
+                let start = joined.count
+                if lowercase {
+                    for b in text[i ..< j] { joined.append(b >= 0x41 && b <= 0x5a ? b | 0x20 : b) }
+                } else {
+                    joined.append(contentsOf: text[i ..< j])
+                }
+                endToken(from: start)
+            }
+            i = j
+        }
     }
 
     private mutating func scan(_ text: UnsafeBufferPointer<UInt32>) {
@@ -341,6 +383,11 @@ struct WordAnalyzer {
     private mutating func keep(_ token: Slice<UnsafeBufferPointer<UInt32>>) {
         let start = joined.count
         for v in token { PythonText.appendUTF8(v, to: &joined) }
+        endToken(from: start)
+    }
+
+    /// Keeps the token whose bytes end `joined` from `start`, unless it is a stop word.
+    private mutating func endToken(from start: Int) {
         if let stopWords, isStopWord(from: start, stopWords) {
             joined.removeLast(joined.count - start)
             return

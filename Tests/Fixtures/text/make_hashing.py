@@ -123,6 +123,38 @@ VECTORIZER_PARAMS = [
 ]
 
 
+# Random documents over characters where Python's rules matter: sigma next to cased,
+# case-ignorable ('.', "'", U+0301, U+0307, 'ʰ') and other characters; 'İ'; titlecase; marks;
+# numerics; underscores; spaces of several kinds.
+POOL = list("aAbBzZΣσςΟΔΆİIıi_09½²Ⅻ٣ǄǅǆßẞʰĳĲ東😀 '.-,") + ["\u0301", "\u0307", "\u00a0", "\t", "\n", "\u2003", "\u0345"]
+
+
+def random_documents(n=150, seed=0):
+    rng = np.random.RandomState(seed)
+    return ["".join(POOL[i] for i in rng.randint(len(POOL), size=rng.randint(0, 40))) for _ in range(n)]
+
+
+RANDOM_PARAMS = [
+    ("random defaults", {}),
+    ("random n_features=32 ngram_range=(1,3) norm=None", {"n_features": 32, "ngram_range": (1, 3), "norm": None}),
+    ("random lowercase=False binary n_features=8 norm=l1", {"lowercase": False, "binary": True, "n_features": 8, "norm": "l1"}),
+    ("random token_pattern one character n_features=16", {"token_pattern": r"\b\w+\b", "n_features": 16, "norm": None}),
+]
+
+
+def random_cases():
+    docs = random_documents()
+    cases = []
+    for name, params in RANDOM_PARAMS:
+        v = HashingVectorizer(**params)
+        analyzer = v.build_analyzer()
+        p = dict(params)
+        if "ngram_range" in p:
+            p["ngram_range"] = list(p["ngram_range"])
+        cases.append({"name": name, "params": p, "analyzed": [analyzer(d) for d in docs], "output": csr(v.transform(docs))})
+    return docs, cases
+
+
 def csr(x):
     x = x.tocsr() if hasattr(x, "tocsr") else x
     return {"shape": list(x.shape), "indptr": x.indptr.tolist(), "indices": x.indices.tolist(),
@@ -253,11 +285,13 @@ def write_lines(path, doc):
 
 def main():
     out = Path(sys.argv[1]) if len(sys.argv) > 1 else Path(__file__).with_name("hashing.json")
+    random_docs, random_vectorizer = random_cases()
     doc = {"generator": "Tests/Fixtures/text/make_hashing.py",
            "scikit_learn": sklearn.__version__, "numpy": np.__version__, "scipy": scipy.__version__,
            "python": sys.version.split()[0],
            "documents": DOCUMENTS, "int32_min_name": SPECIAL, "murmurhash3_32": murmur_cases(),
-           "vectorizer": vectorizer_cases(), "feature_hasher": hasher_cases(), "tfidf": tfidf_cases()}
+           "vectorizer": vectorizer_cases(),
+           "random_documents": random_docs, "random_vectorizer": random_vectorizer, "feature_hasher": hasher_cases(), "tfidf": tfidf_cases()}
     write_lines(out, doc)
     print(f"wrote {out} (scikit-learn {sklearn.__version__})")
     tables = out.with_name("python-unicode.json")
