@@ -188,7 +188,7 @@ public struct SGDClassifierModel: ClassifierModel {
     /// scikit-learn's `decision_function`: rows × (1 for two classes, else one per class).
     public func decisionFunction(_ x: Matrix<Double>) throws -> Matrix<Double> {
         try checkFeatures(x.columns)
-        return LinearModelMath.decision(x, coef: coef, intercept: intercept)
+        return try LinearCoefficients(coef: coef, intercept: intercept).decision(x)
     }
 
     public func predict(_ x: Matrix<Double>) throws -> [Int] {
@@ -226,13 +226,13 @@ public struct SGDClassifierModel: ClassifierModel {
     }
 
     public func container() throws -> ModelContainer {
-        try LinearModelMath.container(kind: Self.kind, header: SGDHeader(parameters: parameters, classes: classes, nIter: nIter, t: t, schema: schema,
+        try SGDModelFile.container(kind: Self.kind, header: SGDHeader(parameters: parameters, classes: classes, nIter: nIter, t: t, schema: schema,
                                                                           converged: converged, averageIntercept: averageIntercept),
                                       coef: coef, intercept: intercept, standardCoef: standardCoef, standardIntercept: standardIntercept)
     }
 
     public static func decode(_ c: ModelContainer, path: String) throws -> SGDClassifierModel {
-        let (h, coef, intercept, sc, si): (SGDHeader, Matrix<Double>, [Double], [Double]?, [Double]?) = try LinearModelMath.decode(c, path: path)
+        let (h, coef, intercept, sc, si): (SGDHeader, Matrix<Double>, [Double], [Double]?, [Double]?) = try SGDModelFile.decode(c, path: path)
         guard let classes = h.classes, classes.count >= 2, coef.rows == (classes.count == 2 ? 1 : classes.count) else {
             throw MPILearnError.dataError(SourceLocation(file: path), "SGD classifier model: \(coef.rows) coefficient rows for classes \(h.classes ?? [])")
         }
@@ -269,18 +269,18 @@ public struct SGDRegressorModel: RegressorModel {
 
     public func predict(_ x: Matrix<Double>) throws -> [Double] {
         try checkFeatures(x.columns)
-        return LinearModelMath.decision(x, coef: Matrix(rows: 1, columns: coef.count, storage: coef), intercept: [intercept]).storage
+        return try LinearCoefficients(coef: Matrix(rows: 1, columns: coef.count, storage: coef), intercept: [intercept]).decision(x).storage
     }
 
     public func container() throws -> ModelContainer {
-        try LinearModelMath.container(kind: Self.kind, header: SGDHeader(parameters: parameters, classes: nil, nIter: nIter, t: t, schema: schema,
+        try SGDModelFile.container(kind: Self.kind, header: SGDHeader(parameters: parameters, classes: nil, nIter: nIter, t: t, schema: schema,
                                                                           converged: converged, averageIntercept: [averageIntercept]),
                                       coef: Matrix(rows: 1, columns: coef.count, storage: coef), intercept: [intercept],
                                       standardCoef: standardCoef, standardIntercept: standardIntercept.map { [$0] })
     }
 
     public static func decode(_ c: ModelContainer, path: String) throws -> SGDRegressorModel {
-        let (h, coef, intercept, sc, si): (SGDHeader, Matrix<Double>, [Double], [Double]?, [Double]?) = try LinearModelMath.decode(c, path: path)
+        let (h, coef, intercept, sc, si): (SGDHeader, Matrix<Double>, [Double], [Double]?, [Double]?) = try SGDModelFile.decode(c, path: path)
         guard coef.rows == 1, intercept.count == 1, h.averageIntercept.count == 1 else {
             throw MPILearnError.dataError(SourceLocation(file: path), "SGD regressor model: \(coef.rows) coefficient rows, expected 1")
         }
@@ -307,27 +307,11 @@ struct SGDHeader: Codable {
     var mpilearnVersion = MPILearnVersion.string
 }
 
-/// Shared by the linear models: decisions through BLAS, and the model file layout (a JSON
-/// header and Float64 sections `coef`, `intercept`, and while averaging `standard_coef`,
-/// `standard_intercept`).
-enum LinearModelMath {
-    /// X·coefᵀ + intercept: rows × coefficient rows (one GEMM).
-    static func decision(_ x: Matrix<Double>, coef: Matrix<Double>, intercept: [Double]) -> Matrix<Double> {
-        let n = x.rows, k = coef.rows, d = coef.columns
-        var out = Matrix<Double>(rows: n, columns: k)
-        for i in 0 ..< n { for j in 0 ..< k { out.storage[i * k + j] = intercept[j] } }
-        guard n > 0, d > 0 else { return out }
-        x.storage.withUnsafeBufferPointer { xs in
-            coef.storage.withUnsafeBufferPointer { cs in
-                out.storage.withUnsafeMutableBufferPointer { os in
-                    Double.gemm(transA: false, transB: true, m: n, n: k, k: d, alpha: 1, a: xs.baseAddress!, lda: d, b: cs.baseAddress!, ldb: d,
-                                beta: 1, c: os.baseAddress!, ldc: k)
-                }
-            }
-        }
-        return out
-    }
-
+/// The SGD models' file layout: a JSON header (parameters, schema, classes, `n_iter_`, `t_`)
+/// and Float64 sections `shape`, `coef`, `intercept`, and while averaging `standard_coef`,
+/// `standard_intercept` (what `partial_fit` continues from, which the other linear models'
+/// ``LinearCoefficients`` files do not hold).
+enum SGDModelFile {
     static func container<H: Encodable>(kind: String, header: H, coef: Matrix<Double>, intercept: [Double], standardCoef: [Double]?,
                                         standardIntercept: [Double]?) throws -> ModelContainer {
         var sections: [(name: String, bytes: Data)] = [("coef", Data(flat: coef.storage)), ("intercept", Data(flat: intercept)),
