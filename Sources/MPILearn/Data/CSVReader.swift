@@ -189,16 +189,7 @@ public enum CSVReader {
             guard !csv.isEmpty else { throw MPILearnError.cannotRead(path: pathOrGlob, reason: "the folder holds no .csv file") }
             return csv.map { (pathOrGlob as NSString).appendingPathComponent($0) }
         }
-        guard pathOrGlob.contains(where: { "*?[".contains($0) }) else {
-            throw MPILearnError.cannotRead(path: pathOrGlob, reason: "no such file or folder")
-        }
-        var g = glob_t()
-        defer { globfree(&g) }
-        let rc = glob(pathOrGlob, 0, nil, &g)
-        guard rc == 0, g.gl_pathc > 0 else {
-            throw MPILearnError.cannotRead(path: pathOrGlob, reason: "no file matches the pattern")
-        }
-        return (0 ..< Int(g.gl_pathc)).compactMap { g.gl_pathv[$0].map { String(cString: $0) } }.sorted()
+        return try globFiles(pathOrGlob, missing: "no such file or folder")
     }
 
     // MARK: - steps
@@ -665,4 +656,18 @@ struct CSVFinisher {
             return .categorical(out, dictionary)
         }
     }
+}
+
+/// The files a glob pattern (`*`, `?`, `[...]`) matches, sorted; the CSV and text readers'
+/// one way of expanding a pattern.
+/// - Throws: ``MPILearnError/cannotRead`` when `pattern` has no wildcard (with `missing` as
+///   the reason) or matches nothing.
+func globFiles(_ pattern: String, missing: String) throws -> [String] {
+    guard pattern.contains(where: { "*?[".contains($0) }) else { throw MPILearnError.cannotRead(path: pattern, reason: missing) }
+    var g = glob_t()
+    defer { globfree(&g) }
+    guard glob(pattern, 0, nil, &g) == 0, g.gl_pathc > 0 else {
+        throw MPILearnError.cannotRead(path: pattern, reason: "no file matches the pattern")
+    }
+    return (0 ..< Int(g.gl_pathc)).compactMap { g.gl_pathv[$0].map { String(cString: $0) } }.sorted()
 }

@@ -80,7 +80,8 @@ public enum TextCorpus {
         }
         let total = sizes.reduce(0, +)
         // This rank's global byte range; a line is read by the rank its first byte falls in.
-        let lo = total * comm.rank / comm.size, hi = total * (comm.rank + 1) / comm.size
+        let mine = Partition.block(count: total, parts: comm.size, index: comm.rank)
+        let lo = mine.lowerBound, hi = mine.upperBound
         var fileStart = 0
         var hasLabels = false
         for (f, size) in zip(files, sizes) {
@@ -127,11 +128,7 @@ public enum TextCorpus {
     /// The files of a path or glob pattern, sorted.
     static func expand(_ path: String) throws -> [String] {
         if FileManager.default.fileExists(atPath: path) { return [path] }
-        guard path.contains(where: { "*?[".contains($0) }) else { throw MPILearnError.cannotRead(path: path, reason: "no such file") }
-        var g = glob_t()
-        defer { globfree(&g) }
-        guard glob(path, 0, nil, &g) == 0, g.gl_pathc > 0 else { throw MPILearnError.cannotRead(path: path, reason: "no file matches the pattern") }
-        return (0 ..< Int(g.gl_pathc)).compactMap { g.gl_pathv[$0].map { String(cString: $0) } }.sorted()
+        return try globFiles(path, missing: "no such file")
     }
 
     /// A folder's files (hidden ones skipped), sorted by relative path, with their labels:

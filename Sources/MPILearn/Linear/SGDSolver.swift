@@ -198,33 +198,32 @@ struct SGDState {
 
     init(coef: [Double], intercept: Double, averageCoef: [Double]?, averageIntercept: Double, t: Double, l1: Bool, eta0: Double) {
         w = coef
-        sqNorm = coef.reduce(0) { $0 + $1 * $1 }
-        l1Norm = coef.reduce(0) { $0 + abs($1) }
+        sqNorm = 0
+        l1Norm = 0
         self.intercept = intercept
         aw = averageCoef
         self.averageIntercept = averageIntercept
         q = l1 ? [Double](repeating: 0, count: coef.count) : nil
         self.t = t
         eta = eta0
+        recomputeNorms()
+    }
+
+    /// The norms from the stored weights, as a new scikit-learn weight vector computes them.
+    mutating func recomputeNorms() {
+        sqNorm = w.reduce(0) { $0 + $1 * $1 }
+        l1Norm = w.reduce(0) { $0 + abs($1) }
     }
 
     /// Folds `wscale` (and the averaging coefficients) into the stored weights.
     mutating func resetScale() {
-        let n = Int32(w.count)
-        if aw != nil {
-            let a = averageA, b = averageB
-            w.withUnsafeBufferPointer { wp in
-                aw!.withUnsafeMutableBufferPointer { ap in
-                    cblas_daxpy(n, a, wp.baseAddress, 1, ap.baseAddress, 1)
-                    cblas_dscal(n, 1.0 / b, ap.baseAddress, 1)
-                }
-            }
-            averageA = 0
-            averageB = 1
+        var weights = w, averaged = aw ?? []
+        w = []
+        weights.withUnsafeMutableBufferPointer { wp in
+            averaged.withUnsafeMutableBufferPointer { ap in SGDSolver.resetScale(&self, wp, ap) }
         }
-        let s = wscale
-        w.withUnsafeMutableBufferPointer { cblas_dscal(n, s, $0.baseAddress, 1) }
-        wscale = 1
+        w = weights
+        if aw != nil { aw = averaged }
     }
 
     /// What a new scikit-learn `_plain_sgd` call starts from, given this state's weights: the
@@ -232,8 +231,7 @@ struct SGDState {
     /// handed to the next rank starts this way, as the next `partial_fit` call would.
     mutating func beginCall(eta0: Double) {
         resetScale()
-        sqNorm = w.reduce(0) { $0 + $1 * $1 }
-        l1Norm = w.reduce(0) { $0 + abs($1) }
+        recomputeNorms()
         if q != nil { q = [Double](repeating: 0, count: w.count) }
         u = 0
         eta = eta0
@@ -375,8 +373,9 @@ enum SGDSolver {
         }
     }
 
-    /// `resetScale` while the weights are borrowed by the pass.
-    private static func resetScale(_ st: inout SGDState, _ w: UnsafeMutableBufferPointer<Double>, _ aw: UnsafeMutableBufferPointer<Double>) {
+    /// Folds `wscale` (and the averaging coefficients) into the weights `w` and averages `aw`
+    /// of `st` (held outside it while borrowed), as scikit-learn's `reset_wscale`.
+    static func resetScale(_ st: inout SGDState, _ w: UnsafeMutableBufferPointer<Double>, _ aw: UnsafeMutableBufferPointer<Double>) {
         let n = Int32(w.count)
         if st.aw != nil {
             cblas_daxpy(n, st.averageA, w.baseAddress, 1, aw.baseAddress, 1)

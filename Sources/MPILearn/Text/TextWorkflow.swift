@@ -287,12 +287,10 @@ public struct TextClassifierModel: FittedModel {
         guard x.columns == coef.columns else {
             throw MPILearnError.mismatch("the documents are hashed to \(x.columns) features, the model has \(coef.columns)")
         }
-        let k = coef.rows, d = coef.columns
-        var wt = Matrix<Double>(rows: d, columns: k)
-        for c in 0 ..< k { for j in 0 ..< d { wt.storage[j * k + c] = coef.storage[c * d + j] } }
-        let z = x.multiply(wt, intercept: intercept)
-        if k == 1 { return z.storage.map { $0 > 0 ? 1 : 0 } }
-        return argmaxRows(z.storage, classes: k)
+        var z = Matrix<Double>(rows: x.rows, columns: coef.rows)
+        try SparseDesign(x: x).decision(coef, intercept: intercept, into: &z)
+        if coef.rows == 1 { return z.storage.map { $0 > 0 ? 1 : 0 } }
+        return argmaxRows(z.storage, classes: coef.rows)
     }
 
     /// The predicted class of each document.
