@@ -52,7 +52,7 @@ public struct RandomForestClassifier: Estimator, Equatable {
         RandomForestClassifierModel(forest: try model.forest.firstTrees(value))
     }
 
-    /// Every prefix's score from one descent of each tree (``ForestPredictor/stagedSums(_:stages:)``):
+    /// Every prefix's score from one descent of each tree (``ForestPredictor/forEachStage(_:rows:stages:_:)``, one running sum):
     /// the same scores as scoring each truncated forest, for a fraction of the work.
     public func nestedScores(_ model: RandomForestClassifierModel, values: [Int], scoring: Scoring, data: Dataset<Double>, rows: [Int], y: [Double]?,
                              labels: [String], comm: any Communicator) throws -> [Double] {
