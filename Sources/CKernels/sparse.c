@@ -45,6 +45,17 @@ void mpl_csr_matmat_##S(const int64_t *indptr, const int32_t *indices, const T *
             for (ptrdiff_t c = 0; c < k; c++) o[c] += intercept[c];                                 \
     }                                                                                               \
 }                                                                                                   \
+void mpl_csr_tmatmat_##S(const int64_t *indptr, const int32_t *indices, const T *data,              \
+                         ptrdiff_t row0, ptrdiff_t row1, const T *r, ptrdiff_t k, T *out) {         \
+    for (ptrdiff_t i = row0; i < row1; i++) {                                                       \
+        const T *ri = r + i * k;                                                                    \
+        for (int64_t p = indptr[i]; p < indptr[i + 1]; p++) {                                       \
+            const T v = data[p];                                                                    \
+            T *o = out + (ptrdiff_t)indices[p] * k;                                                 \
+            for (ptrdiff_t c = 0; c < k; c++) o[c] += v * ri[c];                                    \
+        }                                                                                           \
+    }                                                                                               \
+}                                                                                                   \
 void mpl_csr_scale_rows_##S(const int64_t *indptr, T *data, ptrdiff_t row0, ptrdiff_t row1,        \
                             const T *scale) {                                                       \
     for (ptrdiff_t i = row0; i < row1; i++) {                                                       \

@@ -171,9 +171,45 @@ void mpl_csr_matmat_f64(const int64_t *indptr, const int32_t *indices, const dou
 void mpl_csr_matmat_f32(const int64_t *indptr, const int32_t *indices, const float *data,
                         ptrdiff_t row0, ptrdiff_t row1, const float *w, ptrdiff_t k,
                         const float *intercept, float *out);
+/* out[indices[p]*k + c] += data[p] * r[i*k + c], row after row: r is rows x k and out
+ * columns x k, both row-major (the k-output form of tmatvec). */
+void mpl_csr_tmatmat_f64(const int64_t *indptr, const int32_t *indices, const double *data,
+                         ptrdiff_t row0, ptrdiff_t row1, const double *r, ptrdiff_t k, double *out);
+void mpl_csr_tmatmat_f32(const int64_t *indptr, const int32_t *indices, const float *data,
+                         ptrdiff_t row0, ptrdiff_t row1, const float *r, ptrdiff_t k, float *out);
 /* data[p] *= scale[i] for every entry of row i. */
 void mpl_csr_scale_rows_f64(const int64_t *indptr, double *data, ptrdiff_t row0, ptrdiff_t row1, const double *scale);
 void mpl_csr_scale_rows_f32(const int64_t *indptr, float *data, ptrdiff_t row0, ptrdiff_t row1, const float *scale);
+
+/* ---- the logistic regression objective over CSR rows, one pass (logistic.c) -------------
+ * Rows [row0, row1): logits z = x_i . w + intercept, the weighted loss
+ * s_i * (log(1 + e^z) - y z) (binary, y = codes[i] == 1) or s_i * (logsumexp(z) - z_y)
+ * (multinomial, k classes, w columns x k and intercept k values or NULL), residuals
+ * r = s_i * scale * (p - y), added into g (columns [x k]) and g_intercept (1 [or k] values,
+ * or NULL). s_i = class_weights[codes[i]]. Returns the summed weighted loss. `distinct`
+ * (binary) promises that no row stores a column twice, which lets the gradient scatter run
+ * four entries at a time. */
+double mpl_logistic_csr_binary_f64(const int64_t *indptr, const int32_t *indices, const double *data,
+                                   ptrdiff_t row0, ptrdiff_t row1, const double *w, double intercept,
+                                   const int32_t *codes, const double *class_weights, double scale,
+                                   int distinct, double *g, double *g_intercept);
+/* scratch: k doubles. */
+double mpl_logistic_csr_multinomial_f64(const int64_t *indptr, const int32_t *indices, const double *data,
+                                        ptrdiff_t row0, ptrdiff_t row1, const double *w, const double *intercept,
+                                        ptrdiff_t k, const int32_t *codes, const double *class_weights,
+                                        double scale, double *g, double *g_intercept, double *scratch);
+
+/* ---- dense vector loops of the L-BFGS optimiser (vector.c) ------------------------------
+ * Plain loops with a fixed summation order (four interleaved partial sums, combined as
+ * (s0 + s1) + (s2 + s3), then the tail), so every rank of a job computes the same bits and
+ * takes the same branches whatever BLAS build or thread count it has. */
+double mpl_vec_dot(ptrdiff_t n, const double *a, const double *b);
+/* y += alpha * x. */
+void mpl_vec_axpy(ptrdiff_t n, double alpha, const double *x, double *y);
+/* max |a[i]| (0 for n = 0; NaN if any entry is NaN). */
+double mpl_vec_max_abs(ptrdiff_t n, const double *a);
+/* The sum of a[0 .. n) (a read of the buffer, for measuring memory bandwidth). */
+double mpl_vec_sum(ptrdiff_t n, const double *a);
 
 /* Fixes glibc's mmap threshold at `bytes` (which also stops glibc from raising it after
  * large frees), so blocks of that size or more are mapped alone and returned to the system

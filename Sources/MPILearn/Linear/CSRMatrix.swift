@@ -55,4 +55,18 @@ public struct CSRMatrix<T: LinearAlgebraScalar>: Sendable, Equatable {
             throw MPILearnError.mismatch("CSR matrix: entry \(k) has column \(indices[k]), outside 0..<\(columns)")
         }
     }
+
+    /// Whether no row stores the same column twice (scipy's canonical form has this; a
+    /// matrix built from COO triplets may not).
+    public func hasDistinctColumnsInRows() -> Bool {
+        var lastRow = [Int](repeating: -1, count: columns)
+        for i in 0 ..< rows {
+            for p in range(ofRow: i) {
+                let j = Int(indices[p])
+                if lastRow[j] == i { return false }
+                lastRow[j] = i
+            }
+        }
+        return true
+    }
 }

@@ -1,27 +1,47 @@
+import CKernels
 import Foundation
+import SwiftMPI
 
-/// Limited-memory BFGS (Nocedal, "Updating quasi-Newton matrices with limited storage",
-/// Math. Comp. 1980; Nocedal & Wright, *Numerical Optimization*, 2nd ed., Algorithm 7.4 and
-/// 7.5) with a line search satisfying the strong Wolfe conditions (Algorithms 3.5 and 3.6).
+/// Limited-memory BFGS for unconstrained problems, run the way scipy's L-BFGS-B runs it when
+/// scikit-learn calls it (`method="L-BFGS-B"`, no bounds): so that a fit follows scikit-learn's
+/// iterates, stops at the same iteration and reaches the same objective.
 ///
-/// The objective is evaluated by a caller-supplied function; in a distributed fit that
-/// function is collective and returns the allreduced loss and gradient, so every rank sees
-/// the same values, takes the same branches and holds the same iterate. The optimiser itself
-/// never communicates.
+/// - The search direction is −H·g with the L-BFGS inverse Hessian of the last `memory` pairs
+///   (Nocedal, "Updating quasi-Newton matrices with limited storage", Math. Comp. 1980; the
+///   two-loop recursion of Nocedal & Wright, *Numerical Optimization*, Algorithm 7.4) and the
+///   initial matrix (sᵀy / yᵀy)·I. Without bounds this is the direction L-BFGS-B's compact
+///   form gives.
+/// - The step comes from Moré and Thuente's line search ("Line search algorithms with
+///   guaranteed sufficient decrease", ACM TOMS 20(3), 1994; MINPACK-2's `dcsrch`/`dcstep`),
+///   as L-BFGS-B uses it: sufficient decrease 1e-3, curvature 0.9, interval tolerance 0.1,
+///   steps in [0, 1e10], the first iteration's step 1/‖d‖ and every later one's 1, at most
+///   `maxLineSearch` evaluations. A search that fails clears the memory and retries from
+///   steepest descent; one that fails with an empty memory ends the fit with a warning.
+/// - A pair is kept when sᵀy > ε·(−gᵀd)·step (L-BFGS-B's test); s is step·d.
+/// - It stops when the largest gradient component is at most `gtol` (scipy's `gtol`,
+///   scikit-learn's `tol`), when the relative decrease (f_k − f_{k+1}) / max(|f_k|, |f_{k+1}|, 1)
+///   is at most `ftol`, or after `maxIter` iterations (with a warning).
 ///
-/// Parameters follow scipy's L-BFGS-B as scikit-learn calls it: m = 10 correction pairs
-/// (`maxcor`), sufficient decrease c₁ = 1e-3 and curvature c₂ = 0.9 (L-BFGS-B's `dcsrch`
-/// `ftol` and `gtol`), at most 50 evaluations per line search (`maxls`), the first step
-/// 1/‖g‖, later steps 1. It stops when the largest gradient component is at most `gtol`, or
-/// when the relative decrease (f_k − f_{k+1}) / max(|f_k|, |f_{k+1}|, 1) is at most `ftol`.
+/// **Across ranks** the coordinates are split: each rank holds one block of x, g, the search
+/// direction and the correction pairs, and every inner product and the largest gradient
+/// component are its block's partial result combined by `reduce` (an allreduce of a few
+/// scalars). The objective function takes the rank's block of x and returns the full
+/// objective and the rank's block of the gradient (it gathers x and reduces the gradient).
+/// So the optimiser's vector work and memory are divided by the number of ranks instead of
+/// repeated on each (with m = 10 pairs of a 10⁵-coefficient model the pairs alone are
+/// larger than a core's caches). Every scalar that drives a branch is a reduced value, the
+/// same on every rank, so every rank takes the same branches and makes the same number of
+/// collective evaluations. The vector loops (`CKernels/vector.c`) sum in a fixed order.
+/// Nothing is allocated per iteration.
 struct LBFGS {
     var memory = 10
-    var c1 = 1e-3
-    var c2 = 0.9
     var maxLineSearch = 50
     var maxIter: Int
     var gtol: Double
     var ftol: Double
+    /// Combines each rank's partial values (sums, or one maximum): identical results on
+    /// every rank. nil when one process holds all coordinates.
+    var reduce: ((inout [Double], ReductionOp) throws -> Void)? = nil
 
     struct Result {
         var x: [Double]
@@ -33,140 +53,299 @@ struct LBFGS {
         var warning: String?
     }
 
-    /// Minimises `fg` (value and gradient) from `x0`.
-    func minimize(_ x0: [Double], _ fg: ([Double]) throws -> (Double, [Double])) throws -> Result {
-        var x = x0
-        var (f, g) = try fg(x)
+    /// The objective: its value at `x` (this rank's block of coordinates), with the block's
+    /// gradient written into `g` (`x.count` values).
+    typealias Objective = (_ x: [Double], _ g: inout [Double]) throws -> Double
+
+    /// Minimises `fg` from `x0` (this rank's block); returns the rank's block of the solution.
+    func minimize(_ x0: [Double], _ fg: Objective) throws -> Result {
+        let n = x0.count
+        var x = x0, g = [Double](repeating: 0, count: n)
+        var f = try fg(x, &g)
         var evaluations = 1
-        let n = x.count
-        var s: [[Double]] = [], y: [[Double]] = [], rho: [Double] = []
-        if maxAbs(g) <= gtol { return Result(x: x, f: f, gradient: g, nIter: 0, evaluations: evaluations, warning: nil) }
+        var scalar = [0.0]
+        func reduced(_ v: Double, _ op: ReductionOp) throws -> Double {
+            guard let reduce else { return v }
+            scalar[0] = v
+            try reduce(&scalar, op)
+            return scalar[0]
+        }
+        func dot(_ a: [Double], _ b: [Double]) throws -> Double { try reduced(localDot(a, b), .sum) }
+        func maxAbs(_ a: [Double]) throws -> Double { try reduced(localMaxAbs(a), .max) }
+        func result(_ iter: Int, _ warning: String?) -> Result {
+            Result(x: x, f: f, gradient: g, nIter: iter, evaluations: evaluations, warning: warning)
+        }
+        if try maxAbs(g) <= gtol { return result(0, nil) }
+        // The correction pairs, a ring of `memory` rows of n values each.
+        var s = [Double](repeating: 0, count: memory * n), y = s
+        var rho = [Double](repeating: 0, count: memory), alpha = rho
+        var head = 0, count = 0
+        var d = [Double](repeating: 0, count: n), xOld = d, gOld = d
         var iter = 0
         while iter < maxIter {
-            iter += 1
-            // Two-loop recursion: d = −H·g.
-            var q = g
-            var alpha = [Double](repeating: 0, count: s.count)
-            for i in stride(from: s.count - 1, through: 0, by: -1) {
-                alpha[i] = rho[i] * dot(s[i], q)
-                axpy(-alpha[i], y[i], &q)
-            }
-            if let sl = s.last, let yl = y.last {
-                let gamma = dot(sl, yl) / dot(yl, yl)
-                for j in 0 ..< n { q[j] *= gamma }
-            }
-            for i in 0 ..< s.count {
-                let beta = rho[i] * dot(y[i], q)
-                axpy(alpha[i] - beta, s[i], &q)
-            }
-            var d = q.map { -$0 }
-            var dg0 = dot(d, g)
-            if !(dg0 < 0) {   // not a descent direction (rounding): restart from steepest descent
-                s.removeAll(); y.removeAll(); rho.removeAll()
-                d = g.map { -$0 }
-                dg0 = dot(d, g)
-            }
-            let first = s.isEmpty ? 1 / max(sqrt(dot(g, g)), .leastNormalMagnitude) : 1.0
-            let ls = try lineSearch(x: x, f0: f, g0: g, d: d, dg0: dg0, step: min(first, 1), fg)
-            evaluations += ls.evaluations
-            guard let accepted = ls.point else {
-                return Result(x: x, f: f, gradient: g, nIter: iter, evaluations: evaluations,
-                              warning: "the line search found no step satisfying the Wolfe conditions after \(ls.evaluations) evaluations (the objective is flat to rounding)")
-            }
-            let sNew = zip(accepted.x, x).map { $0 - $1 }, yNew = zip(accepted.g, g).map { $0 - $1 }
-            let sy = dot(sNew, yNew)
-            if sy > Double.ulpOfOne * dot(yNew, yNew) {
-                if s.count == memory { s.removeFirst(); y.removeFirst(); rho.removeFirst() }
-                s.append(sNew); y.append(yNew); rho.append(1 / sy)
-            }
+            // d = −H·g by the two-loop recursion (−g with an empty memory).
+            try direction(g, &d, s: s, y: y, rho: rho, alpha: &alpha, head: head, count: count, n: n, reduced: reduced)
+            let gdOld = try dot(g, d)
+            xOld.withUnsafeMutableBufferPointer { p in _ = p.update(fromContentsOf: x) }
+            gOld.withUnsafeMutableBufferPointer { p in _ = p.update(fromContentsOf: g) }
             let fOld = f
-            (x, f, g) = (accepted.x, accepted.f, accepted.g)
-            if maxAbs(g) <= gtol { return Result(x: x, f: f, gradient: g, nIter: iter, evaluations: evaluations, warning: nil) }
-            if (fOld - f) / max(abs(fOld), abs(f), 1) <= ftol {
-                return Result(x: x, f: f, gradient: g, nIter: iter, evaluations: evaluations, warning: nil)
-            }
-        }
-        return Result(x: x, f: f, gradient: g, nIter: iter, evaluations: evaluations,
-                      warning: "L-BFGS did not converge in max_iter=\(maxIter) iterations (largest gradient component \(maxAbs(g)) > tol=\(gtol)); increase max_iter or scale the data")
-    }
-
-    struct Point { var alpha: Double; var x: [Double]; var f: Double; var g: [Double]; var dg: Double }
-
-    /// A step length satisfying the strong Wolfe conditions along `d`
-    /// (f(x+αd) ≤ f + c₁α·gᵀd and |g(x+αd)ᵀd| ≤ c₂|gᵀd|), or nil.
-    func lineSearch(x: [Double], f0: Double, g0: [Double], d: [Double], dg0: Double, step: Double,
-                    _ fg: ([Double]) throws -> (Double, [Double])) throws -> (point: Point?, evaluations: Int) {
-        var evaluations = 0
-        func eval(_ a: Double) throws -> Point {
-            evaluations += 1
-            var xa = x
-            axpy(a, d, &xa)
-            let (fa, ga) = try fg(xa)
-            return Point(alpha: a, x: xa, f: fa, g: ga, dg: dot(ga, d))
-        }
-        let start = Point(alpha: 0, x: x, f: f0, g: g0, dg: dg0)
-        var best: Point? = nil   // the lowest sufficient-decrease point seen, a fallback
-        func note(_ p: Point) { if p.f.isFinite, p.f <= f0 + c1 * p.alpha * dg0, p.f < (best?.f ?? .infinity) { best = p } }
-
-        // Zoom between lo (sufficient decrease, lowest f so far) and hi (Algorithm 3.6).
-        func zoom(_ lo0: Point, _ hi0: Point) throws -> Point? {
-            var lo = lo0, hi = hi0
-            while evaluations < maxLineSearch {
-                let a = interpolate(lo, hi)
-                let p = try eval(a)
-                note(p)
-                if !(p.f <= f0 + c1 * a * dg0) || p.f >= lo.f {
-                    hi = p
-                } else {
-                    if abs(p.dg) <= -c2 * dg0 { return p }
-                    if p.dg * (hi.alpha - lo.alpha) >= 0 { hi = lo }
-                    lo = p
+            var search = MoreThuente(f0: f, g0: gdOld, stpmax: 1e10)
+            var stp = iter == 0 ? min(1 / (try dot(d, d)).squareRoot(), search.stpmax) : 1
+            var evals = 0, accepted = false
+            if gdOld < 0 {   // else: not a descent direction (rounding), a failed search
+                while evals < maxLineSearch {
+                    // x = xOld + stp·d
+                    x.withUnsafeMutableBufferPointer { xp in
+                        xOld.withUnsafeBufferPointer { op in d.withUnsafeBufferPointer { dp in
+                            for j in 0 ..< n { xp[j] = op[j] + stp * dp[j] }
+                        } }
+                    }
+                    f = try fg(x, &g)
+                    evals += 1
+                    let task = search.next(step: &stp, f: f, g: try dot(g, d))
+                    if task != .evaluate { accepted = true; break }
                 }
-                if abs(hi.alpha - lo.alpha) <= Double.ulpOfOne * max(1, lo.alpha) { break }
             }
-            return best
+            evaluations += evals
+            if !accepted {
+                // Back to the last iterate; drop the memory and retry, or give up.
+                x.withUnsafeMutableBufferPointer { p in _ = p.update(fromContentsOf: xOld) }
+                g.withUnsafeMutableBufferPointer { p in _ = p.update(fromContentsOf: gOld) }
+                f = fOld
+                if count == 0 {
+                    return result(iter + 1, "the line search found no step satisfying the Wolfe conditions after \(evals) evaluations (the objective is flat to rounding)")
+                }
+                count = 0
+                head = 0
+                continue
+            }
+            iter += 1
+            if try maxAbs(g) <= gtol { return result(iter, nil) }
+            if (fOld - f) <= ftol * max(abs(fOld), abs(f), 1) { return result(iter, nil) }
+            if iter >= maxIter { break }
+            // The new pair: s = stp·d, y = g − gOld, kept when sᵀy > ε·(−gᵀd)·stp.
+            let gd = try dot(g, d)
+            let sy = (gd - gdOld) * stp
+            if sy > Double.ulpOfOne * (-gdOld * stp) {
+                let slot = (head + count) % memory
+                let step = stp
+                s.withUnsafeMutableBufferPointer { sp in
+                    y.withUnsafeMutableBufferPointer { yp in
+                        d.withUnsafeBufferPointer { dp in g.withUnsafeBufferPointer { gp in gOld.withUnsafeBufferPointer { op in
+                            let so = slot * n
+                            for j in 0 ..< n {
+                                sp[so + j] = step * dp[j]
+                                yp[so + j] = gp[j] - op[j]
+                            }
+                        } } }
+                    }
+                }
+                rho[slot] = 1 / sy
+                if count < memory { count += 1 } else { head = (head + 1) % memory }
+            }
         }
-
-        var prev = start
-        var a = step
-        while evaluations < maxLineSearch {
-            let p = try eval(a)
-            note(p)
-            if !(p.f <= f0 + c1 * a * dg0) || (evaluations > 1 && p.f >= prev.f) { return (try zoom(prev, p), evaluations) }
-            if abs(p.dg) <= -c2 * dg0 { return (p, evaluations) }
-            if p.dg >= 0 { return (try zoom(p, prev), evaluations) }
-            prev = p
-            a *= 4
-        }
-        return (best, evaluations)
+        return result(iter, "L-BFGS did not converge in max_iter=\(maxIter) iterations (largest gradient component \(try maxAbs(g)) > tol=\(gtol)); increase max_iter or scale the data")
     }
 
-    /// The minimiser of the cubic through lo and hi (values and slopes), kept inside the
-    /// middle 80% of the interval; bisection when the cubic has none.
-    func interpolate(_ lo: Point, _ hi: Point) -> Double {
-        let a0 = lo.alpha, a1 = hi.alpha
-        let width = a1 - a0
-        let lower = min(a0, a1) + 0.1 * abs(width), upper = max(a0, a1) - 0.1 * abs(width)
-        if !hi.f.isFinite { return a0 + 0.5 * width }
-        let d1 = lo.dg + hi.dg - 3 * (lo.f - hi.f) / (a0 - a1)
-        let disc = d1 * d1 - lo.dg * hi.dg
-        if disc >= 0 {
-            let d2 = (a1 > a0 ? 1.0 : -1.0) * sqrt(disc)
-            let t = a1 - (a1 - a0) * (hi.dg + d2 - d1) / (hi.dg - lo.dg + 2 * d2)
-            if t.isFinite { return min(max(t, lower), upper) }
+    /// d = −H·g from the `count` pairs starting at ring slot `head` (oldest first); inner
+    /// products reduced across ranks by `reduced`.
+    private func direction(_ g: [Double], _ d: inout [Double], s: [Double], y: [Double], rho: [Double],
+                           alpha: inout [Double], head: Int, count: Int, n: Int,
+                           reduced: (Double, ReductionOp) throws -> Double) throws {
+        try d.withUnsafeMutableBufferPointer { q in
+            g.withUnsafeBufferPointer { gp in
+                for j in 0 ..< n { q[j] = -gp[j] }
+            }
+            guard count > 0 else { return }
+            try s.withUnsafeBufferPointer { sp in
+                try y.withUnsafeBufferPointer { yp in
+                    // A rank may hold no coordinates (nil pointers, nothing read); it still
+                    // takes part in every reduction.
+                    let qb = q.baseAddress
+                    func sAt(_ k: Int) -> UnsafePointer<Double>? { sp.baseAddress.map { $0 + k * n } }
+                    func yAt(_ k: Int) -> UnsafePointer<Double>? { yp.baseAddress.map { $0 + k * n } }
+                    func slot(_ i: Int) -> Int { (head + i) % memory }
+                    for i in stride(from: count - 1, through: 0, by: -1) {
+                        let k = slot(i)
+                        alpha[i] = rho[k] * (try reduced(mpl_vec_dot(n, sAt(k), qb), .sum))
+                        mpl_vec_axpy(n, -alpha[i], yAt(k), qb)
+                    }
+                    let last = slot(count - 1)
+                    let gamma = 1 / (rho[last] * (try reduced(mpl_vec_dot(n, yAt(last), yAt(last)), .sum)))
+                    for j in 0 ..< n { q[j] *= gamma }
+                    for i in 0 ..< count {
+                        let k = slot(i)
+                        let beta = rho[k] * (try reduced(mpl_vec_dot(n, yAt(k), qb), .sum))
+                        mpl_vec_axpy(n, alpha[i] - beta, sAt(k), qb)
+                    }
+                }
+            }
         }
-        return a0 + 0.5 * width
     }
 }
 
-@inline(__always) fileprivate func dot(_ a: [Double], _ b: [Double]) -> Double {
-    var s = 0.0
-    for i in a.indices { s += a[i] * b[i] }
-    return s
+/// Moré and Thuente's line search (MINPACK-2 `dcsrch` with its step rule `dcstep`), driven by
+/// reverse communication: ``next(step:f:g:)`` takes φ(step) and φ′(step) and either asks for
+/// another evaluation at the step it writes back, or stops. Tolerances as L-BFGS-B sets them.
+struct MoreThuente {
+    enum Task { case evaluate, converged, warning }
+
+    let ftol = 1e-3, gtol = 0.9, xtol = 0.1
+    let stpmin = 0.0, stpmax: Double
+    let finit: Double, ginit: Double, gtest: Double
+    var brackt = false, stage1 = true
+    var width: Double, width1: Double
+    // The best step so far (x) and the other end of the interval (y), with φ and φ′.
+    var stx = 0.0, fx: Double, gx: Double
+    var sty = 0.0, fy: Double, gy: Double
+    var stmin = 0.0, stmax = 0.0
+    var started = false
+
+    /// A search from φ(0) = `f0` with slope `g0` < 0.
+    init(f0: Double, g0: Double, stpmax: Double) {
+        self.stpmax = stpmax
+        finit = f0
+        ginit = g0
+        gtest = ftol * g0
+        width = stpmax - stpmin
+        width1 = width / 0.5
+        fx = f0; gx = g0; fy = f0; gy = g0
+    }
+
+    /// Takes φ and φ′ at `step` (the step last asked for, or the first trial step on the
+    /// first call, which only records it) and writes the next trial step into `step`.
+    mutating func next(step stp: inout Double, f: Double, g: Double) -> Task {
+        if !started {
+            // The caller evaluated the first trial step already; set the interval for it.
+            started = true
+            stmin = 0
+            stmax = stp + 4 * stp
+        }
+        if !f.isFinite || !g.isFinite {
+            // The step overflowed the objective: go back halfway towards the best step.
+            stmax = stp
+            stp = stx + 0.5 * (stp - stx)
+            return .evaluate
+        }
+        let ftest = finit + stp * gtest
+        if stage1 && f <= ftest && g >= 0 { stage1 = false }
+        var task = Task.evaluate
+        if brackt && (stp <= stmin || stp >= stmax) { task = .warning }            // rounding prevents progress
+        if brackt && stmax - stmin <= xtol * stmax { task = .warning }               // the interval is tiny
+        if stp == stpmax && f <= ftest && g <= gtest { task = .warning }
+        if stp == stpmin && (f > ftest || g >= gtest) { task = .warning }
+        if f <= ftest && abs(g) <= gtol * -ginit { task = .converged }
+        if task != .evaluate { return task }
+
+        if stage1 && f <= fx && f > ftest {
+            // The modified function ψ(α) = φ(α) − φ(0) − ftol·α·φ′(0) predicts the step.
+            var fxm = fx - stx * gtest, fym = fy - sty * gtest, gxm = gx - gtest, gym = gy - gtest
+            let fm = f - stp * gtest, gm = g - gtest
+            Self.step(stx: &stx, fx: &fxm, dx: &gxm, sty: &sty, fy: &fym, dy: &gym, stp: &stp, fp: fm, dp: gm,
+                      brackt: &brackt, stpmin: stmin, stpmax: stmax)
+            fx = fxm + stx * gtest
+            fy = fym + sty * gtest
+            gx = gxm + gtest
+            gy = gym + gtest
+        } else {
+            Self.step(stx: &stx, fx: &fx, dx: &gx, sty: &sty, fy: &fy, dy: &gy, stp: &stp, fp: f, dp: g,
+                      brackt: &brackt, stpmin: stmin, stpmax: stmax)
+        }
+        if brackt {
+            // Bisect when the interval does not shrink enough.
+            if abs(sty - stx) >= 0.66 * width1 { stp = stx + 0.5 * (sty - stx) }
+            width1 = width
+            width = abs(sty - stx)
+            stmin = min(stx, sty)
+            stmax = max(stx, sty)
+        } else {
+            stmin = stp + 1.1 * (stp - stx)
+            stmax = stp + 4 * (stp - stx)
+        }
+        stp = min(max(stp, stpmin), stpmax)
+        if brackt && (stp <= stmin || stp >= stmax) || brackt && stmax - stmin <= xtol * stmax { stp = stx }
+        return .evaluate
+    }
+
+    /// `dcstep`: a safeguarded trial step from the cubic and quadratic interpolants of the
+    /// interval's ends and the current step, and the updated interval.
+    static func step(stx: inout Double, fx: inout Double, dx: inout Double, sty: inout Double, fy: inout Double,
+                     dy: inout Double, stp: inout Double, fp: Double, dp: Double, brackt: inout Bool,
+                     stpmin: Double, stpmax: Double) {
+        let sgnd = signum(dp) * signum(dx)
+        var stpf: Double
+        if fp > fx {
+            // A higher value: the minimum is bracketed. The cubic step if it is closer to stx
+            // than the quadratic one, else their average.
+            let theta = 3 * (fx - fp) / (stp - stx) + dx + dp
+            let s = max(abs(theta), abs(dx), abs(dp))
+            var gamma = s * ((theta / s) * (theta / s) - (dx / s) * (dp / s)).squareRoot()
+            if stp < stx { gamma = -gamma }
+            let p = (gamma - dx) + theta, q = ((gamma - dx) + gamma) + dp
+            let stpc = stx + (p / q) * (stp - stx)
+            let stpq = stx + ((dx / ((fx - fp) / (stp - stx) + dx)) / 2) * (stp - stx)
+            stpf = abs(stpc - stx) <= abs(stpq - stx) ? stpc : stpc + (stpq - stpc) / 2
+            brackt = true
+        } else if sgnd < 0 {
+            // Derivatives of opposite sign: bracketed. The cubic or secant step, the farther.
+            let theta = 3 * (fx - fp) / (stp - stx) + dx + dp
+            let s = max(abs(theta), abs(dx), abs(dp))
+            var gamma = s * ((theta / s) * (theta / s) - (dx / s) * (dp / s)).squareRoot()
+            if stp > stx { gamma = -gamma }
+            let p = (gamma - dp) + theta, q = ((gamma - dp) + gamma) + dx
+            let stpc = stp + (p / q) * (stx - stp)
+            let stpq = stp + (dp / (dp - dx)) * (stx - stp)
+            stpf = abs(stpc - stp) > abs(stpq - stp) ? stpc : stpq
+            brackt = true
+        } else if abs(dp) < abs(dx) {
+            // Same sign, the derivative's magnitude decreasing.
+            let theta = 3 * (fx - fp) / (stp - stx) + dx + dp
+            let s = max(abs(theta), abs(dx), abs(dp))
+            var gamma = s * max(0, (theta / s) * (theta / s) - (dx / s) * (dp / s)).squareRoot()
+            if stp > stx { gamma = -gamma }
+            let p = (gamma - dp) + theta, q = (gamma + (dx - dp)) + gamma
+            let r = p / q
+            let stpc: Double
+            if r < 0 && gamma != 0 { stpc = stp + r * (stx - stp) } else if stp > stx { stpc = stpmax } else { stpc = stpmin }
+            let stpq = stp + (dp / (dp - dx)) * (stx - stp)
+            if brackt {
+                stpf = abs(stpc - stp) < abs(stpq - stp) ? stpc : stpq
+                stpf = stp > stx ? min(stp + 0.66 * (sty - stp), stpf) : max(stp + 0.66 * (sty - stp), stpf)
+            } else {
+                stpf = abs(stpc - stp) > abs(stpq - stp) ? stpc : stpq
+                stpf = min(max(stpf, stpmin), stpmax)
+            }
+        } else {
+            // Same sign, the derivative's magnitude not decreasing.
+            if brackt {
+                let theta = 3 * (fp - fy) / (sty - stp) + dy + dp
+                let s = max(abs(theta), abs(dy), abs(dp))
+                var gamma = s * ((theta / s) * (theta / s) - (dy / s) * (dp / s)).squareRoot()
+                if stp > sty { gamma = -gamma }
+                let p = (gamma - dp) + theta, q = ((gamma - dp) + gamma) + dy
+                stpf = stp + (p / q) * (sty - stp)
+            } else {
+                stpf = stp > stx ? stpmax : stpmin
+            }
+        }
+        // The new interval.
+        if fp > fx {
+            sty = stp; fy = fp; dy = dp
+        } else {
+            if sgnd < 0 { sty = stx; fy = fx; dy = dx }
+            stx = stp; fx = fp; dx = dp
+        }
+        stp = stpf
+    }
 }
 
-@inline(__always) fileprivate func axpy(_ alpha: Double, _ x: [Double], _ y: inout [Double]) {
-    for i in y.indices { y[i] += alpha * x[i] }
+/// −1, 0 or 1 (numpy's `sign`, as scipy's `dcstep` takes it).
+@inline(__always) private func signum(_ v: Double) -> Double { v > 0 ? 1 : v < 0 ? -1 : 0 }
+
+@inline(__always) private func localDot(_ a: [Double], _ b: [Double]) -> Double {
+    a.withUnsafeBufferPointer { ap in b.withUnsafeBufferPointer { bp in mpl_vec_dot(ap.count, ap.baseAddress, bp.baseAddress) } }
 }
 
-@inline(__always) fileprivate func maxAbs(_ a: [Double]) -> Double { a.reduce(0) { max($0, abs($1)) } }
+@inline(__always) private func localMaxAbs(_ a: [Double]) -> Double {
+    a.withUnsafeBufferPointer { mpl_vec_max_abs($0.count, $0.baseAddress) }
+}

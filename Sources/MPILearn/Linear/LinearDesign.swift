@@ -1,3 +1,4 @@
+import CKernels
 import SwiftMPI
 
 /// One rank's rows as a linear model reads them: the two products every fit and prediction
@@ -15,6 +16,14 @@ protocol LinearDesign {
     func decision(_ w: Matrix<Double>, intercept: [Double], into z: inout Matrix<Double>) throws
     /// G := Rᵀ·X, with R rows × k; G is k × columns.
     func transposeTimes(_ r: Matrix<Double>, into g: inout Matrix<Double>) throws
+    /// Z := X·W (+ 1·bᵀ) into caller-owned storage, with W `columns × k` feature-major (row j
+    /// holds feature j's k weights: the layout of an optimiser's parameter vector) and Z
+    /// `rows × k`, both row-major; `intercept` is k values or nil. Single-threaded.
+    func multiply(featureMajor w: UnsafePointer<Double>, outputs k: Int, intercept: UnsafePointer<Double>?,
+                  into z: UnsafeMutablePointer<Double>)
+    /// G := Xᵀ·R with R `rows × k` and G `columns × k` (overwritten), both row-major.
+    /// Single-threaded, rows in order.
+    func transposeMultiply(_ r: UnsafePointer<Double>, outputs k: Int, into g: UnsafeMutablePointer<Double>)
     /// Σᵢ xᵢ (columns values).
     func columnSums() -> [Double]
     /// (X − 1·μᵀ)ᵀ(X − 1·μᵀ) and (X − 1·μᵀ)ᵀ(y − ȳ): columns × columns and columns values.
@@ -37,6 +46,27 @@ struct DenseDesign: LinearDesign {
 
     func transposeTimes(_ r: Matrix<Double>, into g: inout Matrix<Double>) throws {
         try gemm(r, x, into: &g, transposeA: true)
+    }
+
+    func multiply(featureMajor w: UnsafePointer<Double>, outputs k: Int, intercept: UnsafePointer<Double>?,
+                  into z: UnsafeMutablePointer<Double>) {
+        let n = rows, d = columns
+        for i in 0 ..< n { for c in 0 ..< k { z[i * k + c] = intercept?[c] ?? 0 } }
+        guard n > 0, k > 0, d > 0 else { return }
+        x.storage.withUnsafeBufferPointer { xp in
+            Double.gemm(transA: false, transB: false, m: n, n: k, k: d, alpha: 1, a: xp.baseAddress!, lda: d,
+                        b: w, ldb: k, beta: 1, c: z, ldc: k)
+        }
+    }
+
+    func transposeMultiply(_ r: UnsafePointer<Double>, outputs k: Int, into g: UnsafeMutablePointer<Double>) {
+        let n = rows, d = columns
+        g.update(repeating: 0, count: d * k)
+        guard n > 0, k > 0, d > 0 else { return }
+        x.storage.withUnsafeBufferPointer { xp in
+            Double.gemm(transA: true, transB: false, m: d, n: k, k: n, alpha: 1, a: xp.baseAddress!, lda: d,
+                        b: r, ldb: k, beta: 0, c: g, ldc: k)
+        }
     }
 
     func columnSums() -> [Double] {
@@ -105,7 +135,65 @@ struct SparseDesign: LinearDesign {
         }
     }
 
+    func multiply(featureMajor w: UnsafePointer<Double>, outputs k: Int, intercept: UnsafePointer<Double>?,
+                  into z: UnsafeMutablePointer<Double>) {
+        x.indptr.withUnsafeBufferPointer { ip in
+            x.indices.withUnsafeBufferPointer { ix in
+                x.data.withUnsafeBufferPointer { dp in
+                    if k == 1 {
+                        mpl_csr_matvec_f64(ip.baseAddress!, ix.baseAddress, dp.baseAddress, 0, rows, w, intercept?[0] ?? 0, z)
+                    } else {
+                        mpl_csr_matmat_f64(ip.baseAddress!, ix.baseAddress, dp.baseAddress, 0, rows, w, k, intercept, z)
+                    }
+                }
+            }
+        }
+    }
+
+    func transposeMultiply(_ r: UnsafePointer<Double>, outputs k: Int, into g: UnsafeMutablePointer<Double>) {
+        g.update(repeating: 0, count: columns * k)
+        x.indptr.withUnsafeBufferPointer { ip in
+            x.indices.withUnsafeBufferPointer { ix in
+                x.data.withUnsafeBufferPointer { dp in
+                    if k == 1 {
+                        mpl_csr_tmatvec_f64(ip.baseAddress!, ix.baseAddress, dp.baseAddress, 0, rows, r, g)
+                    } else {
+                        mpl_csr_tmatmat_f64(ip.baseAddress!, ix.baseAddress, dp.baseAddress, 0, rows, r, k, g)
+                    }
+                }
+            }
+        }
+    }
+
     func columnSums() -> [Double] { x.transposeMultiply([Double](repeating: 1, count: rows)) }
+
+    /// Collective. This design restricted to the columns in which some rank stores an entry,
+    /// renumbered from the most stored entries to the fewest (ties in column order), with
+    /// those columns' original indices; nil when there is nothing to drop or reorder.
+    ///
+    /// A column no rank stores anything in is zero in every row: a penalised or gradient-based
+    /// fit leaves its coefficient at 0, so an optimiser can skip it — for hashed text most of
+    /// the 2¹⁸ or 2²⁰ columns. Ordering by frequency puts the coefficients most rows read
+    /// side by side, so the gathers and scatters of a pass over the rows mostly hit cache
+    /// (word frequencies are Zipf-distributed). The counts are global, so the kept columns
+    /// and their order are the same on every rank and for every rank count.
+    func compacted(comm: any Communicator) throws -> (design: SparseDesign, columns: [Int32])? {
+        var counts = [Int64](repeating: 0, count: columns)
+        x.indices.withUnsafeBufferPointer { ix in
+            counts.withUnsafeMutableBufferPointer { cp in for j in ix { cp[Int(j)] += 1 } }
+        }
+        try comm.allreduce(&counts, op: .sum)
+        let stored: [Int] = (0 ..< columns).filter { counts[$0] > 0 }
+        let byFrequency = stored.sorted { (a: Int, b: Int) -> Bool in
+            counts[a] != counts[b] ? counts[a] > counts[b] : a < b
+        }
+        let kept: [Int32] = byFrequency.map { Int32($0) }
+        var renumber = [Int32](repeating: -1, count: columns)
+        for (k, j) in kept.enumerated() { renumber[Int(j)] = Int32(k) }
+        if kept.count == columns && byFrequency == Array(0 ..< columns) { return nil }
+        let indices = x.indices.map { renumber[Int($0)] }
+        return (SparseDesign(x: CSRMatrix(rows: x.rows, columns: kept.count, indptr: x.indptr, indices: indices, data: x.data)), kept)
+    }
 
     func centredGram(means: [Double], y: [Double], yMean: Double) throws -> (gram: Matrix<Double>, xty: [Double]) {
         throw MPILearnError.invalidParameter(name: "features", value: "a sparse \(x.rows) × \(x.columns) matrix",

@@ -1,3 +1,4 @@
+import CKernels
 import Foundation
 import SwiftMPI
 
@@ -12,11 +13,14 @@ import SwiftMPI
 /// where sᵢ is row i's class weight (1, or n / (n_classes · n_class) for `balanced`) and S =
 /// Σᵢ sᵢ: the same optimum as C·Σᵢ sᵢ·lossᵢ + ½‖coef‖². The intercept is not penalised.
 ///
-/// Each evaluation of the objective is one pass over the rank's rows (logits with GEMM, loss
-/// and residuals, the gradient with a second GEMM) and one allreduce of the loss and the
-/// gradient; L-BFGS (``LBFGS``) then runs identically on every rank, so the iterates, the
-/// iteration count and the model are the same on every rank, and across rank counts up to
-/// the order of floating-point summation.
+/// Each evaluation of the objective is one pass over the rank's rows and one allreduce of the
+/// loss and the gradient. Sparse rows go through one C kernel that computes a row's logit,
+/// loss, residual and gradient contribution while its entries are in cache, over only the
+/// columns some row stores an entry in (the others keep coefficient 0: most of a hashed text
+/// matrix's); dense rows through two GEMMs. L-BFGS (``LBFGS``, run as scipy's L-BFGS-B, so
+/// the fit follows scikit-learn's iterates) then runs identically on every rank, so the
+/// iterates, the iteration count and the model are the same on every rank, and across rank
+/// counts up to the order of floating-point summation.
 public struct LogisticRegression: Estimator, Equatable {
     /// `l2` or nil (scikit-learn's `None`: no penalty).
     public var penalty: String?
@@ -79,7 +83,7 @@ public struct LogisticRegression: Estimator, Equatable {
     public func fit(_ data: Dataset<Double>, comm: any Communicator) throws -> LogisticRegressionModel {
         try validate()
         let learner = "logistic regression"
-        let design = try linearDesign(data, learner: learner)
+        var design = try linearDesign(data, learner: learner)
         let y = try linearTarget(data, learner: learner)
         // Classes: the sorted union of every rank's labels, as scikit-learn's `classes_`.
         let classValues = Array(Set(try comm.allgatherv(Array(Set(y)).sorted()).values)).sorted()
@@ -96,22 +100,36 @@ public struct LogisticRegression: Estimator, Equatable {
         var classWeights = [Double](repeating: 1, count: k)
         if classWeight == "balanced" { for c in 0 ..< k { classWeights[c] = total / (Double(k) * counts[c]) } }
         let weightSum = zip(counts, classWeights).reduce(0) { $0 + $1.0 * $1.1 }
+        // Sparse rows (hashed text): optimise over the columns some row stores an entry in.
+        let columns = design.columns
+        var kept: [Int32]? = nil
+        if let sparse = design as? SparseDesign, let compact = try sparse.compacted(comm: comm) {
+            design = compact.design
+            kept = compact.columns
+        }
         let objective = LogisticObjective(design: design, codes: codes, classWeights: classWeights, weightSum: weightSum,
                                           targets: k == 2 ? 1 : k, fitIntercept: fitIntercept,
                                           l2: penalised ? 1 / (C * weightSum) : 0, comm: comm)
-        let solver = LBFGS(maxIter: maxIter, gtol: tol, ftol: 64 * Double.ulpOfOne)
-        let result = try solver.minimize([Double](repeating: 0, count: objective.parameterCount)) { try objective.evaluate($0) }
-        let coef = objective.coefficients(result.x)
+        // L-BFGS runs on this rank's block of the parameters (see ``LBFGS``).
+        let mine = Partition.block(count: objective.parameterCount, parts: comm.size, index: comm.rank)
+        var solver = LBFGS(maxIter: maxIter, gtol: tol, ftol: 64 * Double.ulpOfOne)
+        if comm.size > 1 { solver.reduce = { values, op in try comm.allreduce(&values, op: op) } }
+        let result = try solver.minimize([Double](repeating: 0, count: mine.count)) { x, g in try objective.evaluate(block: x, mine, &g) }
+        let theta = comm.size > 1 ? try comm.allgatherv(result.x).values : result.x
+        let coef = objective.coefficients(theta, kept: kept, columns: columns)
         var schema = data.schema
         schema.classes = classValues.map { data.labelName($0) }
         return LogisticRegressionModel(configuration: self, coefficients: coef, schema: schema, nIter: result.nIter,
-                                       objective: result.f, warning: result.warning)
+                                       objective: result.f, evaluations: objective.evaluations, warning: result.warning)
     }
 }
 
 /// The scaled objective and its gradient over the ranks' rows: one fused pass and one
-/// allreduce per evaluation.
-struct LogisticObjective {
+/// allreduce per evaluation, into buffers allocated once per fit.
+///
+/// The parameters are the coefficients feature-major (feature j's `targets` weights
+/// together, the layout the products take without a transpose), then the intercepts.
+final class LogisticObjective {
     let design: any LinearDesign
     let codes: [Int32]
     let classWeights: [Double]
@@ -121,40 +139,161 @@ struct LogisticObjective {
     let fitIntercept: Bool
     let l2: Double
     let comm: any Communicator
+    /// Dense rows: logits, then the weighted residuals, rows × targets.
+    private var z: [Double]
+    /// What the ranks sum: the loss, the coefficient gradient, the intercept gradient.
+    private var buffer: [Double]
+    /// Evaluations so far.
+    private(set) var evaluations = 0
+    /// The whole gradient, of which a rank hands its block to the optimiser.
+    private var fullGradient: [Double] = []
+    /// Sparse rows: no row stores a column twice (the kernel's faster gradient scatter).
+    private let distinctColumns: Bool
+
+    init(design: any LinearDesign, codes: [Int32], classWeights: [Double], weightSum: Double, targets: Int,
+         fitIntercept: Bool, l2: Double, comm: any Communicator) {
+        self.design = design
+        self.codes = codes
+        self.classWeights = classWeights
+        self.weightSum = weightSum
+        self.targets = targets
+        self.fitIntercept = fitIntercept
+        self.l2 = l2
+        self.comm = comm
+        z = design is SparseDesign ? [] : [Double](repeating: 0, count: design.rows * targets)
+        distinctColumns = (design as? SparseDesign)?.x.hasDistinctColumnsInRows() ?? false
+        buffer = [Double](repeating: 0, count: 1 + targets * design.columns + (fitIntercept ? targets : 0))
+    }
 
     var parameterCount: Int { targets * design.columns + (fitIntercept ? targets : 0) }
 
-    /// The parameters as coefficients (rows × features) and intercepts.
-    func coefficients(_ theta: [Double]) -> LinearCoefficients {
-        let d = design.columns
-        let w = Matrix(rows: targets, columns: d, storage: Array(theta[0 ..< targets * d]))
-        let b = fitIntercept ? Array(theta[targets * d ..< targets * d + targets]) : [Double](repeating: 0, count: targets)
+    /// The parameters as coefficients (rows × `columns` features) and intercepts, where the
+    /// design's column j is feature `kept[j]` (nil: the identity) and every other feature's
+    /// coefficient is 0.
+    func coefficients(_ theta: [Double], kept: [Int32]?, columns: Int) -> LinearCoefficients {
+        let d = design.columns, t = targets
+        var w = Matrix<Double>(rows: t, columns: columns)
+        for j in 0 ..< d {
+            let feature = kept.map { Int($0[j]) } ?? j
+            for c in 0 ..< t { w.storage[c * columns + feature] = theta[j * t + c] }
+        }
+        let b = fitIntercept ? Array(theta[t * d ..< t * d + t]) : [Double](repeating: 0, count: t)
         return LinearCoefficients(coef: w, intercept: b)
     }
 
-    /// Collective. The objective and its gradient at `theta`, identical on every rank.
-    func evaluate(_ theta: [Double]) throws -> (Double, [Double]) {
+    /// Collective. The objective at the parameters whose block `range` this rank holds
+    /// (`values`), and that block of its gradient written into `grad`.
+    func evaluate(block values: [Double], _ range: Range<Int>, _ grad: inout [Double]) throws -> Double {
+        let theta = comm.size > 1 ? try comm.allgatherv(values).values : values
+        if fullGradient.count != parameterCount { fullGradient = [Double](repeating: 0, count: parameterCount) }
+        let f = try evaluate(theta, &fullGradient)
+        grad.withUnsafeMutableBufferPointer { gp in
+            fullGradient.withUnsafeBufferPointer { fp in
+                for j in 0 ..< gp.count { gp[j] = fp[range.lowerBound + j] }
+            }
+        }
+        return f
+    }
+
+    /// Collective. The objective at `theta`, its gradient written into `grad`; identical on
+    /// every rank.
+    func evaluate(_ theta: [Double], _ grad: inout [Double]) throws -> Double {
+        evaluations += 1
+        let d = design.columns, t = targets
+        if let sparse = design as? SparseDesign {
+            sparsePass(sparse.x, theta)
+        } else {
+            densePasses(theta)
+        }
+        try comm.allreduce(&buffer, op: .sum)
+        var f = buffer[0]
+        let penalised = t * d
+        buffer.withUnsafeBufferPointer { bp in
+            theta.withUnsafeBufferPointer { tp in
+                grad.withUnsafeMutableBufferPointer { gp in
+                    var sq = 0.0
+                    for j in 0 ..< gp.count { gp[j] = bp[1 + j] }
+                    if l2 > 0 {
+                        for j in 0 ..< penalised {
+                            sq += tp[j] * tp[j]
+                            gp[j] += l2 * tp[j]
+                        }
+                    }
+                    f += 0.5 * l2 * sq
+                }
+            }
+        }
+        return f
+    }
+
+    /// Sparse rows: the loss and the gradient in one pass over the stored entries
+    /// (`CKernels/logistic.c`), into `buffer`.
+    private func sparsePass(_ x: CSRMatrix<Double>, _ theta: [Double]) {
+        let d = design.columns, t = targets, scale = 1 / weightSum
+        let theta = theta.isEmpty ? [0] : theta   // no parameters at all: the kernels read none
+        buffer.withUnsafeMutableBufferPointer { bp in
+            let out = bp.baseAddress!
+            out.update(repeating: 0, count: bp.count)
+            theta.withUnsafeBufferPointer { tp in
+                codes.withUnsafeBufferPointer { cp in
+                    classWeights.withUnsafeBufferPointer { wp in
+                        x.indptr.withUnsafeBufferPointer { ip in
+                            x.indices.withUnsafeBufferPointer { ix in
+                                x.data.withUnsafeBufferPointer { dp in
+                                    let w = tp.baseAddress!, g = out + 1
+                                    let gb: UnsafeMutablePointer<Double>? = fitIntercept ? g + t * d : nil
+                                    let loss: Double
+                                    if t == 1 {
+                                        loss = mpl_logistic_csr_binary_f64(ip.baseAddress!, ix.baseAddress, dp.baseAddress, 0, x.rows, w,
+                                                                           fitIntercept ? w[d] : 0, cp.baseAddress, wp.baseAddress,
+                                                                           scale, distinctColumns ? 1 : 0, g, gb)
+                                    } else {
+                                        var scratch = [Double](repeating: 0, count: t)
+                                        loss = scratch.withUnsafeMutableBufferPointer { sp in
+                                            mpl_logistic_csr_multinomial_f64(ip.baseAddress!, ix.baseAddress, dp.baseAddress, 0, x.rows, w,
+                                                                             fitIntercept ? w + t * d : nil, t, cp.baseAddress, wp.baseAddress,
+                                                                             scale, g, gb, sp.baseAddress!)
+                                        }
+                                    }
+                                    out[0] = loss * scale
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    /// Dense rows: the logits with one GEMM, the loss and residuals, the gradient with a
+    /// second GEMM, into `buffer`.
+    private func densePasses(_ theta: [Double]) {
         let n = design.rows, d = design.columns, t = targets
-        let c = coefficients(theta)
-        var z = Matrix<Double>(rows: n, columns: t)
-        try design.decision(c.coef, intercept: c.intercept, into: &z)
-        // Loss, and the residuals (p − y)·sᵢ/S overwrite the logits.
-        var loss = 0.0
         let scale = 1 / weightSum
-        z.storage.withUnsafeMutableBufferPointer { zp in
+        var loss = 0.0
+        z.withUnsafeMutableBufferPointer { zp in
+            guard let zb = zp.baseAddress else { return }
+            theta.withUnsafeBufferPointer { tp in
+                if let w = tp.baseAddress, d > 0 {
+                    design.multiply(featureMajor: w, outputs: t, intercept: fitIntercept ? w + t * d : nil, into: zb)
+                } else {
+                    for i in 0 ..< n * t { zb[i] = fitIntercept ? tp[t * d + i % t] : 0 }
+                }
+            }
+            // The loss, and the residuals (p − y)·sᵢ/S overwrite the logits.
             codes.withUnsafeBufferPointer { cp in
                 classWeights.withUnsafeBufferPointer { wp in
                     if t == 1 {
                         for i in 0 ..< n {
-                            let v = zp[i], yi: Double = cp[i] == 1 ? 1 : 0, s = wp[Int(cp[i])]
+                            let v = zb[i], yi: Double = cp[i] == 1 ? 1 : 0, s = wp[Int(cp[i])]
                             // log(1 + e^v) − y·v, stably.
                             loss += s * (max(v, 0) + log1p(exp(-abs(v))) - yi * v)
                             let p = v >= 0 ? 1 / (1 + exp(-v)) : exp(v) / (1 + exp(v))
-                            zp[i] = s * scale * (p - yi)
+                            zb[i] = s * scale * (p - yi)
                         }
                     } else {
                         for i in 0 ..< n {
-                            let row = zp.baseAddress! + i * t
+                            let row = zb + i * t
                             var m = -Double.infinity
                             for j in 0 ..< t { m = max(m, row[j]) }
                             var sum = 0.0
@@ -167,24 +306,23 @@ struct LogisticObjective {
                 }
             }
         }
-        var g = Matrix<Double>(rows: t, columns: d)
-        try design.transposeTimes(z, into: &g)
-        var buffer = [loss * scale] + g.storage
-        if fitIntercept {
-            var gb = [Double](repeating: 0, count: t)
-            for i in 0 ..< n { for j in 0 ..< t { gb[j] += z.storage[i * t + j] } }
-            buffer += gb
-        }
-        try comm.allreduce(&buffer, op: .sum)
-        var f = buffer[0]
-        var grad = Array(buffer[1...])
-        if l2 > 0 {
-            for j in 0 ..< t * d {
-                f += 0.5 * l2 * theta[j] * theta[j]
-                grad[j] += l2 * theta[j]
+        buffer.withUnsafeMutableBufferPointer { bp in
+            z.withUnsafeBufferPointer { zp in
+                bp[0] = loss * scale
+                if d > 0, let r = zp.baseAddress {
+                    design.transposeMultiply(r, outputs: t, into: bp.baseAddress! + 1)
+                } else {
+                    (bp.baseAddress! + 1).update(repeating: 0, count: t * d)
+                }
+                if fitIntercept {
+                    for j in 0 ..< t {
+                        var s = 0.0
+                        for i in 0 ..< n { s += zp[i * t + j] }
+                        bp[1 + t * d + j] = s
+                    }
+                }
             }
         }
-        return (f, grad)
     }
 }
 
@@ -201,6 +339,9 @@ public struct LogisticRegressionModel: ClassifierModel, Equatable {
     public var nIter: Int
     /// The scaled objective at the solution (not saved: NaN for a loaded model).
     public var objective: Double = .nan
+    /// Objective evaluations (one pass over the rows and one allreduce each) the fit made,
+    /// line searches included (not saved: 0 for a loaded model).
+    public var evaluations = 0
     /// Set when the fit stopped before converging (max_iter reached); print it on rank 0.
     public var warning: String?
 
