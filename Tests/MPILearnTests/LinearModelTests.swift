@@ -353,6 +353,43 @@ final class SparseLinearModelTests: XCTestCase {
         XCTAssertEqual(try LinearRegressionModel.load(from: path), l1)
     }
 
+    /// Through real `mpirun` (`mpilearn-selftest sparse-linear`: each rank reads its block of
+    /// rows of the .npz): Ridge (auto: Cholesky on the narrow matrix, conjugate gradient on the
+    /// wide one; and sparse_cg) and LinearRegression (SVD on the narrow matrix, LSQR on the wide
+    /// one) give the in-process one-rank coefficients at 1 to 4 ranks, to 1e-10, with the same
+    /// iteration counts.
+    func testSameCoefficientsAtOneToFourRanksUnderMPIRun() throws {
+        let dir = try MPIRun.temporaryDirectory("sparse-linear-mpi")
+        defer { try? FileManager.default.removeItem(at: dir) }
+        struct Fit: Codable { var coef: [Double]; var nIter: Int? }
+        let solo = LocalCommunicator.solo()
+        for name in ["narrow", "wide"] {
+            let t = Self.fixture.data[name]!
+            try NPZ.writeCSR(t.matrix, to: dir.appendingPathComponent("x.npz").path)
+            try JSONEncoder().encode(t.y).write(to: dir.appendingPathComponent("y.json"))
+            let whole = Dataset(features: .sparse(t.matrix), target: t.y)
+            let ridge = try Ridge(alpha: 1).fit(whole, comm: solo), cg = try Ridge(alpha: 1, tol: 1e-10, solver: "sparse_cg").fit(whole, comm: solo)
+            let ols = try LinearRegression().fit(whole, comm: solo)
+            let expected = ["ridge": Fit(coef: ridge.coef + [ridge.intercept], nIter: ridge.nIter),
+                            "ridge-sparse_cg": Fit(coef: cg.coef + [cg.intercept], nIter: cg.nIter),
+                            "linear-regression": Fit(coef: ols.coef + [ols.intercept], nIter: ols.nIter)]
+            XCTAssertEqual(expected["ridge"]!.nIter == nil, name == "narrow")
+            XCTAssertEqual(expected["linear-regression"]!.nIter == nil, name == "narrow")
+            for np in 1 ... 4 {
+                let out = try MPIRun.mpirun(np: np, "mpilearn-selftest", ["sparse-linear", dir.path], timeout: 120)
+                XCTAssertEqual(out.status, 0, "\(out)")
+                let prefix = "selftest sparse-linear: "
+                guard let line = out.stdout.split(separator: "\n").first(where: { $0.hasPrefix(prefix) }) else { return XCTFail("\(name) np=\(np): \(out)") }
+                let got = try JSONDecoder().decode([String: Fit].self, from: Data(line.dropFirst(prefix.count).utf8))
+                for (estimator, want) in expected {
+                    let fit = try XCTUnwrap(got[estimator], estimator)
+                    XCTAssertEqual(fit.nIter, want.nIter, "\(name) \(estimator) np=\(np)")
+                    XCTAssertLessThan(Self.difference(fit.coef, want.coef), 1e-10, "\(name) \(estimator) np=\(np)")
+                }
+            }
+        }
+    }
+
     /// A ridge classifier with three classes: one ±1 target per class, solved by one
     /// Cholesky factorisation (narrow) or one CG solve per class (wide), equal to three Ridge
     /// fits; predictions are the largest decision value.
