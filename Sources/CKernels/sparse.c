@@ -66,3 +66,32 @@ void mpl_csr_scale_rows_##S(const int64_t *indptr, T *data, ptrdiff_t row0, ptrd
 
 MPL_CSR_KERNELS(double, f64)
 MPL_CSR_KERNELS(float, f32)
+
+/* X^T X of rows [row0, row1), added into the upper triangle of g (columns x columns,
+ * row-major): every pair of a row's stored entries p <= q adds data[p] * data[q] to
+ * g[min(j, k), max(j, k)] for their columns j and k, twice when p < q share a column (a row
+ * with duplicate columns then counts as its summed entries would). The lower triangle is not
+ * touched. The work is the sum of the squared stored counts of the rows, never
+ * rows x columns^2: a sparse kernel, not a dense product. */
+#define MPL_CSR_GRAM(T, S)                                                                           \
+void mpl_csr_gram_upper_##S(const int64_t *indptr, const int32_t *indices, const T *data,           \
+                            ptrdiff_t row0, ptrdiff_t row1, ptrdiff_t columns, T *g) {              \
+    for (ptrdiff_t i = row0; i < row1; i++) {                                                       \
+        const int64_t end = indptr[i + 1];                                                          \
+        for (int64_t p = indptr[i]; p < end; p++) {                                                 \
+            const ptrdiff_t j = indices[p];                                                         \
+            const T v = data[p];                                                                    \
+            g[j * columns + j] += v * v;                                                            \
+            for (int64_t q = p + 1; q < end; q++) {                                                 \
+                const ptrdiff_t k = indices[q];                                                     \
+                const T product = v * data[q];                                                      \
+                if (j < k) g[j * columns + k] += product;                                           \
+                else if (k < j) g[k * columns + j] += product;                                      \
+                else g[j * columns + j] += product + product;                                       \
+            }                                                                                       \
+        }                                                                                           \
+    }                                                                                               \
+}
+
+MPL_CSR_GRAM(double, f64)
+MPL_CSR_GRAM(float, f32)

@@ -19,6 +19,7 @@ extension Scoring: ExpressibleByArgument {}
 
 extension ForestWorkflow.PredictionStrategy: ExpressibleByArgument {}
 extension TextTraining: ExpressibleByArgument {}
+extension TextEstimator: ExpressibleByArgument {}
 extension TextDecodeError: ExpressibleByArgument {}
 
 /// `kmeans fit --init`: a named initialisation, or a CSV file of initial centres (read when

@@ -18,8 +18,9 @@ struct LinearParameterOptions: ParsableArguments {
     @Option(help: "linear-regression, ridge, logistic-regression, sgd-classifier or sgd-regressor.") var estimator: String
     @Option(name: .customLong("C"), help: "Inverse L2 strength (logistic-regression; default 1).") var c: Double?
     @Option(help: "L2 strength (ridge; default 1).") var alpha: Double?
-    @Option(help: "L-BFGS iterations at most (logistic-regression; default 100).") var maxIter: Int?
-    @Option(help: "Stop when the largest gradient component is at most this (logistic-regression; default 1e-4).") var tol: Double?
+    @Option(help: "Iterations at most (logistic-regression: L-BFGS, default 100; ridge: sparse_cg, default 10 × features).") var maxIter: Int?
+    @Option(help: "Tolerance (logistic-regression: largest gradient component, default 1e-4; ridge: sparse_cg's relative residual, default 1e-4; linear-regression: singular-value cut-off relative to the largest, default 1e-6).") var tol: Double?
+    @Option(help: "Ridge's solver: auto (default), cholesky or sparse_cg.") var solver: String?
     @Flag(inversion: .prefixedNo, help: "Fit an unpenalised intercept (default: yes).") var fitIntercept: Bool?
     @Option(help: "l2 or none (logistic-regression; default l2).") var penalty: String?
     @Option(help: "balanced or none (logistic-regression, sgd-classifier; default none).") var classWeight: String?
@@ -56,6 +57,7 @@ struct LinearParameterOptions: ParsableArguments {
         if let nIterNoChange { p["n_iter_no_change"] = .int(nIterNoChange) }
         if let randomState { p["random_state"] = .int(randomState) }
         if let training { p["training"] = .string(training) }
+        if let solver { p["solver"] = .string(solver) }
         return p
     }
 }

@@ -8,7 +8,7 @@ struct TextCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "text",
         abstract: "Text classification: each rank reads its byte range of the corpus, hashes it (scikit-learn's HashingVectorizer), and the ranks train one linear model.",
-        discussion: "See docs/text.md. --training exact (LogisticRegression, L-BFGS over allreduced gradients), chained (SGDClassifier, the model passed rank to rank) or averaged (per-rank SGD models averaged: an approximation).",
+        discussion: "See docs/text.md. --estimator logistic (LogisticRegression, L-BFGS over allreduced gradients; --training exact), ridge (RidgeClassifier: Ridge on ±1 targets, conjugate gradient over allreduced products; --training exact) or sgd-classifier (--training chained: the model passed rank to rank, or averaged: per-rank SGD models averaged, an approximation).",
         subcommands: [TextRun.self, TextFit.self, TextPredict.self, TextVectorize.self])
 }
 
@@ -56,13 +56,16 @@ struct VectorizerOptions: ParsableArguments {
 
 /// The classifier and how the ranks train it.
 struct TextTrainingOptions: ParsableArguments {
-    @Option(help: "exact (LogisticRegression), chained or averaged (SGDClassifier).") var training: TextTraining = .exact
+    @Option(help: "logistic (default with --training exact), ridge (RidgeClassifier) or sgd-classifier (default with --training chained or averaged).")
+    var estimator: TextEstimator?
+    @Option(help: "exact (logistic, ridge; the default), chained or averaged (sgd-classifier; default chained).") var training: TextTraining?
     @Option(help: "Documents whose label is this are class 1, the rest class 0 (default: every label its own class).") var positiveClass: String?
     @Option(name: .customLong("C"), help: "LogisticRegression's inverse L2 strength (exact).") var c: Double?
-    @Option(help: "Iterations (exact) or epochs (chained, averaged) at most.") var maxIter: Int?
+    @Option(help: "Iterations (logistic: L-BFGS; ridge: conjugate gradient) or epochs (sgd-classifier) at most.") var maxIter: Int?
     @Option(help: "Stopping tolerance.") var tol: Double?
     @Option(help: "SGD's loss (chained, averaged; default log_loss).") var loss: String?
-    @Option(help: "SGD's penalty strength.") var alpha: Double?
+    @Option(help: "Penalty strength (sgd-classifier: default 1e-4; ridge: default 1).") var alpha: Double?
+    @Option(help: "Ridge's solver: auto (sparse_cg past 4096 features, cholesky otherwise), cholesky or sparse_cg.") var solver: String?
     @Option(help: "SGD's penalty: l2, l1, elasticnet or none.") var penalty: String?
     @Option(help: "SGD: shuffle each rank's rows every epoch (true or false).") var shuffle: Bool?
     @Option(help: "balanced or none.") var classWeight: String?
@@ -79,6 +82,7 @@ struct TextTrainingOptions: ParsableArguments {
         if let shuffle { p["shuffle"] = .bool(shuffle) }
         if let classWeight { p["class_weight"] = ParameterValue(parsing: classWeight) }
         if let randomState { p["random_state"] = .int(randomState) }
+        if let solver { p["solver"] = .string(solver) }
         return p
     }
 
@@ -86,7 +90,8 @@ struct TextTrainingOptions: ParsableArguments {
         var o = TextWorkflow.Options(train: train)
         o.vectorizer = try vectorizer.vectorizer()
         o.threads = vectorizer.threads
-        o.training = training
+        o.estimator = estimator
+        o.training = training ?? estimator?.defaultTraining ?? .exact
         o.positiveClass = positiveClass
         o.parameters = parameters
         return o

@@ -137,12 +137,14 @@ final class ConformanceTests: XCTestCase {
     /// Linear models refuse NaN features (as scikit-learn's); the fits agree across rank
     /// counts up to summation order (1e-9; L-BFGS included, whose iterates drift by rounding).
     func testLinearRegressionConforms() {
-        EstimatorConformance.check(Self.linearRegression, data: Self.regression, invalid: [], nanFeatures: .dataError,
+        EstimatorConformance.check(Self.linearRegression, data: Self.regression, invalid: [(["tol": -1.0], "tol")], nanFeatures: .dataError,
                                    modelDistance: { Self.coefficientDistance($0.coefficients, $1.coefficients) })
     }
 
     func testRidgeConforms() {
-        EstimatorConformance.check(Self.ridge, data: Self.regression, invalid: [(["alpha": -1.0], "alpha")], nanFeatures: .dataError,
+        EstimatorConformance.check(Self.ridge, data: Self.regression,
+                                   invalid: [(["alpha": -1.0], "alpha"), (["tol": -1.0], "tol"), (["max_iter": 0], "max_iter"), (["solver": "svd"], "solver")],
+                                   nanFeatures: .dataError,
                                    modelDistance: { Self.coefficientDistance($0.coefficients, $1.coefficients) })
     }
 

@@ -43,8 +43,9 @@ final class LinearCLITests: XCTestCase {
     }
 
     func testRidgeAndLinearRegressionScoreR2() throws {
-        for (estimator, extra) in [("ridge", ["--alpha", "2", "--no-fit-intercept"]), ("linear-regression", [])] {
-            let model = path("\(estimator).model")
+        for (estimator, extra) in [("ridge", ["--alpha", "2", "--no-fit-intercept"]), ("linear-regression", []),
+                                   ("ridge", ["--solver", "sparse_cg", "--tol", "1e-10", "--max-iter", "50"])] {
+            let model = path("\(estimator)\(extra.count).model")
             let fit = try run(2, ["fit", "--estimator", estimator, "--train", "regression:2000,5", "--model", model] + extra)
             XCTAssertEqual(fit.status, 0, "\(fit)")
             let score = try run(2, ["score", "--model", model, "--test", "regression:500,5"])
@@ -85,6 +86,9 @@ final class LinearCLITests: XCTestCase {
         let bad = try run(1, ["fit", "--estimator", "lasso", "--train", "classification:100,3", "--model", path("y.model")])
         XCTAssertNotEqual(bad.status, 0, "\(bad)")
         XCTAssertTrue((bad.stdout + bad.stderr).contains("--estimator"), "\(bad)")
+        let solver = try run(2, ["fit", "--estimator", "ridge", "--train", "regression:100,3", "--solver", "svd", "--model", path("z.model")])
+        XCTAssertEqual(solver.status, 64, "\(solver)")
+        XCTAssertTrue(solver.stderr.contains("solver") && solver.stderr.contains("'svd'") && solver.stderr.contains("sparse_cg"), "\(solver)")
     }
 
     /// SGD through `linear`: chained training gives the same model on 1 and 3 ranks (the same

@@ -4,8 +4,8 @@ import SwiftMPI
 import TestSupport
 import XCTest
 
-/// CSR matrices: the kernels against dense BLAS on random matrices (empty rows, explicit
-/// zeros, Float), `Xᵀ·r` the same bits at every thread count, conversions, scipy `.npz`
+/// CSR matrices: the kernels (products, row norms, XᵀX) against dense BLAS on random
+/// matrices (empty rows, explicit zeros, Float), `Xᵀ·r` the same bits at every thread count, conversions, scipy `.npz`
 /// files (round trips, corrupt files, scipy itself when it is installed) and the sparse case
 /// of ``Dataset``.
 final class SparseTests: XCTestCase {
@@ -113,6 +113,28 @@ final class SparseTests: XCTestCase {
                 XCTAssertEqual(Double(n1), before ? 1 : 0, accuracy: Double(tolerance) * 10, "l1 row \(i) \(what)")
             }
         }
+    }
+
+    /// `XᵀX` by the sparse outer-product kernel against BLAS on the dense copy: random
+    /// matrices (empty rows, explicit zeros, unsorted columns), duplicate columns within a
+    /// row (counted as their sum, as scipy's `toarray` does), Float, and the symmetric result.
+    func testGramMatchesBLAS() {
+        for (rows, columns, density) in [(0, 4, 0.3), (1, 1, 1.0), (57, 13, 0.3), (700, 40, 0.05), (300, 120, 0.1)] {
+            let x = Self.random(Double.self, rows: rows, columns: columns, density: density, seed: UInt64(rows * 17 + columns))
+            let dense = x.toDense()
+            let g = x.gram()
+            XCTAssertEqual(g.rows, columns)
+            XCTAssertEqual(g.columns, columns)
+            assertClose(g.storage, Self.gemm(dense, dense, transA: true).storage, tolerance: 1e-12, "XᵀX \(rows)×\(columns)")
+            XCTAssertEqual(g, g.transposed, "XᵀX \(rows)×\(columns) is symmetric")
+            let f = Self.random(Float.self, rows: rows, columns: columns, density: density, seed: UInt64(rows * 17 + columns))
+            let fd = f.toDense()
+            assertClose(f.gram().storage, Self.gemm(fd, fd, transA: true).storage, tolerance: 1e-4, "Float XᵀX \(rows)×\(columns)")
+        }
+        // Row 0 holds column 1 twice (1 + 2 = 3) and column 0; row 1 column 2 three times.
+        let dup = CSRMatrix<Double>(rows: 2, columns: 3, indptr: [0, 3, 6], indices: [1, 0, 1, 2, 2, 2], data: [1, 4, 2, 1, -1, 5])
+        XCTAssertEqual(dup.gram().storage, Self.gemm(dup.toDense(), dup.toDense(), transA: true).storage)
+        XCTAssertEqual(dup.gram().storage, [16, 12, 0, 12, 9, 0, 0, 0, 25])
     }
 
     func testKernelsMatchBLASInDouble() { checkKernels(Double.self, tolerance: 1e-12) }

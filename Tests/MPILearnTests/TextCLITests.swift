@@ -5,8 +5,8 @@ import TestSupport
 import XCTest
 
 /// `mpilearn text` under real mpirun: the same results at 1-3 ranks for exact and chained
-/// training, fit then predict on another rank count, vectorize to .npz equal to the
-/// in-process matrix, and bad input ending every rank.
+/// training and at 1-4 for the ridge classifier, fit then predict on another rank count,
+/// vectorize to .npz equal to the in-process matrix, and bad input ending every rank.
 final class TextCLITests: XCTestCase {
     var dir: URL!
 
@@ -84,6 +84,83 @@ final class TextCLITests: XCTestCase {
         let back = try NPZ.readCSR(path("x.npz"), as: Double.self)
         let expected = try HashingVectorizer(nFeatures: 4096).transform(Self.corpus(300, seed: 1).map(\.text))
         XCTAssertEqual(back, expected)
+    }
+
+    /// `--estimator ridge` (RidgeClassifier): hashed past 4096 columns it is conjugate gradient
+    /// with one allreduce per iteration, and the model is the same at 1 to 4 ranks (the same
+    /// iterations; coefficients to 1e-10) and equals the in-process fit on the same hashed
+    /// rows; fitted on 2 ranks it predicts the same file on 1 and 3. Three classes on 4096
+    /// columns go through the Gram matrix (one Cholesky factorisation for the three ±1
+    /// targets). A text LogisticRegression model file (--training exact) loads for predict.
+    func testRidgeClassifierIsTheSameAtOneToFourRanks() throws {
+        let docs = Self.corpus(300, seed: 1)
+        let train = try writeJSONL("train.jsonl", docs), test = try writeJSONL("test.jsonl", Self.corpus(90, seed: 2))
+        let common = ["--text-field", "description", "--label-field", "section", "--positive-class", "libs", "--n-features", "16384", "--alternate-sign", "false"]
+        var models: [TextClassifierModel] = [], lines: [String] = []
+        for np in 1 ... 4 {
+            let out = try run(np, ["run", "--train", train, "--test", test, "--estimator", "ridge", "--alpha", "0.5", "--model", path("r\(np).model")] + common)
+            XCTAssertEqual(out.status, 0, "\(out)")
+            XCTAssertTrue(out.stdout.contains("training: exact (RidgeClassifier"), "\(out)")
+            XCTAssertTrue(out.stdout.contains("fit: RidgeClassifier (alpha=0.5), sparse_cg,"), "\(out)")
+            lines.append(accuracyLine(out))
+            models.append(try TextClassifierModel.load(from: path("r\(np).model"), comm: LocalCommunicator.solo()))
+        }
+        XCTAssertEqual(Set(lines).count, 1, "\(lines)")
+        let accuracy = Double(lines[0].split(separator: " ")[4])!
+        XCTAssertGreaterThan(accuracy, 0.8, lines[0])
+        guard case .ridge(let one) = models[0].classifier else { return XCTFail("not a ridge model: \(models[0].classifier)") }
+        XCTAssertEqual(one.solver, "sparse_cg")
+        for (np, m) in models.enumerated().dropFirst() {
+            guard case .ridge(let r) = m.classifier else { return XCTFail("not a ridge model") }
+            XCTAssertEqual(r.nIter, one.nIter, "np=\(np + 1)")
+            XCTAssertLessThan(LinearModelTests.maxRelativeDifference(r.coef.storage + r.intercept, one.coef.storage + one.intercept), 1e-10, "np=\(np + 1)")
+        }
+        // The in-process fit on the same hashed rows.
+        let v = HashingVectorizer(nFeatures: 16384, alternateSign: false)
+        var data = Dataset<Double>(features: .sparse(try v.transform(docs.map(\.text))), target: docs.map { $0.label == "libs" ? 1 : 0 })
+        data.classNames = ["other", "libs"]
+        let local = try Ridge(alpha: 0.5).fitClassifier(data, comm: LocalCommunicator.solo())
+        XCTAssertLessThan(LinearModelTests.maxRelativeDifference(local.coef.storage + local.intercept, one.coef.storage + one.intercept), 1e-10)
+        // Fit on 2 ranks, predict on 1 and 3.
+        for np in [1, 3] {
+            let p = try run(np, ["predict", "--model", path("r2.model"), "--docs", test, "--output", path("rp\(np).csv"),
+                                 "--text-field", "description", "--label-field", "section"])
+            XCTAssertEqual(p.status, 0, "\(p)")
+        }
+        XCTAssertEqual(try String(contentsOfFile: path("rp1.csv"), encoding: .utf8), try String(contentsOfFile: path("rp3.csv"), encoding: .utf8))
+        // Three classes on 4096 columns: the Gram path.
+        let three = try run(2, ["run", "--train", train, "--test", test, "--estimator", "ridge", "--text-field", "description", "--label-field", "section",
+                                "--n-features", "4096"])
+        XCTAssertEqual(three.status, 0, "\(three)")
+        XCTAssertTrue(three.stdout.contains("3 classes") && three.stdout.contains("cholesky, one Cholesky solve"), "\(three)")
+        // A LogisticRegression text model (hashed columns have no names) saves and loads.
+        let exact = try run(2, ["fit", "--train", train, "--model", path("l.model"), "--training", "exact"] + common)
+        XCTAssertEqual(exact.status, 0, "\(exact)")
+        let predicted = try run(1, ["predict", "--model", path("l.model"), "--docs", test, "--output", path("lp.csv"),
+                                    "--text-field", "description", "--label-field", "section"])
+        XCTAssertEqual(predicted.status, 0, "\(predicted)")
+    }
+
+    /// The estimator and the training must fit together, and ridge takes ridge's parameters.
+    func testRidgeRefusesSGDTrainingAndForeignParameters() throws {
+        let train = try writeJSONL("train.jsonl", Self.corpus(60, seed: 3))
+        let common = ["--train", train, "--test", train, "--text-field", "description", "--label-field", "section", "--positive-class", "libs"]
+        let chained = try run(1, ["run", "--estimator", "ridge", "--training", "chained"] + common)
+        XCTAssertEqual(chained.status, 64, "\(chained)")
+        XCTAssertTrue(chained.stderr.contains("--training") && chained.stderr.contains("exact for ridge"), "\(chained)")
+        let sgdExact = try run(1, ["run", "--estimator", "sgd-classifier", "--training", "exact"] + common)
+        XCTAssertEqual(sgdExact.status, 64, "\(sgdExact)")
+        XCTAssertTrue(sgdExact.stderr.contains("chained or averaged for sgd-classifier"), "\(sgdExact)")
+        let c = try run(1, ["run", "--estimator", "ridge", "--C", "2"] + common)
+        XCTAssertEqual(c.status, 64, "\(c)")
+        XCTAssertTrue(c.stderr.contains("C") && c.stderr.contains("alpha") && c.stderr.contains("solver"), "\(c)")
+        let alpha = try run(1, ["run", "--estimator", "ridge", "--alpha=-1"] + common)
+        XCTAssertEqual(alpha.status, 64, "\(alpha)")
+        XCTAssertTrue(alpha.stderr.contains("alpha") && alpha.stderr.contains("-1"), "\(alpha)")
+        // sgd-classifier alone trains chained.
+        let sgd = try run(1, ["run", "--estimator", "sgd-classifier", "--shuffle", "false"] + common)
+        XCTAssertEqual(sgd.status, 0, "\(sgd)")
+        XCTAssertTrue(sgd.stdout.contains("training: chained"), "\(sgd)")
     }
 
     func testBadInputEndsEveryRank() throws {

@@ -7,7 +7,9 @@
 //   mpilearn-selftest bigcount N CHUNK_LIMIT      broadcast/allreduce/allgatherv/alltoallv of N bytes in chunks
 //   mpilearn-selftest mpierror                    every rank calls MPI_Bcast with an invalid root (MPI's error string)
 //   mpilearn-selftest counter N BATCH             ranks draw tasks 0..<N from a shared counter, BATCH at a time
+//   mpilearn-selftest sparse-linear DIR           Ridge and LinearRegression on DIR/x.npz (CSR) and DIR/y.json, each rank its rows
 import Foundation
+import MPILearn
 import SwiftMPI
 
 let args = Array(CommandLine.arguments.dropFirst())
@@ -109,6 +111,26 @@ Job.run { world in
         let drawsPerRank = try world.gather(Int64(draws), root: 0)
         if world.rank == 0 {
             print("selftest counter passed: \(n) tasks in batches of \(batch); tasks per rank \(perRank!), draws per rank \(drawsPerRank!)")
+        }
+    case "sparse-linear":
+        // Sparse least squares over real MPI: each rank reads its block of rows of a scipy .npz
+        // matrix and of the targets, fits Ridge (auto, and sparse_cg) and LinearRegression, and
+        // rank 0 prints the coefficients (with the intercept last) and iterations as JSON.
+        struct Fit: Codable { var coef: [Double]; var nIter: Int? }
+        let dir = args.count > 1 ? args[1] : "."
+        var data = try NPZ.readSparse(dir + "/x.npz", comm: world)
+        let y = try JSONDecoder().decode([Double].self, from: Data(contentsOf: URL(fileURLWithPath: dir + "/y.json")))
+        data.target = Array(y[data.globalRowStart ..< data.globalRowStart + data.rowCount])
+        let ridge = try Ridge(alpha: 1).fit(data, comm: world)
+        let cg = try Ridge(alpha: 1, tol: 1e-10, solver: "sparse_cg").fit(data, comm: world)
+        let ols = try LinearRegression().fit(data, comm: world)
+        let fits = ["ridge": Fit(coef: ridge.coef + [ridge.intercept], nIter: ridge.nIter),
+                    "ridge-sparse_cg": Fit(coef: cg.coef + [cg.intercept], nIter: cg.nIter),
+                    "linear-regression": Fit(coef: ols.coef + [ols.intercept], nIter: ols.nIter)]
+        if world.rank == 0 {
+            let e = JSONEncoder()
+            e.outputFormatting = .sortedKeys
+            print("selftest sparse-linear: " + String(decoding: try e.encode(fits), as: UTF8.self))
         }
     case "mpierror":
         // The raw primitive skips SwiftMPI's own root check, so MPI itself reports the error.

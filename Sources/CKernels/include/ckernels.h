@@ -180,6 +180,12 @@ void mpl_csr_tmatmat_f32(const int64_t *indptr, const int32_t *indices, const fl
 /* data[p] *= scale[i] for every entry of row i. */
 void mpl_csr_scale_rows_f64(const int64_t *indptr, double *data, ptrdiff_t row0, ptrdiff_t row1, const double *scale);
 void mpl_csr_scale_rows_f32(const int64_t *indptr, float *data, ptrdiff_t row0, ptrdiff_t row1, const float *scale);
+/* g += X^T X over rows [row0, row1), upper triangle only (g is columns x columns, row-major;
+ * entry (j, k) with j <= k). Work: the sum over rows of their stored count squared. */
+void mpl_csr_gram_upper_f64(const int64_t *indptr, const int32_t *indices, const double *data,
+                            ptrdiff_t row0, ptrdiff_t row1, ptrdiff_t columns, double *g);
+void mpl_csr_gram_upper_f32(const int64_t *indptr, const int32_t *indices, const float *data,
+                            ptrdiff_t row0, ptrdiff_t row1, ptrdiff_t columns, float *g);
 
 /* ---- the logistic regression objective over CSR rows, one pass (logistic.c) -------------
  * Rows [row0, row1): logits z = x_i . w + intercept, the weighted loss

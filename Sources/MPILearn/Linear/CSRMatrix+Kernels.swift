@@ -152,6 +152,32 @@ extension CSRMatrix {
         return out
     }
 
+    /// `XᵀX`: `columns × columns`, symmetric (scipy's `(X.T @ X).toarray()`).
+    ///
+    /// One pass over the rows: each row adds the products of its pairs of stored entries to
+    /// the upper triangle (`mpl_csr_gram_upper`), which is then copied to the lower one. The
+    /// work is Σᵢ nnzᵢ², not rows × columns²; the memory is the `columns²` result, so callers
+    /// keep `columns` small (the ridge and least-squares Gram path stops at a few thousand).
+    /// Duplicate column indices within a row count as their sum would.
+    public func gram() -> Matrix<T> {
+        let c = columns
+        var g = Matrix<T>(rows: c, columns: c)
+        guard c > 0 else { return g }
+        withKernelArrays { ip, ix, d in
+            g.storage.withUnsafeMutableBufferPointer { gp in
+                let out = UnsafeSendable(gp.baseAddress)
+                if T.self == Double.self {
+                    mpl_csr_gram_upper_f64(ip, ix, d.double, 0, rows, c, out.double)
+                } else {
+                    mpl_csr_gram_upper_f32(ip, ix, d.float, 0, rows, c, out.float)
+                }
+                let p = gp.baseAddress!
+                for j in 0 ..< c { for k in j + 1 ..< c { p[k * c + j] = p[j * c + k] } }
+            }
+        }
+        return g
+    }
+
     /// Multiplies every stored value of row `i` by `scale[i]`, in place.
     public mutating func scaleRows(by scale: [T], threads: Int = 1) {
         precondition(scale.count == rows, "CSRMatrix.scaleRows: \(scale.count) factors for \(rows) rows")

@@ -195,10 +195,43 @@ struct SparseDesign: LinearDesign {
         return (SparseDesign(x: CSRMatrix(rows: x.rows, columns: kept.count, indptr: x.indptr, indices: indices, data: x.data)), kept)
     }
 
+    /// The most columns whose Gram matrix ``centredGram(means:y:yMean:)`` forms: 32,768
+    /// (8 GiB of Float64). Ridge's `auto` solver and LinearRegression switch to iterative
+    /// solvers far earlier (``sparseGramColumnLimit``); this only stops an explicit
+    /// `solver="cholesky"` on hashed text from asking for terabytes.
+    static let gramColumnCap = 1 << 15
+
+    /// The centred Gram matrix without centring the rows (which would fill them in):
+    /// Σᵢ (xᵢ − μ)(xᵢ − μ)ᵀ = XᵀX − s·μᵀ − μ·sᵀ + n·μ·μᵀ, with s the column sums and n the
+    /// rows of this rank. XᵀX comes from the sparse outer-product kernel (Σᵢ nnzᵢ² work) and
+    /// the rank-two correction from one GEMM (columns × 2 by 2 × columns); Xcᵀyc is
+    /// Xᵀ(y − ȳ) − μ·Σᵢ(yᵢ − ȳ). Subtracting n·μ·μᵀ loses digits only where a column's mean is
+    /// large against its spread, which hashed and one-hot columns (mostly zeros) are not.
     func centredGram(means: [Double], y: [Double], yMean: Double) throws -> (gram: Matrix<Double>, xty: [Double]) {
-        throw MPILearnError.invalidParameter(name: "features", value: "a sparse \(x.rows) × \(x.columns) matrix",
-                                             allowed: "dense features for LinearRegression and Ridge (their normal equations would be \(x.columns) × \(x.columns)); "
-                                                 + "use LogisticRegression or SGDRegressor on sparse features")
+        let d = columns, n = rows
+        guard d <= Self.gramColumnCap else {
+            throw MPILearnError.invalidParameter(name: "solver", value: "'cholesky' on a sparse \(x.rows) × \(d) matrix",
+                                                 allowed: "at most \(Self.gramColumnCap) columns for the Gram matrix (it would be \(d) × \(d)); "
+                                                     + "use solver='sparse_cg' (Ridge) or the default 'auto'")
+        }
+        var gram = x.gram()
+        let yc = y.map { $0 - yMean }
+        var xty = x.transposeMultiply(yc)
+        let ycSum = yc.reduce(0, +)
+        for j in 0 ..< d { xty[j] -= means[j] * ycSum }
+        if means.contains(where: { $0 != 0 }) {
+            // G += A·Bᵀ with A = [μ | s] and B = [n·μ − s | −μ]: −μsᵀ + nμμᵀ − sμᵀ.
+            let s = columnSums()
+            var a = Matrix<Double>(rows: d, columns: 2), b = Matrix<Double>(rows: d, columns: 2)
+            for j in 0 ..< d {
+                a.storage[2 * j] = means[j]
+                a.storage[2 * j + 1] = s[j]
+                b.storage[2 * j] = Double(n) * means[j] - s[j]
+                b.storage[2 * j + 1] = -means[j]
+            }
+            try gemm(a, b, into: &gram, transposeB: true, beta: 1)
+        }
+        return (gram, xty)
     }
 }
 

@@ -53,7 +53,11 @@ public struct LinearCoefficients: Equatable, Sendable {
         do { h = try ModelJSON.decoder.decode(LinearModelHeader<P>.self, from: c.header) } catch {
             throw bad("\(c.kind) model header is not valid: \(error)")
         }
-        guard h.nFeatures >= 0, h.nTargets >= 1, h.schema.featureNames.count == h.nFeatures, h.schema.categories.count == h.nFeatures else {
+        // Hashed features (a text model's) have no names and no dictionaries.
+        let named = h.schema.featureNames.count == h.nFeatures && h.schema.categories.count == h.nFeatures
+        let nameless = h.schema.featureNames.isEmpty && (h.schema.categories.isEmpty || h.schema.categories.count == h.nFeatures)
+            && h.schema.categories.allSatisfy { $0 == nil }
+        guard h.nFeatures >= 0, h.nTargets >= 1, named || nameless else {
             throw bad("\(c.kind) model header has \(h.nTargets) targets, \(h.nFeatures) features and \(h.schema.featureNames.count) feature names")
         }
         let coef = try c.section("coef", in: path).flatArray(of: Double.self, path: path)

@@ -91,7 +91,7 @@ public enum LinearWorkflow {
         try model.save(to: path)
         let logistic = model as? LogisticRegressionModel
         return FitSummary(estimator: name, trainRows: rows, features: model.featureNames.count, ranks: comm.size,
-                          nIter: logistic?.nIter, warning: logistic?.warning, model: path)
+                          nIter: logistic?.nIter, warning: logistic?.warning ?? (model as? RidgeModel)?.warning, model: path)
     }
 
     /// What ``predict(model:test:output:layout:proba:comm:log:)`` did.

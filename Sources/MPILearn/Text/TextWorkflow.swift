@@ -1,7 +1,8 @@
 // The text workflow: every rank reads its byte range of a corpus, hashes its documents into
 // sparse rows (HashingVectorizer), and the ranks train one linear classifier together:
-// exactly (LogisticRegression: L-BFGS over allreduced loss and gradient), chained (SGD: the
-// model passes from rank to rank) or averaged (SGD: per-rank fits averaged). A fitted model
+// exactly (LogisticRegression: L-BFGS over allreduced loss and gradient; or a ridge
+// classifier: conjugate gradient over allreduced products), chained (SGD: the model passes
+// from rank to rank) or averaged (SGD: per-rank fits averaged). A fitted model
 // file holds the vectorizer and the classifier together and predicts on one rank.
 
 import Foundation
@@ -16,6 +17,20 @@ public enum TextTraining: String, Codable, Sendable, CaseIterable {
     case chained
     /// SGDClassifier fitted on each rank's rows, coefficients averaged: an approximation.
     case averaged
+}
+
+/// The classifier a text workflow trains.
+public enum TextEstimator: String, Codable, Sendable, CaseIterable {
+    /// LogisticRegression (L-BFGS); trains `exact`.
+    case logistic
+    /// SGDClassifier; trains `chained` or `averaged`.
+    case sgdClassifier = "sgd-classifier"
+    /// Ridge as a classifier (scikit-learn's RidgeClassifier: ±1 targets, one per class for
+    /// more than two); `sparse_cg` on hashed features, trains `exact`.
+    case ridge
+
+    /// The training an estimator gets when none is asked for.
+    public var defaultTraining: TextTraining { self == .sgdClassifier ? .chained : .exact }
 }
 
 public enum TextWorkflow {
@@ -51,6 +66,9 @@ public enum TextWorkflow {
         /// Labels equal to this are class 1 and the rest class 0 (`libs` vs rest); nil: every label its class.
         public var positiveClass: String?
         public var training: TextTraining = .exact
+        /// The classifier; nil: LogisticRegression for `exact` training, SGDClassifier for
+        /// `chained` and `averaged`.
+        public var estimator: TextEstimator?
         /// The classifier's parameters by scikit-learn name (`C`, `max_iter`, `alpha`, `loss`, …).
         public var parameters: [String: ParameterValue] = [:]
         /// Threads per rank for hashing.
@@ -59,6 +77,21 @@ public enum TextWorkflow {
         public var model: String?
 
         public init(train: Corpus) { self.train = train }
+
+        /// The classifier to train, checked against ``training``.
+        /// - Throws: ``MPILearnError/invalidParameter`` for a training the estimator does not
+        ///   have (SGD trains chained or averaged; logistic and ridge train exact).
+        public func resolvedEstimator() throws -> TextEstimator {
+            guard let estimator else { return training == .exact ? .logistic : .sgdClassifier }
+            switch (estimator, training) {
+            case (.sgdClassifier, .chained), (.sgdClassifier, .averaged), (.logistic, .exact), (.ridge, .exact): return estimator
+            case (.sgdClassifier, _):
+                throw MPILearnError.invalidParameter(name: "--training", value: training.rawValue, allowed: "chained or averaged for sgd-classifier")
+            default:
+                throw MPILearnError.invalidParameter(name: "--training", value: training.rawValue,
+                                                     allowed: "exact for \(estimator.rawValue) (chained and averaged are SGD's; use --estimator sgd-classifier)")
+            }
+        }
     }
 
     /// A rank's documents as hashed rows with labels.
@@ -82,6 +115,7 @@ public enum TextWorkflow {
         data.globalRowCount = docs.globalRowCount
         data.source = corpus.path
         data.featureNames = []   // hashed columns have no names
+        data.categories = []     // nor dictionaries (a model file would otherwise list n_features nulls)
         if needLabels {
             guard let labels = docs.labels else {
                 throw MPILearnError.invalidParameter(name: "--label-field", value: "none", allowed: "the JSON field holding each document's label (or a folder of labelled sub-folders)")
@@ -130,11 +164,13 @@ public enum TextWorkflow {
 
     /// Collective. Fits the classifier `options` names on every rank's hashed rows.
     public static func fitClassifier(_ data: Dataset<Double>, options: Options, comm: any Communicator) throws -> TextClassifierModel.Classifier {
-        switch options.training {
-        case .exact:
+        switch try options.resolvedEstimator() {
+        case .logistic:
             let e = try LogisticRegression().setting(options.parameters)
             return .logistic(try e.fit(data, comm: comm))
-        case .chained, .averaged:
+        case .ridge:
+            return .ridge(try Ridge().setting(options.parameters).fitClassifier(data, comm: comm))
+        case .sgdClassifier:
             var changes = options.parameters
             changes["training"] = .string(options.training.rawValue)
             if changes["loss"] == nil { changes["loss"] = "log_loss" }
@@ -159,13 +195,15 @@ public enum TextWorkflow {
         let root = comm.rank == 0
         func say(_ s: String) { if root { log(s) } }
         try options.vectorizer.validate()
+        let estimator = try options.resolvedEstimator()
         var timer = PhaseTimer()
         let train = try load(options.train, vectorizer: options.vectorizer, positiveClass: options.positiveClass, classes: nil, needLabels: true,
                              threads: options.threads, comm: comm, timer: &timer)
         let classes = train.data.classNames ?? []
         say(String(format: "train: %d documents (%.1f MB of text) over %d rank(s), %d features (hashed), %d classes; training: %@",
                    train.documents, Double(train.bytes) / 1_048_576, comm.size, options.vectorizer.nFeatures, classes.count,
-                   options.training == .exact ? "exact (LogisticRegression, L-BFGS over allreduced gradients)"
+                   estimator == .ridge ? "exact (RidgeClassifier, Ridge on ±1 targets)"
+                       : options.training == .exact ? "exact (LogisticRegression, L-BFGS over allreduced gradients)"
                        : options.training == .chained ? "chained (SGDClassifier, the model passed rank to rank)"
                        : "averaged (SGDClassifier per rank, coefficients averaged)"))
         if options.training == .averaged && comm.size > 1 {
@@ -191,6 +229,10 @@ public enum TextWorkflow {
             }
         case .sgd(let m):
             say("fit: SGDClassifier (\(m.parameters.loss.rawValue)), \(m.nIter) epoch(s)" + (m.converged ? "" : "; warning: max_iter reached before tol was met"))
+        case .ridge(let m):
+            say("fit: RidgeClassifier (alpha=\(m.configuration.alpha)), \(m.solver)"
+                + (m.nIter.map { ", \($0) conjugate-gradient iterations" + (m.coef.rows > 1 ? " (the most of any class)" : "") } ?? ", one Cholesky solve")
+                + (m.warning.map { "; warning: \($0)" } ?? ""))
         }
         let model = TextClassifierModel(vectorizer: options.vectorizer, positiveClass: options.positiveClass, classifier: classifier)
         if let path = options.model {
@@ -267,6 +309,7 @@ public struct TextClassifierModel: FittedModel {
     public enum Classifier: Sendable {
         case logistic(LogisticRegressionModel)
         case sgd(SGDClassifierModel)
+        case ridge(RidgeClassifierModel)
     }
 
     public static let kind = "text-classifier"
@@ -280,6 +323,7 @@ public struct TextClassifierModel: FittedModel {
         switch classifier {
         case .logistic(let m): return m.classes
         case .sgd(let m): return m.classes
+        case .ridge(let m): return m.classes
         }
     }
 
@@ -287,6 +331,7 @@ public struct TextClassifierModel: FittedModel {
         switch classifier {
         case .logistic(let m): return (m.coefficients.coef, m.coefficients.intercept)
         case .sgd(let m): return (m.coef, m.intercept)
+        case .ridge(let m): return (m.coef, m.intercept)
         }
     }
 
@@ -321,6 +366,7 @@ public struct TextClassifierModel: FittedModel {
         switch classifier {
         case .logistic(let m): inner = try m.container()
         case .sgd(let m): inner = try m.container()
+        case .ridge(let m): inner = try m.container()
         }
         let header = Header(vectorizer: vectorizer, positiveClass: positiveClass, classifierKind: inner.kind)
         return ModelContainer(kind: Self.kind, header: try ModelJSON.encoder.encode(header), sections: [("classifier", inner.encoded())])
@@ -332,9 +378,13 @@ public struct TextClassifierModel: FittedModel {
             throw MPILearnError.dataError(SourceLocation(file: path), "text model header is not valid: \(error)")
         }
         let inner = try ModelContainer.decode(c.section("classifier", in: path), path: path,
-                                              expectedKinds: [LogisticRegressionModel.kind, SGDClassifierModel.kind])
-        let classifier: Classifier = inner.kind == SGDClassifierModel.kind
-            ? .sgd(try SGDClassifierModel.decode(inner, path: path)) : .logistic(try LogisticRegressionModel.decode(inner, path: path))
+                                              expectedKinds: [LogisticRegressionModel.kind, SGDClassifierModel.kind, RidgeClassifierModel.kind])
+        let classifier: Classifier
+        switch inner.kind {
+        case SGDClassifierModel.kind: classifier = .sgd(try SGDClassifierModel.decode(inner, path: path))
+        case RidgeClassifierModel.kind: classifier = .ridge(try RidgeClassifierModel.decode(inner, path: path))
+        default: classifier = .logistic(try LogisticRegressionModel.decode(inner, path: path))
+        }
         return TextClassifierModel(vectorizer: h.vectorizer, positiveClass: h.positiveClass, classifier: classifier)
     }
 
@@ -357,6 +407,9 @@ public struct TextClassifierModel: FittedModel {
         switch classifier {
         case .logistic(let m): out.append(("classifier", "LogisticRegression, \(m.nIter) iteration(s), objective \(m.objective)"))
         case .sgd(let m): out += m.summary().filter { $0.0 != "classes" && $0.0 != "coefficients" }
+        case .ridge(let m):
+            out.append(("classifier", "RidgeClassifier (alpha=\(m.configuration.alpha), fit_intercept=\(m.configuration.fitIntercept)), "
+                + m.solver + (m.nIter.map { ", \($0) iteration(s)" } ?? "")))
         }
         return out
     }
