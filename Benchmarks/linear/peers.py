@@ -4,6 +4,7 @@ package descriptions (JSON Lines: package, source, section, description), libs v
 
 usage: peers.py vectorize TRAIN.jsonl                     HashingVectorizer.transform throughput
        peers.py logistic TRAIN.jsonl TEST.jsonl [C]       LogisticRegression(lbfgs) on the hashed rows
+       peers.py multiclass TRAIN.jsonl TEST.jsonl         the same over all sections (multinomial)
        peers.py sgd TRAIN.jsonl TEST.jsonl [BATCH]        the out-of-core loop: hash a batch, partial_fit
        peers.py dask-ml TRAIN.jsonl TEST.jsonl WORKERS    dask_ml LogisticRegression (lbfgs) on a LocalCluster
          -> one JSON line each
@@ -23,13 +24,13 @@ N_FEATURES = 2 ** 18
 POSITIVE = "libs"
 
 
-def read(path):
+def read(path, sections=False):
     texts, labels, size = [], [], 0
     with open(path, encoding="utf-8") as f:
         for line in f:
             o = json.loads(line)
             texts.append(o["description"])
-            labels.append(1 if o["section"] == POSITIVE else 0)
+            labels.append(o["section"] if sections else 1 if o["section"] == POSITIVE else 0)
             size += len(o["description"].encode("utf-8"))
     return texts, labels, size
 
@@ -68,6 +69,25 @@ def main():
         loss = np.logaddexp(0, z) - y * z
         out.update(seconds=s, n_iter=int(m.n_iter_[0]), objective=float(C * loss.sum() + 0.5 * (m.coef_ ** 2).sum()),
                    accuracy=float((m.predict(Xt) == yt).mean()), baseline=float(max(yt.mean(), 1 - yt.mean())))
+    elif kind == "multiclass":
+        from sklearn.linear_model import LogisticRegression
+        train, ytr, _ = read(sys.argv[2], sections=True)
+        test, yte, _ = read(sys.argv[3], sections=True)
+        v = vectorizer()
+        X, Xt = v.transform(train), v.transform(test)
+        y, yt = np.array(ytr), np.array(yte)
+        t0 = time.perf_counter()
+        m = LogisticRegression(C=1.0, solver="lbfgs", max_iter=1000).fit(X, y)
+        s = time.perf_counter() - t0
+        z = X @ m.coef_.T + m.intercept_
+        codes = np.searchsorted(m.classes_, y)
+        zmax = z.max(axis=1)
+        lse = zmax + np.log(np.exp(z - zmax[:, None]).sum(axis=1))
+        loss = lse - z[np.arange(len(y)), codes]
+        values, counts = np.unique(yt, return_counts=True)
+        out.update(seconds=s, n_iter=int(m.n_iter_[0]), classes=int(len(m.classes_)),
+                   objective=float(loss.sum() + 0.5 * (m.coef_ ** 2).sum()),
+                   accuracy=float((m.predict(Xt) == yt).mean()), baseline=float(counts.max() / len(yt)))
     elif kind == "sgd":
         from sklearn.linear_model import SGDClassifier
         test, yte, _ = read(sys.argv[3])
