@@ -53,28 +53,32 @@ double mpl_logistic_csr_multinomial_f64(const int64_t *indptr, const int32_t *in
                                         ptrdiff_t k, const int32_t *codes, const double *class_weights,
                                         double scale, double *g, double *g_intercept, double *scratch) {
     double loss = 0;
-    double *o = scratch;
+    double *restrict o = scratch;   /* the row's logits, then its residuals */
     for (ptrdiff_t i = row0; i < row1; i++) {
-        for (ptrdiff_t c = 0; c < k; c++) o[c] = 0;
+        for (ptrdiff_t c = 0; c < k; c++) o[c] = intercept ? intercept[c] : 0;
         for (int64_t p = indptr[i]; p < indptr[i + 1]; p++) {
             const double v = data[p];
-            const double *wr = w + (ptrdiff_t)indices[p] * k;
+            const double *restrict wr = w + (ptrdiff_t)indices[p] * k;
             for (ptrdiff_t c = 0; c < k; c++) o[c] += v * wr[c];
         }
-        if (intercept)
-            for (ptrdiff_t c = 0; c < k; c++) o[c] += intercept[c];
         double m = -INFINITY;
         for (ptrdiff_t c = 0; c < k; c++) m = fmax(m, o[c]);
-        double sum = 0;
-        for (ptrdiff_t c = 0; c < k; c++) sum += exp(o[c] - m);
-        const double lse = m + log(sum);
         const int32_t y = codes[i];
+        const double zy = o[y];
+        /* softmax from one exp per class: e_c = exp(z_c - max), p_c = e_c / sum */
+        double sum = 0;
+        for (ptrdiff_t c = 0; c < k; c++) {
+            o[c] = exp(o[c] - m);
+            sum += o[c];
+        }
         const double s = class_weights[y];
-        loss += s * (lse - o[y]);
-        for (ptrdiff_t c = 0; c < k; c++) o[c] = s * scale * (exp(o[c] - lse) - (c == y ? 1.0 : 0.0));
+        loss += s * (m + log(sum) - zy);
+        const double a = s * scale / sum;
+        for (ptrdiff_t c = 0; c < k; c++) o[c] *= a;
+        o[y] -= s * scale;
         for (int64_t p = indptr[i]; p < indptr[i + 1]; p++) {
             const double v = data[p];
-            double *gr = g + (ptrdiff_t)indices[p] * k;
+            double *restrict gr = g + (ptrdiff_t)indices[p] * k;
             for (ptrdiff_t c = 0; c < k; c++) gr[c] += v * o[c];
         }
         if (g_intercept)
