@@ -9,7 +9,7 @@ struct TextCommand: ParsableCommand {
         commandName: "text",
         abstract: "Text classification: each rank reads its byte range of the corpus, hashes it (scikit-learn's HashingVectorizer), and the ranks train one linear model.",
         discussion: "See docs/text.md. --estimator logistic (LogisticRegression, L-BFGS over allreduced gradients; --training exact), ridge (RidgeClassifier: Ridge on ±1 targets, conjugate gradient over allreduced products; --training exact) or sgd-classifier (--training chained: the model passed rank to rank, or averaged: per-rank SGD models averaged, an approximation).",
-        subcommands: [TextRun.self, TextFit.self, TextPredict.self, TextVectorize.self])
+        subcommands: [TextRun.self, TextFit.self, TextPredict.self, TextScore.self, TextVectorize.self])
 }
 
 /// Where documents come from.
@@ -144,6 +144,20 @@ struct TextPredict: SPMDCommand {
     func run(world: any Communicator) throws {
         let accuracy = try TextWorkflow.predict(model: model, corpus: corpus.corpus(docs), output: output, threads: threads, comm: world)
         say(world, "predictions written to \(output)" + (accuracy.map { String(format: "; accuracy %.4f", $0) } ?? ""))
+    }
+}
+
+struct TextScore: SPMDCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "score", abstract: "Score a saved text model on a labelled corpus: accuracy against the majority baseline, ROC AUC, log loss, the confusion matrix and per-class precision, recall and F1, by collectives.")
+    @Option(help: "Model file (from text fit).") var model: String
+    @Option(help: "Labelled corpus: a file, a quoted glob or a folder.") var docs: String
+    @Option(help: "Threads per rank hashing documents.") var threads: Int = 1
+    @OptionGroup var corpus: TextCorpusOptions
+
+    func run(world: any Communicator) throws {
+        let report = try TextWorkflow.score(model: model, corpus: corpus.corpus(docs), threads: threads, comm: world)
+        say(world, report.text)
     }
 }
 

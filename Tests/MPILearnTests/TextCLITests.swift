@@ -76,6 +76,22 @@ final class TextCLITests: XCTestCase {
         }
         let p1 = try String(contentsOfFile: path("p1.csv"), encoding: .utf8)
         XCTAssertEqual(p1, try String(contentsOfFile: path("p3.csv"), encoding: .utf8))
+        // score: the same report on 1 and 3 ranks, its accuracy the predictions file's.
+        var reports: [String] = []
+        for np in [1, 3] {
+            let s = try run(np, ["score", "--model", path("t.model"), "--docs", test, "--text-field", "description", "--label-field", "section"])
+            XCTAssertEqual(s.status, 0, "\(s)")
+            reports.append(s.stdout)
+        }
+        XCTAssertEqual(reports[0], reports[1])
+        XCTAssertTrue(reports[0].contains("test rows: 90") && reports[0].contains("confusion matrix"), reports[0])
+        let truth = Self.corpus(90, seed: 2).map { $0.label == "libs" ? "libs" : "other" }, predicted = p1.split(separator: "\n").dropFirst().map(String.init)
+        let accuracy = Double(zip(truth, predicted).filter { $0 == $1 }.count) / 90
+        XCTAssertTrue(reports[0].contains(String(format: "accuracy: %.4f", accuracy)), "\(reports[0]) against \(accuracy)")
+        // Without labels it says which flag is missing, on every rank.
+        let unlabelled = try run(2, ["score", "--model", path("t.model"), "--docs", test, "--text-field", "description"])
+        XCTAssertNotEqual(unlabelled.status, 0)
+        XCTAssertTrue(unlabelled.stderr.contains("--label-field"), "\(unlabelled)")
         XCTAssertEqual(p1.split(separator: "\n").count, 91)
         XCTAssertEqual(Set(p1.split(separator: "\n").dropFirst()), Set(["libs", "other"]))
         // vectorize: the .npz holds the in-process matrix, rows in corpus order.

@@ -366,10 +366,14 @@ public struct LogisticRegressionModel: ClassifierModel, Equatable {
     }
 
     public func predictProba(_ x: Matrix<Double>) throws -> Matrix<Double> {
-        let z = try decisionFunction(x)
-        let k = classes.count
-        var p = Matrix<Double>(rows: x.rows, columns: k)
-        for i in 0 ..< x.rows {
+        Self.probabilities(decision: try decisionFunction(x), classes: classes.count)
+    }
+
+    /// Class probabilities from decision values: rows × 1 (two classes: the logistic
+    /// function of the second class's score) or rows × classes (the softmax).
+    static func probabilities(decision z: Matrix<Double>, classes k: Int) -> Matrix<Double> {
+        var p = Matrix<Double>(rows: z.rows, columns: k)
+        for i in 0 ..< z.rows {
             if z.columns == 1 {
                 let v = z.storage[i]
                 let p1 = v >= 0 ? 1 / (1 + exp(-v)) : exp(v) / (1 + exp(v))

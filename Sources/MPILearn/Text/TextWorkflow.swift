@@ -276,6 +276,21 @@ public enum TextWorkflow {
         return try Metrics.accuracy(yTrue: y.map { Int($0) }, yPred: codes, comm: comm)
     }
 
+    /// Collective. Scores a saved text model on a labelled corpus (every rank its byte range):
+    /// accuracy against the majority baseline, ROC AUC (two classes), log loss, the confusion
+    /// matrix and per-class precision, recall and F1, computed by collectives.
+    /// - Throws: ``MPILearnError/mismatch`` when the corpus has no label field or holds a
+    ///   label the model does not know (with the file and line).
+    public static func score(model path: String, corpus: Corpus, threads: Int = 1, comm: any Communicator) throws -> ClassificationReport {
+        let model = try TextClassifierModel.load(from: path, comm: comm)
+        var timer = PhaseTimer()
+        let loaded = try load(corpus, vectorizer: model.vectorizer, positiveClass: model.positiveClass, classes: model.classes,
+                              needLabels: true, threads: threads, comm: comm, timer: &timer)
+        let p = try model.probabilities(loaded.data)
+        return try ClassificationReport(yTrue: loaded.data.target!.map { Int($0) }, votes: p.storage, classes: model.classes, voting: .soft,
+                                        nEstimators: 1, comm: comm)
+    }
+
     /// Collective. Hashes every rank's documents and writes the whole matrix (rows in corpus
     /// order) as a scipy `.npz` file: the rows are gathered to rank 0, which writes it.
     public static func vectorize(_ corpus: Corpus, vectorizer: HashingVectorizer, output: String, compression: NPZ.Compression = .stored,
@@ -335,8 +350,8 @@ public struct TextClassifierModel: FittedModel {
         }
     }
 
-    /// Class codes (indices into ``classes``) of hashed rows.
-    func predictCodes(_ data: Dataset<Double>) throws -> [Int] {
+    /// Decision values of hashed rows: rows × 1 (two classes) or rows × classes.
+    func decision(_ data: Dataset<Double>) throws -> Matrix<Double> {
         guard case .sparse(let x) = data.features else { throw MPILearnError.mismatch("a text model predicts hashed (sparse) rows") }
         let (coef, intercept) = coefficients
         guard x.columns == coef.columns else {
@@ -344,8 +359,27 @@ public struct TextClassifierModel: FittedModel {
         }
         var z = Matrix<Double>(rows: x.rows, columns: coef.rows)
         try SparseDesign(x: x).decision(coef, intercept: intercept, into: &z)
-        if coef.rows == 1 { return z.storage.map { $0 > 0 ? 1 : 0 } }
-        return argmaxRows(z.storage, classes: coef.rows)
+        return z
+    }
+
+    /// Class codes (indices into ``classes``) of hashed rows.
+    func predictCodes(_ data: Dataset<Double>) throws -> [Int] {
+        let z = try decision(data)
+        if z.columns == 1 { return z.storage.map { $0 > 0 ? 1 : 0 } }
+        return argmaxRows(z.storage, classes: z.columns)
+    }
+
+    /// Rows × classes: class probabilities for a LogisticRegression (scikit-learn's
+    /// `predict_proba`), else each row's predicted class with probability 1 (RidgeClassifier
+    /// and SGD models: accuracy and the confusion matrix stay exact; the log loss then counts
+    /// only right and wrong).
+    func probabilities(_ data: Dataset<Double>) throws -> Matrix<Double> {
+        let z = try decision(data)
+        if case .logistic = classifier { return LogisticRegressionModel.probabilities(decision: z, classes: classes.count) }
+        let codes = z.columns == 1 ? z.storage.map { $0 > 0 ? 1 : 0 } : argmaxRows(z.storage, classes: z.columns)
+        var p = Matrix<Double>(rows: z.rows, columns: classes.count)
+        for (i, c) in codes.enumerated() { p[i, c] = 1 }
+        return p
     }
 
     /// The predicted class of each document.
