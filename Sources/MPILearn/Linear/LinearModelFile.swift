@@ -68,4 +68,21 @@ public struct LinearCoefficients: Equatable, Sendable {
         guard coef.allSatisfy(\.isFinite), intercept.allSatisfy(\.isFinite) else { throw bad("\(c.kind) model has non-finite coefficients") }
         return (h, LinearCoefficients(coef: Matrix(rows: h.nTargets, columns: h.nFeatures, storage: coef), intercept: intercept))
     }
+
+    /// ``decode(_:path:as:)`` for a classifier, also checking the classes: at least two, and
+    /// one coefficient row for two classes or one per class otherwise.
+    static func decodeClassifier<P: Codable>(_ c: ModelContainer, path: String, as: P.Type) throws -> (LinearModelHeader<P>, LinearCoefficients) {
+        let (h, coefficients) = try decode(c, path: path, as: P.self)
+        guard let classes = h.schema.classes, classes.count >= 2, coefficients.coef.rows == (classes.count == 2 ? 1 : classes.count) else {
+            throw MPILearnError.dataError(SourceLocation(file: path), "\(c.kind) model has \(coefficients.coef.rows) coefficient rows for classes \(h.schema.classes ?? [])")
+        }
+        return (h, coefficients)
+    }
+
+    /// Class codes from decision values (rows × 1: the second class where positive; rows ×
+    /// classes: the largest, ties to the lower class), as scikit-learn's linear classifiers.
+    static func classCodes(decision z: Matrix<Double>) -> [Int] {
+        if z.columns == 1 { return z.storage.map { $0 > 0 ? 1 : 0 } }
+        return argmaxRows(z.storage, classes: z.columns)
+    }
 }

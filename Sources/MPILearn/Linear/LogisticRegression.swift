@@ -392,13 +392,7 @@ public struct LogisticRegressionModel: ClassifierModel, Equatable {
 
     /// Class codes: the largest decision value (ties to the lower class), as scikit-learn.
     public func predict(_ x: Matrix<Double>) throws -> [Int] {
-        let z = try decisionFunction(x)
-        if z.columns == 1 { return z.storage.map { $0 > 0 ? 1 : 0 } }
-        return (0 ..< z.rows).map { i in
-            var best = 0
-            for j in 1 ..< z.columns where z[i, j] > z[i, best] { best = j }
-            return best
-        }
+        LinearCoefficients.classCodes(decision: try decisionFunction(x))
     }
 
     public func container() throws -> ModelContainer {
@@ -406,10 +400,7 @@ public struct LogisticRegressionModel: ClassifierModel, Equatable {
     }
 
     public static func decode(_ container: ModelContainer, path: String) throws -> LogisticRegressionModel {
-        let (h, c) = try LinearCoefficients.decode(container, path: path, as: LogisticRegression.self)
-        guard let classes = h.schema.classes, classes.count >= 2, c.coef.rows == (classes.count == 2 ? 1 : classes.count) else {
-            throw MPILearnError.dataError(SourceLocation(file: path), "logistic-regression model has \(c.coef.rows) coefficient rows for classes \(h.schema.classes ?? [])")
-        }
+        let (h, c) = try LinearCoefficients.decodeClassifier(container, path: path, as: LogisticRegression.self)
         return LogisticRegressionModel(configuration: h.parameters, coefficients: c, schema: h.schema, nIter: h.nIter ?? 0)
     }
 

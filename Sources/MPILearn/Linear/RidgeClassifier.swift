@@ -79,9 +79,7 @@ public struct RidgeClassifierModel: Sendable, Equatable {
 
     /// Class codes: the largest decision value (ties to the lower class), as scikit-learn.
     public func predict(_ x: Matrix<Double>) throws -> [Int] {
-        let z = try decisionFunction(x)
-        if z.columns == 1 { return z.storage.map { $0 > 0 ? 1 : 0 } }
-        return argmaxRows(z.storage, classes: z.columns)
+        LinearCoefficients.classCodes(decision: try decisionFunction(x))
     }
 
     public func container() throws -> ModelContainer {
@@ -89,10 +87,7 @@ public struct RidgeClassifierModel: Sendable, Equatable {
     }
 
     public static func decode(_ container: ModelContainer, path: String) throws -> RidgeClassifierModel {
-        let (h, c) = try LinearCoefficients.decode(container, path: path, as: Ridge.self)
-        guard let classes = h.schema.classes, classes.count >= 2, c.coef.rows == (classes.count == 2 ? 1 : classes.count) else {
-            throw MPILearnError.dataError(SourceLocation(file: path), "ridge-classifier model has \(c.coef.rows) coefficient rows for classes \(h.schema.classes ?? [])")
-        }
+        let (h, c) = try LinearCoefficients.decodeClassifier(container, path: path, as: Ridge.self)
         return RidgeClassifierModel(configuration: h.parameters, coefficients: c, schema: h.schema, nIter: h.nIter)
     }
 

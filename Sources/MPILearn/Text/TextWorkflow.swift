@@ -364,9 +364,7 @@ public struct TextClassifierModel: FittedModel {
 
     /// Class codes (indices into ``classes``) of hashed rows.
     func predictCodes(_ data: Dataset<Double>) throws -> [Int] {
-        let z = try decision(data)
-        if z.columns == 1 { return z.storage.map { $0 > 0 ? 1 : 0 } }
-        return argmaxRows(z.storage, classes: z.columns)
+        LinearCoefficients.classCodes(decision: try decision(data))
     }
 
     /// Rows × classes: class probabilities for a LogisticRegression (scikit-learn's
@@ -376,7 +374,7 @@ public struct TextClassifierModel: FittedModel {
     func probabilities(_ data: Dataset<Double>) throws -> Matrix<Double> {
         let z = try decision(data)
         if case .logistic = classifier { return LogisticRegressionModel.probabilities(decision: z, classes: classes.count) }
-        let codes = z.columns == 1 ? z.storage.map { $0 > 0 ? 1 : 0 } : argmaxRows(z.storage, classes: z.columns)
+        let codes = LinearCoefficients.classCodes(decision: z)
         var p = Matrix<Double>(rows: z.rows, columns: classes.count)
         for (i, c) in codes.enumerated() { p[i, c] = 1 }
         return p
