@@ -50,24 +50,44 @@ struct DenseDesign: LinearDesign {
 
     func centredGram(means: [Double], y: [Double], yMean: Double) throws -> (gram: Matrix<Double>, xty: [Double]) {
         let d = columns
-        // Centre a copy in blocks, so the extra memory stays bounded for tall shards.
-        let block = max(1, min(rows, 1 << 20 / max(1, d)))
+        // Each block of rows is centred into one reused buffer of about 512 KiB (an L2 cache;
+        // at least 256 rows), so SYRK reads it from cache, and one SYRK adds its XcᵀXc: the
+        // upper triangle only, half of GEMM's flops. Xcᵀyc is summed in the centring loop (no
+        // second pass over the block), per block and then into the total. Centring before the
+        // product, not XᵀX − n·μμᵀ after it, keeps the Gram accurate when the means are large.
+        let block = max(1, min(rows, max(256, (1 << 16) / max(1, d))))
         var gram = Matrix<Double>(rows: d, columns: d)
-        var xty = Matrix<Double>(rows: d, columns: 1)
+        var xty = [Double](repeating: 0, count: d), blockXty = [Double](repeating: 0, count: d)
+        var xc = Matrix<Double>(rows: block, columns: d)
         var start = 0
         while start < rows {
             let n = min(block, rows - start)
-            var xc = Matrix<Double>(rows: n, columns: d)
-            var yc = Matrix<Double>(rows: n, columns: 1)
-            for i in 0 ..< n {
-                for j in 0 ..< d { xc.storage[i * d + j] = x.storage[(start + i) * d + j] - means[j] }
-                yc.storage[i] = y[start + i] - yMean
+            if n < xc.rows { xc = Matrix(rows: n, columns: d) }   // the last, shorter block
+            x.storage.withUnsafeBufferPointer { px in
+                means.withUnsafeBufferPointer { mu in
+                    y.withUnsafeBufferPointer { py in
+                        xc.storage.withUnsafeMutableBufferPointer { out in
+                            blockXty.withUnsafeMutableBufferPointer { acc in
+                                for j in 0 ..< d { acc[j] = 0 }
+                                for i in 0 ..< n {
+                                    let row = (start + i) * d, o = i * d, yc = py[start + i] - yMean
+                                    for j in 0 ..< d {
+                                        let v = px[row + j] - mu[j]
+                                        out[o + j] = v
+                                        acc[j] += v * yc
+                                    }
+                                }
+                            }
+                        }
+                    }
+                }
             }
-            try gemm(xc, xc, into: &gram, transposeA: true, beta: 1)
-            try gemm(xc, yc, into: &xty, transposeA: true, beta: 1)
+            for j in 0 ..< d { xty[j] += blockXty[j] }
+            try syrk(xc, into: &gram, transpose: true, beta: 1)
             start += n
         }
-        return (gram, xty.storage)
+        gram.mirrorUpperTriangle()
+        return (gram, xty)
     }
 }
 
