@@ -1,3 +1,4 @@
+import Foundation
 import SwiftMPI
 
 /// One rank's rows as a linear model reads them: the two products every fit and prediction
@@ -49,6 +50,7 @@ struct DenseDesign: LinearDesign {
     }
 
     func centredGram(means: [Double], y: [Double], yMean: Double) throws -> (gram: Matrix<Double>, xty: [Double]) {
+        let t0 = monotonicSeconds()
         let d = columns
         // Each block of rows is centred into one reused buffer of about 512 KiB (an L2 cache;
         // at least 256 rows), so SYRK reads it from cache, and one SYRK adds its XcᵀXc: the
@@ -87,8 +89,29 @@ struct DenseDesign: LinearDesign {
             start += n
         }
         gram.mirrorUpperTriangle()
+        GramTimer.current?.add(monotonicSeconds() - t0)
         return (gram, xty)
     }
+}
+
+/// Seconds spent in ``LinearDesign/centredGram(means:y:yMean:)`` (dense rows) by the fits run
+/// while this timer is ``current``: `linear fit` reports the Gram step as a phase of its own.
+///
+/// ```swift
+/// let gram = GramTimer()
+/// let model = try GramTimer.$current.withValue(gram) { try Ridge().fit(data, comm: comm) }
+/// print(gram.seconds)
+/// ```
+final class GramTimer: @unchecked Sendable {
+    /// The timer the Gram steps of this task (or thread) add to; nil: not timed.
+    @TaskLocal static var current: GramTimer?
+    private let lock = NSLock()
+    private var total = 0.0
+
+    /// Seconds recorded so far.
+    var seconds: Double { lock.withLock { total } }
+
+    func add(_ seconds: Double) { lock.withLock { total += seconds } }
 }
 
 /// Sparse CSR rows (``Dataset/Features/sparse(_:)``): products through the CSR kernels, so a
