@@ -70,14 +70,14 @@ struct DenseDesign: LinearDesign {
                     y.withUnsafeBufferPointer { py in
                         xc.storage.withUnsafeMutableBufferPointer { out in
                             blockXty.withUnsafeMutableBufferPointer { acc in
-                                for j in 0 ..< d { acc[j] = 0 }
+                                // Pointers per row and two simple loops, so both vectorise.
+                                let m = mu.baseAddress!, a = acc.baseAddress!
+                                a.update(repeating: 0, count: d)
                                 for i in 0 ..< n {
-                                    let row = (start + i) * d, o = i * d, yc = py[start + i] - yMean
-                                    for j in 0 ..< d {
-                                        let v = px[row + j] - mu[j]
-                                        out[o + j] = v
-                                        acc[j] += v * yc
-                                    }
+                                    let src = px.baseAddress! + (start + i) * d, dst = out.baseAddress! + i * d
+                                    let yc = py[start + i] - yMean
+                                    for j in 0 ..< d { dst[j] = src[j] - m[j] }
+                                    for j in 0 ..< d { a[j] += dst[j] * yc }
                                 }
                             }
                         }
