@@ -52,6 +52,37 @@ final class LinearAlgebraTests: XCTestCase {
     func testGemmAllTransposesDouble() throws { try checkGemm(Double.self, tolerance: 1e-12) }
     func testGemmAllTransposesFloat() throws { try checkGemm(Float.self, tolerance: 1e-4) }
 
+    /// syrk's upper triangle is gemm's (both transposes, alpha and beta); its strict lower
+    /// triangle is left alone until mirrored.
+    func checkSyrk<T: LinearAlgebraScalar>(_: T.Type, tolerance: Double) throws {
+        let a: Matrix<T> = filled(7, 4, 3)
+        for transpose in [false, true] {
+            let n = transpose ? a.columns : a.rows
+            let expected = naive(a, a, transpose, !transpose)
+            var c = Matrix<T>(rows: n, columns: n, repeating: 9)
+            try syrk(a, into: &c, transpose: transpose, alpha: 2, beta: -1)
+            for i in 0 ..< n {
+                for j in 0 ..< n {
+                    if j >= i {
+                        XCTAssertEqual(Double(c[i, j]), 2 * expected[i * n + j] - 9, accuracy: 2 * tolerance, "\(T.self) transpose=\(transpose) (\(i), \(j))")
+                    } else {
+                        XCTAssertEqual(c[i, j], 9, "\(T.self) transpose=\(transpose): the lower triangle (\(i), \(j)) was written")
+                    }
+                }
+            }
+            c.mirrorUpperTriangle()
+            XCTAssertEqual(c, c.transposed)
+            var wrong = Matrix<T>(rows: n + 1, columns: n + 1)
+            XCTAssertThrowsError(try syrk(a, into: &wrong, transpose: transpose))
+        }
+        var empty = Matrix<T>(rows: 2, columns: 2, repeating: 4)
+        try syrk(Matrix<T>(rows: 2, columns: 0), into: &empty, beta: 0.5)
+        XCTAssertEqual(empty.storage, [2, 2, 4, 2])
+    }
+
+    func testSyrkMatchesGemmDouble() throws { try checkSyrk(Double.self, tolerance: 1e-12) }
+    func testSyrkMatchesGemmFloat() throws { try checkSyrk(Float.self, tolerance: 1e-4) }
+
     func testGemmWithEmptyInnerDimensionScalesC() throws {
         let a = Matrix<Double>(rows: 3, columns: 0), b = Matrix<Double>(rows: 0, columns: 2)
         XCTAssertEqual(try matmul(a, b), Matrix(rows: 3, columns: 2, repeating: 0))

@@ -47,6 +47,10 @@ public enum LinearWorkflow {
         /// The non-convergence warning, if any.
         public var warning: String?
         public var model: String
+        /// The phase table (maximum over ranks): `read` (the training rows, made dense),
+        /// `gram` (the local centred XᵀX and Xᵀy; linear-regression and ridge) and the rest of
+        /// the fit (`sums + reduce + solve`), or `fit` (logistic-regression), then `save`.
+        public var phases: String?
 
         public var text: String {
             var lines: [String] = []
@@ -54,6 +58,7 @@ public enum LinearWorkflow {
             lines.append("fitted \(estimator) on \(trainRows) rows × \(features) features over \(ranks) rank(s)"
                          + (nIter.map { " in \($0) L-BFGS iteration(s)" } ?? ""))
             lines.append("model written to \(model)")
+            if let phases { lines.append(phases) }
             return lines.joined(separator: "\n")
         }
     }
@@ -62,19 +67,33 @@ public enum LinearWorkflow {
     /// - Returns: the model, identical on every rank.
     public static func fit(_ source: ForestWorkflow.TrainingSource, estimator name: String, parameters: [String: ParameterValue],
                            comm: any Communicator, log: (String) -> Void = { _ in }) throws -> any FittedModel {
-        try fitCounting(source, estimator: name, parameters: parameters, comm: comm, log: log).model
+        var timer = PhaseTimer()
+        return try fitCounting(source, estimator: name, parameters: parameters, comm: comm, log: log, timer: &timer).model
     }
 
-    /// The model and the training rows over all ranks.
+    /// The model and the training rows over all ranks; `timer` gets the phases `read`, then
+    /// `gram` and `sums + reduce + solve` (a Gram fit on dense rows) or `fit`.
     static func fitCounting(_ source: ForestWorkflow.TrainingSource, estimator name: String, parameters: [String: ParameterValue],
-                            comm: any Communicator, log: (String) -> Void) throws -> (model: any FittedModel, rows: Int) {
+                            comm: any Communicator, log: (String) -> Void, timer: inout PhaseTimer) throws -> (model: any FittedModel, rows: Int) {
         let e = try estimator(name, parameters: parameters)   // parameters first: every error before any data is read
+        timer.skip()
         var data = try TrainingData.loadTrain(path: source.path, target: source.target, categorical: source.categorical,
                                               features: source.features, classification: type(of: e).role == .classifier, comm: comm) {
             if comm.rank == 0 { log("note: \($0)") }
         }
         data.makeDense()
-        return (try fitOpened(e, data, comm: comm), data.globalRowCount)
+        timer.mark("read", comm: false)
+        let gram = GramTimer(), t0 = monotonicSeconds()
+        let model = try GramTimer.$current.withValue(gram) { try fitOpened(e, data, comm: comm) }
+        let fitSeconds = monotonicSeconds() - t0
+        if e is LinearRegression || e is Ridge {
+            timer.add("gram", gram.seconds, comm: false)
+            timer.add("sums + reduce + solve", max(0, fitSeconds - gram.seconds), comm: true)
+        } else {
+            timer.add("fit", fitSeconds, comm: true)
+        }
+        timer.skip()
+        return (model, data.globalRowCount)
     }
 
     private static func fitOpened<E: Estimator>(_ e: E, _ data: Dataset<Double>, comm: any Communicator) throws -> any FittedModel {
@@ -86,12 +105,15 @@ public enum LinearWorkflow {
     /// - Returns: on rank 0 the summary; nil on the other ranks.
     public static func fitAndSave(_ source: ForestWorkflow.TrainingSource, estimator name: String, parameters: [String: ParameterValue],
                                   model path: String, comm: any Communicator, log: (String) -> Void = { _ in }) throws -> FitSummary? {
-        let (model, rows) = try fitCounting(source, estimator: name, parameters: parameters, comm: comm, log: log)
+        var timer = PhaseTimer()
+        let (model, rows) = try fitCounting(source, estimator: name, parameters: parameters, comm: comm, log: log, timer: &timer)
+        if comm.rank == 0 { try model.save(to: path) }
+        timer.mark("save", comm: false)
+        let phases = try timer.text(comm)   // collective: after the save, so no rank reports before the file exists
         guard comm.rank == 0 else { return nil }
-        try model.save(to: path)
         let logistic = model as? LogisticRegressionModel
         return FitSummary(estimator: name, trainRows: rows, features: model.featureNames.count, ranks: comm.size,
-                          nIter: logistic?.nIter, warning: logistic?.warning ?? (model as? RidgeModel)?.warning, model: path)
+                          nIter: logistic?.nIter, warning: logistic?.warning ?? (model as? RidgeModel)?.warning, model: path, phases: phases)
     }
 
     /// What ``predict(model:test:output:layout:proba:comm:log:)`` did.

@@ -6,6 +6,11 @@ public protocol LinearAlgebraScalar: BinaryFloatingPoint, Sendable {
     static func gemm(transA: Bool, transB: Bool, m: Int, n: Int, k: Int, alpha: Self,
                      a: UnsafePointer<Self>, lda: Int, b: UnsafePointer<Self>, ldb: Int,
                      beta: Self, c: UnsafeMutablePointer<Self>, ldc: Int)
+    /// C := alpha·op(A)·op(A)ᵀ + beta·C on the upper triangle of the n×n matrix C, row-major
+    /// (`cblas_?syrk`): op(A) is A (n×k) or, with `trans`, Aᵀ (A is k×n). The strict lower
+    /// triangle of C is not referenced.
+    static func syrk(trans: Bool, n: Int, k: Int, alpha: Self, a: UnsafePointer<Self>, lda: Int,
+                     beta: Self, c: UnsafeMutablePointer<Self>, ldc: Int)
     /// Solves A·X = B for symmetric positive-definite A, row-major (`LAPACKE_?posv`).
     static func posv(n: Int, nrhs: Int, a: UnsafeMutablePointer<Self>, b: UnsafeMutablePointer<Self>) -> Int32
     /// Least-squares solve of A·X ≈ B, row-major (`LAPACKE_?gels`); `b` is max(m,n)×nrhs.
@@ -23,6 +28,10 @@ extension Double: LinearAlgebraScalar {
                             beta: Double, c: UnsafeMutablePointer<Double>, ldc: Int) {
         cblas_dgemm(CblasRowMajor, transA ? CblasTrans : CblasNoTrans, transB ? CblasTrans : CblasNoTrans,
                     Int32(m), Int32(n), Int32(k), alpha, a, Int32(lda), b, Int32(ldb), beta, c, Int32(ldc))
+    }
+    public static func syrk(trans: Bool, n: Int, k: Int, alpha: Double, a: UnsafePointer<Double>, lda: Int,
+                            beta: Double, c: UnsafeMutablePointer<Double>, ldc: Int) {
+        cblas_dsyrk(CblasRowMajor, CblasUpper, trans ? CblasTrans : CblasNoTrans, Int32(n), Int32(k), alpha, a, Int32(lda), beta, c, Int32(ldc))
     }
     public static func posv(n: Int, nrhs: Int, a: UnsafeMutablePointer<Double>, b: UnsafeMutablePointer<Double>) -> Int32 {
         LAPACKE_dposv(LAPACK_ROW_MAJOR, CChar(UInt8(ascii: "U")), Int32(n), Int32(nrhs), a, Int32(n), b, Int32(nrhs))
@@ -42,6 +51,10 @@ extension Float: LinearAlgebraScalar {
                             beta: Float, c: UnsafeMutablePointer<Float>, ldc: Int) {
         cblas_sgemm(CblasRowMajor, transA ? CblasTrans : CblasNoTrans, transB ? CblasTrans : CblasNoTrans,
                     Int32(m), Int32(n), Int32(k), alpha, a, Int32(lda), b, Int32(ldb), beta, c, Int32(ldc))
+    }
+    public static func syrk(trans: Bool, n: Int, k: Int, alpha: Float, a: UnsafePointer<Float>, lda: Int,
+                            beta: Float, c: UnsafeMutablePointer<Float>, ldc: Int) {
+        cblas_ssyrk(CblasRowMajor, CblasUpper, trans ? CblasTrans : CblasNoTrans, Int32(n), Int32(k), alpha, a, Int32(lda), beta, c, Int32(ldc))
     }
     public static func posv(n: Int, nrhs: Int, a: UnsafeMutablePointer<Float>, b: UnsafeMutablePointer<Float>) -> Int32 {
         LAPACKE_sposv(LAPACK_ROW_MAJOR, CChar(UInt8(ascii: "U")), Int32(n), Int32(nrhs), a, Int32(n), b, Int32(nrhs))
