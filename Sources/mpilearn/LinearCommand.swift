@@ -9,7 +9,7 @@ struct LinearCommand: ParsableCommand {
         commandName: "linear",
         abstract: "Linear models: normal equations in one allreduce (linear-regression, ridge), L-BFGS over allreduced gradients (logistic-regression), SGD chained or averaged across ranks (sgd-classifier, sgd-regressor).",
         discussion: "Parameters take scikit-learn's names; a flag the estimator does not have is an error. Categorical features enter as their codes.",
-        subcommands: [LinearFit.self, LinearPredict.self, LinearScore.self])
+        subcommands: [LinearRun.self, LinearFit.self, LinearPredict.self, LinearScore.self])
 }
 
 /// The estimator and its hyper-parameters (scikit-learn's names as flags); only the flags
@@ -59,6 +59,21 @@ struct LinearParameterOptions: ParsableArguments {
         if let training { p["training"] = .string(training) }
         if let solver { p["solver"] = .string(solver) }
         return p
+    }
+}
+
+struct LinearRun: SPMDCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "run", abstract: "Fit a linear model over the ranks' shards, then score it on --test: the metrics against the majority baseline (or R²) and the time of each phase.")
+    @OptionGroup var data: ForestTrainOptions
+    @OptionGroup var params: LinearParameterOptions
+    @Option(help: "Labelled CSV (or a generator spec) to score on; its columns are aligned to the training file's.") var test: String
+    @Option(help: "Also save the model here.") var model: String?
+
+    func run(world: any Communicator) throws {
+        let summary = try LinearWorkflow.run(data.source, estimator: params.estimator, parameters: params.parameters, test: test, model: model,
+                                             comm: world, log: printLine)
+        if let summary { printLine(summary.text) }
     }
 }
 

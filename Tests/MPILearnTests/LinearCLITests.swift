@@ -42,6 +42,30 @@ final class LinearCLITests: XCTestCase {
         for (a, b) in zip(one, two) { for (x, y) in zip(a, b) { XCTAssertEqual(x, y, accuracy: 1e-9) } }
     }
 
+    /// `linear run` is fit then score in one launch: its report equals `score`'s on the model
+    /// `fit` writes, at 1 and 3 ranks, and it prints the phases.
+    func testRunIsFitThenScore() throws {
+        let fit = try run(2, ["fit", "--estimator", "logistic-regression", "--train", "classification:1500,5", "--model", path("r.model")])
+        XCTAssertEqual(fit.status, 0, "\(fit)")
+        let score = try run(2, ["score", "--model", path("r.model"), "--test", "classification:400,5"])
+        XCTAssertEqual(score.status, 0, "\(score)")
+        let report = score.stdout.split(separator: "\n").filter { $0.hasPrefix("accuracy:") || $0.hasPrefix("log loss:") }
+        XCTAssertEqual(report.count, 2, score.stdout)
+        for np in [1, 3] {
+            let out = try run(np, ["run", "--estimator", "logistic-regression", "--train", "classification:1500,5", "--test", "classification:400,5",
+                                   "--model", path("run\(np).model")])
+            XCTAssertEqual(out.status, 0, "\(out)")
+            XCTAssertTrue(out.stdout.contains("fitted logistic-regression on 1500 rows × 5 features over \(np) rank(s)"), out.stdout)
+            XCTAssertTrue(out.stdout.contains("test rows: 400"), out.stdout)
+            for line in report { XCTAssertTrue(out.stdout.contains(line), "np=\(np): \(line) not in\n\(out.stdout)") }
+            XCTAssertTrue(out.stdout.contains("score") && out.stdout.contains("read test"), out.stdout)
+            XCTAssertTrue(FileManager.default.fileExists(atPath: path("run\(np).model")))
+        }
+        let ridge = try run(2, ["run", "--estimator", "ridge", "--train", "regression:800,4", "--test", "regression:200,4"])
+        XCTAssertEqual(ridge.status, 0, "\(ridge)")
+        XCTAssertTrue(ridge.stdout.contains("R²: "), ridge.stdout)
+    }
+
     func testRidgeAndLinearRegressionScoreR2() throws {
         for (estimator, extra) in [("ridge", ["--alpha", "2", "--no-fit-intercept"]), ("linear-regression", []),
                                    ("ridge", ["--solver", "sparse_cg", "--tol", "1e-10", "--max-iter", "50"])] {

@@ -116,6 +116,57 @@ public enum LinearWorkflow {
                           nIter: logistic?.nIter, warning: logistic?.warning ?? (model as? RidgeModel)?.warning, model: path, phases: phases)
     }
 
+    /// What ``run(_:estimator:parameters:test:model:comm:log:)`` reports on rank 0.
+    public struct RunSummary: Sendable {
+        /// The fit: the estimator, rows, features and ranks, and any warning.
+        public var fit: FitSummary
+        /// The metrics on the test rows.
+        public var report: ForestWorkflow.Report
+        /// The per-phase table (read, fit or gram + solve, save, test read and scoring).
+        public var phases: String?
+
+        public var text: String {
+            var lines: [String] = []
+            if let warning = fit.warning { lines.append("warning: \(warning)") }
+            lines.append("fitted \(fit.estimator) on \(fit.trainRows) rows × \(fit.features) features over \(fit.ranks) rank(s)"
+                         + (fit.nIter.map { " in \($0) iteration(s)" } ?? ""))
+            if !fit.model.isEmpty { lines.append("model written to \(fit.model)") }
+            lines.append(report.text)
+            if let phases { lines.append(phases) }
+            return lines.joined(separator: "\n")
+        }
+    }
+
+    /// Collective. The whole job in one launch: fits the estimator on every rank's shard of
+    /// `source`, saves the model when `model` is given, and scores it on every rank's block
+    /// of `test` (the target column of `source`, the test file aligned to the training
+    /// schema), with the time of each phase.
+    /// - Returns: on rank 0 the summary; nil on the other ranks.
+    public static func run(_ source: ForestWorkflow.TrainingSource, estimator name: String, parameters: [String: ParameterValue],
+                           test: String, model path: String? = nil, comm: any Communicator,
+                           log: (String) -> Void = { _ in }) throws -> RunSummary? {
+        var timer = PhaseTimer()
+        let (model, rows) = try fitCounting(source, estimator: name, parameters: parameters, comm: comm, log: log, timer: &timer)
+        if let path {
+            if comm.rank == 0 { try model.save(to: path) }
+            try comm.barrier()
+            timer.mark("save", comm: false)
+        }
+        let s = schema(of: model)
+        let testRows = try TrainingData.loadTest(path: test, schema: s, target: source.target ?? s.target, broadcast: false, comm: comm,
+                                                 note: { if comm.rank == 0 { log("note: \($0)") } })
+        timer.mark("read test", comm: false)
+        let report = try score(model, features: testRows.matrix, target: testRows.target!, comm: comm)
+        timer.mark("score", comm: true)
+        let phases = try timer.text(comm)
+        guard comm.rank == 0 else { return nil }
+        let logistic = model as? LogisticRegressionModel
+        let fit = FitSummary(estimator: name, trainRows: rows, features: model.featureNames.count, ranks: comm.size,
+                             nIter: logistic?.nIter ?? (model as? RidgeModel)?.nIter,
+                             warning: logistic?.warning ?? (model as? RidgeModel)?.warning, model: path ?? "", phases: nil)
+        return RunSummary(fit: fit, report: report, phases: phases)
+    }
+
     /// What ``predict(model:test:output:layout:proba:comm:log:)`` did.
     public struct PredictSummary: Sendable {
         public var rows: Int
