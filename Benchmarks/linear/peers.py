@@ -117,7 +117,9 @@ def main():
             Xd = da.from_array(sparse.COO.from_scipy_sparse(X), chunks=(len(train) // workers + 1, X.shape[1]), asarray=False)
             yd = da.from_array(np.array(ytr), chunks=len(train) // workers + 1)
             t0 = time.perf_counter()
-            m = LogisticRegression(solver="lbfgs", C=1.0, fit_intercept=False).fit(Xd, yd)
+            # normalize=False: dask_glm's default standardises the columns (X.std densifies the
+            # sparse matrix: 25,000 x 262,145 doubles a worker, which kills the workers).
+            m = LogisticRegression(solver="lbfgs", C=1.0, fit_intercept=False, solver_kwargs={"normalize": False}).fit(Xd, yd)
             s = time.perf_counter() - t0
             pred = (Xt @ m.coef_.ravel()) > 0
             yt = np.array(yte)

@@ -91,7 +91,7 @@ struct LBFGS {
             let fOld = f
             var search = MoreThuente(f0: f, g0: gdOld, stpmax: 1e10)
             var stp = iter == 0 ? min(1 / (try dot(d, d)).squareRoot(), search.stpmax) : 1
-            var evals = 0, accepted = false
+            var evals = 0, accepted = false, gd = 0.0
             if gdOld < 0 {   // else: not a descent direction (rounding), a failed search
                 while evals < maxLineSearch {
                     // x = xOld + stp·d
@@ -102,7 +102,8 @@ struct LBFGS {
                     }
                     f = try fg(x, &g)
                     evals += 1
-                    let task = search.next(step: &stp, f: f, g: try dot(g, d))
+                    gd = try dot(g, d)
+                    let task = search.next(step: &stp, f: f, g: gd)
                     if task != .evaluate { accepted = true; break }
                 }
             }
@@ -124,8 +125,7 @@ struct LBFGS {
             if (fOld - f) <= ftol * max(abs(fOld), abs(f), 1) { return result(iter, nil) }
             if iter >= maxIter { break }
             // The new pair: s = stp·d, y = g − gOld, kept when sᵀy > ε·(−gᵀd)·stp.
-            let gd = try dot(g, d)
-            let sy = (gd - gdOld) * stp
+            let sy = (gd - gdOld) * stp   // gd: gᵀd at the accepted step, from the line search
             if sy > Double.ulpOfOne * (-gdOld * stp) {
                 let slot = (head + count) % memory
                 let step = stp

@@ -55,8 +55,12 @@ struct DenseDesign: LinearDesign {
         for i in 0 ..< n { for c in 0 ..< k { z[i * k + c] = intercept?[c] ?? 0 } }
         guard n > 0, k > 0, d > 0 else { return }
         x.storage.withUnsafeBufferPointer { xp in
-            Double.gemm(transA: false, transB: false, m: n, n: k, k: d, alpha: 1, a: xp.baseAddress!, lda: d,
-                        b: w, ldb: k, beta: 1, c: z, ldc: k)
+            if k == 1 {   // one output: the matrix-vector product (GEMV)
+                Double.gemv(transA: false, m: n, n: d, alpha: 1, a: xp.baseAddress!, lda: d, x: w, beta: 1, y: z)
+            } else {
+                Double.gemm(transA: false, transB: false, m: n, n: k, k: d, alpha: 1, a: xp.baseAddress!, lda: d,
+                            b: w, ldb: k, beta: 1, c: z, ldc: k)
+            }
         }
     }
 
@@ -65,8 +69,12 @@ struct DenseDesign: LinearDesign {
         g.update(repeating: 0, count: d * k)
         guard n > 0, k > 0, d > 0 else { return }
         x.storage.withUnsafeBufferPointer { xp in
-            Double.gemm(transA: true, transB: false, m: d, n: k, k: n, alpha: 1, a: xp.baseAddress!, lda: d,
-                        b: r, ldb: k, beta: 0, c: g, ldc: k)
+            if k == 1 {
+                Double.gemv(transA: true, m: n, n: d, alpha: 1, a: xp.baseAddress!, lda: d, x: r, beta: 0, y: g)
+            } else {
+                Double.gemm(transA: true, transB: false, m: d, n: k, k: n, alpha: 1, a: xp.baseAddress!, lda: d,
+                            b: r, ldb: k, beta: 0, c: g, ldc: k)
+            }
         }
     }
 

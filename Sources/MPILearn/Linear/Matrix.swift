@@ -2,6 +2,9 @@ import CLinearAlgebra
 
 /// Element types with BLAS and LAPACK routines: `Double` (d-prefixed) and `Float` (s-prefixed).
 public protocol LinearAlgebraScalar: BinaryFloatingPoint, Sendable {
+    /// y := alpha·op(A)·x + beta·y, A m×n row-major (`cblas_?gemv`).
+    static func gemv(transA: Bool, m: Int, n: Int, alpha: Self, a: UnsafePointer<Self>, lda: Int, x: UnsafePointer<Self>,
+                     beta: Self, y: UnsafeMutablePointer<Self>)
     /// C := alpha·op(A)·op(B) + beta·C, row-major (`cblas_?gemm`).
     static func gemm(transA: Bool, transB: Bool, m: Int, n: Int, k: Int, alpha: Self,
                      a: UnsafePointer<Self>, lda: Int, b: UnsafePointer<Self>, ldb: Int,
@@ -23,6 +26,10 @@ public protocol LinearAlgebraScalar: BinaryFloatingPoint, Sendable {
 }
 
 extension Double: LinearAlgebraScalar {
+    public static func gemv(transA: Bool, m: Int, n: Int, alpha: Double, a: UnsafePointer<Double>, lda: Int, x: UnsafePointer<Double>,
+                            beta: Double, y: UnsafeMutablePointer<Double>) {
+        cblas_dgemv(CblasRowMajor, transA ? CblasTrans : CblasNoTrans, Int32(m), Int32(n), alpha, a, Int32(lda), x, 1, beta, y, 1)
+    }
     public static func gemm(transA: Bool, transB: Bool, m: Int, n: Int, k: Int, alpha: Double,
                             a: UnsafePointer<Double>, lda: Int, b: UnsafePointer<Double>, ldb: Int,
                             beta: Double, c: UnsafeMutablePointer<Double>, ldc: Int) {
@@ -46,6 +53,10 @@ extension Double: LinearAlgebraScalar {
 }
 
 extension Float: LinearAlgebraScalar {
+    public static func gemv(transA: Bool, m: Int, n: Int, alpha: Float, a: UnsafePointer<Float>, lda: Int, x: UnsafePointer<Float>,
+                            beta: Float, y: UnsafeMutablePointer<Float>) {
+        cblas_sgemv(CblasRowMajor, transA ? CblasTrans : CblasNoTrans, Int32(m), Int32(n), alpha, a, Int32(lda), x, 1, beta, y, 1)
+    }
     public static func gemm(transA: Bool, transB: Bool, m: Int, n: Int, k: Int, alpha: Float,
                             a: UnsafePointer<Float>, lda: Int, b: UnsafePointer<Float>, ldb: Int,
                             beta: Float, c: UnsafeMutablePointer<Float>, ldc: Int) {
