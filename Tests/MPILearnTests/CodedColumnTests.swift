@@ -84,7 +84,11 @@ final class CodedColumnTests: XCTestCase {
             }
             for r in out {
                 XCTAssertEqual(r.cvResults.csv(times: false), expected.cvResults.csv(times: false), "p=\(p)")
-                XCTAssertEqual(try r.bestModel!.container().encoded(), try expected.bestModel!.container().encoded(), "p=\(p)")
+                // The same file but for the provenance date (the two fits may straddle a second).
+                var a = r.bestModel!, b = expected.bestModel!
+                a.forest.header.provenance.date = ""
+                b.forest.header.provenance.date = ""
+                XCTAssertEqual(try a.container().encoded(), try b.container().encoded(), "p=\(p)")
             }
         }
         // A learner that reads rows is told to make them dense.
