@@ -157,6 +157,31 @@ final class SparseTests: XCTestCase {
         XCTAssertEqual(f.transposeMultiply(rf, threads: 5).map(\.bitPattern), oneF.map(\.bitPattern))
     }
 
+    /// The feature-major products an optimiser calls (X·W + b and Xᵀ·R for k outputs) agree
+    /// between the sparse kernels and dense BLAS, for one output and for several.
+    func testFeatureMajorProductsSparseEqualDense() {
+        let x = Self.random(Double.self, rows: 300, columns: 40, density: 0.1, seed: 11)
+        let sparse = SparseDesign(x: x), dense = DenseDesign(x: x.toDense())
+        var g = SplitMix(3)
+        for k in [1, 3] {
+            let w: [Double] = g.vector(40 * k), b: [Double] = g.vector(k), r: [Double] = g.vector(300 * k)
+            var zs = [Double](repeating: 0, count: 300 * k), zd = zs
+            var gs = [Double](repeating: .nan, count: 40 * k), gd = gs
+            w.withUnsafeBufferPointer { wp in
+                b.withUnsafeBufferPointer { bp in
+                    sparse.multiply(featureMajor: wp.baseAddress!, outputs: k, intercept: bp.baseAddress, into: &zs)
+                    dense.multiply(featureMajor: wp.baseAddress!, outputs: k, intercept: bp.baseAddress, into: &zd)
+                }
+            }
+            r.withUnsafeBufferPointer { rp in
+                sparse.transposeMultiply(rp.baseAddress!, outputs: k, into: &gs)
+                dense.transposeMultiply(rp.baseAddress!, outputs: k, into: &gd)
+            }
+            for (a, e) in zip(zs, zd) { XCTAssertEqual(a, e, accuracy: 1e-12, "X·W, k=\(k)") }
+            for (a, e) in zip(gs, gd) { XCTAssertEqual(a, e, accuracy: 1e-12, "Xᵀ·R, k=\(k)") }
+        }
+    }
+
     func testConversionsSubsetsAndStacking() throws {
         var m = Matrix<Double>(rows: 4, columns: 3)
         m.storage = [0, 1.5, 0, 0, 0, 0, -2, 0, .nan, 3, 4, 5]
