@@ -5,6 +5,7 @@
  * instruction set it dispatches to and its thread count. Here the order is fixed: four
  * interleaved partial sums combined as (s0 + s1) + (s2 + s3), then the tail. */
 #include <math.h>
+#include <string.h>
 #include "ckernels.h"
 
 double mpl_vec_dot(ptrdiff_t n, const double *a, const double *b) {
@@ -36,16 +37,16 @@ double mpl_vec_max_abs(ptrdiff_t n, const double *a) {
     return nan ? NAN : m;
 }
 
-double mpl_vec_sum(ptrdiff_t n, const double *a) {
-    double s0 = 0, s1 = 0, s2 = 0, s3 = 0;
-    ptrdiff_t i = 0;
-    for (; i + 4 <= n; i += 4) {
-        s0 += a[i];
-        s1 += a[i + 1];
-        s2 += a[i + 2];
-        s3 += a[i + 3];
+uint64_t mpl_read_bytes(const void *p, size_t bytes) {
+    const unsigned char *b = p;
+    uint64_t x0 = 0, x1 = 0, x2 = 0, x3 = 0;
+    size_t i = 0;
+    for (; i + 32 <= bytes; i += 32) {
+        uint64_t w[4];
+        memcpy(w, b + i, 32);
+        x0 ^= w[0]; x1 ^= w[1]; x2 ^= w[2]; x3 ^= w[3];
     }
-    double s = (s0 + s1) + (s2 + s3);
-    for (; i < n; i++) s += a[i];
-    return s;
+    uint64_t x = x0 ^ x1 ^ x2 ^ x3;
+    for (; i < bytes; i++) x ^= b[i];
+    return x;
 }

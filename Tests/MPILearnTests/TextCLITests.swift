@@ -54,6 +54,9 @@ final class TextCLITests: XCTestCase {
                 let out = try run(np, ["run", "--train", train, "--test", test, "--training", training] + (training == "exact" ? [] : ["--shuffle", "false"]) + common)
                 XCTAssertEqual(out.status, 0, "\(out)")
                 XCTAssertTrue(out.stdout.contains("train: 300 documents"), "\(out)")
+                if training == "exact" {   // evaluations against one read of the shard, timed on the matrix
+                    XCTAssertTrue(out.stdout.contains(" evaluations, ") && out.stdout.contains("× that bound"), "\(out)")
+                }
                 lines.append(accuracyLine(out))
             }
             XCTAssertEqual(Set(lines).count, 1, "\(training): \(lines)")

@@ -214,8 +214,9 @@ double mpl_vec_dot(ptrdiff_t n, const double *a, const double *b);
 void mpl_vec_axpy(ptrdiff_t n, double alpha, const double *x, double *y);
 /* max |a[i]| (0 for n = 0; NaN if any entry is NaN). */
 double mpl_vec_max_abs(ptrdiff_t n, const double *a);
-/* The sum of a[0 .. n) (a read of the buffer, for measuring memory bandwidth). */
-double mpl_vec_sum(ptrdiff_t n, const double *a);
+/* Reads `bytes` bytes at p once and returns their XOR (so the read cannot be dropped): for
+ * timing one read of a buffer. */
+uint64_t mpl_read_bytes(const void *p, size_t bytes);
 
 /* Fixes glibc's mmap threshold at `bytes` (which also stops glibc from raising it after
  * large frees), so blocks of that size or more are mapped alone and returned to the system

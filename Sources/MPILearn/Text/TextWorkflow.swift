@@ -218,14 +218,20 @@ public enum TextWorkflow {
             say(String(format: "fit: LogisticRegression, %d L-BFGS iterations, objective %.9g (scikit-learn's C·Σ log-loss + ½‖coef‖²)%@",
                        m.nIter, m.objective * c * Double(train.documents), m.warning.map { "; warning: \($0)" } ?? ""))
             if case .sparse(let x) = train.data.features, m.evaluations > 0 {
-                // Each evaluation against one read of the largest shard's stored entries.
+                // Each evaluation against one read of the shard's stored entries, timed on the
+                // matrix itself (the slowest rank's read).
                 let fitSeconds = try comm.allreduce(timer.phases.last?.seconds ?? 0, op: .max)
                 let bytes = try comm.allreduce(Double(x.storedCount * 12 + (x.rows + 1) * 8), op: .max)
-                let rate = try MemoryBandwidth.measureRead(comm: comm)
-                timer.mark("measure bandwidth", comm: true)
-                let perEvaluation = fitSeconds / Double(m.evaluations), bound = bytes / rate
+                let read = try x.data.withUnsafeBytes { d in
+                    try x.indices.withUnsafeBytes { i in
+                        try x.indptr.withUnsafeBytes { p in try MemoryBandwidth.timeRead([d, i, p], comm: comm) }
+                    }
+                }
+                timer.mark("time one read", comm: true)
+                let perEvaluation = fitSeconds / Double(m.evaluations)
                 say(String(format: "fit: %d evaluations, %.2f ms each; one read of the largest shard's stored entries (%.1f MB) takes %.2f ms at the measured %.1f GB/s per rank: %.2f× that bound",
-                           m.evaluations, perEvaluation * 1e3, bytes / 1_048_576, bound * 1e3, rate / 1e9, perEvaluation / bound))
+                           m.evaluations, perEvaluation * 1e3, bytes / 1_048_576, read.seconds * 1e3, read.bytesPerSecond / 1e9,
+                           perEvaluation / read.seconds))
             }
         case .sgd(let m):
             say("fit: SGDClassifier (\(m.parameters.loss.rawValue)), \(m.nIter) epoch(s)" + (m.converged ? "" : "; warning: max_iter reached before tol was met"))
