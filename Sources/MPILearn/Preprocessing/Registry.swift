@@ -1,0 +1,4 @@
+extension TransformerRegistry {
+    /// The built-in steps, in the order `pipeline --help` lists them.
+    static let builtinTypes: [any TableTransformer.Type] = []
+}
