@@ -24,7 +24,7 @@ public enum ImputeValue: Codable, Sendable, Equatable, CustomStringConvertible {
 
     public var description: String {
         switch self {
-        case .number(let d): return formatStatistic(d)
+        case .number(let d): return NumericStep.format(d)
         case .string(let s): return "'\(s)'"
         }
     }
@@ -82,12 +82,12 @@ public struct SimpleImputer: TableTransformer, Equatable {
 
     public func encode(to encoder: Encoder) throws {
         var c = encoder.container(keyedBy: CodingKeys.self)
-        try encodeOrNull(columns, &c, .columns)
+        try NumericStep.encodeOrNull(columns, &c, .columns)
         try c.encode(strategy.rawValue, forKey: .strategy)
-        try encodeOrNull(fillValue, &c, .fillValue)
+        try NumericStep.encodeOrNull(fillValue, &c, .fillValue)
     }
 
-    public func validate() throws { try validateColumnsParameter(columns, step: Self.transformerName) }
+    public func validate() throws { try NumericStep.validateColumns(columns) }
 
     /// Collective. Learns each column's fill over every rank's rows.
     /// - Throws: ``MPILearnError/invalidParameter`` for an invalid parameter or a `fill_value`
@@ -100,7 +100,7 @@ public struct SimpleImputer: TableTransformer, Equatable {
         if let columns {
             names = columns
         } else {
-            names = try table.numericColumns(nil, for: step)
+            names = try table.resolvedNumericColumns(nil, for: step)
         }
         // Each column's kind: numeric (true) or categorical (false).
         var numeric: [Bool] = []
@@ -129,7 +129,7 @@ public struct SimpleImputer: TableTransformer, Equatable {
                 case (true, .string(let s)?):
                     throw MPILearnError.invalidParameter(name: "fill_value", value: "\"\(s)\"", allowed: "a number for the numeric column '\(names[j])'")
                 case (false, .number(let d)?):
-                    throw MPILearnError.invalidParameter(name: "fill_value", value: formatStatistic(d), allowed: "a string for the categorical column '\(names[j])'")
+                    throw MPILearnError.invalidParameter(name: "fill_value", value: NumericStep.format(d), allowed: "a string for the categorical column '\(names[j])'")
                 }
             }
             return SimpleImputerModel(parameters: self, columns: names, statistics: statistics.map { $0! })
@@ -139,11 +139,11 @@ public struct SimpleImputer: TableTransformer, Equatable {
         switch strategy {
         case .mean:
             let m = try DistributedStatistics.moments(data, comm: comm)
-            try requireValues(m.map(\.count), columns: numericNames.map { names[$0] }, step: step, hint: hint)
+            try NumericStep.requireValues(m.map(\.count), columns: numericNames.map { names[$0] }, step: step, hint: hint)
             for (k, j) in numericNames.enumerated() { statistics[j] = .number(m[k].mean) }
         case .median:
             let n = try DistributedStatistics.counts(data, comm: comm)
-            try requireValues(n, columns: numericNames.map { names[$0] }, step: step, hint: hint)
+            try NumericStep.requireValues(n, columns: numericNames.map { names[$0] }, step: step, hint: hint)
             let med = try DistributedStatistics.medians(data, comm: comm)
             for (k, j) in numericNames.enumerated() { statistics[j] = .number(med[k]) }
         case .mostFrequent:
@@ -152,7 +152,7 @@ public struct SimpleImputer: TableTransformer, Equatable {
             for (k, j) in numericNames.enumerated() { statistics[j] = modes[k].map(ImputeValue.number) }
             for (k, j) in categoricalNames.enumerated() { statistics[j] = cats[k].map(ImputeValue.string) }
             if let j = statistics.firstIndex(where: { $0 == nil }) {
-                try requireValues([0], columns: [names[j]], step: step, hint: hint)
+                try NumericStep.requireValues([0], columns: [names[j]], step: step, hint: hint)
             }
         case .constant:
             break

@@ -13,7 +13,7 @@ extension Table {
     /// numeric, or every numeric column when `names` is nil.
     /// - Throws: ``MPILearnError/mismatch`` naming a missing or non-numeric column, or when
     ///   `names` is nil and the table has no numeric column.
-    func numericColumns(_ names: [String]?, for step: String) throws -> [String] {
+    func resolvedNumericColumns(_ names: [String]?, for step: String) throws -> [String] {
         guard let names else {
             let all = numericColumnNames
             guard !all.isEmpty else {
@@ -42,39 +42,42 @@ extension Table {
     }
 }
 
-/// Checks a `columns` parameter: nil, or a non-empty list without repeats.
-func validateColumnsParameter(_ columns: [String]?, step: String) throws {
-    guard let columns else { return }
-    try require(!columns.isEmpty, "columns", "[]", "a non-empty list of column names, or null for every numeric column")
-    if let dup = Dictionary(grouping: columns, by: { $0 }).first(where: { $0.value.count > 1 })?.key {
-        throw MPILearnError.invalidParameter(name: "columns", value: "'\(dup)' twice", allowed: "each column at most once")
+/// Helpers shared by the numeric steps (scalers and the imputer).
+enum NumericStep {
+    /// Checks a `columns` parameter: nil, or a non-empty list without repeats.
+    static func validateColumns(_ columns: [String]?) throws {
+        guard let columns else { return }
+        try require(!columns.isEmpty, "columns", "[]", "a non-empty list of column names, or null for every numeric column")
+        if let dup = Dictionary(grouping: columns, by: { $0 }).first(where: { $0.value.count > 1 })?.key {
+            throw MPILearnError.invalidParameter(name: "columns", value: "'\(dup)' twice", allowed: "each column at most once")
+        }
     }
-}
 
-/// Checks that every column has a value in the training data.
-/// - Throws: ``MPILearnError/mismatch`` naming the first column whose every row is missing.
-func requireValues(_ counts: [Int], columns: [String], step: String, hint: String = "") throws {
-    if let j = counts.firstIndex(of: 0) {
-        throw MPILearnError.mismatch("\(step): column '\(columns[j])' has no value in the training data (every row is missing, or there are no rows)\(hint)")
+    /// Checks that every column has a value in the training data.
+    /// - Throws: ``MPILearnError/mismatch`` naming the first column whose every row is missing.
+    static func requireValues(_ counts: [Int], columns: [String], step: String, hint: String = "") throws {
+        if let j = counts.firstIndex(of: 0) {
+            throw MPILearnError.mismatch("\(step): column '\(columns[j])' has no value in the training data (every row is missing, or there are no rows)\(hint)")
+        }
     }
-}
 
-/// scikit-learn's `_handle_zeros_in_scale`: 1 where the scale is zero (or, with a mask, where
-/// the mask says the feature is constant).
-func handleZerosInScale(_ scale: [Double], constant: [Bool]? = nil) -> [Double] {
-    scale.enumerated().map { j, s in
-        let isConstant = constant?[j] ?? (s < 10 * Double.ulpOfOne)
-        return isConstant ? 1 : s
+    /// scikit-learn's `_handle_zeros_in_scale`: 1 where the scale is below 10ε (or, with a
+    /// mask, where the mask says the feature is constant).
+    static func handleZerosInScale(_ scale: [Double], constant: [Bool]? = nil) -> [Double] {
+        scale.enumerated().map { j, s in
+            let isConstant = constant?[j] ?? (s < 10 * Double.ulpOfOne)
+            return isConstant ? 1 : s
+        }
     }
-}
 
-/// Encodes an optional as its value or JSON null.
-func encodeOrNull<T: Encodable, K: CodingKey>(_ value: T?, _ c: inout KeyedEncodingContainer<K>, _ key: K) throws {
-    if let value { try c.encode(value, forKey: key) } else { try c.encodeNil(forKey: key) }
-}
+    /// Encodes an optional as its value or JSON null.
+    static func encodeOrNull<T: Encodable, K: CodingKey>(_ value: T?, _ c: inout KeyedEncodingContainer<K>, _ key: K) throws {
+        if let value { try c.encode(value, forKey: key) } else { try c.encodeNil(forKey: key) }
+    }
 
-/// A short rendering of a statistic for `summary()`.
-func formatStatistic(_ x: Double) -> String { String(format: "%.6g", x) }
+    /// A short rendering of a statistic for `summary()`.
+    static func format(_ x: Double) -> String { String(format: "%.6g", x) }
+}
 
 // MARK: - StandardScaler
 
@@ -111,12 +114,12 @@ public struct StandardScaler: TableTransformer, Equatable {
 
     public func encode(to encoder: Encoder) throws {
         var c = encoder.container(keyedBy: CodingKeys.self)
-        try encodeOrNull(columns, &c, .columns)
+        try NumericStep.encodeOrNull(columns, &c, .columns)
         try c.encode(withMean, forKey: .withMean)
         try c.encode(withStd, forKey: .withStd)
     }
 
-    public func validate() throws { try validateColumnsParameter(columns, step: Self.transformerName) }
+    public func validate() throws { try NumericStep.validateColumns(columns) }
 
     /// Collective. Learns each column's mean and variance over every rank's rows.
     /// - Throws: ``MPILearnError/invalidParameter`` for an invalid parameter;
@@ -125,9 +128,9 @@ public struct StandardScaler: TableTransformer, Equatable {
     public func fit(_ table: Table, comm: any Communicator) throws -> StandardScalerModel {
         try validate()
         let step = Self.transformerName
-        let names = try table.numericColumns(columns, for: step)
+        let names = try table.resolvedNumericColumns(columns, for: step)
         let m = try DistributedStatistics.moments(try names.map { try table.doubles($0, for: step) }, comm: comm)
-        try requireValues(m.map(\.count), columns: names, step: step)
+        try NumericStep.requireValues(m.map(\.count), columns: names, step: step)
         let variance = m.map(\.variance)
         let eps = Double.ulpOfOne
         let constant = m.map { s -> Bool in
@@ -137,7 +140,7 @@ public struct StandardScaler: TableTransformer, Equatable {
         return StandardScalerModel(parameters: self, columns: names,
                                    mean: withMean || withStd ? m.map(\.mean) : nil,
                                    variance: withStd ? variance : nil,
-                                   scale: withStd ? handleZerosInScale(variance.map { $0.squareRoot() }, constant: constant) : nil,
+                                   scale: withStd ? NumericStep.handleZerosInScale(variance.map { $0.squareRoot() }, constant: constant) : nil,
                                    nSamplesSeen: m.map(\.count))
     }
 }
@@ -181,7 +184,7 @@ public struct StandardScalerModel: FittedTableTransformer, Equatable {
 
     public func summary() -> [String] {
         columns.enumerated().map { j, name in
-            "\(name): mean \(mean.map { formatStatistic($0[j]) } ?? "-"), scale \(scale.map { formatStatistic($0[j]) } ?? "-"), \(nSamplesSeen[j]) values"
+            "\(name): mean \(mean.map { NumericStep.format($0[j]) } ?? "-"), scale \(scale.map { NumericStep.format($0[j]) } ?? "-"), \(nSamplesSeen[j]) values"
         }
     }
 }
@@ -220,13 +223,13 @@ public struct MinMaxScaler: TableTransformer, Equatable {
 
     public func encode(to encoder: Encoder) throws {
         var c = encoder.container(keyedBy: CodingKeys.self)
-        try encodeOrNull(columns, &c, .columns)
+        try NumericStep.encodeOrNull(columns, &c, .columns)
         try c.encode(featureRange, forKey: .featureRange)
         try c.encode(clip, forKey: .clip)
     }
 
     public func validate() throws {
-        try validateColumnsParameter(columns, step: Self.transformerName)
+        try NumericStep.validateColumns(columns)
         try require(featureRange.count == 2 && featureRange.allSatisfy(\.isFinite) && featureRange[0] < featureRange[1],
                     "feature_range", featureRange, "two finite numbers [min, max] with min < max")
     }
@@ -238,10 +241,10 @@ public struct MinMaxScaler: TableTransformer, Equatable {
     public func fit(_ table: Table, comm: any Communicator) throws -> MinMaxScalerModel {
         try validate()
         let step = Self.transformerName
-        let names = try table.numericColumns(columns, for: step)
+        let names = try table.resolvedNumericColumns(columns, for: step)
         let e = try DistributedStatistics.extrema(try names.map { try table.doubles($0, for: step) }, comm: comm)
-        try requireValues(e.map(\.count), columns: names, step: step)
-        let range = handleZerosInScale(e.map { $0.max - $0.min })
+        try NumericStep.requireValues(e.map(\.count), columns: names, step: step)
+        let range = NumericStep.handleZerosInScale(e.map { $0.max - $0.min })
         let scale = range.map { (featureRange[1] - featureRange[0]) / $0 }
         return MinMaxScalerModel(parameters: self, columns: names, dataMin: e.map(\.min), dataMax: e.map(\.max), scale: scale,
                                  min: zip(e, scale).map { featureRange[0] - $0.min * $1 })
@@ -290,7 +293,7 @@ public struct MinMaxScalerModel: FittedTableTransformer, Equatable {
     }
 
     public func summary() -> [String] {
-        columns.enumerated().map { j, name in "\(name): min \(formatStatistic(dataMin[j])), max \(formatStatistic(dataMax[j]))" }
+        columns.enumerated().map { j, name in "\(name): min \(NumericStep.format(dataMin[j])), max \(NumericStep.format(dataMax[j]))" }
     }
 }
 
@@ -342,7 +345,7 @@ public struct RobustScaler: TableTransformer, Equatable {
 
     public func encode(to encoder: Encoder) throws {
         var c = encoder.container(keyedBy: CodingKeys.self)
-        try encodeOrNull(columns, &c, .columns)
+        try NumericStep.encodeOrNull(columns, &c, .columns)
         try c.encode(withCentering, forKey: .withCentering)
         try c.encode(withScaling, forKey: .withScaling)
         try c.encode(quantileRange, forKey: .quantileRange)
@@ -350,7 +353,7 @@ public struct RobustScaler: TableTransformer, Equatable {
     }
 
     public func validate() throws {
-        try validateColumnsParameter(columns, step: Self.transformerName)
+        try NumericStep.validateColumns(columns)
         let q = quantileRange
         try require(q.count == 2 && 0 <= q[0] && q[0] <= q[1] && q[1] <= 100, "quantile_range", q,
                     "two percentiles [q_min, q_max] with 0 <= q_min <= q_max <= 100")
@@ -367,14 +370,14 @@ public struct RobustScaler: TableTransformer, Equatable {
     public func fit(_ table: Table, comm: any Communicator) throws -> RobustScalerModel {
         try validate()
         let step = Self.transformerName
-        let names = try table.numericColumns(columns, for: step)
+        let names = try table.resolvedNumericColumns(columns, for: step)
         let data = try names.map { try table.doubles($0, for: step) }
-        try requireValues(try DistributedStatistics.counts(data, comm: comm), columns: names, step: step)
+        try NumericStep.requireValues(try DistributedStatistics.counts(data, comm: comm), columns: names, step: step)
         let center = withCentering ? try DistributedStatistics.medians(data, comm: comm) : nil
         var scale: [Double]?
         if withScaling {
             let q = try DistributedStatistics.quantiles(data, q: quantileRange.map { $0 / 100 }, comm: comm)
-            scale = handleZerosInScale(q.map { $0[1] - $0[0] })
+            scale = NumericStep.handleZerosInScale(q.map { $0[1] - $0[0] })
             if unitVariance {
                 let adjust = DistributedStatistics.normalQuantile(quantileRange[1] / 100) - DistributedStatistics.normalQuantile(quantileRange[0] / 100)
                 scale = scale!.map { $0 / adjust }
@@ -414,7 +417,7 @@ public struct RobustScalerModel: FittedTableTransformer, Equatable {
 
     public func summary() -> [String] {
         columns.enumerated().map { j, name in
-            "\(name): center \(center.map { formatStatistic($0[j]) } ?? "-"), scale \(scale.map { formatStatistic($0[j]) } ?? "-")"
+            "\(name): center \(center.map { NumericStep.format($0[j]) } ?? "-"), scale \(scale.map { NumericStep.format($0[j]) } ?? "-")"
         }
     }
 }
