@@ -177,9 +177,11 @@ public struct TablePredictor {
     ///   named columns (a text model).
     public init(_ model: any FittedModel, path: String) throws {
         kind = type(of: model).kind
+        var model = model
         if let p = model as? TableInputModel {
             input = p.inputColumns
             features = p.features
+            model = p.estimator
         } else {
             let schema = (model as? FeatureSchemaModel)?.schema ?? FeatureSchema(featureNames: model.featureNames)
             guard !schema.featureNames.isEmpty else {

@@ -214,6 +214,8 @@ public protocol TableInputModel {
     var inputColumns: [PipelineColumn] { get }
     /// Local. The final estimator's features from a table holding ``inputColumns``.
     func features(_ table: Table, context: TransformContext) throws -> Matrix<Double>
+    /// The model that predicts from those features.
+    var estimator: any FittedModel { get }
 }
 
 /// A fitted pipeline: fitted steps, the fitted final model `M`, and the input schema.
@@ -238,6 +240,7 @@ public struct PipelineModel<M: FittedModel>: FittedModel, TableInputModel {
 
     public var featureNames: [String] { input.map(\.name) }
     public var inputColumns: [PipelineColumn] { input }
+    public var estimator: any FittedModel { final }
 
     /// Local. The rows after every preprocessing step.
     public func transform(_ table: Table, context: TransformContext) throws -> Table {
@@ -342,10 +345,10 @@ public struct PipelineModel<M: FittedModel>: FittedModel, TableInputModel {
         var out: [(String, String)] = [("input", input.map { "\($0.name) (\($0.kind.rawValue))" }.joined(separator: ", "))]
         for (i, s) in steps.enumerated() {
             out.append(("step \(i + 1)", "\(s.name): \(s.step.kind)"))
-            for line in s.step.base.summary() { out.append(("", "  \(line)")) }
+            for (k, line) in s.step.base.summary().enumerated() { out.append(("  \(s.name)[\(k + 1)]", line)) }
         }
         out.append(("step \(steps.count + 1)", "\(finalName): \(M.kind) on \(finalFeatures.featureNames.count) features (\(listPreview(finalFeatures.featureNames, limit: 8)))"))
-        for (k, v) in final.summary() { out.append(("  \(k)", v)) }
+        for (k, v) in final.summary() { out.append(("  \(finalName).\(k)", v)) }
         return out
     }
 }

@@ -2,5 +2,6 @@ extension TransformerRegistry {
     /// The built-in steps, in the order `pipeline --help` lists them.
     static let builtinTypes: [any TableTransformer.Type] = [
         CategoricalEncoder.self, OneHotEncoder.self, OrdinalEncoder.self,
+        StandardScaler.self, MinMaxScaler.self, RobustScaler.self, SimpleImputer.self,
     ]
 }
