@@ -7,7 +7,7 @@ import Foundation
 import SwiftMPI
 
 /// How the target becomes a label: a column itself, a comparison of a column with a number
-/// (`arr_delay>15`, a binary target), or any ``Expression`` over the columns
+/// (`arr_delay>15`, a binary target), or any ``ColumnExpression`` over the columns
 /// (`arr_delay>15 and dep_delay>0`, `log1p(distance)`).
 ///
 /// A plain column and `COLUMN OP NUMBER` (OP one of `>`, `>=`, `<`, `<=`) set ``column``,
@@ -23,7 +23,7 @@ public struct TargetSpec {
     public var op: String?
     public var value: Double = 0
     /// A target that is neither a column nor `COLUMN OP NUMBER`.
-    public var expression: Expression?
+    public var expression: ColumnExpression?
 
     /// Parses `name`, `name>15` / `name>=15` / `name<15` / `name<=15` (binary target), or an
     /// expression. With the file's `columns` known, a column's exact name (`dep-delay`,
@@ -40,7 +40,7 @@ public struct TargetSpec {
             return
         }
         do {
-            let e = try Expression(s, parameter: "--target")
+            let e = try ColumnExpression(s, parameter: "--target")
             if let name = e.singleColumn {
                 column = name
             } else if let t = e.simpleThreshold {

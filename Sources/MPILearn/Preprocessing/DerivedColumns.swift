@@ -1,7 +1,7 @@
 import Foundation
 import SwiftMPI
 
-/// The `derive` step: new columns computed from others by ``Expression``s
+/// The `derive` step: new columns computed from others by ``ColumnExpression``s
 /// (`delay_ratio: arr_delay / (air_time + 1)`, `late: arr_delay > 15`).
 ///
 /// ``columns`` is applied in order, each expression reading the table as the earlier ones
@@ -58,8 +58,8 @@ public struct DerivedColumns: TableTransformer, FittedTableTransformer, Equatabl
 
     /// The parsed expressions, in order.
     /// - Throws: ``MPILearnError/invalidParameter`` naming the column and the position of a syntax error.
-    public func expressions() throws -> [Expression] {
-        try columns.map { try Expression($0.expression, parameter: "\(Self.transformerName).columns.\($0.name)") }
+    public func expressions() throws -> [ColumnExpression] {
+        try columns.map { try ColumnExpression($0.expression, parameter: "\(Self.transformerName).columns.\($0.name)") }
     }
 
     public func validate() throws {

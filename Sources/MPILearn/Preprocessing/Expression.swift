@@ -23,7 +23,7 @@ import Foundation
 /// A parsed expression over a table's columns, evaluated a column at a time.
 ///
 /// ```swift
-/// let e = try Expression("arr_delay > 15 and carrier == \"UA\"")
+/// let e = try ColumnExpression("arr_delay > 15 and carrier == \"UA\"")
 /// e.columnNames            // ["arr_delay", "carrier"]
 /// let y = try e.evaluate(table)   // 1, 0, or NaN where an operand is missing
 /// ```
@@ -35,7 +35,7 @@ import Foundation
 /// `isnan`. Its codes are never used, so the dictionary may be local to a chunk of rows.
 /// Division by zero follows IEEE 754 (`1/0` is `inf`, `0/0` is missing); `round` rounds half
 /// to even (NumPy's and pandas' `round`).
-public struct Expression: Sendable, Equatable, Codable, CustomStringConvertible {
+public struct ColumnExpression: Sendable, Equatable, Codable, CustomStringConvertible {
     /// The expression as written.
     public let text: String
     let root: ExpressionNode
@@ -57,7 +57,7 @@ public struct Expression: Sendable, Equatable, Codable, CustomStringConvertible 
 
     public var description: String { text }
 
-    public static func == (a: Expression, b: Expression) -> Bool { a.text == b.text }
+    public static func == (a: ColumnExpression, b: ColumnExpression) -> Bool { a.text == b.text }
 
     public init(from decoder: Decoder) throws {
         try self.init(try decoder.singleValueContainer().decode(String.self))
