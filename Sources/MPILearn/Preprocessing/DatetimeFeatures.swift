@@ -368,12 +368,14 @@ public struct DatetimeFeatures: TableTransformer, FittedTableTransformer, Equata
             case .categorical(let codes, let dict):
                 // Each distinct value parsed once, its features computed once; then codes mapped.
                 var seconds = [Int64](repeating: .min, count: dict.count)
+                var bad = [Bool](repeating: false, count: dict.count), anyBad = false
                 for (k, v) in dict.values.enumerated() {
-                    if let s = parser.parse(v) { seconds[k] = s; continue }
-                    if onError == .error, let row = codes.firstIndex(of: Int32(k)) {
-                        throw context.error(row: row, of: table, column: name,
-                                            "cannot parse '\(v)' as a timestamp (format \(parser.formatDescription))")
-                    }
+                    if let s = parser.parse(v) { seconds[k] = s } else { bad[k] = true; anyBad = true }
+                }
+                // The error names the first row holding an unparsable value.
+                if anyBad && onError == .error, let row = codes.firstIndex(where: { $0 >= 0 && bad[Int($0)] }) {
+                    throw context.error(row: row, of: table, column: name,
+                                        "cannot parse '\(dict.values[Int(codes[row])])' as a timestamp (format \(parser.formatDescription))")
                 }
                 for (f, o) in zip(features, outNames) {
                     let byCode = seconds.map { $0 == .min ? Double.nan : f.value(seconds: $0) }
