@@ -109,7 +109,7 @@ public struct ColumnExpression: Sendable, Equatable, Codable, CustomStringConver
 
 // MARK: - syntax tree
 
-enum BinaryOperator: String, Sendable {
+enum ExpressionOperator: String, Sendable {
     case add = "+", sub = "-", mul = "*", div = "/"
     case gt = ">", ge = ">=", lt = "<", le = "<=", eq = "==", ne = "!="
     case and, or
@@ -117,7 +117,7 @@ enum BinaryOperator: String, Sendable {
     var isComparison: Bool { [.gt, .ge, .lt, .le, .eq, .ne].contains(self) }
 
     /// The operator with its operands swapped (`a < b` is `b > a`).
-    var flipped: BinaryOperator {
+    var flipped: ExpressionOperator {
         switch self {
         case .gt: return .lt
         case .lt: return .gt
@@ -141,7 +141,7 @@ indirect enum ExpressionNode: Sendable, Equatable {
     case column(String, position: Int)
     case negate(ExpressionNode)
     case not(ExpressionNode)
-    case binary(BinaryOperator, ExpressionNode, ExpressionNode)
+    case binary(ExpressionOperator, ExpressionNode, ExpressionNode)
     case call(ExpressionFunction, [ExpressionNode])
 
     func collectColumns(into names: inout [String]) {
@@ -311,8 +311,8 @@ private struct ExpressionParser {
         return try parseComparison()
     }
 
-    mutating func comparisonOperator() -> BinaryOperator? {
-        guard case .op(let s) = token.kind, let op = BinaryOperator(rawValue: s), op.isComparison else { return nil }
+    mutating func comparisonOperator() -> ExpressionOperator? {
+        guard case .op(let s) = token.kind, let op = ExpressionOperator(rawValue: s), op.isComparison else { return nil }
         return op
     }
 
@@ -330,7 +330,7 @@ private struct ExpressionParser {
     mutating func parseAdditive() throws -> ExpressionNode {
         var lhs = try parseTerm()
         while isOp("+") || isOp("-") {
-            let op: BinaryOperator = isOp("+") ? .add : .sub
+            let op: ExpressionOperator = isOp("+") ? .add : .sub
             at += 1
             lhs = .binary(op, lhs, try parseTerm())
         }
@@ -340,7 +340,7 @@ private struct ExpressionParser {
     mutating func parseTerm() throws -> ExpressionNode {
         var lhs = try parseUnary()
         while isOp("*") || isOp("/") {
-            let op: BinaryOperator = isOp("*") ? .mul : .div
+            let op: ExpressionOperator = isOp("*") ? .mul : .div
             at += 1
             lhs = .binary(op, lhs, try parseUnary())
         }
@@ -520,7 +520,7 @@ private struct ExpressionEvaluator {
     }
 
     @inline(__always)
-    static func holds(_ op: BinaryOperator, _ a: Double, _ b: Double) -> Double {
+    static func holds(_ op: ExpressionOperator, _ a: Double, _ b: Double) -> Double {
         if a.isNaN || b.isNaN { return .nan }
         switch op {
         case .gt: return a > b ? 1 : 0
@@ -532,7 +532,7 @@ private struct ExpressionEvaluator {
         }
     }
 
-    static func holds(_ op: BinaryOperator, _ a: String, _ b: String) -> Bool {
+    static func holds(_ op: ExpressionOperator, _ a: String, _ b: String) -> Bool {
         switch op {
         case .eq: return a == b
         case .ne: return a != b
@@ -543,7 +543,7 @@ private struct ExpressionEvaluator {
         }
     }
 
-    func compare(_ op: BinaryOperator, _ l: ExpressionNode, _ r: ExpressionNode) throws -> ExpressionNumber {
+    func compare(_ op: ExpressionOperator, _ l: ExpressionNode, _ r: ExpressionNode) throws -> ExpressionNumber {
         let a = try operand(l), b = try operand(r)
         switch (a, b) {
         case (.string(let x), .string(let y)): return .scalar(Self.holds(op, x, y) ? 1 : 0)
@@ -582,7 +582,7 @@ private struct ExpressionEvaluator {
         return Double(t)
     }
 
-    func compareNumbers(_ op: BinaryOperator, _ a: ExpressionNumber, _ b: ExpressionNumber) -> ExpressionNumber {
+    func compareNumbers(_ op: ExpressionOperator, _ a: ExpressionNumber, _ b: ExpressionNumber) -> ExpressionNumber {
         switch op {
         case .gt: return zip(a, b) { Self.holds(.gt, $0, $1) }
         case .ge: return zip(a, b) { Self.holds(.ge, $0, $1) }
@@ -594,7 +594,7 @@ private struct ExpressionEvaluator {
     }
 
     /// `codes OP s` by each distinct value's string, once per dictionary entry.
-    func compareCategorical(_ codes: [Int32], _ dict: CategoryDictionary, _ op: BinaryOperator, _ s: String) -> ExpressionNumber {
+    func compareCategorical(_ codes: [Int32], _ dict: CategoryDictionary, _ op: ExpressionOperator, _ s: String) -> ExpressionNumber {
         let byCode = dict.values.map { Self.holds(op, $0, s) ? 1.0 : 0.0 }
         return .vector([Double](unsafeUninitializedCapacity: codes.count) { out, k in
             codes.withUnsafeBufferPointer { c in byCode.withUnsafeBufferPointer { t in
