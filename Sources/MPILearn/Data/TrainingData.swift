@@ -6,26 +6,97 @@
 import Foundation
 import SwiftMPI
 
-/// How the target column becomes a label: the column itself, or a comparison with a number.
+/// How the target becomes a label: a column itself, a comparison of a column with a number
+/// (`arr_delay>15`, a binary target), or any ``ColumnExpression`` over the columns
+/// (`arr_delay>15 and dep_delay>0`, `log1p(distance)`).
+///
+/// A plain column and `COLUMN OP NUMBER` (OP one of `>`, `>=`, `<`, `<=`) set ``column``,
+/// ``op`` and ``value`` exactly as they always have; any other expression sets ``expression``
+/// (and ``column`` to its text, for messages). A target is binary, with classes `false` and
+/// `true`, when ``op`` is set or the expression is a condition (a comparison, `and`, `or`,
+/// `not`, `isnan`); otherwise it is a number per row (regression). A row whose target is
+/// missing (NaN, or any operand missing) has no label.
 public struct TargetSpec {
+    /// The target column; for a general expression, the expression's text.
     public var column: String
+    /// `>`, `>=`, `<` or `<=` for `COLUMN OP NUMBER`; nil otherwise.
     public var op: String?
     public var value: Double = 0
+    /// A target that is neither a column nor `COLUMN OP NUMBER`.
+    public var expression: ColumnExpression?
 
-    /// Parses `name`, or `name>15` / `name>=15` / `name<15` / `name<=15` (binary target).
-    public init(_ s: String) throws {
+    /// Parses `name`, `name>15` / `name>=15` / `name<15` / `name<=15` (binary target), or an
+    /// expression. With the file's `columns` known, a column's exact name (`dep-delay`,
+    /// `arr delay`) is that column, and `NAME OP NUMBER` with NAME a column is a threshold,
+    /// before anything is read as an expression.
+    /// - Throws: ``MPILearnError/invalidParameter`` (`--target`) for an expression that does
+    ///   not parse, naming the position.
+    public init(_ s: String, columns: [String]? = nil) throws {
+        column = s
+        if let columns, columns.contains(s) { return }
+        let legacy = Self.legacyThreshold(s)
+        if let columns, let legacy, columns.contains(legacy.column) {
+            (column, op, value) = (legacy.column, legacy.op, legacy.value)
+            return
+        }
+        do {
+            let e = try ColumnExpression(s, parameter: "--target")
+            if let name = e.singleColumn {
+                column = name
+            } else if let t = e.simpleThreshold {
+                (column, op, value) = (t.column, t.op, t.value)
+            } else {
+                expression = e
+            }
+        } catch {
+            if let legacy {
+                (column, op, value) = (legacy.column, legacy.op, legacy.value)
+            } else if [">", "<", "="].contains(where: { s.contains($0) }) {
+                throw error
+            }
+            // Otherwise a column name that is not an expression: the caller checks it exists.
+        }
+    }
+
+    /// `NAME OP NUMBER` split at the first of `>=`, `<=`, `>`, `<` (the original syntax).
+    static func legacyThreshold(_ s: String) -> (column: String, op: String, value: Double)? {
         for op in [">=", "<=", ">", "<"] {
             if let r = s.range(of: op) {
                 let name = String(s[..<r.lowerBound]).trimmingCharacters(in: .whitespaces)
                 let num = String(s[r.upperBound...]).trimmingCharacters(in: .whitespaces)
-                guard !name.isEmpty, let v = Double(num) else {
-                    throw MPILearnError.invalidParameter(name: "--target", value: "'\(s)'", allowed: "a column name, or COLUMN>NUMBER (also >=, <, <=)")
-                }
-                column = name; self.op = op; value = v
-                return
+                guard !name.isEmpty, let v = Double(num) else { return nil }
+                return (name, op, v)
             }
         }
-        column = s
+        return nil
+    }
+
+    /// Every column the target reads.
+    public var columns: [String] { expression?.columnNames ?? [column] }
+
+    /// Whether the target is binary (classes `false`, `true`).
+    public var isBinary: Bool { op != nil || (expression?.isBoolean ?? false) }
+
+    /// The types to read the target's columns with: a plain column as classes
+    /// (classification) or numbers; a column an expression compares with a string as text
+    /// (`categorical` from `given`, else inferred: categorical or datetime); others numeric.
+    public func columnTypes(classification: Bool, given: [String: ColumnType] = [:]) -> [String: ColumnType] {
+        guard let expression else { return [column: op == nil && classification ? .categorical : .numeric] }
+        let text = expression.textColumns
+        var out: [String: ColumnType] = [:]
+        for c in expression.columnNames {
+            out[c] = text.contains(c) ? (given[c] == .categorical ? .categorical : .inferred) : .numeric
+        }
+        return out
+    }
+
+    /// - Throws: ``MPILearnError/invalidParameter`` if a classifier is given an expression
+    ///   that is a number per row rather than a condition.
+    func checkClassification() throws {
+        guard let expression, !expression.isBoolean else { return }
+        throw MPILearnError.invalidParameter(
+            name: "--target", value: "'\(expression.text)'",
+            allowed: "a class column, or a condition for two classes (a comparison, and, or, not, isnan): this expression is a number per row; use --task regression")
     }
 
     public func apply(_ x: Double) -> Double {
@@ -78,6 +149,13 @@ public enum TrainingData {
         }
     }
 
+    /// The target of every row of `table` through `spec`: ``targetValues(_:spec:)`` of its
+    /// column, or its expression evaluated (class names `false`/`true` for a condition).
+    public static func targetValues(_ table: Table, spec: TargetSpec) throws -> (y: [Double], classNames: [String]?) {
+        guard let e = spec.expression else { return targetValues(try table.column(named: spec.column), spec: spec) }
+        return (try e.evaluate(table), e.isBoolean ? ["false", "true"] : nil)
+    }
+
     /// Keeps the rows where `keep` is true in every column (local).
     public static func filterRows(_ table: inout Table, keep: [Bool]) {
         let n = keep.reduce(0) { $0 + ($1 ? 1 : 0) }
@@ -114,16 +192,20 @@ public enum TrainingData {
     public static func loadTrain(path: String, target: String?, categorical: [String], features: [String]?, classification: Bool,
                           comm: any Communicator, note: (String) -> Void) throws -> Dataset<Double> {
         if let g = try generated(path, comm: comm, test: false) { return g }
-        let spec = try target.map(TargetSpec.init)
         let names = try columnNames(path)
-        if let spec, !names.contains(spec.column) {
-            throw MPILearnError.invalidParameter(name: "--target", value: "'\(spec.column)'", allowed: "a column of \(path): \(listPreview(names))")
+        let spec = try target.map { try TargetSpec($0, columns: names) }
+        let targetColumns = Set(spec?.columns ?? [])
+        if let spec {
+            for c in spec.columns where !names.contains(c) {
+                throw MPILearnError.invalidParameter(name: "--target", value: "'\(c)'", allowed: "a column of \(path): \(listPreview(names))")
+            }
+            if classification { try spec.checkClassification() }
         }
         for c in categorical where !names.contains(c) {
             throw MPILearnError.invalidParameter(name: "--categorical", value: "'\(c)'", allowed: "columns of \(path): \(listPreview(names))")
         }
         if let features {
-            for f in features where f == spec?.column {
+            for f in features where targetColumns.contains(f) {
                 throw MPILearnError.invalidParameter(name: "--features", value: "'\(f)'", allowed: "columns other than the target")
             }
             for f in features where !names.contains(f) {
@@ -133,8 +215,8 @@ public enum TrainingData {
         var types: [String: ColumnType] = [:]
         for c in categorical { types[c] = .categorical }
         if let features { for f in features where types[f] == nil { types[f] = .numeric } }
-        if let spec { types[spec.column] = spec.op == nil && classification ? .categorical : .numeric }
-        var table = try read(path, options: CSVOptions(columns: features.map { $0 + (spec.map { [$0.column] } ?? []) }, types: types), comm: comm)
+        if let spec { types.merge(spec.columnTypes(classification: classification, given: types)) { $1 } }
+        var table = try read(path, options: CSVOptions(columns: features.map { $0 + (spec?.columns ?? []) }, types: types), comm: comm)
 
         // The features: named, or every numeric and --categorical column but the target.
         let featureNames: [String]
@@ -146,21 +228,22 @@ public enum TrainingData {
                 if case .datetime = c.values { return false }
                 return true
             }
-            featureNames = table.columns.filter { $0.name != spec?.column && usable($0) }.map(\.name)
-            let skipped = table.columns.filter { $0.name != spec?.column && !usable($0) }.map(\.name)
+            featureNames = table.columns.filter { !targetColumns.contains($0.name) && usable($0) }.map(\.name)
+            let skipped = table.columns.filter { !targetColumns.contains($0.name) && !usable($0) }.map(\.name)
             if !skipped.isEmpty { note("ignoring non-numeric columns \(listPreview(skipped)) (list them in --categorical to use them)") }
-            table.columns.removeAll { $0.name != spec?.column && !usable($0) }
+            table.columns.removeAll { !targetColumns.contains($0.name) && !usable($0) }
         }
         guard !featureNames.isEmpty else { throw MPILearnError.mismatch("\(path) has no usable feature columns") }
 
         // The target; rows without one are dropped.
         var y: [Double]? = nil, classNames: [String]? = nil
         if let spec {
-            let column = try table.column(named: spec.column)
-            if classification && spec.op == nil { try checkClassificationTarget(column, path: path) }
+            if classification && spec.op == nil && spec.expression == nil {
+                try checkClassificationTarget(try table.column(named: spec.column), path: path)
+            }
             var values: [Double]
-            (values, classNames) = targetValues(column, spec: spec)
-            table.columns.removeAll { $0.name == spec.column }
+            (values, classNames) = try targetValues(table, spec: spec)
+            table.columns.removeAll { targetColumns.contains($0.name) }
             let keep = values.map { !$0.isNaN }
             var dropped = [Int64(values.count - keep.reduce(0) { $0 + ($1 ? 1 : 0) })]
             try comm.allreduce(&dropped, op: .sum)
@@ -235,7 +318,6 @@ public enum TrainingData {
             out.source = path
             return out
         }
-        let spec = try target.map(TargetSpec.init)
         let d = schema.featureNames.count
         var x: [Double] = [], y: [Double] = [], rows = 0, notes: [String] = [], hasY = false
         var start = 0
@@ -244,20 +326,27 @@ public enum TrainingData {
             let readComm: any Communicator = broadcast ? LocalCommunicator.solo() : comm
             let names = try columnNames(path)
             try schema.requireColumns(names, path: path)
-            if let spec, !names.contains(spec.column) {
-                throw MPILearnError.invalidParameter(name: "--target", value: "'\(spec.column)'", allowed: "a column of \(path): \(names.joined(separator: ", "))")
+            let spec = try target.map { try TargetSpec($0, columns: names) }
+            if let spec {
+                for c in spec.columns where !names.contains(c) {
+                    throw MPILearnError.invalidParameter(name: "--target", value: "'\(c)'", allowed: "a column of \(path): \(names.joined(separator: ", "))")
+                }
+                if schema.classes != nil { try spec.checkClassification() }
             }
             var types = schema.columnTypes
             var columns = schema.featureNames
-            if let spec, !columns.contains(spec.column) {
-                columns.append(spec.column)
-                types[spec.column] = spec.op == nil && schema.classes != nil ? .categorical : .numeric
+            if let spec {
+                let targetTypes = spec.columnTypes(classification: schema.classes != nil)
+                for c in spec.columns where !columns.contains(c) {
+                    columns.append(c)
+                    types[c] = targetTypes[c]
+                }
             }
             var table = try read(path, options: CSVOptions(columns: columns, types: types), comm: readComm)
             notes += try schema.align(&table)
             var localDropped = 0
             if let spec {
-                let (values, names) = targetValues(try table.column(named: spec.column), spec: spec)
+                let (values, names) = try targetValues(table, spec: spec)
                 var labels = values
                 if let classes = schema.classes {
                     // Label names (the column's dictionary, or false/true) onto the model's classes.
