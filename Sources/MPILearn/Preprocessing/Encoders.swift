@@ -116,6 +116,48 @@ func checkCategoryMapping(_ categories: [String: [String]]?, columns: [String], 
     }
 }
 
+/// A column's fixed categories as the step keeps them: for a numeric column each one parsed
+/// as a number and written as Python prints a float (`1` → `1.0`, as scikit-learn's
+/// `categories_` and feature names show it).
+/// - Throws: ``MPILearnError/invalidParameter`` for a duplicate (scikit-learn: "contain
+///   duplicate elements"), and for a numeric column a category that is not a number or a
+///   list that is not ascending (scikit-learn: "Unsorted categories are not supported for
+///   numerical categories").
+func fixedCategories(_ fixed: [String], column: String, numeric: Bool, step: String) throws -> [String] {
+    let name = "\(step).categories[\(column)]"
+    var keys = fixed
+    if numeric {
+        var numbers: [Double] = []
+        for v in fixed {
+            guard let d = Double(v.trimmingCharacters(in: .whitespaces)), d.isFinite else {
+                throw MPILearnError.invalidParameter(name: name, value: "'\(v)'", allowed: "numbers, as column '\(column)' is numeric")
+            }
+            numbers.append(d)
+        }
+        if zip(numbers, numbers.dropFirst()).contains(where: { $0 > $1 }) {
+            throw MPILearnError.invalidParameter(name: name, value: listPreview(fixed), allowed: "numbers in ascending order (column '\(column)' is numeric)")
+        }
+        keys = numbers.map(CategoryKey.number)
+    }
+    var seen = Set<String>()
+    for k in keys where !seen.insert(k).inserted {
+        throw MPILearnError.invalidParameter(name: name, value: listPreview(fixed), allowed: "distinct values ('\(k)' is listed twice)")
+    }
+    return keys
+}
+
+/// The error for training data holding a value outside a column's fixed categories, under
+/// `handle_unknown: error` (scikit-learn: "Found unknown categories [...] in column i during
+/// fit"); a missing value counts as one (as scikit-learn's NaN does) if `missingIsUnknown`.
+func checkFixedCover(_ fixed: [String], _ counts: CategoryCounts, column: String, step: String, missingIsUnknown: Bool = true, otherwise: String) throws {
+    let listed = Set(fixed)
+    let what = counts.keys.first { !listed.contains($0) }.map { "'\($0)'" } ?? (missingIsUnknown && counts.missing > 0 ? "a missing value" : nil)
+    if let what {
+        throw MPILearnError.invalidParameter(name: "\(step).categories[\(column)]", value: listPreview(fixed),
+                                             allowed: "a list holding every value of the training data: \(what) is not in it (or handle_unknown: \(otherwise))")
+    }
+}
+
 /// For each distinct value of a chunk's column (its keys), its index in `categories`, or −1.
 func categoryIndex(_ keys: [String], _ categories: [String], numeric: Bool) -> [Int32] {
     var index: [String: Int32] = [:]
@@ -173,10 +215,11 @@ public struct CategoricalEncoder: TableTransformer {
         let counts = try CategoryCounts.global(names.map { table.columns[try table.requireColumn($0, for: Self.transformerName)].values }, comm: comm)
         var learned: [[String]] = []
         for (j, name) in names.enumerated() {
-            if let fixed = categories?[name] {
-                if handleUnknown == "error", let unknown = counts[j].keys.first(where: { !fixed.contains($0) }) {
-                    throw MPILearnError.invalidParameter(name: "\(Self.transformerName).categories[\(name)]", value: "\(listPreview(fixed))",
-                                                         allowed: "a list holding every value of the training data: '\(unknown)' is not in it (or handle_unknown: missing)")
+            if let given = categories?[name] {
+                let fixed = try fixedCategories(given, column: name, numeric: counts[j].numeric, step: Self.transformerName)
+                if handleUnknown == "error" {
+                    // A missing value stays missing under either policy, so it is no unknown here.
+                    try checkFixedCover(fixed, counts[j], column: name, step: Self.transformerName, missingIsUnknown: false, otherwise: "missing")
                 }
                 learned.append(fixed)
             } else {
@@ -231,9 +274,12 @@ public struct CategoricalEncoder: TableTransformer {
 ///   categories; nil keeps all.
 /// - `handle_unknown`: `error` stops at a value never seen in training (naming the value, file
 ///   and line); `ignore` encodes it as all zeros; `infrequent_if_exist` sends it to the
-///   infrequent category when there is one.
-/// - `min_frequency`: categories seen fewer times (a count ≥ 1, or a fraction of the rows
-///   below 1) are grouped into one `<column>_infrequent_sklearn` column, placed last.
+///   infrequent category when there is one. A missing value is unknown when none was seen in
+///   training or the categories are fixed (scikit-learn's NaN outside `categories_`).
+/// - `min_frequency`: categories seen fewer times (a whole count ≥ 1, or a fraction below 1
+///   of every training row) are grouped into one `<column>_infrequent_sklearn` column, placed last.
+/// - Fixed categories of a numeric column are numbers in ascending order, kept as Python
+///   prints a float (`1` → `1.0`, so the output is `n_1.0`); duplicates are refused.
 public struct OneHotEncoder: TableTransformer {
     public static let transformerName = "one-hot-encoder"
     public var columns: [String]?
@@ -280,7 +326,12 @@ public struct OneHotEncoder: TableTransformer {
         if let drop { try require(["first", "if_binary"].contains(drop), "\(name).drop", drop, "none, first or if_binary") }
         try require(["error", "ignore", "infrequent_if_exist"].contains(handleUnknown), "\(name).handle_unknown", handleUnknown,
                     "error, ignore or infrequent_if_exist")
-        if let m = minFrequency { try require(m > 0 && m.isFinite, "\(name).min_frequency", m, "a count >= 1 or a fraction in (0, 1)") }
+        if let m = minFrequency {
+            // scikit-learn takes an int >= 1 or a float in (0, 1); JSON has one number type, so
+            // 2 and 2.0 are both the count 2, and a non-integer >= 1 is refused.
+            try require(m.isFinite && (m > 0 && m < 1 || m >= 1 && m == m.rounded()), "\(name).min_frequency", m,
+                        "a whole count >= 1 or a fraction in (0, 1)")
+        }
     }
 
     public func fit(_ table: Table, comm: any Communicator) throws -> Fitted {
@@ -294,11 +345,9 @@ public struct OneHotEncoder: TableTransformer {
             let c = counts[j]
             var cats: [String]
             var freq: [Int]
-            if let fixed = categories?[column] {
-                if handleUnknown == "error", let unknown = c.keys.first(where: { !fixed.contains($0) }) {
-                    throw MPILearnError.invalidParameter(name: "\(name).categories[\(column)]", value: listPreview(fixed),
-                                                         allowed: "a list holding every value of the training data: '\(unknown)' is not in it (or handle_unknown: ignore)")
-                }
+            if let given = categories?[column] {
+                let fixed = try fixedCategories(given, column: column, numeric: c.numeric, step: name)
+                if handleUnknown == "error" { try checkFixedCover(fixed, c, column: column, step: name, otherwise: "ignore") }
                 cats = fixed
                 freq = fixed.map { v in c.keys.firstIndex(of: v).map { c.counts[$0] } ?? 0 }
             } else {
@@ -309,11 +358,12 @@ public struct OneHotEncoder: TableTransformer {
             if missingIsCategory { cats.append("nan"); freq.append(c.missing) }
             // Infrequent categories (scikit-learn's min_frequency).
             var infrequent: [Bool] = Array(repeating: false, count: cats.count)
+            // A fraction is of every training row (scikit-learn's n_samples), also those outside
+            // fixed categories or missing.
             if let m = minFrequency {
-                let total = freq.reduce(0, +)
-                let threshold = m >= 1 ? m : m * Double(total)
+                let rows = c.counts.reduce(0, +) + c.missing
+                let threshold = m >= 1 ? m : m * Double(rows)
                 infrequent = freq.map { Double($0) < threshold }
-                if infrequent.filter({ $0 }).count < 1 { infrequent = Array(repeating: false, count: cats.count) }
             }
             let frequent = cats.indices.filter { !infrequent[$0] }
             var outputs = frequent.map { "\(column)_\(cats[$0])" }
@@ -373,11 +423,16 @@ public struct OneHotEncoder: TableTransformer {
                     if c < 0 {
                         s = missingSlot
                         if !e.missingIsCategory {
-                            if handleUnknown == "error" {
+                            // Like scikit-learn's NaN not in categories_: an unknown value.
+                            switch handleUnknown {
+                            case "error":
                                 throw context.error(row: i, of: table, column: e.column,
                                                     "a missing value, never seen in training (handle_unknown is error; impute it first, or use handle_unknown: ignore)")
+                            case "infrequent_if_exist" where e.infrequentSlot != -1:
+                                s = e.infrequentSlot
+                            default:
+                                continue
                             }
-                            continue
                         }
                     } else {
                         s = slotOfKey[Int(c)]
@@ -412,9 +467,11 @@ public struct OneHotEncoder: TableTransformer {
 
 /// scikit-learn's `OrdinalEncoder`: each encoded column becomes its category's index (a
 /// float64 column of the same name). Categories are learned (sorted distinct values over
-/// every rank) or fixed; a missing value becomes `encoded_missing_value` (NaN by default); an
-/// unknown value stops the job (`handle_unknown: error`, naming value, file and line) or
-/// becomes `unknown_value` (`use_encoded_value`).
+/// every rank) or fixed; a missing value seen in training (with learned categories) becomes
+/// `encoded_missing_value` (NaN by default); an unknown value (a missing one too, when none
+/// was seen in training or the categories are fixed, as in scikit-learn) stops the job
+/// (`handle_unknown: error`, naming value, file and line) or becomes `unknown_value`
+/// (`use_encoded_value`).
 public struct OrdinalEncoder: TableTransformer {
     public static let transformerName = "ordinal-encoder"
     public var columns: [String]?
@@ -458,9 +515,16 @@ public struct OrdinalEncoder: TableTransformer {
     public func validate() throws {
         let name = Self.transformerName
         try require(["error", "use_encoded_value"].contains(handleUnknown), "\(name).handle_unknown", handleUnknown, "error or use_encoded_value")
+        // scikit-learn: unknown_value and encoded_missing_value are an int or NaN, and
+        // unknown_value is set exactly when handle_unknown is use_encoded_value.
+        let integerOrNaN = { (v: Double) in v.isNaN || v.isFinite && v == v.rounded() }
         if handleUnknown == "use_encoded_value" {
             try require(unknownValue != nil, "\(name).unknown_value", "null", "a number (required with handle_unknown: use_encoded_value)")
+            try require(integerOrNaN(unknownValue!), "\(name).unknown_value", unknownValue!, "an integer or nan")
+        } else if let u = unknownValue {
+            try require(false, "\(name).unknown_value", u, "null unless handle_unknown is use_encoded_value")
         }
+        try require(integerOrNaN(encodedMissingValue), "\(name).encoded_missing_value", encodedMissingValue, "an integer or nan")
     }
 
     public func fit(_ table: Table, comm: any Communicator) throws -> Fitted {
@@ -470,29 +534,42 @@ public struct OrdinalEncoder: TableTransformer {
         try checkCategoryMapping(categories, columns: names, step: name)
         let counts = try CategoryCounts.global(names.map { table.columns[try table.requireColumn($0, for: name)].values }, comm: comm)
         var learned: [[String]] = []
+        // A missing value seen in training is a category (scikit-learn's NaN last in
+        // categories_), encoded as encoded_missing_value; otherwise it is an unknown value.
+        var missing: [Bool] = []
         for (j, column) in names.enumerated() {
-            if let fixed = categories?[column] {
-                if handleUnknown == "error", let unknown = counts[j].keys.first(where: { !fixed.contains($0) }) {
-                    throw MPILearnError.invalidParameter(name: "\(name).categories[\(column)]", value: listPreview(fixed),
-                                                         allowed: "a list holding every value of the training data: '\(unknown)' is not in it")
-                }
+            if let given = categories?[column] {
+                let fixed = try fixedCategories(given, column: column, numeric: counts[j].numeric, step: name)
+                if handleUnknown == "error" { try checkFixedCover(fixed, counts[j], column: column, step: name, otherwise: "use_encoded_value") }
                 learned.append(fixed)
+                missing.append(false)
             } else {
                 learned.append(counts[j].keys)
+                missing.append(counts[j].missing > 0)
             }
         }
-        if let u = unknownValue, !u.isNaN, let j = learned.indices.first(where: { Double(learned[$0].count) > u && u >= 0 && u == u.rounded() }) {
+        if handleUnknown == "use_encoded_value", let u = unknownValue, !u.isNaN,
+           let j = learned.indices.first(where: { Double(learned[$0].count) > u && u >= 0 }) {
             throw MPILearnError.invalidParameter(name: "\(name).unknown_value", value: "\(u)",
                                                  allowed: "a value that is not the code of a category of \(names[j]) (0...\(learned[j].count - 1)), e.g. -1 or nan")
         }
-        return Fitted(columns: names, categories: learned, numeric: counts.map(\.numeric), handleUnknown: handleUnknown,
+        let m = encodedMissingValue
+        if !m.isNaN, let j = learned.indices.first(where: { missing[$0] && Double(learned[$0].count) > m && m >= 0 }) {
+            throw MPILearnError.invalidParameter(name: "\(name).encoded_missing_value", value: "\(m)",
+                                                 allowed: "a value that is not the code of a category of \(names[j]) (0...\(learned[j].count - 1)), which has missing values, e.g. -1 or nan")
+        }
+        return Fitted(columns: names, categories: learned, numeric: counts.map(\.numeric), missingIsCategory: missing, handleUnknown: handleUnknown,
                       unknownValue: unknownValue ?? .nan, encodedMissingValue: encodedMissingValue)
     }
 
     public struct Fitted: FittedTableTransformer {
         public var columns: [String]
+        /// `categories_` without the missing value: per column, its categories in code order.
         public var categories: [[String]]
         public var numeric: [Bool]
+        /// Per column, whether a missing value was seen in training (scikit-learn's `nan` last
+        /// in `categories_`): then it becomes `encoded_missing_value`, else it is unknown.
+        public var missingIsCategory: [Bool]
         public var handleUnknown: String
         public var unknownValue: Double
         public var encodedMissingValue: Double
@@ -504,7 +581,16 @@ public struct OrdinalEncoder: TableTransformer {
                 let (codes, keys, _) = CategoryKey.rows(table.columns[k].values)
                 let map = categoryIndex(keys, categories[j], numeric: numeric[j])
                 var result = [Double](repeating: encodedMissingValue, count: codes.count)
-                for (i, c) in codes.enumerated() where c >= 0 {
+                for (i, c) in codes.enumerated() {
+                    if c < 0 {
+                        if missingIsCategory[j] { continue }
+                        if handleUnknown == "error" {
+                            throw context.error(row: i, of: table, column: name,
+                                                "a missing value, never seen in training (handle_unknown is error; impute it first, or use handle_unknown: use_encoded_value)")
+                        }
+                        result[i] = unknownValue
+                        continue
+                    }
                     let m = map[Int(c)]
                     if m < 0 {
                         if handleUnknown == "error" {
