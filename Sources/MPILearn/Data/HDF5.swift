@@ -357,7 +357,8 @@ public final class HDF5Reader {
     enum Element: Equatable {
         /// Integers or floats, converted by HDF5 to float64.
         case number(String)
-        /// An enum over integers (h5py's bool): read as stored, then taken as integers.
+        /// An enum over integers (h5py's bool) or a bitfield (PyTables' bool): read as stored,
+        /// then taken as integers.
         case enumeration(size: Int, signed: Bool, name: String)
         /// Fixed-length strings of `size` bytes.
         case fixedString(size: Int, spacePadded: Bool)
@@ -446,6 +447,7 @@ public final class HDF5Reader {
         case H5T_FLOAT: return "float\(size * 8)"
         case H5T_STRING: return H5Tis_variable_str(t) > 0 ? "vlen string" : "string(\(size))"
         case H5T_ENUM: return size == 1 ? "bool/enum" : "enum"
+        case H5T_BITFIELD: return "bitfield\(size * 8)"
         case H5T_COMPOUND: return "compound"
         case H5T_VLEN: return "vlen"
         default: return "unsupported-type"
@@ -552,7 +554,7 @@ public final class HDF5Reader {
                 let cls = t >= 0 ? H5Tget_class(t) : H5T_NO_CLASS
                 HDF5Library.release(t, H5Tclose)
                 _ = H5Oclose(o)
-                guard cls == H5T_INTEGER || cls == H5T_FLOAT || cls == H5T_ENUM else {
+                guard cls == H5T_INTEGER || cls == H5T_FLOAT || cls == H5T_ENUM || cls == H5T_BITFIELD else {
                     throw place.dataError("pandas stores the column\(items.count == 1 ? "" : "s") \(listPreview(items)) as pickled Python objects "
                         + "(strings in to_hdf's fixed format), which only pandas can read; store strings with h5py or as numbers")
                 }
@@ -621,6 +623,9 @@ public final class HDF5Reader {
             defer { HDF5Library.release(base, H5Tclose) }
             element = .enumeration(size: Int(H5Tget_size(base)), signed: H5Tget_sign(base) != H5T_SGN_NONE,
                                    name: H5Tget_size(base) == 1 ? "bool" : "enum")
+        case H5T_BITFIELD where [1, 2, 4, 8].contains(H5Tget_size(t)):
+            // PyTables (pandas) stores booleans as 8-bit bitfields.
+            element = .enumeration(size: Int(H5Tget_size(t)), signed: false, name: H5Tget_size(t) == 1 ? "bool" : "bitfield")
         case H5T_STRING:
             element = H5Tis_variable_str(t) > 0 ? .variableString
                 : .fixedString(size: Int(H5Tget_size(t)), spacePadded: H5Tget_strpad(t) == H5T_STR_SPACEPAD)
