@@ -3,8 +3,6 @@ import Foundation
 import MPILearn
 import SwiftMPI
 
-extension HDF5Writer.Layout: ExpressibleByArgument {}
-
 /// `mpilearn convert`: CSV or HDF5 in, one NPY or HDF5 file out, both in parallel.
 struct ConvertCommand: SPMDCommand {
     static let configuration = CommandConfiguration(
