@@ -10,6 +10,10 @@ import Foundation
 let env = ProcessInfo.processInfo.environment
 let mpiPkg = env["MPILEARN_MPI_PKG"] ?? "mpi-c"
 let blasPkg = env["MPILEARN_BLAS_PKG"] ?? "openblas"
+// Parallel HDF5 built for the same MPI: Debian's libhdf5-openmpi-dev (`hdf5-openmpi`) or
+// libhdf5-mpich-dev (`hdf5-mpich`, chosen when MPILEARN_MPI_PKG=mpich); elsewhere set
+// MPILEARN_HDF5_PKG.
+let hdf5Pkg = env["MPILEARN_HDF5_PKG"] ?? (mpiPkg == "mpich" ? "hdf5-mpich" : "hdf5-openmpi")
 
 let package = Package(
     name: "MPILearn",
@@ -31,9 +35,12 @@ let package = Package(
         .systemLibrary(
             name: "CLinearAlgebra", path: "Sources/CLinearAlgebra", pkgConfig: blasPkg,
             providers: [.apt(["libopenblas-dev", "liblapacke-dev"])]),
+        .systemLibrary(
+            name: "CHDF5", path: "Sources/CHDF5", pkgConfig: hdf5Pkg,
+            providers: [.apt(["libhdf5-openmpi-dev"])]),
         .target(name: "CKernels", path: "Sources/CKernels", exclude: ["CMakeLists.txt", "README.md"]),
         .target(name: "SwiftMPI", dependencies: ["CMPI"], exclude: ["CMakeLists.txt"]),
-        .target(name: "MPILearn", dependencies: ["SwiftMPI", "CLinearAlgebra", "CKernels", .product(name: "Yams", package: "Yams"),
+        .target(name: "MPILearn", dependencies: ["SwiftMPI", "CLinearAlgebra", "CKernels", "CHDF5", .product(name: "Yams", package: "Yams"),
                                            .product(name: "ZIPFoundation", package: "ZIPFoundation")],
                 exclude: ["CMakeLists.txt"]),
         .executableTarget(

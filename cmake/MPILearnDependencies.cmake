@@ -1,4 +1,4 @@
-# Finds what MPILearn links against: MPI (C bindings), OpenBLAS (CBLAS) + LAPACKE, Yams
+# Finds what MPILearn links against: MPI (C bindings), OpenBLAS (CBLAS) + LAPACKE, parallel HDF5, Yams
 # (YAML parser, used by the MPILearn library: parameter grid files), ZIPFoundation (zip
 # archives: scipy's .npz files) and swift-argument-parser (for the CLI only). Each failure says what to install.
 
@@ -57,6 +57,44 @@ if(NOT MPILEARN_LAPACKE_LIBRARY OR NOT MPILEARN_LAPACKE_INCLUDE_DIR)
 endif()
 list(APPEND MPILEARN_BLAS_INCLUDE_DIRS "${MPILEARN_CBLAS_INCLUDE_DIR}" "${MPILEARN_LAPACKE_INCLUDE_DIR}")
 list(REMOVE_DUPLICATES MPILEARN_BLAS_INCLUDE_DIRS)
+# --- Parallel HDF5 ----------------------------------------------------------------------------
+# Found with pkg-config as SwiftPM finds it (Package.swift): MPILEARN_HDF5_PKG, by default
+# Debian's hdf5-openmpi, or hdf5-mpich when MPILEARN_MPI_PKG is mpich. The HDF5 library must
+# be built for the MPI found above.
+if(DEFINED ENV{MPILEARN_HDF5_PKG})
+  set(_mpilearn_hdf5_default "$ENV{MPILEARN_HDF5_PKG}")
+elseif("$ENV{MPILEARN_MPI_PKG}" STREQUAL "mpich")
+  set(_mpilearn_hdf5_default "hdf5-mpich")
+else()
+  set(_mpilearn_hdf5_default "hdf5-openmpi")
+endif()
+set(MPILEARN_HDF5_PKG "${_mpilearn_hdf5_default}" CACHE STRING "pkg-config name of the parallel HDF5 library (as MPILEARN_HDF5_PKG for SwiftPM)")
+set(MPILEARN_HDF5_INCLUDE_DIRS "")
+set(MPILEARN_HDF5_LIBRARIES "")
+if(PKG_CONFIG_FOUND)
+  pkg_check_modules(MPILEARN_PC_HDF5 QUIET "${MPILEARN_HDF5_PKG}")
+endif()
+if(MPILEARN_PC_HDF5_FOUND)
+  set(MPILEARN_HDF5_INCLUDE_DIRS ${MPILEARN_PC_HDF5_INCLUDE_DIRS})
+  # Absolute library paths, so the exported targets carry them to find_package users.
+  foreach(lib IN LISTS MPILEARN_PC_HDF5_LIBRARIES)
+    find_library(MPILEARN_HDF5_LIB_${lib} NAMES ${lib} HINTS ${MPILEARN_PC_HDF5_LIBRARY_DIRS} NO_DEFAULT_PATH)
+    if(NOT MPILEARN_HDF5_LIB_${lib})
+      find_library(MPILEARN_HDF5_LIB_${lib} NAMES ${lib})
+    endif()
+    if(MPILEARN_HDF5_LIB_${lib})
+      list(APPEND MPILEARN_HDF5_LIBRARIES "${MPILEARN_HDF5_LIB_${lib}}")
+    endif()
+  endforeach()
+endif()
+find_path(MPILEARN_HDF5_INCLUDE_DIR hdf5.h HINTS ${MPILEARN_HDF5_INCLUDE_DIRS} NO_DEFAULT_PATH)
+if(NOT MPILEARN_PC_HDF5_FOUND OR NOT MPILEARN_HDF5_LIBRARIES OR NOT MPILEARN_HDF5_INCLUDE_DIR)
+  message(FATAL_ERROR
+    "MPILearn: parallel HDF5 not found by pkg-config as '${MPILEARN_HDF5_PKG}'.\n"
+    "  Debian/Ubuntu: apt-get install libhdf5-openmpi-dev pkg-config   (MPICH: libhdf5-mpich-dev)\n"
+    "  Cluster:       module load hdf5 (a parallel build), and pass -DMPILEARN_HDF5_PKG=<its .pc name>")
+endif()
+message(STATUS "MPILearn: HDF5 (${MPILEARN_HDF5_PKG}) ${MPILEARN_PC_HDF5_VERSION}: ${MPILEARN_HDF5_LIBRARIES}")
 message(STATUS "MPILearn: MPI ${MPI_C_VERSION}: ${MPI_C_LIBRARIES}")
 message(STATUS "MPILearn: BLAS ${MPILEARN_BLAS_LIBRARIES}, LAPACKE ${MPILEARN_LAPACKE_LIBRARY}")
 

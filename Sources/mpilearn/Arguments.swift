@@ -14,6 +14,7 @@ extension ForestHeader.Task: ExpressibleByArgument {}
 extension KMeansAlgorithm: ExpressibleByArgument {}
 extension ColumnType: ExpressibleByArgument {}
 extension ParallelFile.Layout: ExpressibleByArgument {}
+extension HDF5Writer.Layout: ExpressibleByArgument {}
 extension SearchJob.ScheduleChoice: ExpressibleByArgument {}
 extension Scoring: ExpressibleByArgument {}
 extension StreamingPredict.BadRows: ExpressibleByArgument {}
