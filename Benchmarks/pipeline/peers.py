@@ -214,8 +214,12 @@ def dask_run(model_pkl, data, out, workers, blocksize):
 
 
 def positive(frame):
-    """The positive class's probabilities: the column named true (or 1), else the last column."""
-    named = [c for c in frame.columns if c.strip().lower() in ("true", "1", "1.0")]
+    """The positive class's probabilities: the column named true (or 1; MPILearn's proba_true or
+    proba_1), else the last column."""
+    def cls(c):
+        c = c.strip().lower()
+        return c[len("proba_"):] if c.startswith("proba_") else c
+    named = [c for c in frame.columns if cls(c) in ("true", "1", "1.0")]
     return frame[named[0] if named else frame.columns[-1]].to_numpy()
 
 
