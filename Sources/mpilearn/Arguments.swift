@@ -16,6 +16,7 @@ extension ColumnType: ExpressibleByArgument {}
 extension ParallelFile.Layout: ExpressibleByArgument {}
 extension SearchJob.ScheduleChoice: ExpressibleByArgument {}
 extension Scoring: ExpressibleByArgument {}
+extension StreamingPredict.BadRows: ExpressibleByArgument {}
 
 extension ForestWorkflow.PredictionStrategy: ExpressibleByArgument {}
 extension TextTraining: ExpressibleByArgument {}

@@ -8,6 +8,8 @@ struct CSVParseFailure: Error {
     /// 0-based field index, or nil for a record-level problem.
     var field: Int?
     var message: String
+    /// File offset of the record holding the failure (set by the parser).
+    var recordStart: Int? = nil
 }
 
 /// What the parser does with each field of a record.
@@ -132,10 +134,16 @@ final class CSVShardParser {
         let pow10 = numbers.pow10
         var p = pos
         var row = rows
+        // On a failure the rows parsed before the failing record stay parsed (a reader that
+        // skips bad rows resumes after it), and the failure names the record's start.
+        var failingRecord = pos
+        defer { rows = row }
         buf[n] = 0  // sentinel: every scan below stops at a byte that is not a digit and is special
 
+        do {
         while p < n {
             let recStart = p
+            failingRecord = p
             let c0 = buf[p]
             if c0 == LF { p += 1; continue }
             if c0 == CR {
@@ -330,6 +338,10 @@ final class CSVShardParser {
                                       message: "expected \(fieldCount) fields, found \(f)")
             }
             row += 1
+        }
+        } catch var failure as CSVParseFailure {
+            failure.recordStart = bufOffset + failingRecord
+            throw failure
         }
         rows = row
         return p

@@ -81,51 +81,11 @@ public enum CSVReader {
         mark("plan")
 
         // 2. Byte ranges, aligned to records by quote parity.
-        let pieces = thePlan.pieces(parts: comm.size)
-        let mine = pieces.indices.filter { pieces[$0].owner == comm.rank }
-        var files: [Int: ByteFile] = [:]
-        func file(_ i: Int) throws -> ByteFile {
-            if let f = files[i] { return f }
-            let f = try ByteFile(path: thePlan.files[i].path)
-            guard f.size == thePlan.files[i].size else {
-                throw MPILearnError.cannotRead(path: f.path, reason: "its size on this rank (\(f.size) bytes) differs from rank 0's (\(thePlan.files[i].size) bytes)")
-            }
-            files[i] = f
-            return f
-        }
         var buffer = ReadBuffer(capacity: options.bufferSize)
         defer { buffer.free() }
-
-        var myQuotes = [Int64]()
-        for i in mine {
-            // Only the quotes before a later piece of the same file matter: the last piece of
-            // each file needs no count.
-            let isLast = i + 1 == pieces.count || pieces[i + 1].file != pieces[i].file
-            myQuotes.append(isLast ? 0 : Int64(try countQuotes(try file(pieces[i].file), pieces[i].start ..< pieces[i].end, &buffer)))
-        }
-        mark("quotes")
-        let allQuotes = try comm.allgatherv(myQuotes).values
-        var parity = [Bool](repeating: false, count: pieces.count)
-        var running: [Int: Int64] = [:]
-        for (i, piece) in pieces.enumerated() {
-            let before = running[piece.file, default: 0]
-            parity[i] = before & 1 == 1
-            running[piece.file] = before + allQuotes[i]
-        }
-        var myStarts = [Int64]()
-        for i in mine {
-            let f = try file(pieces[i].file)
-            let s = pieces[i].start == thePlan.files[pieces[i].file].dataStart
-                ? pieces[i].start
-                : try firstRecordStart(f, from: pieces[i].start, inQuote: parity[i], &buffer)
-            myStarts.append(Int64(s))
-        }
-        let starts = try comm.allgatherv(myStarts).values.map { Int($0) }
-        var recordEnds = [Int](repeating: 0, count: pieces.count)
-        for i in pieces.indices {
-            let f = pieces[i].file
-            recordEnds[i] = (i + 1 < pieces.count && pieces[i + 1].file == f) ? starts[i + 1] : thePlan.files[f].size
-        }
+        let aligned = try align(thePlan, comm: comm, buffer: &buffer)
+        let pieces = aligned.pieces, mine = aligned.mine, starts = aligned.starts, recordEnds = aligned.recordEnds
+        let file = aligned.file
 
         mark("align")
         // 3. Parse this rank's records.
@@ -190,6 +150,65 @@ public enum CSVReader {
             return csv.map { (pathOrGlob as NSString).appendingPathComponent($0) }
         }
         return try globFiles(pathOrGlob, missing: "no such file or folder")
+    }
+
+    /// The byte ranges of every rank, aligned to record starts by quote parity (collective:
+    /// two allgathers). `mine` are this rank's pieces; piece `i` holds the records in
+    /// `starts[i] ..< recordEnds[i]`; `file` opens a plan file once (checking its size against
+    /// rank 0's).
+    static func align(_ thePlan: CSVPlan, comm: any Communicator, buffer: inout ReadBuffer) throws
+        -> (pieces: [CSVPiece], mine: [Int], starts: [Int], recordEnds: [Int], file: (Int) throws -> ByteFile) {
+        let pieces = thePlan.pieces(parts: comm.size)
+        let mine = pieces.indices.filter { pieces[$0].owner == comm.rank }
+        let files = FileCache(plan: thePlan)
+        let file = files.open
+
+        var myQuotes = [Int64]()
+        for i in mine {
+            // Only the quotes before a later piece of the same file matter: the last piece of
+            // each file needs no count.
+            let isLast = i + 1 == pieces.count || pieces[i + 1].file != pieces[i].file
+            myQuotes.append(isLast ? 0 : Int64(try countQuotes(try file(pieces[i].file), pieces[i].start ..< pieces[i].end, &buffer)))
+        }
+        let allQuotes = try comm.allgatherv(myQuotes).values
+        var parity = [Bool](repeating: false, count: pieces.count)
+        var running: [Int: Int64] = [:]
+        for (i, piece) in pieces.enumerated() {
+            let before = running[piece.file, default: 0]
+            parity[i] = before & 1 == 1
+            running[piece.file] = before + allQuotes[i]
+        }
+        var myStarts = [Int64]()
+        for i in mine {
+            let f = try file(pieces[i].file)
+            let s = pieces[i].start == thePlan.files[pieces[i].file].dataStart
+                ? pieces[i].start
+                : try firstRecordStart(f, from: pieces[i].start, inQuote: parity[i], &buffer)
+            myStarts.append(Int64(s))
+        }
+        let starts = try comm.allgatherv(myStarts).values.map { Int($0) }
+        var recordEnds = [Int](repeating: 0, count: pieces.count)
+        for i in pieces.indices {
+            let f = pieces[i].file
+            recordEnds[i] = (i + 1 < pieces.count && pieces[i + 1].file == f) ? starts[i + 1] : thePlan.files[f].size
+        }
+        return (pieces, mine, starts, recordEnds, file)
+    }
+
+    /// The plan's files, each opened once.
+    final class FileCache {
+        let plan: CSVPlan
+        var files: [Int: ByteFile] = [:]
+        init(plan: CSVPlan) { self.plan = plan }
+        func open(_ i: Int) throws -> ByteFile {
+            if let f = files[i] { return f }
+            let f = try ByteFile(path: plan.files[i].path)
+            guard f.size == plan.files[i].size else {
+                throw MPILearnError.cannotRead(path: f.path, reason: "its size on this rank (\(f.size) bytes) differs from rank 0's (\(plan.files[i].size) bytes)")
+            }
+            files[i] = f
+            return f
+        }
     }
 
     // MARK: - steps

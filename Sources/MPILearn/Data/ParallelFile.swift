@@ -139,6 +139,40 @@ public enum ParallelFile {
         }
     }
 
+    /// Collective. Runs `body` on every rank with an `emit` function that appends bytes to
+    /// the rank's part (kept in an unlinked scratch file, so memory stays bounded), then writes
+    /// `header(total)` — made on rank 0 once every rank's byte count is known — followed by
+    /// every rank's bytes in rank order to `path` (see the type's discussion: links followed,
+    /// FIFOs and devices written straight through, parts on request). For a format whose
+    /// header holds the row count (NPY), which is only known when every rank is done.
+    /// `body` may call collectives.
+    public static func write(_ path: String, layout: Layout = .single, comm: any Communicator,
+                             header: (_ totalBodyBytes: Int) -> [UInt8],
+                             bytes body: (_ emit: (UnsafeRawBufferPointer) throws -> Void) throws -> Void) throws {
+        let plan = try self.plan(path, layout: layout, comm: comm)
+        let folder = plan.stream ? FileManager.default.temporaryDirectory.path : (plan.target as NSString).deletingLastPathComponent
+        let fd = try scratchFile(in: folder, for: plan.target, path: path)
+        defer { close(fd) }
+        let sink = TextSink(fd, name: path)
+        try body(sink.append)
+        try sink.flush()
+        let total = Int(try comm.allreduce(Int64(sink.count), op: .sum))
+        let head = comm.rank == 0 ? header(total) : []
+        if plan.stream {
+            let out = try comm.rank == 0 ? OutputTarget.openStream(plan.target, reportedAs: path) : -1
+            defer { if out >= 0 { close(out) } }
+            if out >= 0 { try head.withUnsafeBytes { try OutputTarget.writeAll(out, $0, name: path) } }
+            try relay(out, part: .file(fd, count: sink.count), path: path, block: streamBlockBytes, comm: comm)
+        } else if layout == .parts {
+            try writePart(plan, path: path, comm: comm) { out in
+                try head.withUnsafeBytes { try OutputTarget.writeAll(out, $0, name: path) }
+                try Part.file(fd, count: sink.count).forEachBlock(copyBlockBytes, path: path) { try OutputTarget.writeAll(out, $0, name: path) }
+            }
+        } else {
+            try fill(plan, path: path, header: head, part: .file(fd, count: sink.count), comm: comm)
+        }
+    }
+
     // MARK: - Plan
 
     /// What rank 0 found at the path, broadcast to all.
@@ -347,6 +381,16 @@ public enum ParallelFile {
 
         /// Bytes appended so far.
         var count: Int { written + buffer.count }
+
+        func append(_ bytes: UnsafeRawBufferPointer) throws {
+            if buffer.count + bytes.count > ParallelFile.copyBlockBytes { try flush() }
+            if bytes.count >= ParallelFile.copyBlockBytes {
+                try OutputTarget.writeAll(fd, bytes, name: name)
+                written += bytes.count
+            } else {
+                buffer.append(contentsOf: bytes)
+            }
+        }
 
         func append(_ text: String) throws {
             let n = text.utf8.count

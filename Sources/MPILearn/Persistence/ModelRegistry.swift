@@ -12,7 +12,7 @@ public enum ModelRegistry {
     ]
 
     /// The kinds, in registry order.
-    public static var kinds: [String] { types.map { $0.kind } }
+    public static var kinds: [String] { types.map { $0.kind } + ["pipeline"] }
 
     /// The type of a kind, or nil.
     public static func type(of kind: String) -> (any FittedModel.Type)? { types.first { $0.kind == kind } }
@@ -25,6 +25,8 @@ public enum ModelRegistry {
 
     /// The model in a decoded container, by its kind.
     public static func decode(_ c: ModelContainer, path: String) throws -> any FittedModel {
+        // A pipeline's type depends on its final model's kind.
+        if c.kind == "pipeline" { return try PipelineModels.decode(c, path: path) }
         guard let t = type(of: c.kind) else {
             throw MPILearnError.dataError(SourceLocation(file: path), "unknown model kind '\(c.kind)' (this MPILearn reads \(kinds.joined(separator: ", ")))")
         }

@@ -1,4 +1,7 @@
 extension TransformerRegistry {
     /// The built-in steps, in the order `pipeline --help` lists them.
-    static let builtinTypes: [any TableTransformer.Type] = []
+    static let builtinTypes: [any TableTransformer.Type] = [
+        CategoricalEncoder.self, OneHotEncoder.self, OrdinalEncoder.self,
+        StandardScaler.self, MinMaxScaler.self, RobustScaler.self, SimpleImputer.self,
+    ]
 }

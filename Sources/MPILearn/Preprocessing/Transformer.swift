@@ -214,6 +214,12 @@ public enum TransformerRegistry {
         }
     }
 
+    /// The parameter names of the step `kind`, sorted.
+    public static func parameterNames(of kind: String) throws -> [String] {
+        guard let t = type(of: kind) else { return [] }
+        return try validNames(t).sorted()
+    }
+
     static func decodeFitted<T: TableTransformer>(_ t: T.Type, json: Data) throws -> any FittedTableTransformer {
         try ModelJSON.decoder.decode(T.Fitted.self, from: json)
     }
