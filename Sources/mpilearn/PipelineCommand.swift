@@ -70,7 +70,7 @@ struct PredictCommand: SPMDCommand {
     @Option(help: "Output: .csv (or a FIFO or device), .npy, or file.h5:/dataset.") var output: String
     @Flag(help: "Also write class probabilities (proba_<class> columns).") var proba = false
     @Option(help: ArgumentHelp("Input columns copied to the output before the predictions (an id).", valueName: "NAME,...")) var columns: String?
-    @Option(help: "Rows per chunk (bounds memory per rank).") var chunkRows: Int = 65536
+    @Option(help: "Rows per chunk (bounds memory per rank).") var chunkRows: Int = 16384
     @Option(help: "A record that fails to parse: error (stop at file:line) or skip (counted, reported, written as missing).") var onBadRow: StreamingPredict.BadRows = .error
     @Option(help: "single: one output file; parts: one file per rank (OUTPUT.part-RRRRR-of-PPPPP).") var layout: ParallelFile.Layout = .single
     @Option(help: "Input field delimiter (one ASCII character; 'tab' for a tab).") var delimiter: String = ","

@@ -124,13 +124,23 @@ public struct Table: Sendable {
     public func matrix<T: LinearAlgebraScalar>(_ type: T.Type = T.self, columns names: [String]) throws -> Matrix<T> {
         let cols = try names.map { try column(named: $0) }
         var m = Matrix<T>(rows: rowCount, columns: cols.count)
+        let d = cols.count, n = rowCount
         m.storage.withUnsafeMutableBufferPointer { out in
-            for (j, c) in cols.enumerated() {
-                switch c.values {
-                case .float64(let v): for i in 0 ..< rowCount { out[i * cols.count + j] = T(v[i]) }
-                case .float32(let v): for i in 0 ..< rowCount { out[i * cols.count + j] = T(v[i]) }
-                default: for i in 0 ..< rowCount { out[i * cols.count + j] = T(c.values.double(at: i)) }
+            // Blocks of rows, so the block's rows stay in cache while each column is scattered in.
+            let block = 512
+            var start = 0
+            while start < n {
+                let end = min(n, start + block)
+                for (j, c) in cols.enumerated() {
+                    switch c.values {
+                    case .float64(let v):
+                        v.withUnsafeBufferPointer { src in for i in start ..< end { out[i * d + j] = T(src[i]) } }
+                    case .float32(let v):
+                        v.withUnsafeBufferPointer { src in for i in start ..< end { out[i * d + j] = T(src[i]) } }
+                    default: for i in start ..< end { out[i * d + j] = T(c.values.double(at: i)) }
+                    }
                 }
+                start = end
             }
         }
         return m

@@ -76,8 +76,21 @@ public struct Pipeline<Final: Estimator>: Estimator {
             try require(!name.isEmpty && !name.contains("__"), "pipeline step name", "'\(name)'", "a non-empty name without '__'")
             try require(seen.insert(name).inserted, "pipeline step name", "'\(name)'", "names used once each")
         }
-        for s in steps { try s.transformer.base.validate() }
-        try final.validate()
+        for s in steps {
+            do { try s.transformer.base.validate() } catch let e as MPILearnError {
+                throw Self.named(e, step: s.name, keys: Set((try? TransformerRegistry.parameterNames(of: s.transformer.kind)) ?? []))
+            }
+        }
+        do { try final.validate() } catch let e as MPILearnError {
+            throw Self.named(e, step: finalName, keys: Set((try? final.parameterNames()) ?? []))
+        }
+    }
+
+    /// A step's parameter error under the pipeline's name for the parameter (`scale__with_mean`).
+    static func named(_ e: MPILearnError, step: String, keys: Set<String>) -> MPILearnError {
+        guard case let .invalidParameter(name, value, allowed) = e else { return e }
+        guard let key = name.split(separator: ".").map(String.init).first(where: keys.contains) else { return e }
+        return .invalidParameter(name: "\(step)__\(key)", value: value, allowed: allowed)
     }
 
     public func expectedCost(rows: Int) -> Double { final.expectedCost(rows: rows) }
@@ -152,10 +165,25 @@ public struct Pipeline<Final: Estimator>: Estimator {
         guard structure.final.kind == Final.estimatorName else {
             throw MPILearnError.invalidParameter(name: "steps", value: "final kind '\(structure.final.kind)'", allowed: Final.estimatorName)
         }
-        steps = try structure.steps.map {
-            PipelineStep(name: $0.name, transformer: try AnyTableTransformer.decode(kind: $0.kind, json: $0.params.data()))
+        steps = try structure.steps.map { s in
+            do {
+                return PipelineStep(name: s.name, transformer: try AnyTableTransformer.decode(kind: s.kind, json: s.params.data()))
+            } catch let e as MPILearnError {
+                throw Self.named(e, step: s.name, keys: Set((try? TransformerRegistry.parameterNames(of: s.kind)) ?? []))
+            }
         }
-        final = try ModelJSON.decoder.decode(Final.self, from: structure.final.params.data())
+        do {
+            final = try ModelJSON.decoder.decode(Final.self, from: structure.final.params.data())
+        } catch let DecodingError.typeMismatch(type, context), let DecodingError.valueNotFound(type, context) {
+            let key = context.codingPath.first?.stringValue ?? "?"
+            throw MPILearnError.invalidParameter(name: "\(structure.final.name)__\(key)", value: "?",
+                                                 allowed: "a value of type \(ParameterValue.typeName(type))")
+        } catch let DecodingError.dataCorrupted(context) {
+            let key = context.codingPath.first?.stringValue ?? "?"
+            throw MPILearnError.invalidParameter(name: "\(structure.final.name)__\(key)", value: "?", allowed: context.debugDescription)
+        } catch let e as MPILearnError {
+            throw Self.named(e, step: structure.final.name, keys: Set(structure.final.params.keys))
+        }
         finalName = structure.final.name
     }
 
@@ -468,6 +496,12 @@ public indirect enum JSONValue: Codable, Equatable, Sendable {
 
     init(json: Data) throws { self = try ModelJSON.decoder.decode(JSONValue.self, from: json) }
     func data() throws -> Data { try ModelJSON.encoder.encode(self) }
+
+    /// An object's keys (none for other values).
+    var keys: [String] {
+        if case .object(let o) = self { return Array(o.keys) }
+        return []
+    }
 
     var isScalar: Bool {
         switch self {

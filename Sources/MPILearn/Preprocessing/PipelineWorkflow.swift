@@ -45,13 +45,14 @@ public enum PipelineWorkflow {
         if let first = spec.steps.first, first.kind == "select", case .object(let o) = first.parameters, case .array(let cols)? = o["columns"] {
             selected = cols.compactMap { if case .string(let s) = $0 { return s }; return nil }
         }
-        let targetSpec = try target.map(TargetSpec.init)
+        let targetSpec = try target.map { try TargetSpec($0, columns: names) }
         if role != .clusterer && targetSpec == nil {
             throw MPILearnError.invalidParameter(name: "--target", value: "none", allowed: "the target column of \(path) (a \(role.rawValue) learns one)")
         }
-        if let t = targetSpec, !names.contains(t.column) {
-            throw MPILearnError.invalidParameter(name: "--target", value: "'\(t.column)'", allowed: "a column of \(path): \(listPreview(names))")
+        for c in targetSpec?.columns ?? [] where !names.contains(c) {
+            throw MPILearnError.invalidParameter(name: "--target", value: "'\(c)'", allowed: "a column of \(path): \(listPreview(names))")
         }
+        if role == .classifier { try targetSpec?.checkClassification() }
         for c in selected ?? [] where !names.contains(c) {
             throw MPILearnError.dataError(spec.steps[0].keyLocations["columns"] ?? spec.steps[0].location,
                                           "select keeps column '\(c)', which \(path) does not have (its columns: \(listPreview(names)))")
@@ -59,16 +60,16 @@ public enum PipelineWorkflow {
         var read = selected ?? names
         var types: [String: ColumnType] = [:]
         if let t = targetSpec {
-            if !read.contains(t.column) { read.append(t.column) }
-            types[t.column] = role == .classifier && t.op == nil ? .categorical : .numeric
+            for c in t.columns where !read.contains(c) { read.append(c) }
+            for (c, type) in t.columnTypes(classification: role == .classifier) where !(selected?.contains(c) ?? false) { types[c] = type }
         }
         var table = try TrainingData.read(path, options: CSVOptions(columns: read, types: types), comm: comm)
         var y: [Double]? = nil, classNames: [String]? = nil
         if let t = targetSpec {
-            let column = try table.column(named: t.column)
-            if role == .classifier && t.op == nil { try TrainingData.checkClassificationTarget(column, path: path) }
+            if role == .classifier && !t.isBinary { try TrainingData.checkClassificationTarget(try table.column(named: t.column), path: path) }
             var values: [Double]
-            (values, classNames) = TrainingData.targetValues(column, spec: t)
+            (values, classNames) = try TrainingData.targetValues(table, spec: t)
+            if role == .regressor { classNames = nil }
             if role == .classifier && classNames == nil {
                 // Numeric class labels: code them by their sorted distinct values.
                 let distinct = Array(Set(try comm.allgatherv(values.filter { !$0.isNaN }).values)).sorted()
@@ -77,7 +78,8 @@ public enum PipelineWorkflow {
                 for (i, v) in distinct.enumerated() { index[v] = Double(i) }
                 values = values.map { $0.isNaN ? .nan : index[$0]! }
             }
-            if !(selected?.contains(t.column) ?? false) { table.columns.removeAll { $0.name == t.column } }
+            // The target's columns are not features unless the spec selects them.
+            table.columns.removeAll { t.columns.contains($0.name) && !(selected?.contains($0.name) ?? false) }
             let keep = values.map { !$0.isNaN }
             let dropped = try comm.allreduce(Int64(keep.filter { !$0 }.count), op: .sum)
             if dropped > 0 {
