@@ -56,7 +56,7 @@ struct ForestParameterOptions: ParsableArguments {
 struct ForestTrainOptions: ParsableArguments {
     @Option(help: "Training CSV, or a generator spec classification:ROWS,FEATURES[,SEED] / regression:ROWS,FEATURES[,SEED].")
     var train: String
-    @Option(help: "Target column, or COLUMN>NUMBER for a binary target (also >=, <, <=). Rows with a missing target are dropped.")
+    @Option(help: "Target column, COLUMN>NUMBER (also >=, <, <=) or any condition for two classes ('arr_delay>15 and dep_delay>0'), or an expression for regression ('log1p(distance)'). Rows with a missing target are dropped.")
     var target: String = "y"
     @Option(help: "Comma-separated text columns to use as categorical features.") var categorical: String = ""
     @Option(help: "Comma-separated feature columns (default: every numeric and categorical column but the target).") var features: String?
@@ -114,7 +114,7 @@ struct ForestScore: SPMDCommand {
         abstract: "Score a saved forest on a labelled dataset: each rank predicts its shard with the whole model; metrics by collectives.")
     @Option(help: "Model file.") var model: String
     @Option(help: "Labelled CSV (or a generator spec).") var test: String
-    @Option(help: "Target column or COLUMN>NUMBER (default: the model's).") var target: String?
+    @Option(help: "Target column, COLUMN>NUMBER or an expression (default: the model's).") var target: String?
     @Option(help: "soft (summed probabilities) or hard (majority vote).") var voting: Voting = .soft
     @Option(help: "Threads per rank.") var threads: Int = 1
 

@@ -111,7 +111,7 @@ struct LinearScore: SPMDCommand {
         commandName: "score", abstract: "Score a saved linear model on a labelled dataset; metrics by collectives.")
     @Option(help: "Model file.") var model: String
     @Option(help: "Labelled CSV (or a generator spec).") var test: String
-    @Option(help: "Target column or COLUMN>NUMBER (default: the model's).") var target: String?
+    @Option(help: "Target column, COLUMN>NUMBER or an expression (default: the model's).") var target: String?
 
     func run(world: any Communicator) throws {
         let report = try LinearWorkflow.score(model: model, test: test, target: target, comm: world, log: printLine)

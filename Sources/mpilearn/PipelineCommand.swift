@@ -30,12 +30,13 @@ struct PipelineFit: SPMDCommand {
         commandName: "fit", abstract: "Fit a pipeline over the ranks' shards of --train and save it to --model.")
     @Option(help: "The pipeline spec (YAML or JSON).") var spec: String
     @Option(help: "Training CSV (each rank parses its byte range), or a generator spec classification:N,F[,SEED].") var train: String
-    @Option(help: "Target column, or COLUMN>NUMBER (also >=, <, <=) for two classes. Not for a clusterer.") var target: String?
+    @Option(help: "Target column, COLUMN>NUMBER (also >=, <, <=) or any condition for two classes, or an expression for regression ('log1p(arr_delay)'). Not for a clusterer.") var target: String?
     @Option(help: "classification or regression (for an estimator that does both, e.g. random-forest).") var task: String = "classification"
     @Option(help: "Where to save the fitted pipeline (one model file).") var model: String
+    @Option(help: "A strptime-style timestamp format (%Y %m %d %H %M %S %b %j %z …) for every datetime-features step without its own 'format'.") var datetimeFormat: String?
 
     func run(world: any Communicator) throws {
-        let summary = try PipelineWorkflow.fit(spec: spec, train: train, target: target, task: task, model: model, comm: world,
+        let summary = try PipelineWorkflow.fit(spec: spec, train: train, target: target, task: task, model: model, datetimeFormat: datetimeFormat, comm: world,
                                                log: { printLine("note: \($0)") })
         say(world, summary.text)
     }

@@ -15,7 +15,8 @@ struct SearchCommand: ParsableCommand {
 
 /// Options every search takes.
 struct SearchOptionsGroup: ParsableArguments {
-    @Option(help: "The learner: \(EstimatorRegistry.names.joined(separator: ", ")).") var estimator: String
+    @Option(help: "The learner: \(EstimatorRegistry.names.joined(separator: ", ")), or pipeline (with --spec; parameters step__param).") var estimator: String
+    @Option(help: "With --estimator pipeline: the pipeline spec file (YAML or JSON; see mpilearn pipeline --help).") var spec: String?
     @Option(name: .customLong("param"), help: "NAME=V1,V2,... (a random search also takes uniform(A,B), loguniform(A,B), randint(A,B)); repeatable.")
     var params: [String] = []
     @Option(help: "A YAML or JSON file: a mapping of parameter names to lists of values, or a list of such mappings.") var paramGrid: String?
@@ -33,7 +34,7 @@ struct SearchOptionsGroup: ParsableArguments {
     @Option(help: "With sharded data: groups of ranks that fit different candidates at once (each group holds all rows).") var shardGroups: Int = 1
     @Option(help: "classification or regression (for random-forest and the target).") var task: String = "classification"
     @Option(help: "Training CSV, or a generator spec classification:ROWS,FEATURES[,SEED] / regression:ROWS,FEATURES[,SEED].") var train: String
-    @Option(help: "Target column, or COLUMN>NUMBER for a binary target (also >=, <, <=). Not for k-means.") var target: String?
+    @Option(help: "Target column, COLUMN>NUMBER (also >=, <, <=) or any condition for two classes, or an expression for regression. Not for k-means.") var target: String?
     @Option(help: "Comma-separated text columns to use as categorical features.") var categorical: String = ""
     @Option(help: "Comma-separated feature columns (default: every numeric and categorical column but the target).") var features: String?
     @Option(help: "Write the refitted best model here.") var outputModel: String?
@@ -56,6 +57,7 @@ struct SearchOptionsGroup: ParsableArguments {
         func list(_ s: String) -> [String] { s.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty } }
         var j = SearchJob(method: method, estimator: estimator, space: space, train: train, target: target)
         j.task = task
+        j.pipelineSpec = spec
         j.fixed = fixedValues
         j.cv = cv
         j.stratified = stratified

@@ -206,4 +206,33 @@ final class PipelineCLITests: XCTestCase {
         XCTAssertNotEqual(r.status, 0)
         XCTAssertTrue(r.stderr.contains("bad.yaml:3:") && r.stderr.contains("one-hot"), r.stderr)
     }
+
+    func testSearchOverPipelineParametersAndCustomTimestampFormat() throws {
+        // search --estimator pipeline: step__param names in the grid and in cv_results.
+        try "steps:\n  - {name: scale, kind: standard-scaler}\n  - {name: model, kind: logistic-regression}\n"
+            .write(toFile: path("lin.yaml"), atomically: true, encoding: .utf8)
+        let s = try MPIRun.mpirun(np: 2, "mpilearn", ["search", "grid", "--estimator", "pipeline", "--spec", path("lin.yaml"),
+                                                      "--train", "classification:600,4", "--param", "model__C=0.01,1",
+                                                      "--param", "scale__with_mean=true,false", "--cv", "3", "--results", path("cv.csv")])
+        XCTAssertEqual(s.status, 0, "\(s)")
+        let cv = try String(contentsOfFile: path("cv.csv"), encoding: .utf8)
+        XCTAssertTrue(cv.contains("param_model__C") && cv.contains("param_scale__with_mean"), cv)
+        XCTAssertEqual(cv.split(separator: "\n").count, 5)
+        // --datetime-format: day/month/year timestamps, parsed by the datetime step.
+        var text = "when,dist,late\n"
+        for i in 0 ..< 400 { text += String(format: "%02d/%02d/2013 %02d:%02d,%d,%d\n", 1 + i % 28, 1 + i % 12, i % 24, i % 60, 100 + i * 7 % 900, (i * 5 + i / 24) % 3 == 0 ? 1 : 0) }
+        try text.write(toFile: path("dmy.csv"), atomically: true, encoding: .utf8)
+        try "steps:\n  - {name: t, kind: datetime-features, columns: [when], features: [hour, month]}\n  - {name: model, kind: logistic-regression}\n"
+            .write(toFile: path("dmy.yaml"), atomically: true, encoding: .utf8)
+        let f = try MPIRun.mpirun(np: 2, "mpilearn", ["pipeline", "fit", "--spec", path("dmy.yaml"), "--train", path("dmy.csv"), "--target", "late",
+                                                      "--datetime-format", "%d/%m/%Y %H:%M", "--model", path("dmy.model")])
+        XCTAssertEqual(f.status, 0, "\(f)")
+        XCTAssertTrue(f.stdout.contains("3 features (when_hour, when_month, dist)"), f.stdout)
+        let p = try predict(np: 2, ["--model", path("dmy.model"), "--data", path("dmy.csv"), "--output", path("dmy.out")])
+        XCTAssertEqual(p.status, 0, "\(p)")
+        let bad = try MPIRun.mpirun(np: 2, "mpilearn", ["pipeline", "fit", "--spec", path("dmy.yaml"), "--train", path("dmy.csv"), "--target", "late",
+                                                        "--model", path("dmy2.model")])
+        XCTAssertNotEqual(bad.status, 0)
+        XCTAssertTrue(bad.stderr.contains("dmy.csv") && bad.stderr.contains("cannot parse"), bad.stderr)
+    }
 }

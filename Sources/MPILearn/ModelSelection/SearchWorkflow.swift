@@ -84,6 +84,8 @@ public struct SearchJob: Sendable {
     public var categorical: [String] = []
     public var features: [String]?
     public var outputModel: String?
+    /// With `estimator` `pipeline`: the pipeline spec file (its steps, then the estimator).
+    public var pipelineSpec: String?
     public var results: String?
     /// Rows of the best candidates printed at the end.
     public var top = 10
@@ -108,7 +110,22 @@ public struct SearchJob: Sendable {
 
     /// Collective. Runs the job; `log` is called on rank 0 with each line to print.
     public func run(comm: any Communicator, log: @escaping @Sendable (String) -> Void) throws -> Summary {
-        try EstimatorRegistry.visit(estimator, task: task, Runner(job: self, comm: comm, log: log))
+        if estimator == "pipeline" {
+            guard let pipelineSpec else {
+                throw MPILearnError.invalidParameter(name: "--spec", value: "none", allowed: "a pipeline spec file (with --estimator pipeline)")
+            }
+            return try PipelineSpec.load(pipelineSpec).visit(task: task, PipelineRunner(runner: Runner(job: self, comm: comm, log: log)))
+        }
+        if let pipelineSpec {
+            throw MPILearnError.invalidParameter(name: "--spec", value: pipelineSpec, allowed: "only with --estimator pipeline")
+        }
+        return try EstimatorRegistry.visit(estimator, task: task, Runner(job: self, comm: comm, log: log))
+    }
+
+    /// A pipeline's search: the runner with the pipeline's type.
+    struct PipelineRunner: PipelineVisitor {
+        let runner: Runner
+        func visit<E: Estimator>(_ pipeline: Pipeline<E>) throws -> Summary { try runner.visit(pipeline) }
     }
 
     struct Runner: EstimatorVisitor {

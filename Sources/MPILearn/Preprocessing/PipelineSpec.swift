@@ -145,6 +145,20 @@ public struct PipelineSpec: Sendable {
         }
     }
 
+    /// Sets `format` on every `datetime-features` step that has none (or null), and checks
+    /// the steps again.
+    public mutating func setDatetimeFormat(_ format: String) throws {
+        for i in steps.indices where steps[i].kind == "datetime-features" {
+            if case .object(var o) = steps[i].parameters, o["format"] == nil || o["format"] == .null {
+                o["format"] = .string(format)
+                steps[i].parameters = .object(o)
+            }
+        }
+        do { try check() } catch let e as MPILearnError {
+            throw MPILearnError.invalidParameter(name: "--datetime-format", value: "'\(format)'", allowed: "a strptime-style format (\(e.description))")
+        }
+    }
+
     /// The step's transformer.
     public func transformer(_ s: Step) throws -> AnyTableTransformer {
         try AnyTableTransformer.decode(kind: s.kind, json: s.parameters.data())

@@ -98,11 +98,15 @@ public enum PipelineWorkflow {
 
     /// Collective. Reads the spec at `specPath`, loads `train`, fits the pipeline and, on
     /// rank 0, saves it to `model` (atomically). Spec errors come before any data is read.
+    /// - Parameter datetimeFormat: a strptime-style format (`%d/%m/%Y %H:%M`) for every
+    ///   `datetime-features` step whose spec gives none (the command line's `--datetime-format`).
     public static func fit(spec specPath: String, train: String, target: String?, task: String = "classification", model: String?,
+                           datetimeFormat: String? = nil,
                            comm: any Communicator, log: @escaping (String) -> Void = { _ in }) throws -> FitSummary {
         let start = Date()
         try require(["classification", "regression"].contains(task), "--task", task, "classification or regression")
-        let spec = try PipelineSpec.load(specPath)
+        var spec = try PipelineSpec.load(specPath)
+        if let datetimeFormat { try spec.setDatetimeFormat(datetimeFormat) }
         if let model, comm.rank == 0 {
             // Before any data is read: the model's folder must take the file.
             let dir = (model as NSString).deletingLastPathComponent

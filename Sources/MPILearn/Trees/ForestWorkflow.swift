@@ -22,7 +22,8 @@ public enum ForestWorkflow {
     public struct TrainingSource: Sendable {
         /// A CSV file, or a generator spec `classification:ROWS,FEATURES[,SEED]` / `regression:ROWS,FEATURES[,SEED]`.
         public var path: String
-        /// The target column, or `COLUMN>NUMBER` for a binary target (also `>=`, `<`, `<=`).
+        /// The target column, `COLUMN>NUMBER` (also `>=`, `<`, `<=`) or any condition for a binary
+        /// target, or an expression for regression (``ColumnExpression``).
         public var target: String
         /// Text columns used as categorical features.
         public var categorical: [String]
