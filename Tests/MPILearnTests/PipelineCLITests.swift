@@ -235,4 +235,34 @@ final class PipelineCLITests: XCTestCase {
         XCTAssertNotEqual(bad.status, 0)
         XCTAssertTrue(bad.stderr.contains("dmy.csv") && bad.stderr.contains("cannot parse"), bad.stderr)
     }
+
+    func testPredictWorksForForestAndKMeansModels() throws {
+        let train = try writeFlights("train.csv", rows: 1200)
+        // A forest with a categorical feature: predict reads its columns by name, recodes the
+        // chunk's categories onto the forest's, and matches forest predict's labels.
+        let f = try MPIRun.mpirun(np: 2, "mpilearn", ["forest", "fit", "--train", train, "--target", "arr_delay>15", "--categorical", "origin",
+                                                      "--features", "origin,dep_delay,distance", "--n-estimators", "8", "--model", path("f.model")])
+        XCTAssertEqual(f.status, 0, "\(f)")
+        let a = try predict(np: 3, ["--model", path("f.model"), "--data", train, "--output", path("f1.csv"), "--chunk-rows", "100"])
+        XCTAssertEqual(a.status, 0, "\(a)")
+        let b = try MPIRun.mpirun(np: 2, "mpilearn", ["forest", "predict", "--model", path("f.model"), "--test", train, "--output", path("f2.csv")])
+        XCTAssertEqual(b.status, 0, "\(b)")
+        XCTAssertEqual(try String(contentsOfFile: path("f1.csv"), encoding: .utf8), try String(contentsOfFile: path("f2.csv"), encoding: .utf8))
+        // k-means on two numeric columns: the cluster of each row.
+        var text = "x,y\n"
+        for i in 0 ..< 600 { text += "\(Double(i % 3) * 10 + Double(i % 7) * 0.1),\(Double(i % 3) * -5 + Double(i % 5) * 0.1)\n" }
+        try text.write(toFile: path("xy.csv"), atomically: true, encoding: .utf8)
+        let k = try MPIRun.mpirun(np: 2, "mpilearn", ["kmeans", "fit", "--data", path("xy.csv"), "--k", "3", "--output-model", path("k.model")])
+        XCTAssertEqual(k.status, 0, "\(k)")
+        let c = try predict(np: 2, ["--model", path("k.model"), "--data", path("xy.csv"), "--output", path("k.csv")])
+        XCTAssertEqual(c.status, 0, "\(c)")
+        let labels = try String(contentsOfFile: path("k.csv"), encoding: .utf8).split(separator: "\n").dropFirst().map { Int($0)! }
+        XCTAssertEqual(labels.count, 600)
+        for i in 3 ..< 600 { XCTAssertEqual(labels[i], labels[i % 3], "row \(i)") }
+        XCTAssertEqual(Set(labels).count, 3)
+        // --proba with a model that has no classes is refused.
+        let r = try predict(np: 2, ["--model", path("k.model"), "--data", path("xy.csv"), "--output", path("k2.csv"), "--proba"])
+        XCTAssertNotEqual(r.status, 0)
+        XCTAssertTrue(r.stderr.contains("--proba"), r.stderr)
+    }
 }

@@ -59,24 +59,9 @@ extension Table {
             out.append(c)
             guard case .datetime(let secs) = c.values, names?.contains(c.name) ?? true else { continue }
             for feature in features {
-                let v = secs.map { s -> Double in
-                    guard s != .min else { return .nan }
-                    let s = Int(s)
-                    let days = s >= 0 ? s / 86_400 : (s - 86_399) / 86_400
-                    let rem = s - days * 86_400
-                    switch feature {
-                    case .year: return Double(ISODatetime.civil(days: days).year)
-                    case .month: return Double(ISODatetime.civil(days: days).month)
-                    case .day: return Double(ISODatetime.civil(days: days).day)
-                    case .hour: return Double(rem / 3600)
-                    case .minute: return Double(rem / 60 % 60)
-                    case .second: return Double(rem % 60)
-                    case .dayOfWeek: return Double(((days % 7) + 7 + 3) % 7)  // 1970-01-01 was a Thursday (3)
-                    case .dayOfYear:
-                        let y = ISODatetime.civil(days: days).year
-                        return Double(days - ISODatetime.days(year: y, month: 1, day: 1) + 1)
-                    }
-                }
+                // The same arithmetic as the pipeline's datetime-features step.
+                let f = TimestampFeature(rawValue: feature.rawValue)!
+                let v = secs.map { $0 == .min ? Double.nan : f.value(seconds: $0) }
                 out.append(Column(name: "\(c.name)_\(feature.rawValue)", values: .float64(v)))
             }
         }

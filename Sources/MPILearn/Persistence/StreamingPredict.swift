@@ -199,7 +199,19 @@ public struct TablePredictor {
                 return try schema.matrix(t)
             }
         }
-        if let c = model as? any ClassifierModel {
+        if let f = model as? RandomForestClassifierModel {
+            // The trees packed once for every chunk, not once per chunk.
+            try f.forest.requireComplete("predict")
+            let predictor = try f.forest.predictor()
+            let n = Double(max(1, f.forest.treeCount)), k = f.classes.count, threads = f.forest.header.parameters.threads
+            classes = f.classes
+            let classes = f.classes
+            run = { x, proba in
+                let sums = try predictor.sumOutputs(x, threads: threads)
+                let codes = argmaxRows(sums, classes: k)
+                return Output(codes: codes, proba: proba ? Matrix(rows: x.rows, columns: k, storage: sums.map { $0 / n }) : nil, labels: classes)
+            }
+        } else if let c = model as? any ClassifierModel {
             classes = c.classes
             let classes = c.classes
             run = { x, proba in
