@@ -168,13 +168,7 @@ public struct SearchJob: Sendable {
                 throw MPILearnError.invalidParameter(name: "--output-model", value: job.outputModel!, allowed: "no model file with --no-refit (nothing is refitted)")
             }
             // Outputs' folders are checked before the work, not after it.
-            for path in [job.results, job.outputModel].compactMap({ $0 }) {
-                let dir = URL(fileURLWithPath: path).deletingLastPathComponent().path
-                var isDir: ObjCBool = false
-                guard FileManager.default.fileExists(atPath: dir, isDirectory: &isDir), isDir.boolValue, FileManager.default.isWritableFile(atPath: dir) else {
-                    throw MPILearnError.cannotWrite(path: path, reason: "folder \(dir) does not exist or is not writable")
-                }
-            }
+            for path in [job.results, job.outputModel].compactMap({ $0 }) { try OutputTarget.requireWritableFolder(of: path) }
 
             // The data: every rank reads every row (replicated), or its block (sharded).
             let sharded: Bool

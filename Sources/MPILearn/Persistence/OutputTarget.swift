@@ -72,6 +72,16 @@ public enum OutputTarget: Equatable, Sendable {
     }
 
     /// The target of the link at `path`, as stored (absolute or relative to the link's folder).
+    /// Checks, before any work, that the folder of `path` exists and is writable.
+    /// - Throws: ``MPILearnError/cannotWrite`` naming the path and its folder.
+    public static func requireWritableFolder(of path: String) throws {
+        let dir = URL(fileURLWithPath: path).deletingLastPathComponent().path
+        var isDir: ObjCBool = false
+        guard FileManager.default.fileExists(atPath: dir, isDirectory: &isDir), isDir.boolValue, FileManager.default.isWritableFile(atPath: dir) else {
+            throw MPILearnError.cannotWrite(path: path, reason: "folder \(dir) does not exist or is not writable")
+        }
+    }
+
     private static func readLink(_ path: String) -> String? {
         var size = 256
         while true {

@@ -137,8 +137,7 @@ public enum StreamingPredict {
     enum OutputFormat: CustomStringConvertible {
         case csv, npy, hdf5
         init(_ path: String) {
-            let p = path.lowercased()
-            if p.hasSuffix(".npy") { self = .npy } else if p.contains(".h5") || p.contains(".hdf5") { self = .hdf5 } else { self = .csv }
+            if path.lowercased().hasSuffix(".npy") { self = .npy } else if HDF5Source.isHDF5(path) { self = .hdf5 } else { self = .csv }
         }
         var description: String {
             switch self {
@@ -217,12 +216,7 @@ public struct TablePredictor {
             run = { x, proba in
                 if proba {
                     let p = try c.predictProba(x)
-                    let codes = (0 ..< p.rows).map { i -> Int in
-                        var best = 0
-                        for k in 1 ..< p.columns where p[i, k] > p[i, best] { best = k }
-                        return best
-                    }
-                    return Output(codes: codes, proba: p, labels: classes)
+                    return Output(codes: argmaxRows(p.storage, classes: p.columns), proba: p, labels: classes)
                 }
                 return Output(codes: try c.predict(x), labels: classes)
             }
@@ -287,7 +281,7 @@ enum ChunkSource {
         if data.lowercased().hasSuffix(".npy") {
             return .matrix(try MatrixChunks(npy: data, predictor: predictor, passthrough: passthrough, comm: comm))
         }
-        if HDF5Input.isHDF5(data) {
+        if HDF5Source.isHDF5(data) {
             return .hdf5(try HDF5Input.chunks(data, predictor: predictor, passthrough: passthrough, comm: comm))
         }
         let names = try CSVReader.columnNames(data, options: options.csv)
@@ -513,8 +507,6 @@ enum BinaryOut {
 // MARK: - HDF5
 
 enum HDF5Input {
-    static func isHDF5(_ path: String) -> Bool { HDF5Source.isHDF5(path) }
-
     /// Collective. This rank's row block of an HDF5 dataset or group, chunk by chunk. Columns
     /// are matched by name when the object names them after the model's inputs (a group of
     /// columns, a `columns` attribute, a pandas frame), else by position (numeric only).

@@ -107,13 +107,8 @@ public enum PipelineWorkflow {
         try require(["classification", "regression"].contains(task), "--task", task, "classification or regression")
         var spec = try PipelineSpec.load(specPath)
         if let datetimeFormat { try spec.setDatetimeFormat(datetimeFormat) }
-        if let model, comm.rank == 0 {
-            // Before any data is read: the model's folder must take the file.
-            let dir = (model as NSString).deletingLastPathComponent
-            if !FileManager.default.isWritableFile(atPath: dir.isEmpty ? "." : dir) {
-                throw MPILearnError.cannotWrite(path: model, reason: "folder \(dir.isEmpty ? "." : dir) does not exist or is not writable")
-            }
-        }
+        // Before any data is read: the model's folder must take the file.
+        if let model, comm.rank == 0 { try OutputTarget.requireWritableFolder(of: model) }
         return try spec.visit(task: task, Fitter(spec: spec, train: train, target: target, model: model, comm: comm, log: log, start: start))
     }
 
@@ -132,35 +127,16 @@ public enum PipelineWorkflow {
             let fitted = try pipeline.fit(table: data.table, input: data.input, target: data.y, targetName: target ?? "",
                                           classNames: data.classNames, source: train, comm: comm)
             var score: Double? = nil
-            if let y = data.y {
-                // The training score of the rows as loaded (every rank its rows).
+            if let y = data.y, let scoring = Scoring.defaultScoring(for: E.role) {
+                // The estimator's default score on the rows as loaded (every rank its rows).
                 let x = try fitted.features(data.table, context: .memory(train))
-                score = try trainingScore(fitted.final, x: x, y: y, comm: comm)
+                score = try scoring.score(fitted.final, x: x, y: y, labels: data.classNames ?? [], comm: comm)
             }
             if root, let model { try fitted.save(to: model) }
             try comm.barrier()
             return FitSummary(rows: data.table.globalRowCount, input: data.input, steps: pipeline.steps.map { "\($0.name) (\($0.transformer.kind))" },
                               finalKind: E.estimatorName, finalFeatures: fitted.finalFeatures.featureNames,
                               seconds: Date().timeIntervalSince(start), model: model, trainingScore: score)
-        }
-
-        func trainingScore(_ m: any FittedModel, x: Matrix<Double>, y: [Double], comm: any Communicator) throws -> Double? {
-            if let c = m as? any ClassifierModel {
-                let p = try c.predict(x)
-                let hits = zip(p, y).filter { Double($0) == $1 }.count
-                let t = try comm.allreduce([Int64(hits), Int64(y.count)], op: .sum)
-                return t[1] > 0 ? Double(t[0]) / Double(t[1]) : nil
-            }
-            if let r = m as? any RegressorModel {
-                let p = try r.predict(x)
-                var s = [0.0, 0.0, 0.0, Double(y.count)]   // Σ(y−p)², Σy, Σy², n
-                for (a, b) in zip(y, p) { s[0] += (a - b) * (a - b); s[1] += a; s[2] += a * a }
-                s = try comm.allreduce(s, op: .sum)
-                let mean = s[1] / max(s[3], 1)
-                let ssTot = s[2] - s[3] * mean * mean
-                return ssTot > 0 ? 1 - s[0] / ssTot : nil
-            }
-            return nil
         }
     }
 }
