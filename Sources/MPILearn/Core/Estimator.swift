@@ -195,6 +195,15 @@ extension ClassifierModel {
     public static var role: EstimatorRole { .classifier }
 }
 
+/// A classifier with scikit-learn's `decision_function`: a calibrator
+/// (``CalibratedClassifierCV``) reads these values rather than probabilities when a model
+/// has them, as scikit-learn does.
+public protocol DecisionFunctionModel: ClassifierModel {
+    /// Decision values, rows × 1 for two classes (positive: the second class, `classes[1]`),
+    /// rows × classes otherwise (larger: more likely). Local.
+    func decisionFunction(_ x: Matrix<Double>) throws -> Matrix<Double>
+}
+
 /// A fitted regressor.
 public protocol RegressorModel: FittedModel {
     /// Predicted values. Local.

@@ -330,7 +330,7 @@ final class LogisticObjective {
 
 /// A fitted ``LogisticRegression``: `coef_` (1 × features for two classes, classes ×
 /// features otherwise), `intercept_`, `classes_`, `n_iter_`.
-public struct LogisticRegressionModel: ClassifierModel, Equatable {
+public struct LogisticRegressionModel: DecisionFunctionModel, Equatable {
     public var configuration: LogisticRegression
     public var coefficients: LinearCoefficients
     /// Feature names and category dictionaries, the target and the class names (`classes_`).
