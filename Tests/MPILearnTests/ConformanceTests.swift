@@ -48,6 +48,7 @@ final class ConformanceTests: XCTestCase {
     static var linearRegression: LinearRegression { LinearRegression() }
     static var ridge: Ridge { Ridge(alpha: 0.5) }
     static var logistic: LogisticRegression { LogisticRegression(C: 2) }
+    static var svc: SVC { SVC(C: 2, probability: true, randomState: 3) }
 
     /// The largest difference between two linear models' coefficients and intercepts,
     /// relative to max(1, |value|).
@@ -155,6 +156,19 @@ final class ConformanceTests: XCTestCase {
                                    nanFeatures: .dataError, modelDistance: { Self.coefficientDistance($0.coefficients, $1.coefficients) })
     }
 
+    /// The direct solve gathers every row in global order: the same model at any rank count.
+    /// Its `predict` is libsvm's vote, not the argmax of the Platt probabilities (as in
+    /// scikit-learn).
+    func testSVCConforms() {
+        EstimatorConformance.check(Self.svc, data: Self.classification,
+                                   invalid: [(["C": 0.0], "C"), (["C": -1.0], "C"), (["gamma": -0.5], "gamma"), (["gamma": "scaled"], "gamma"),
+                                             (["degree": -1], "degree"), (["kernel": "cubic"], "kernel"), (["tol": 0.0], "tol"),
+                                             (["cache_size": 0.0], "cache_size"), (["max_iter": 0], "max_iter"), (["class_weight": "heavy"], "class_weight"),
+                                             (["decision_function_shape": "ovx"], "decision_function_shape"), (["training": "tree"], "training"),
+                                             (["break_ties": true, "decision_function_shape": "ovo"], "break_ties")],
+                                   nanFeatures: .dataError, predictFollowsProba: false)
+    }
+
     // MARK: committed model files, one per kind
 
     /// Held-out rows (global rows past the training data) the committed models predict.
@@ -179,6 +193,7 @@ final class ConformanceTests: XCTestCase {
         try EstimatorConformance.writeFixture(Self.linearRegression, data: first(200, Self.regression), rows: try Self.fixtureRows(Self.regression, offset: 200))
         try EstimatorConformance.writeFixture(Self.ridge, data: first(200, Self.regression), rows: try Self.fixtureRows(Self.regression, offset: 200))
         try EstimatorConformance.writeFixture(Self.logistic, data: first(200, Self.classification), rows: try Self.fixtureRows(Self.classification, offset: 200))
+        try EstimatorConformance.writeFixture(Self.svc, data: first(200, Self.classification), rows: try Self.fixtureRows(Self.classification, offset: 200))
     }
 
     func testCommittedModelOfEveryKindPredictsAsRecorded() {
@@ -194,5 +209,6 @@ final class ConformanceTests: XCTestCase {
         EstimatorConformance.checkFixture(LinearRegressionModel.self)
         EstimatorConformance.checkFixture(RidgeModel.self)
         EstimatorConformance.checkFixture(LogisticRegressionModel.self)
+        EstimatorConformance.checkFixture(SVCModel.self)
     }
 }

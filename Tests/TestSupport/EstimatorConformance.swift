@@ -73,7 +73,7 @@ public enum EstimatorConformance {
     public static func check<E: Estimator>(
         _ estimator: E, data: @escaping ShardMaker, invalid: InvalidParameters, nanFeatures: NaNFeatures,
         modelDistance: ((E.Model, E.Model) -> Double)? = nil, checks: Set<Check> = Set(Check.allCases), rankCounts: [Int] = [1, 2, 3, 4],
-        tolerance: Double = 1e-9, file: StaticString = #filePath, line: UInt = #line
+        tolerance: Double = 1e-9, predictFollowsProba: Bool = true, file: StaticString = #filePath, line: UInt = #line
     ) {
         let whole: Dataset<Double>
         do { whole = try data(LocalCommunicator.solo()) } catch {
@@ -81,6 +81,7 @@ public enum EstimatorConformance {
         }
         guard whole.rowCount >= 6 else { return XCTFail("[\(E.estimatorName)] the conformance data needs at least 6 rows", file: file, line: line) }
         let s = Subject(estimator: estimator, data: data, whole: whole, modelDistance: modelDistance, tolerance: tolerance, file: file, line: line)
+        s.predictFollowsProba = predictFollowsProba
         for c in Check.allCases where checks.contains(c) {
             s.current = c
             do {
@@ -253,6 +254,9 @@ extension EstimatorConformance {
         let file: StaticString
         let line: UInt
         var current = Check.parameters
+        /// Whether `predict` is the argmax of `predictProba` (false for an SVC, whose Platt
+        /// probabilities come from separate cross-validated fits, as in scikit-learn).
+        var predictFollowsProba = true
         /// The whole data set (the shard maker's answer on one rank).
         let whole: Dataset<Double>
         let solo = LocalCommunicator.solo()
@@ -376,7 +380,7 @@ extension EstimatorConformance {
                     }
                     var best = 0
                     for c in 1 ..< row.count where row[c] > row[best] { best = c }
-                    if o.labels![i] != best { fail("predict gives \(o.labels![i]) for row \(i) but the argmax of predictProba \(row) is \(best)"); break }
+                    if predictFollowsProba && o.labels![i] != best { fail("predict gives \(o.labels![i]) for row \(i) but the argmax of predictProba \(row) is \(best)"); break }
                 }
             case is any RegressorModel:
                 if o.values!.count != n { fail("predict gave \(o.values!.count) values for \(n) rows") }

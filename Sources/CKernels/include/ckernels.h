@@ -223,6 +223,30 @@ uint64_t mpl_read_bytes(const void *p, size_t bytes);
  * when freed. Returns 1 on success, 0 when refused or not glibc. */
 int mpl_pin_mmap_threshold(size_t bytes);
 
+
+/* SVM (MPILearn/SVM): kernel kinds as the solver numbers them. */
+enum { MPL_SVM_LINEAR = 0, MPL_SVM_POLY = 1, MPL_SVM_RBF = 2, MPL_SVM_SIGMOID = 3 };
+/* One row of the SMO Q matrix from its dot products x_i . x_j (j < n), rounded to float as
+ * libsvm's cache holds it: out[j] = y_i y_j K(x_i, x_j) (y may be NULL: no signs). sq holds
+ * |x_j|^2 and sq_i |x_i|^2 (RBF only). */
+void mpl_svm_kernel_row(int kind, ptrdiff_t n, const double *dots, const double *sq, double sq_i,
+                        const int8_t *y, int y_i, double gamma, double coef0, int degree, float *out);
+/* Kernel values in place from a rows x cols block of dot products (prediction): RBF from
+ * |a|^2 + |b|^2 - 2 a.b (clamped at 0). n is unused. */
+void mpl_svm_kernel_block(int kind, ptrdiff_t n, double *values, const double *sq_rows, const double *sq_cols,
+                          ptrdiff_t rows, ptrdiff_t cols, double gamma, double coef0, int degree);
+/* The working-set selection's first scan: the last t maximising -y_t g_t over I_up; its
+ * value in *gmax_out (-inf and -1 when I_up is empty). status: 0 lower bound, 1 upper, 2 free. */
+ptrdiff_t mpl_svm_select_i(ptrdiff_t n, const int8_t *y, const double *g, const int8_t *status, double *gmax_out);
+/* Its second scan: the last j in I_low minimising the second-order objective decrease
+ * against i (q_i is Q's row i), and max y_j g_j over I_low in *gmax2_out; -1 when none. */
+ptrdiff_t mpl_svm_select_j(ptrdiff_t n, const int8_t *y, const double *g, const int8_t *status, const double *qd,
+                           const float *q_i, double qd_i, int y_i, double gmax, double tau, double *gmax2_out);
+/* g[k] += q_i[k] da + q_j[k] db. */
+void mpl_svm_update_gradient(ptrdiff_t n, double *g, const float *q_i, const float *q_j, double da, double db);
+/* g[k] += alpha q[k]. */
+void mpl_svm_axpy_f32(ptrdiff_t n, double alpha, const float *q, double *g);
+
 #ifdef __cplusplus
 }
 #endif

@@ -20,6 +20,7 @@ public enum EstimatorRegistry {
         (LinearRegression.estimatorName, "ordinary least squares (LinearRegression); fits data-parallel"),
         (Ridge.estimatorName, "least squares with an L2 penalty (Ridge); fits data-parallel"),
         (LogisticRegression.estimatorName, "logistic regression, binary or multinomial, L-BFGS (LogisticRegression); fits data-parallel"),
+        (SVC.estimatorName, "kernel support vector classifier, libsvm's SMO solver (SVC)"),
     ]
 
     public static var names: [String] { entries.map(\.name) + ["random-forest"] }
@@ -38,6 +39,7 @@ public enum EstimatorRegistry {
         case LinearRegression.estimatorName: return try v.visit(LinearRegression())
         case Ridge.estimatorName: return try v.visit(Ridge())
         case LogisticRegression.estimatorName: return try v.visit(LogisticRegression())
+        case SVC.estimatorName: return try v.visit(SVC())
         default:
             throw MPILearnError.invalidParameter(name: "--estimator", value: "'\(name)'", allowed: names.joined(separator: ", "))
         }

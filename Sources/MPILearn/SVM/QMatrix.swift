@@ -1,0 +1,220 @@
+import Foundation
+import CKernels
+import CLinearAlgebra
+
+/// The kernel's parameters, resolved (a number for gamma).
+public struct KernelParameters: Sendable, Equatable, Codable {
+    public var kernel: SVMKernel
+    public var degree: Int
+    public var gamma: Double
+    public var coef0: Double
+
+    public init(kernel: SVMKernel, degree: Int = 3, gamma: Double = 1, coef0: Double = 0) {
+        self.kernel = kernel
+        self.degree = degree
+        self.gamma = gamma
+        self.coef0 = coef0
+    }
+
+    var code: Int32 {
+        switch kernel {
+        case .linear: return Int32(MPL_SVM_LINEAR)
+        case .poly: return Int32(MPL_SVM_POLY)
+        case .rbf: return Int32(MPL_SVM_RBF)
+        case .sigmoid, .precomputed: return Int32(MPL_SVM_SIGMOID)
+        }
+    }
+
+    /// libsvm's powi.
+    static func powi(_ base: Double, _ times: Int) -> Double {
+        var tmp = base, ret = 1.0, t = times
+        while t > 0 {
+            if t % 2 == 1 { ret *= tmp }
+            tmp = tmp * tmp
+            t /= 2
+        }
+        return ret
+    }
+
+    /// K(a, b) for one pair, in libsvm's training order of operations (`sqA`, `sqB` are the
+    /// squared norms, used by RBF).
+    func value(dot: Double, sqA: Double, sqB: Double) -> Double {
+        switch kernel {
+        case .linear: return dot
+        case .poly: return Self.powi(gamma * dot + coef0, degree)
+        case .rbf: return exp(-gamma * (sqA + sqB - 2 * dot))
+        case .sigmoid: return tanh(gamma * dot + coef0)
+        case .precomputed: return dot
+        }
+    }
+}
+
+/// A dense dot product in libsvm's order (one running sum).
+@inline(__always)
+func sequentialDot(_ a: UnsafePointer<Double>, _ b: UnsafePointer<Double>, _ d: Int) -> Double {
+    var s = 0.0
+    for k in 0 ..< d { s += a[k] * b[k] }
+    return s
+}
+
+/// The Q matrix an SMO solver reads: rows of Q (Float), its diagonal, and swaps of two
+/// variables (shrinking moves inactive variables to the end).
+protocol SMOMatrix: AnyObject {
+    /// Q's row `i`, entries `0..<len` (the pointer stays valid until the next call).
+    func row(_ i: Int, _ len: Int) -> UnsafePointer<Float>
+    /// Q's diagonal (Double, as libsvm keeps it).
+    var diagonal: UnsafeMutablePointer<Double> { get }
+    func swapIndex(_ i: Int, _ j: Int)
+}
+
+/// The rows of one SVM problem, copied out of the training matrix in problem order, with
+/// what the kernel needs: Q_ij = y_i y_j K(x_i, x_j) for classification (libsvm's SVC_Q),
+/// or K itself when `y` is nil. A row of Q is computed for the active prefix at once: one
+/// GEMV of the problem's rows against x_i through BLAS, then the kernel's function and the
+/// signs in one C loop, into the LRU cache.
+///
+/// The rows are physically swapped with the solver's variables, so the active set is
+/// always a prefix and one BLAS call covers it.
+final class KernelMatrix: SMOMatrix {
+    let l: Int
+    let d: Int
+    let kernel: KernelParameters
+    /// l × d rows (for a precomputed kernel: l × n_train rows of the Gram matrix).
+    private var x: UnsafeMutablePointer<Double>
+    /// Each row's original column in the Gram matrix (precomputed kernel only).
+    private var column: UnsafeMutablePointer<Int>
+    private var square: UnsafeMutablePointer<Double>
+    private var y: UnsafeMutablePointer<Int8>?
+    let diagonal: UnsafeMutablePointer<Double>
+    private let cache: KernelCache
+    private var dots: UnsafeMutablePointer<Double>
+    /// Kernel rows computed (for the per-phase report).
+    private(set) var rowsComputed = 0
+
+    /// - Parameters:
+    ///   - rows: the problem's rows, in problem order, as pointers into the caller's matrix
+    ///     of width `width` (the features, or the Gram matrix's columns).
+    ///   - columns: for a precomputed kernel, each row's own column index in the Gram matrix.
+    ///   - y: ±1 per row for classification; nil for K itself.
+    init(rows: [UnsafePointer<Double>], width: Int, columns: [Int]?, y: [Int8]?, kernel: KernelParameters, cacheBytes: Int) {
+        l = rows.count
+        d = width
+        self.kernel = kernel
+        x = .allocate(capacity: max(1, l * d))
+        for (i, r) in rows.enumerated() { (x + i * d).update(from: r, count: d) }
+        column = .allocate(capacity: max(1, l))
+        if let columns { for i in 0 ..< l { column[i] = columns[i] } }
+        square = .allocate(capacity: max(1, l))
+        for i in 0 ..< l { square[i] = kernel.kernel == .rbf ? sequentialDot(x + i * d, x + i * d, d) : 0 }
+        if let y {
+            self.y = .allocate(capacity: max(1, l))
+            for i in 0 ..< l { self.y![i] = y[i] }
+        }
+        diagonal = .allocate(capacity: max(1, l))
+        cache = KernelCache(l: l, bytes: cacheBytes)
+        dots = .allocate(capacity: max(1, l))
+        for i in 0 ..< l { diagonal[i] = value(i, i) }
+    }
+
+    deinit {
+        x.deallocate()
+        column.deallocate()
+        square.deallocate()
+        y?.deallocate()
+        diagonal.deallocate()
+        dots.deallocate()
+    }
+
+    /// K(x_i, x_j) as libsvm's kernel_function computes it.
+    private func value(_ i: Int, _ j: Int) -> Double {
+        if kernel.kernel == .precomputed { return x[i * d + column[j]] }
+        return kernel.value(dot: sequentialDot(x + i * d, x + j * d, d), sqA: square[i], sqB: square[j])
+    }
+
+    func row(_ i: Int, _ len: Int) -> UnsafePointer<Float> {
+        let (data, start) = cache.row(i, len)
+        if start < len {
+            rowsComputed += 1
+            let n = len - start
+            if kernel.kernel == .precomputed {
+                let yi = y.map { Double($0[i]) } ?? 1
+                for j in start ..< len {
+                    data[j] = Float(yi * (y.map { Double($0[j]) } ?? 1) * x[i * d + column[j]])
+                }
+            } else {
+                // dots[j] = x_j · x_i for j in start..<len: rows are contiguous, one GEMV.
+                if d == 0 {
+                    dots.update(repeating: 0, count: n)
+                } else {
+                    cblas_dgemv(CblasRowMajor, CblasNoTrans, Int32(n), Int32(d), 1, x + start * d, Int32(d), x + i * d, 1, 0, dots, 1)
+                }
+                mpl_svm_kernel_row(kernel.code, n, dots, square + start, square[i], y.map { $0 + start }, Int32(y?[i] ?? 1),
+                                   kernel.gamma, kernel.coef0, Int32(kernel.degree), data + start)
+            }
+        }
+        return UnsafePointer(data)
+    }
+
+    func swapIndex(_ i: Int, _ j: Int) {
+        if i == j { return }
+        cache.swapIndex(i, j)
+        let a = x + i * d, b = x + j * d
+        for k in 0 ..< d { let t = a[k]; a[k] = b[k]; b[k] = t }
+        swap(&column[i], &column[j])
+        swap(&square[i], &square[j])
+        if let y { swap(&y[i], &y[j]) }
+        swap(&diagonal[i], &diagonal[j])
+    }
+}
+
+/// Kernel values between blocks of rows, for prediction: one GEMM of dot products through
+/// BLAS, then the kernel's function in one C loop (RBF from |a|² + |b|² − 2a·b).
+enum KernelBlock {
+    /// K(a_i, b_j), m × n row-major, for a (m × d) and b (n × d) row-major.
+    static func values(a: UnsafePointer<Double>, m: Int, b: UnsafePointer<Double>, n: Int, d: Int, kernel: KernelParameters) -> [Double] {
+        var out = [Double](repeating: 0, count: m * n)
+        if m == 0 || n == 0 { return out }
+        out.withUnsafeMutableBufferPointer { o in
+            if d > 0 {
+                cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasTrans, Int32(m), Int32(n), Int32(d), 1, a, Int32(d), b, Int32(d), 0,
+                            o.baseAddress!, Int32(n))
+            }
+            var sa = [Double](repeating: 0, count: m), sb = [Double](repeating: 0, count: n)
+            if kernel.kernel == .rbf {
+                for i in 0 ..< m { sa[i] = sequentialDot(a + i * d, a + i * d, d) }
+                for j in 0 ..< n { sb[j] = sequentialDot(b + j * d, b + j * d, d) }
+            }
+            mpl_svm_kernel_block(kernel.code, 0, o.baseAddress!, sa, sb, m, n, kernel.gamma, kernel.coef0, Int32(kernel.degree))
+        }
+        return out
+    }
+
+    /// Rows `rows` of `x` (width `width`) copied into one row-major block.
+    static func gather(_ rows: [Int], x: UnsafePointer<Double>, width: Int) -> [Double] {
+        var out = [Double](repeating: 0, count: rows.count * width)
+        out.withUnsafeMutableBufferPointer { o in
+            for (i, r) in rows.enumerated() { (o.baseAddress! + i * width).update(from: x + r * width, count: width) }
+        }
+        return out
+    }
+
+    /// Σ_s coef_s K(x_r, x_s) for each row r of `rows`, over support rows `supportRows` of the
+    /// same training matrix (a precomputed kernel reads x_r's column of the support row).
+    static func decision(rows: [Int], supportRows: [Int], coefficients: [Double], x: UnsafePointer<Double>, width: Int,
+                         kernel: KernelParameters) -> [Double] {
+        let m = rows.count, n = supportRows.count
+        var k: [Double]
+        if kernel.kernel == .precomputed {
+            k = [Double](repeating: 0, count: m * n)
+            for (i, r) in rows.enumerated() { for (j, s) in supportRows.enumerated() { k[i * n + j] = x[r * width + s] } }
+        } else {
+            let a = gather(rows, x: x, width: width), b = gather(supportRows, x: x, width: width)
+            k = values(a: a, m: m, b: b, n: n, d: width, kernel: kernel)
+        }
+        return (0 ..< m).map { i in
+            var s = 0.0
+            for j in 0 ..< n { s += coefficients[j] * k[i * n + j] }
+            return s
+        }
+    }
+}

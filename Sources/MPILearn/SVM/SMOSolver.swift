@@ -1,0 +1,253 @@
+import CKernels
+
+/// The SMO solver of libsvm (Chang & Lin), for
+///
+///     min ½ αᵀQα + pᵀα   subject to  yᵀα = Δ,  0 ≤ α_i ≤ C_i
+///
+/// with the second-order working-set selection of Fan, Chen & Lin (JMLR 6, 2005),
+/// shrinking, and libsvm's reconstruction of the gradient of shrunk variables from
+/// `G_bar`. Every step is libsvm's, in libsvm's order (including the order of variables
+/// after shrinking swaps, and the ties in the selection), so a fit reaches the same
+/// solution along the same path: the same support vectors and dual coefficients as
+/// scikit-learn's `SVC` to its tolerance.
+///
+/// Hand-written: no Swift package provides an SVM solver, and linking libsvm itself would
+/// keep its scalar kernel rows (MPILearn computes them through BLAS, see ``KernelMatrix``).
+struct SMOSolver {
+    struct Solution {
+        /// α in problem order (before multiplying by y).
+        var alpha: [Double]
+        var rho: Double
+        /// The dual objective ½αᵀQα + pᵀα.
+        var objective: Double
+        var iterations: Int
+        /// True when `max_iter` stopped the solver first.
+        var hitMaxIter: Bool
+    }
+
+    static let tau = 1e-12
+    static let lower: Int8 = 0, upper: Int8 = 1, free: Int8 = 2
+
+    /// Solves; `alpha0` is a feasible start (zeros for C-SVC).
+    static func solve(q: SMOMatrix, p p0: [Double], y y0: [Int8], alpha alpha0: [Double], c c0: [Double],
+                      eps: Double, shrinking: Bool, maxIter: Int) -> Solution {
+        let l = p0.count
+        let n = max(1, l)
+        let p = UnsafeMutablePointer<Double>.allocate(capacity: n); p.initialize(from: p0, count: l)
+        let y = UnsafeMutablePointer<Int8>.allocate(capacity: n); y.initialize(from: y0, count: l)
+        let alpha = UnsafeMutablePointer<Double>.allocate(capacity: n); alpha.initialize(from: alpha0, count: l)
+        let c = UnsafeMutablePointer<Double>.allocate(capacity: n); c.initialize(from: c0, count: l)
+        let status = UnsafeMutablePointer<Int8>.allocate(capacity: n)
+        let active = UnsafeMutablePointer<Int>.allocate(capacity: n)
+        let g = UnsafeMutablePointer<Double>.allocate(capacity: n)
+        let gBar = UnsafeMutablePointer<Double>.allocate(capacity: n)
+        defer {
+            p.deallocate(); y.deallocate(); alpha.deallocate(); c.deallocate()
+            status.deallocate(); active.deallocate(); g.deallocate(); gBar.deallocate()
+        }
+        let qd = q.diagonal
+        @inline(__always) func updateStatus(_ i: Int) {
+            if alpha[i] >= c[i] { status[i] = upper } else if alpha[i] <= 0 { status[i] = lower } else { status[i] = free }
+        }
+        for i in 0 ..< l { updateStatus(i) }
+        for i in 0 ..< l { active[i] = i }
+        var activeSize = l
+        var unshrink = false
+
+        for i in 0 ..< l { g[i] = p[i]; gBar[i] = 0 }
+        for i in 0 ..< l where status[i] != lower {
+            let qi = q.row(i, l)
+            mpl_svm_axpy_f32(l, alpha[i], qi, g)
+            if status[i] == upper { mpl_svm_axpy_f32(l, c[i], qi, gBar) }
+        }
+
+        func swapIndex(_ i: Int, _ j: Int) {
+            q.swapIndex(i, j)
+            swap(&y[i], &y[j]); swap(&g[i], &g[j]); swap(&status[i], &status[j]); swap(&alpha[i], &alpha[j])
+            swap(&p[i], &p[j]); swap(&active[i], &active[j]); swap(&gBar[i], &gBar[j]); swap(&c[i], &c[j])
+        }
+
+        func reconstructGradient() {
+            if activeSize == l { return }
+            for j in activeSize ..< l { g[j] = gBar[j] + p[j] }
+            var nFree = 0
+            for j in 0 ..< activeSize where status[j] == free { nFree += 1 }
+            if nFree * l > 2 * activeSize * (l - activeSize) {
+                for i in activeSize ..< l {
+                    let qi = q.row(i, activeSize)
+                    var gi = g[i]
+                    for j in 0 ..< activeSize where status[j] == free { gi += alpha[j] * Double(qi[j]) }
+                    g[i] = gi
+                }
+            } else {
+                for i in 0 ..< activeSize where status[i] == free {
+                    let qi = q.row(i, l)
+                    mpl_svm_axpy_f32(l - activeSize, alpha[i], qi + activeSize, g + activeSize)
+                }
+            }
+        }
+
+        /// 0 when a pair (i, j) is found, 1 when optimal.
+        func selectWorkingSet(_ outI: inout Int, _ outJ: inout Int) -> Int {
+            var gmax = -Double.infinity
+            let i = mpl_svm_select_i(activeSize, y, g, status, &gmax)
+            var gmax2 = -Double.infinity
+            var j = -1
+            if i >= 0 {
+                let qi = q.row(i, activeSize)
+                j = mpl_svm_select_j(activeSize, y, g, status, qd, qi, qd[i], Int32(y[i]), gmax, tau, &gmax2)
+            } else {
+                // No I_up: grad_diff is -inf for every j, so only Gmax2 is computed.
+                for t in 0 ..< activeSize {
+                    if y[t] == 1 { if status[t] != lower && g[t] >= gmax2 { gmax2 = g[t] } }
+                    else if status[t] != upper && -g[t] >= gmax2 { gmax2 = -g[t] }
+                }
+            }
+            if gmax + gmax2 < eps || j == -1 { return 1 }
+            outI = i
+            outJ = j
+            return 0
+        }
+
+        func beShrunk(_ i: Int, _ gmax1: Double, _ gmax2: Double) -> Bool {
+            if status[i] == upper { return y[i] == 1 ? -g[i] > gmax1 : -g[i] > gmax2 }
+            if status[i] == lower { return y[i] == 1 ? g[i] > gmax2 : g[i] > gmax1 }
+            return false
+        }
+
+        func doShrinking() {
+            var gmax1 = -Double.infinity, gmax2 = -Double.infinity
+            for i in 0 ..< activeSize {
+                if y[i] == 1 {
+                    if status[i] != upper && -g[i] >= gmax1 { gmax1 = -g[i] }
+                    if status[i] != lower && g[i] >= gmax2 { gmax2 = g[i] }
+                } else {
+                    if status[i] != upper && -g[i] >= gmax2 { gmax2 = -g[i] }
+                    if status[i] != lower && g[i] >= gmax1 { gmax1 = g[i] }
+                }
+            }
+            if !unshrink && gmax1 + gmax2 <= eps * 10 {
+                unshrink = true
+                reconstructGradient()
+                activeSize = l
+            }
+            var i = 0
+            while i < activeSize {
+                if beShrunk(i, gmax1, gmax2) {
+                    activeSize -= 1
+                    while activeSize > i {
+                        if !beShrunk(activeSize, gmax1, gmax2) {
+                            swapIndex(i, activeSize)
+                            break
+                        }
+                        activeSize -= 1
+                    }
+                }
+                i += 1
+            }
+        }
+
+        var iter = 0
+        var counter = min(l, 1000) + 1
+        var hitMaxIter = false
+        while true {
+            if maxIter != -1 && iter >= maxIter {
+                hitMaxIter = true
+                break
+            }
+            counter -= 1
+            if counter == 0 {
+                counter = min(l, 1000)
+                if shrinking { doShrinking() }
+            }
+            var i = 0, j = 0
+            if selectWorkingSet(&i, &j) != 0 {
+                reconstructGradient()
+                activeSize = l
+                if selectWorkingSet(&i, &j) != 0 { break } else { counter = 1 }
+            }
+            iter += 1
+
+            // Row i stays cached while j's is fetched: the budget holds two full rows, and
+            // the least recently used rows go first.
+            let qi = q.row(i, activeSize)
+            let qj = q.row(j, activeSize)
+            let ci = c[i], cj = c[j]
+            let oldI = alpha[i], oldJ = alpha[j]
+            if y[i] != y[j] {
+                var quad = qd[i] + qd[j] + 2 * Double(qi[j])
+                if quad <= 0 { quad = tau }
+                let delta = (-g[i] - g[j]) / quad
+                let diff = alpha[i] - alpha[j]
+                alpha[i] += delta
+                alpha[j] += delta
+                if diff > 0 {
+                    if alpha[j] < 0 { alpha[j] = 0; alpha[i] = diff }
+                } else {
+                    if alpha[i] < 0 { alpha[i] = 0; alpha[j] = -diff }
+                }
+                if diff > ci - cj {
+                    if alpha[i] > ci { alpha[i] = ci; alpha[j] = ci - diff }
+                } else {
+                    if alpha[j] > cj { alpha[j] = cj; alpha[i] = cj + diff }
+                }
+            } else {
+                var quad = qd[i] + qd[j] - 2 * Double(qi[j])
+                if quad <= 0 { quad = tau }
+                let delta = (g[i] - g[j]) / quad
+                let sum = alpha[i] + alpha[j]
+                alpha[i] -= delta
+                alpha[j] += delta
+                if sum > ci {
+                    if alpha[i] > ci { alpha[i] = ci; alpha[j] = sum - ci }
+                } else {
+                    if alpha[j] < 0 { alpha[j] = 0; alpha[i] = sum }
+                }
+                if sum > cj {
+                    if alpha[j] > cj { alpha[j] = cj; alpha[i] = sum - cj }
+                } else {
+                    if alpha[i] < 0 { alpha[i] = 0; alpha[j] = sum }
+                }
+            }
+            let dI = alpha[i] - oldI, dJ = alpha[j] - oldJ
+            mpl_svm_update_gradient(activeSize, g, qi, qj, dI, dJ)
+
+            let ui = status[i] == upper, uj = status[j] == upper
+            updateStatus(i)
+            updateStatus(j)
+            if ui != (status[i] == upper) {
+                let r = q.row(i, l)
+                mpl_svm_axpy_f32(l, ui ? -ci : ci, r, gBar)
+            }
+            if uj != (status[j] == upper) {
+                let r = q.row(j, l)
+                mpl_svm_axpy_f32(l, uj ? -cj : cj, r, gBar)
+            }
+        }
+        // As scikit-learn's libsvm: at max_iter the solver stops where it is (rho from the
+        // active variables).
+
+        // rho
+        var r: Double
+        var nFree = 0
+        var ub = Double.infinity, lb = -Double.infinity, sumFree = 0.0
+        for i in 0 ..< activeSize {
+            let yG = Double(y[i]) * g[i]
+            if status[i] == upper {
+                if y[i] == -1 { ub = min(ub, yG) } else { lb = max(lb, yG) }
+            } else if status[i] == lower {
+                if y[i] == 1 { ub = min(ub, yG) } else { lb = max(lb, yG) }
+            } else {
+                nFree += 1
+                sumFree += yG
+            }
+        }
+        r = nFree > 0 ? sumFree / Double(nFree) : (ub + lb) / 2
+
+        var v = 0.0
+        for i in 0 ..< l { v += alpha[i] * (g[i] + p[i]) }
+        var out = [Double](repeating: 0, count: l)
+        for i in 0 ..< l { out[active[i]] = alpha[i] }
+        return Solution(alpha: out, rho: r, objective: v / 2, iterations: iter, hitMaxIter: hitMaxIter)
+    }
+}

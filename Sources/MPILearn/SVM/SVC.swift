@@ -1,0 +1,354 @@
+import Foundation
+import SwiftMPI
+
+/// A support vector machine's kernel (scikit-learn's `kernel`).
+public enum SVMKernel: String, Codable, Sendable, CaseIterable {
+    case linear, poly, rbf, sigmoid, precomputed
+}
+
+/// C-support vector classification (scikit-learn's `SVC`, which is libsvm): one SMO solve per
+/// pair of classes (one-vs-one), with libsvm's solver (``SMOSolver``), so the support
+/// vectors, dual coefficients and intercepts equal scikit-learn's to libsvm's tolerance.
+///
+/// Parameters keep scikit-learn's names and meaning. Two are MPILearn's own:
+/// - `training`: `direct` solves the whole problem (every rank gathers every row; the
+///   per-pair solves and the probability folds are shared out over the ranks, the model is
+///   the same for any number of ranks); `cascade` solves each rank's rows first and merges
+///   support vectors up a binary tree of ranks, then repeats on the global optimality
+///   violators until none remain (``CascadeSVM``): for data no single rank should solve
+///   alone.
+/// - `random_state` nil is 0: a fit is always reproducible.
+public struct SVC: Estimator, Equatable {
+    /// Penalty of the margin violations, > 0.
+    public var C: Double
+    /// `linear`, `poly`, `rbf`, `sigmoid` or `precomputed` (a Gram matrix as features).
+    public var kernel: String
+    /// The polynomial kernel's degree, ≥ 0.
+    public var degree: Int
+    /// `scale` (1 / (n_features · Var X)), `auto` (1 / n_features), or a number ≥ 0.
+    public var gamma: ParameterValue
+    /// The independent term of the poly and sigmoid kernels.
+    public var coef0: Double
+    /// libsvm's shrinking heuristic.
+    public var shrinking: Bool
+    /// Platt scaling by libsvm's internal 5-fold cross-validation (`predict_proba`).
+    public var probability: Bool
+    /// Stopping tolerance of the SMO solver (libsvm's `eps`).
+    public var tol: Double
+    /// The kernel cache, in megabytes, > 0.
+    public var cacheSize: Double
+    /// nil (every class weighs 1) or `balanced` (n / (n_classes · n_class)).
+    public var classWeight: String?
+    /// SMO iterations at most per solve; -1 for no limit.
+    public var maxIter: Int
+    /// `ovr` (scikit-learn's default) or `ovo` for ``SVCModel/decisionFunction(_:)``.
+    public var decisionFunctionShape: String
+    /// With `ovr` and three or more classes, predict the largest decision value rather than
+    /// the most votes.
+    public var breakTies: Bool
+    /// Seeds libsvm's probability folds (as scikit-learn's `random_state`).
+    public var randomState: Int?
+    /// `direct` or `cascade` (see the type's documentation).
+    public var training: String
+
+    public init(C: Double = 1, kernel: String = "rbf", degree: Int = 3, gamma: ParameterValue = "scale", coef0: Double = 0,
+                shrinking: Bool = true, probability: Bool = false, tol: Double = 1e-3, cacheSize: Double = 200,
+                classWeight: String? = nil, maxIter: Int = -1, decisionFunctionShape: String = "ovr", breakTies: Bool = false,
+                randomState: Int? = nil, training: String = "direct") {
+        self.C = C
+        self.kernel = kernel
+        self.degree = degree
+        self.gamma = gamma
+        self.coef0 = coef0
+        self.shrinking = shrinking
+        self.probability = probability
+        self.tol = tol
+        self.cacheSize = cacheSize
+        self.classWeight = classWeight
+        self.maxIter = maxIter
+        self.decisionFunctionShape = decisionFunctionShape
+        self.breakTies = breakTies
+        self.randomState = randomState
+        self.training = training
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case C, kernel, degree, gamma, coef0, shrinking, probability, tol, cacheSize = "cache_size", classWeight = "class_weight"
+        case maxIter = "max_iter", decisionFunctionShape = "decision_function_shape", breakTies = "break_ties"
+        case randomState = "random_state", training
+    }
+
+    /// Encodes every parameter, nil ones as null (the names ``setting(_:)`` accepts).
+    public func encode(to encoder: Encoder) throws {
+        var c = encoder.container(keyedBy: CodingKeys.self)
+        try c.encode(C, forKey: .C)
+        try c.encode(kernel, forKey: .kernel)
+        try c.encode(degree, forKey: .degree)
+        try c.encode(gamma, forKey: .gamma)
+        try c.encode(coef0, forKey: .coef0)
+        try c.encode(shrinking, forKey: .shrinking)
+        try c.encode(probability, forKey: .probability)
+        try c.encode(tol, forKey: .tol)
+        try c.encode(cacheSize, forKey: .cacheSize)
+        try c.encode(classWeight, forKey: .classWeight)
+        try c.encode(maxIter, forKey: .maxIter)
+        try c.encode(decisionFunctionShape, forKey: .decisionFunctionShape)
+        try c.encode(breakTies, forKey: .breakTies)
+        try c.encode(randomState, forKey: .randomState)
+        try c.encode(training, forKey: .training)
+    }
+
+    public static let estimatorName = "svc"
+    public static let role = EstimatorRole.classifier
+
+    /// The kernel as an enum (after ``validate()``).
+    public var kernelKind: SVMKernel { SVMKernel(rawValue: kernel) ?? .rbf }
+
+    public func validate() throws {
+        try require(C > 0 && C.isFinite, "C", C, "a finite number > 0")
+        try require(SVMKernel(rawValue: kernel) != nil, "kernel", "'\(kernel)'", SVMKernel.allCases.map { "'\($0.rawValue)'" }.joined(separator: ", "))
+        try require(degree >= 0, "degree", degree, "an integer >= 0")
+        switch gamma {
+        case .string(let s): try require(s == "scale" || s == "auto", "gamma", "'\(s)'", "'scale', 'auto' or a number >= 0")
+        case .int, .double: try require(gamma.number! >= 0 && gamma.number!.isFinite, "gamma", gamma, "'scale', 'auto' or a finite number >= 0")
+        default: try require(false, "gamma", gamma, "'scale', 'auto' or a number >= 0")
+        }
+        try require(coef0.isFinite, "coef0", coef0, "a finite number")
+        try require(tol > 0 && tol.isFinite, "tol", tol, "a finite number > 0")
+        try require(cacheSize > 0 && cacheSize.isFinite, "cache_size", cacheSize, "a number of megabytes > 0")
+        try require(classWeight == nil || classWeight == "balanced", "class_weight", classWeight ?? "None", "'balanced' or None")
+        try require(maxIter == -1 || maxIter >= 1, "max_iter", maxIter, "-1 (no limit) or an integer >= 1")
+        try require(decisionFunctionShape == "ovr" || decisionFunctionShape == "ovo", "decision_function_shape", "'\(decisionFunctionShape)'", "'ovr' or 'ovo'")
+        try require(!(breakTies && decisionFunctionShape == "ovo"), "break_ties", "True", "False when decision_function_shape is 'ovo'")
+        try require(randomState == nil || randomState! >= 0 && randomState! <= Int(UInt32.max), "random_state", randomState ?? 0, "None or an integer in 0...\(UInt32.max)")
+        try require(training == "direct" || training == "cascade", "training", "'\(training)'", "'direct' or 'cascade'")
+        try require(!(training == "cascade" && probability), "probability", "True", "False with training='cascade' (calibrate a cascade model with CalibratedClassifierCV)")
+        try require(!(training == "cascade" && kernel == "precomputed"), "kernel", "'precomputed'", "a kernel of features with training='cascade'")
+    }
+
+    /// SMO work grows about with the square of the rows; probability adds five folds.
+    public func expectedCost(rows: Int) -> Double { Double(rows) * Double(rows) * (probability ? 4 : 1) }
+
+    /// Collective. Fits on every rank's rows; the model is identical on every rank.
+    ///
+    /// `direct`: every rank gathers every row (in global row order), so the model is the same
+    /// for any number of ranks; the solves are shared out (``fitReplicated(_:comm:)``).
+    /// `cascade`: see ``CascadeSVM``.
+    /// - Throws: ``MPILearnError/invalidParameter`` for bad parameters,
+    ///   ``MPILearnError/dataError`` for non-finite features, fewer than two classes, or a
+    ///   precomputed kernel that is not square.
+    public func fit(_ data: Dataset<Double>, comm: any Communicator) throws -> SVCModel {
+        try validate()
+        let local = try SVMData(data)
+        if training == "cascade" { return try CascadeSVM(configuration: self).fit(local, comm: comm) }
+        return try fitDirect(local.gathered(comm: comm), comm: comm)
+    }
+
+    /// Collective. Every rank holds every row: the pairs' solves and probability folds are
+    /// shared out over the ranks (longest first), their results gathered, and the model
+    /// assembled identically everywhere.
+    public func fitReplicated(_ data: Dataset<Double>, comm: any Communicator) throws -> SVCModel {
+        try validate()
+        if training == "cascade" { return try fit(data, comm: LocalCommunicator.solo()) }
+        return try fitDirect(SVMData(data), comm: comm)
+    }
+
+    /// The fit on rows every rank holds whole.
+    func fitDirect(_ d: SVMData, comm: any Communicator) throws -> SVCModel {
+        let start = Date()
+        let prepared = try prepare(d)
+        var stats = SVMFitStatistics()
+        let (model, kernelRows) = try d.x.storage.withUnsafeBufferPointer { xp -> (LibSVMModel, Int) in
+            let trainer = LibSVMTrainer(x: xp.baseAddress!, width: d.x.columns, kernel: prepared.kernel, tol: tol, shrinking: shrinking,
+                                        maxIter: maxIter, cacheBytes: Int(cacheSize * 1_048_576))
+            let plan = LibSVMPlan(rows: Array(0 ..< d.x.rows), labels: d.codes, c: C, weights: prepared.weights,
+                                  probability: probability, seed: prepared.seed)
+            var rows = 0
+            let results = try SVMTasks.run(plan.tasks, cost: plan.cost, comm: comm) { task in trainer.run(task, plan: plan, kernelRows: &rows) }
+            return (trainer.assemble(plan, results: results), Int(try comm.allreduce(Int64(rows), op: .sum)))
+        }
+        stats.solveSeconds = Date().timeIntervalSince(start)
+        stats.kernelRows = kernelRows
+        return try SVCModel(configuration: self, data: d, gamma: prepared.kernel.gamma, libsvm: model, statistics: stats)
+    }
+
+    /// What every fit needs from the data: the kernel's resolved parameters, class weights by
+    /// code, and libsvm's seed.
+    func prepare(_ d: SVMData) throws -> (kernel: KernelParameters, weights: [Int: Double], seed: Int) {
+        let k = d.classes.count
+        guard k >= 2 else {
+            throw MPILearnError.dataError(SourceLocation(file: d.source), "SVC needs samples of at least 2 classes; the data has \(k) (\(d.classes))")
+        }
+        if kernelKind == .precomputed && d.x.rows != d.x.columns {
+            throw MPILearnError.dataError(SourceLocation(file: d.source),
+                                          "kernel='precomputed' needs a square Gram matrix (n_train × n_train) as features; got \(d.x.rows) rows × \(d.x.columns) columns")
+        }
+        var counts = [Int](repeating: 0, count: k)
+        for c in d.codes { counts[c] += 1 }
+        var weights: [Int: Double] = [:]
+        if classWeight == "balanced" {
+            for c in 0 ..< k { weights[c] = Double(d.codes.count) / (Double(k) * Double(counts[c])) }
+        }
+        let g = try resolvedGamma(d.x)
+        return (KernelParameters(kernel: kernelKind, degree: degree, gamma: g, coef0: coef0), weights,
+                MT19937.libsvmSeed(randomState: randomState ?? 0))
+    }
+
+    /// scikit-learn's `_gamma`: `scale` is 1 / (n_features · Var X) over every value of X (1
+    /// when X is constant), `auto` 1 / n_features.
+    func resolvedGamma(_ x: Matrix<Double>) throws -> Double {
+        switch gamma {
+        case .string("auto"): return 1 / Double(max(1, x.columns))
+        case .string("scale"):
+            let n = Double(x.storage.count)
+            guard n > 0 else { return 1 }
+            let mean = x.storage.reduce(0, +) / n
+            var v = 0.0
+            for a in x.storage { v += (a - mean) * (a - mean) }
+            v /= n
+            return v != 0 ? 1 / (Double(x.columns) * v) : 1
+        default: return gamma.number ?? 1
+        }
+    }
+}
+
+/// Timings and counts of a fit, for the per-phase report.
+public struct SVMFitStatistics: Sendable, Equatable, Codable {
+    public var gatherSeconds = 0.0
+    public var solveSeconds = 0.0
+    public var kernelRows = 0
+    /// Cascade: passes, rows solved at each tree level, and global violators per pass.
+    public var passes = 0
+    public var levelRows: [Int] = []
+    public var violators: [Int] = []
+
+    public init() {}
+}
+
+/// Training rows as an SVM reads them: dense finite features, class codes into sorted
+/// classes, and where they came from.
+struct SVMData {
+    var x: Matrix<Double>
+    /// Class codes (indices into `classes`).
+    var codes: [Int]
+    /// The label values (dataset target values) of the classes, sorted.
+    var classValues: [Double]
+    var classes: [String]
+    var schema: FeatureSchema
+    var source: String
+    var globalRowStart: Int
+
+    /// Checks and converts a dataset (classes: this rank's labels only; ``gathered(comm:)``
+    /// or ``withClasses(_:)`` sets the global ones).
+    init(_ data: Dataset<Double>) throws {
+        source = data.source.isEmpty ? "data" : data.source
+        guard !data.features.isSparse else {
+            throw MPILearnError.invalidParameter(name: "features", value: data.features.shapeDescription,
+                                                 allowed: "dense features for an SVM (a kernel SVM does not take sparse input yet)")
+        }
+        var d = data
+        d.makeDense()
+        x = d.matrix
+        guard let y = data.target else {
+            throw MPILearnError.invalidParameter(name: "target", value: "none", allowed: "class labels (an SVC is a classifier)")
+        }
+        for (i, v) in x.storage.enumerated() where !v.isFinite {
+            let r = i / max(1, x.columns), c = i % max(1, x.columns)
+            throw MPILearnError.dataError(SourceLocation(file: source),
+                                          "row \(data.globalRowStart + r + 1), column \(c + 1) ('\(c < data.featureNames.count ? data.featureNames[c] : "x\(c)")') is \(v): an SVM needs finite features (impute or drop missing values first)")
+        }
+        for (i, v) in y.enumerated() where !v.isFinite {
+            throw MPILearnError.dataError(SourceLocation(file: source), "row \(data.globalRowStart + i + 1): the target is missing")
+        }
+        let values = Array(Set(y)).sorted()
+        classValues = values
+        codes = y.map { v in values.firstIndex(of: v)! }
+        classes = classValues.map { data.labelName($0) }
+        schema = data.schema
+        globalRowStart = data.globalRowStart
+    }
+
+    /// The same rows with the classes `values` (a superset of this rank's labels).
+    func withClasses(_ values: [Double], names: [String]) -> SVMData {
+        var d = self
+        let old = classValues
+        d.classValues = values
+        d.classes = names
+        d.codes = codes.map { c in values.firstIndex(of: old[c])! }
+        d.schema.classes = names
+        return d
+    }
+
+    /// Collective: every rank's rows, in rank (global row) order, on every rank.
+    func gathered(comm: any Communicator) throws -> SVMData {
+        let values = try globalClasses(comm: comm)
+        var d = withClasses(values.values, names: values.names)
+        if comm.size == 1 { return d }
+        let columns = Int(try comm.allreduce(Int64(x.columns), op: .max))
+        guard x.rows == 0 || x.columns == columns else { throw MPILearnError.mismatch("ranks hold rows of different widths") }
+        let all = try comm.allgatherv(x.storage).values
+        let codes = try comm.allgatherv(d.codes.map(Int64.init)).values.map(Int.init)
+        d.x = Matrix(rows: codes.count, columns: columns, storage: all)
+        d.codes = codes
+        d.globalRowStart = 0
+        return d
+    }
+
+    /// Collective: the sorted union of every rank's class values and their names.
+    func globalClasses(comm: any Communicator) throws -> (values: [Double], names: [String]) {
+        if comm.size == 1 { return (classValues, classes) }
+        let names = try comm.allgatherObject(Dictionary(uniqueKeysWithValues: zip(classValues.map { String($0) }, classes)))
+        var merged: [Double: String] = [:]
+        for m in names { for (k, v) in m { merged[Double(k)!] = v } }
+        let values = merged.keys.sorted()
+        return (values, values.map { merged[$0]! })
+    }
+}
+
+/// Runs independent tasks over the ranks: each rank takes tasks by longest-first greedy
+/// assignment (the same on every rank), then every result is gathered to every rank.
+enum SVMTasks {
+    static func run<T>(_ tasks: [T], cost: (T) -> Double, comm: any Communicator, _ body: (T) throws -> [Double]) throws -> [[Double]] {
+        if comm.size == 1 { return try tasks.map(body) }
+        var load = [Double](repeating: 0, count: comm.size)
+        var owner = [Int](repeating: 0, count: tasks.count)
+        for t in tasks.indices.sorted(by: { (cost(tasks[$0]), -$0) > (cost(tasks[$1]), -$1) }) {
+            let r = load.indices.min { (load[$0], $0) < (load[$1], $1) }!
+            owner[t] = r
+            load[r] += cost(tasks[t])
+        }
+        var mine: [Double] = []
+        var lengths: [Int64] = []
+        var failure: Error?
+        for t in tasks.indices where owner[t] == comm.rank {
+            do {
+                let v = try body(tasks[t])
+                mine += v
+                lengths.append(Int64(v.count))
+            } catch {
+                failure = error
+                break
+            }
+        }
+        // Agree on failure first, so no rank waits in a gather another rank skipped.
+        let failed = try comm.allreduce(Int32(failure == nil ? 0 : 1), op: .max)
+        if let failure { throw failure }
+        if failed != 0 { throw MPILearnError.mismatch("a task failed on another rank") }
+        let allLengths = try comm.allgatherv(lengths)
+        let allValues = try comm.allgatherv(mine).values
+        var results = [[Double]](repeating: [], count: tasks.count)
+        var at = 0, li = 0
+        for r in 0 ..< comm.size {
+            let myLengths = allLengths.values[allLengths.layout.range(of: r)]
+            var k = myLengths.startIndex
+            for t in tasks.indices where owner[t] == r {
+                let n = Int(myLengths[k])
+                results[t] = Array(allValues[at ..< at + n])
+                at += n
+                k += 1
+                li += 1
+            }
+        }
+        return results
+    }
+}
