@@ -38,7 +38,9 @@ let package = Package(
         .systemLibrary(
             name: "CHDF5", path: "Sources/CHDF5", pkgConfig: hdf5Pkg,
             providers: [.apt(["libhdf5-openmpi-dev"])]),
-        .target(name: "CKernels", path: "Sources/CKernels", exclude: ["CMakeLists.txt", "README.md"]),
+        // libmvec: glibc's vector math (the SVM's RBF kernel rows call its 4-wide exp).
+        .target(name: "CKernels", path: "Sources/CKernels", exclude: ["CMakeLists.txt", "README.md"],
+                linkerSettings: [.linkedLibrary("mvec", .when(platforms: [.linux]))]),
         .target(name: "SwiftMPI", dependencies: ["CMPI"], exclude: ["CMakeLists.txt"]),
         .target(name: "MPILearn", dependencies: ["SwiftMPI", "CLinearAlgebra", "CKernels", "CHDF5", .product(name: "Yams", package: "Yams"),
                                            .product(name: "ZIPFoundation", package: "ZIPFoundation")],

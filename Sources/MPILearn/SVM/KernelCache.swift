@@ -1,9 +1,12 @@
 /// libsvm's kernel cache: rows of the Q matrix (as Float, the precision libsvm caches them
 /// in), least recently used first out, within a budget of `cache_size` megabytes.
 ///
-/// A row holds its first `len` entries (a shrunk solver asks for the active prefix only);
-/// ``swapIndex(_:_:)`` follows the solver's swaps of two variables, swapping the two entries
-/// in every cached row long enough to hold both and dropping the rows that hold only one.
+/// A row holds its first `len` entries (a shrunk solver asks for the active prefix only).
+/// When the solver swaps two variables i < j, libsvm walks every cached row at once,
+/// swapping entries i and j of the rows that hold both and dropping the rows that hold i but
+/// not j. Here the swaps go to a log instead, and a row replays the swaps it has not seen when
+/// it is next read, with the same rules: the same values, but a swap costs O(1) rather than
+/// a walk over every cached row (libsvm's walks take most of a long linear-kernel fit).
 /// The budget never goes below two full rows, so a cache smaller than one row still lets
 /// the solver hold the two rows of a step (and converge, more slowly).
 final class KernelCache {
@@ -12,9 +15,13 @@ final class KernelCache {
     private var size: Int
     private var data: UnsafeMutablePointer<UnsafeMutablePointer<Float>?>
     private var length: UnsafeMutablePointer<Int>
+    /// How many logged swaps each row has replayed.
+    private var synced: UnsafeMutablePointer<Int>
     /// A circular list through `prev`/`next`; index `l` is its head.
     private var prev: UnsafeMutablePointer<Int>
     private var next: UnsafeMutablePointer<Int>
+    /// The swaps (i < j), in order.
+    private var log: [(Int32, Int32)] = []
 
     /// A cache for `l` rows within `bytes` bytes.
     init(l: Int, bytes: Int) {
@@ -26,6 +33,8 @@ final class KernelCache {
         data.initialize(repeating: nil, count: l)
         length = .allocate(capacity: l)
         length.initialize(repeating: 0, count: l)
+        synced = .allocate(capacity: l)
+        synced.initialize(repeating: 0, count: l)
         prev = .allocate(capacity: l + 1)
         next = .allocate(capacity: l + 1)
         prev[l] = l
@@ -36,6 +45,7 @@ final class KernelCache {
         for i in 0 ..< l { data[i]?.deallocate() }
         data.deallocate()
         length.deallocate()
+        synced.deallocate()
         prev.deallocate()
         next.deallocate()
     }
@@ -53,22 +63,51 @@ final class KernelCache {
     }
 
     private func drop(_ h: Int) {
-        unlink(h)
         data[h]?.deallocate()
         data[h] = nil
         size += length[h]
         length[h] = 0
     }
 
+    /// Replays on row h the swaps it has not seen.
+    private func replay(_ h: Int) {
+        var t = synced[h]
+        let n = log.count
+        if t == n { return }
+        if length[h] > 0 {
+            let p = data[h]!
+            while t < n && length[h] > 0 {
+                let (i, j) = (Int(log[t].0), Int(log[t].1))
+                let len = length[h]
+                if len > i {
+                    if len > j {
+                        let v = p[i]
+                        p[i] = p[j]
+                        p[j] = v
+                    } else {
+                        drop(h)
+                    }
+                }
+                t += 1
+            }
+        }
+        synced[h] = n
+    }
+
     /// Row `index`'s storage for its first `len` entries, and the position from which the
     /// caller must fill it (≥ `len` when it is all cached).
     func row(_ index: Int, _ len: Int) -> (UnsafeMutablePointer<Float>, start: Int) {
-        if length[index] > 0 { unlink(index) }
+        if length[index] > 0 {
+            unlink(index)
+            replay(index)
+        }
+        synced[index] = log.count
         let have = length[index]
         let more = len - have
         if more > 0 {
             while size < more {
                 let old = next[l]
+                unlink(old)
                 drop(old)
             }
             let fresh = UnsafeMutablePointer<Float>.allocate(capacity: len)
@@ -84,30 +123,17 @@ final class KernelCache {
         return (data[index]!, have)
     }
 
-    /// Follows the solver's swap of variables `i` and `j`.
+    /// Follows the solver's swap of variables `a` and `b`.
     func swapIndex(_ a: Int, _ b: Int) {
         if a == b { return }
+        // The two rows trade places first (their pending swaps travel with them).
         if length[a] > 0 { unlink(a) }
         if length[b] > 0 { unlink(b) }
         swap(&data[a], &data[b])
         swap(&length[a], &length[b])
+        swap(&synced[a], &synced[b])
         if length[a] > 0 { append(a) }
         if length[b] > 0 { append(b) }
-        let i = min(a, b), j = max(a, b)
-        var h = next[l]
-        while h != l {
-            let following = next[h]
-            if length[h] > i {
-                if length[h] > j {
-                    let p = data[h]!
-                    let t = p[i]
-                    p[i] = p[j]
-                    p[j] = t
-                } else {
-                    drop(h)
-                }
-            }
-            h = following
-        }
+        log.append((Int32(min(a, b)), Int32(max(a, b))))
     }
 }
