@@ -16,7 +16,7 @@ struct MPILearnCommand: ParsableCommand {
         """,
         version: MPILearnVersion.string,
         subcommands: [InfoCommand.self, CheckCommand.self, GenerateCommand.self, DescribeCommand.self, ConvertCommand.self,
-                      ForestCommand.self, ModelCommand.self, KMeansCommand.self, LinearCommand.self, TextCommand.self, SearchCommand.self,
+                      ForestCommand.self, ModelCommand.self, KMeansCommand.self, LinearCommand.self, SVMCommand.self, TextCommand.self, SearchCommand.self,
                       PipelineCommand.self, PredictCommand.self])
 
     /// Parses on every rank (no MPI needed), then runs the command. Parse errors are the same

@@ -72,7 +72,21 @@ public enum StreamingPredict {
                            log: (String) -> Void = { _ in }) throws -> Summary {
         try options.validate()
         let start = Date()
-        let predictor = try TablePredictor(ModelRegistry.load(from: model, comm: comm), path: model)
+        return try run(model: ModelRegistry.load(from: model, comm: comm), path: model, data: data, options: options, start: start,
+                       comm: comm, log: log)
+    }
+
+    /// Collective. As ``run(model:data:options:comm:log:)``, with a model every rank already
+    /// holds (`path` names it in messages): a workflow that checked its kind.
+    public static func run(model fitted: any FittedModel, path model: String, data: String, options: Options, comm: any Communicator,
+                           log: (String) -> Void = { _ in }) throws -> Summary {
+        try run(model: fitted, path: model, data: data, options: options, start: Date(), comm: comm, log: log)
+    }
+
+    static func run(model fitted: any FittedModel, path model: String, data: String, options: Options, start: Date, comm: any Communicator,
+                    log: (String) -> Void) throws -> Summary {
+        try options.validate()
+        let predictor = try TablePredictor(fitted, path: model)
         if options.proba && predictor.classes == nil {
             throw MPILearnError.invalidParameter(name: "--proba", value: "set", allowed: "a classifier's model (\(model) is a \(predictor.kind))")
         }
@@ -172,6 +186,9 @@ public struct TablePredictor {
     public let classes: [String]?
     let features: (Table, TransformContext) throws -> Matrix<Double>
     let run: (Matrix<Double>, Bool) throws -> Output
+    /// The estimator's features when it cannot predict missing or infinite values (an SVM):
+    /// such a value stops the job naming its row and column.
+    var finiteFeatures: [String]?
 
     /// - Throws: ``MPILearnError/invalidParameter`` for a model that does not predict from
     ///   named columns (a text model).
@@ -210,6 +227,13 @@ public struct TablePredictor {
                 let codes = argmaxRows(sums, classes: k)
                 return Output(codes: codes, proba: proba ? Matrix(rows: x.rows, columns: k, storage: sums.map { $0 / n }) : nil, labels: classes)
             }
+        } else if let s = model as? SVCModel {
+            // The prediction is the one-vs-one vote, which Platt probabilities can disagree
+            // with (as in scikit-learn): not the most probable class.
+            classes = s.classes
+            let classes = s.classes
+            finiteFeatures = s.featureNames
+            run = { x, proba in Output(codes: try s.predict(x), proba: proba ? try s.predictProba(x) : nil, labels: classes) }
         } else if let c = model as? any ClassifierModel {
             classes = c.classes
             let classes = c.classes
@@ -239,7 +263,9 @@ public struct TablePredictor {
     /// Local. The predictions for the rows of `table`.
     public func predict(_ table: Table, context: TransformContext, proba: Bool) throws -> Output {
         guard table.rowCount > 0 else { return Output(codes: classes == nil ? nil : [], values: classes == nil ? [] : nil, labels: classes) }
-        return try run(try features(table, context), proba)
+        let x = try features(table, context)
+        if let names = finiteFeatures { try SVMWorkflow.requireFinite(x, featureNames: names, locate: context.locate) }
+        return try run(x, proba)
     }
 }
 
