@@ -249,7 +249,8 @@ public struct CalibratedClassifierCV<Base: Estimator>: Estimator where Base.Mode
             let outputs = try CalibrationResponse.values(m, all.rows(fold.test).matrix)
             if let bad = outputs.storage.firstIndex(where: { !$0.isFinite }) {
                 let row = all.globalRowStart + fold.test[bad / max(outputs.columns, 1)] + 1
-                throw MPILearnError.numerical("\(Base.estimatorName) fitted on fold \(t + 1) gives \(outputs.storage[bad]) as its \(CalibrationResponse.of(Base.Model.self).rawValue) for row \(row); calibration needs finite outputs")
+                throw MPILearnError.dataError(SourceLocation(file: all.source.isEmpty ? "data" : all.source),
+                    "row \(row): \(Base.estimatorName) fitted on fold \(t + 1) gives \(outputs.storage[bad]) as its \(CalibrationResponse.of(Base.Model.self).rawValue); calibration needs finite outputs")
             }
             if ensemble {
                 out.model = try m.container().encoded()
@@ -259,8 +260,9 @@ public struct CalibratedClassifierCV<Base: Estimator>: Estimator where Base.Mode
             }
         } catch let e as MPILearnError {
             out.error = e
-            // A data error on a fold's rows names the row by its place in the fold; the fit on
-            // all rows names it by its global row.
+            // A data error on a fold's rows names the row by its place in the fold (or, for
+            // a held-out row, only its output); the fit on all rows names it by its global row
+            // and says what is wrong with it.
             if case .dataError = e, t < folds.count {
                 do { _ = try estimator.fit(all, comm: solo) } catch let whole as MPILearnError {
                     out.error = whole.prefixed("\(Self.estimatorName): \(Base.estimatorName)")
@@ -415,11 +417,13 @@ struct CalibrationLabels {
         codes = y.map { index[$0]! }
         var counts = [Int](repeating: 0, count: values.count)
         for c in codes { counts[c] += 1 }
-        if let c = counts.indices.first(where: { counts[$0] < cv }) {
+        // The least populated class (the first among equals) names the problem.
+        let c = counts.indices.min { counts[$0] < counts[$1] }!
+        if counts[c] < cv {
             throw MPILearnError.dataError(location,
                 "class '\(names[c])' of \(all.targetName) has \(counts[c]) row\(counts[c] == 1 ? "" : "s"), fewer than the cv=\(cv) folds, so a fold would lack it "
                     + "(scikit-learn: \"Requesting \(cv)-fold cross-validation but provided less than \(cv) examples for at least one class\"); "
-                    + "lower cv to at most \(counts.min()!) or add rows of the class")
+                    + "lower cv to at most \(counts[c]) or add rows of the class")
         }
     }
 }
