@@ -283,6 +283,36 @@ final class CalibrationTests: XCTestCase {
         }
     }
 
+    /// A hinge-loss SGD classifier has no probabilities, only a decision function, which
+    /// the calibrators read (as scikit-learn calibrates an SVM).
+    func testHingeSGDBaseReadsItsDecisionFunction() throws {
+        let data = try ConformanceTests.classification(LocalCommunicator.solo())
+        var sgd = SGDClassifier(loss: .hinge)
+        sgd.parameters.shuffle = false
+        XCTAssertThrowsError(try sgd.fit(data, comm: LocalCommunicator.solo()).predictProba(data.matrix), "hinge SGD has no probabilities")
+        let model = try CalibratedClassifierCV(estimator: sgd, method: .sigmoid, cv: 3).fit(data, comm: LocalCommunicator.solo())
+        XCTAssertEqual(model.response, .decisionFunction)
+        let p = try model.predictProba(data.matrix)
+        for i in 0 ..< p.rows { XCTAssertEqual(p.row(i).reduce(0, +), 1, accuracy: 1e-12) }
+    }
+
+    /// Workflows name the wrapped classifier by its registry name; other estimators are refused.
+    func testCalibratedEstimatorsNamesTheWrappedClassifier() throws {
+        struct Describe: EstimatorVisitor {
+            func visit<E: Estimator>(_ e: E) throws -> String { "\(E.estimatorName) \((try e.parameters())["estimator"]?.description ?? "-")" }
+        }
+        XCTAssertEqual(try CalibratedEstimators.visit(base: "logistic-regression", Describe()), "calibrated-classifier-cv logistic-regression")
+        XCTAssertEqual(try CalibratedEstimators.visit(base: "random-forest", Describe()), "calibrated-classifier-cv random-forest-classifier")
+        XCTAssertEqual(try CalibratedEstimators.visit(base: "sgd-classifier", Describe()), "calibrated-classifier-cv sgd-classifier")
+        for name in ["ridge", "kmeans", "no-such-estimator"] {
+            XCTAssertThrowsError(try CalibratedEstimators.visit(base: name, Describe()), name) { e in
+                guard case .invalidParameter(let parameter, let value, _)? = e as? MPILearnError else { return XCTFail("\(name): \(e)") }
+                XCTAssertTrue(["estimator", "--estimator"].contains(parameter), "\(name): \(e)")
+                XCTAssertTrue(value.contains(name), "\(name): \(e)")
+            }
+        }
+    }
+
     // MARK: - the model file
 
     /// A saved model loads through its type and through CalibratedModels (no MPI, no type
@@ -442,6 +472,19 @@ final class CalibrationTests: XCTestCase {
             let one = try fit(whole, layouts[0])
             for layout in layouts.dropFirst() {
                 XCTAssertEqual(try fit(whole, layout), one, "\(what): shards \(layout) give another model than one rank")
+            }
+        }
+    }
+
+    /// fitReplicated (every rank holds every row, as a replicated search does) shares the
+    /// folds out over the ranks and gives the one-rank model.
+    func testFitReplicatedEqualsTheOneRankFit() throws {
+        let whole = try ConformanceTests.classification(LocalCommunicator.solo())
+        for e in [Self.logistic, try Self.logistic.setting(["ensemble": false, "cv": 4])] {
+            let one = try e.fit(whole, comm: LocalCommunicator.solo()).container().encoded()
+            for p in [2, 3] {
+                let fits = try LocalWorld.run(size: p) { comm in try e.fitReplicated(whole, comm: comm).container().encoded() }
+                XCTAssertTrue(fits.allSatisfy { $0 == one }, "ensemble=\(e.ensemble) at \(p) ranks")
             }
         }
     }

@@ -522,3 +522,45 @@ struct SharedError: Codable {
         }
     }
 }
+
+// MARK: - naming the wrapped estimator
+
+/// An estimator whose models are classifiers, so a ``CalibratedClassifierCV`` can wrap it
+/// when a workflow names it (``CalibratedEstimators/visit(base:task:_:)``).
+public protocol CalibratableEstimator: Estimator {
+    /// Visits a ``CalibratedClassifierCV`` wrapping this estimator, with default calibration
+    /// parameters.
+    func visitCalibrated<V: EstimatorVisitor>(_ visitor: V) throws -> V.Result
+}
+
+extension CalibratableEstimator where Model: ClassifierModel {
+    public func visitCalibrated<V: EstimatorVisitor>(_ visitor: V) throws -> V.Result {
+        try visitor.visit(CalibratedClassifierCV(estimator: self))
+    }
+}
+
+extension RandomForestClassifier: CalibratableEstimator {}
+extension SGDClassifier: CalibratableEstimator {}
+extension LogisticRegression: CalibratableEstimator {}
+
+/// ``CalibratedClassifierCV`` for workflows that name estimators (search, the CLI).
+public enum CalibratedEstimators {
+    /// Visits a ``CalibratedClassifierCV`` (default `method`, `cv` and `ensemble`) wrapping
+    /// the classifier ``EstimatorRegistry`` calls `base`, with its default parameters.
+    /// - Throws: ``MPILearnError/invalidParameter`` naming `estimator` when `base` is not an
+    ///   estimator name or not a classifier.
+    public static func visit<V: EstimatorVisitor>(base: String, task: String = "classification", _ visitor: V) throws -> V.Result {
+        try EstimatorRegistry.visit(base, task: task, Opener(visitor: visitor))
+    }
+
+    struct Opener<V: EstimatorVisitor>: EstimatorVisitor {
+        let visitor: V
+        func visit<E: Estimator>(_ e: E) throws -> V.Result {
+            guard let c = e as? any CalibratableEstimator else {
+                throw MPILearnError.invalidParameter(name: "estimator", value: "'\(E.estimatorName)'",
+                                                     allowed: "a classifier to calibrate: \(RandomForestClassifier.estimatorName), \(SGDClassifier.estimatorName) or \(LogisticRegression.estimatorName)")
+            }
+            return try c.visitCalibrated(visitor)
+        }
+    }
+}
