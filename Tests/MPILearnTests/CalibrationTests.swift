@@ -296,6 +296,22 @@ final class CalibrationTests: XCTestCase {
         for i in 0 ..< p.rows { XCTAssertEqual(p.row(i).reduce(0, +), 1, accuracy: 1e-12) }
     }
 
+    /// A pipeline is a classifier too: its steps refit on every fold, its parameters reached
+    /// as `estimator__step__param`, and the file loads without naming the type (the wrapped
+    /// kind `pipeline` is opened through ModelRegistry).
+    func testPipelineBase() throws {
+        let data = try PipelineTests.classification(LocalCommunicator.solo())
+        let e = try CalibratedClassifierCV(estimator: PipelineTests.logisticPipeline, method: .isotonic, cv: 3).setting(["estimator__model__C": 0.5])
+        XCTAssertEqual(e.estimator.final.C, 0.5)
+        XCTAssertNotNil(try e.parameters()["estimator__scale__with_mean"])
+        let model = try e.fit(data, comm: LocalCommunicator.solo())
+        XCTAssertEqual(model.calibratedClassifiers.count, 3)
+        let path = try MPIRun.temporaryDirectory("calibration").appendingPathComponent("pipeline.model").path
+        try model.save(to: path)
+        let loaded = try XCTUnwrap(CalibratedModels.load(from: path) as? CalibratedModel<PipelineModel<LogisticRegressionModel>>)
+        XCTAssertEqual(try loaded.predictProba(data.matrix).storage, try model.predictProba(data.matrix).storage)
+    }
+
     /// Workflows name the wrapped classifier by its registry name; other estimators are refused.
     func testCalibratedEstimatorsNamesTheWrappedClassifier() throws {
         struct Describe: EstimatorVisitor {

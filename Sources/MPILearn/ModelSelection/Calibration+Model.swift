@@ -56,6 +56,7 @@ public struct CalibratedModel<M: ClassifierModel>: ClassifierModel {
 
     /// Class names, in code order (`classes_`).
     public var classes: [String]
+    /// How the calibrators map outputs to probabilities.
     public var method: CalibrationMethod
     /// Whether the pairs are the folds' (true) or one refitted on all rows (false).
     public var ensemble: Bool

@@ -19,7 +19,9 @@ public enum CalibrationMethod: String, Codable, Sendable, CaseIterable {
 /// Which output of the wrapped classifier the calibrators read: its `decision_function` when
 /// the model has one (``DecisionFunctionModel``), else its probabilities, as scikit-learn.
 public enum CalibrationResponse: String, Codable, Sendable {
+    /// ``DecisionFunctionModel/decisionFunction(_:)``.
     case decisionFunction = "decision_function"
+    /// ``ClassifierModel/predictProba(_:)`` (the second class's column for two classes).
     case predictProba = "predict_proba"
 
     /// The output models of type `M` give.
@@ -290,7 +292,9 @@ public struct CalibratedClassifierCV<Base: Estimator>: Estimator where Base.Mode
 /// one class. Encodes as its parameters alone, `{"a", "b"}` or `{"X_thresholds",
 /// "y_thresholds"}` (scikit-learn's attribute names).
 public enum Calibrator: Codable, Equatable, Sendable {
+    /// Platt's sigmoid.
     case sigmoid(SigmoidCalibration)
+    /// Isotonic regression.
     case isotonic(IsotonicCalibration)
 
     /// The calibrated probability of one output.
