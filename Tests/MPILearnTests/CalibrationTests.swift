@@ -153,6 +153,22 @@ final class CalibrationTests: XCTestCase {
         print("CalibrationTests: probability-only base vs scikit-learn \(Self.fixture.sklearnVersion): proba \(worstProba), calibrators \(worstCalibrator)")
     }
 
+    /// SVC (libsvm's solver, which matches scikit-learn's fits) calibrated through its
+    /// decision function, one-vs-rest shaped for three classes.
+    func testSVCBaseMatchesScikitLearn() throws {
+        var worstProba = 0.0, worstCalibrator = 0.0, cases = 0
+        for c in Self.fixture.cases where c.base == "svc" {
+            let t = Self.fixture.data[c.data]!
+            let e = CalibratedClassifierCV(estimator: try SVC().setting(c.baseParams), method: c.method, cv: c.cv, ensemble: c.ensemble)
+            let model = try fit(e, { comm in Self.shard(t, parts: comm.size, index: comm.rank) }, ranks: 1)
+            XCTAssertEqual(model.response, .decisionFunction)
+            let d = try check(model, against: c, calibratorTolerance: 1e-5)
+            (worstProba, worstCalibrator, cases) = (max(worstProba, d.proba), max(worstCalibrator, d.calibrators), cases + 1)
+        }
+        XCTAssertEqual(cases, 4)
+        print("CalibrationTests: SVC base vs scikit-learn \(Self.fixture.sklearnVersion): proba \(worstProba), calibrators \(worstCalibrator)")
+    }
+
     // MARK: - the calibrators alone
 
     /// scikit-learn's isotonic_regression docstring example, and PAV's contract: non-decreasing,
@@ -320,6 +336,7 @@ final class CalibrationTests: XCTestCase {
         XCTAssertEqual(try CalibratedEstimators.visit(base: "logistic-regression", Describe()), "calibrated-classifier-cv logistic-regression")
         XCTAssertEqual(try CalibratedEstimators.visit(base: "random-forest", Describe()), "calibrated-classifier-cv random-forest-classifier")
         XCTAssertEqual(try CalibratedEstimators.visit(base: "sgd-classifier", Describe()), "calibrated-classifier-cv sgd-classifier")
+        XCTAssertEqual(try CalibratedEstimators.visit(base: "svc", Describe()), "calibrated-classifier-cv svc")
         for name in ["ridge", "kmeans", "no-such-estimator"] {
             XCTAssertThrowsError(try CalibratedEstimators.visit(base: name, Describe()), name) { e in
                 guard case .invalidParameter(let parameter, let value, _)? = e as? MPILearnError else { return XCTFail("\(name): \(e)") }

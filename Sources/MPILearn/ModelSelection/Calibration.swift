@@ -546,6 +546,7 @@ extension CalibratableEstimator where Model: ClassifierModel {
 extension RandomForestClassifier: CalibratableEstimator {}
 extension SGDClassifier: CalibratableEstimator {}
 extension LogisticRegression: CalibratableEstimator {}
+extension SVC: CalibratableEstimator {}
 
 /// ``CalibratedClassifierCV`` for workflows that name estimators (search, the CLI).
 public enum CalibratedEstimators {
@@ -562,7 +563,7 @@ public enum CalibratedEstimators {
         func visit<E: Estimator>(_ e: E) throws -> V.Result {
             guard let c = e as? any CalibratableEstimator else {
                 throw MPILearnError.invalidParameter(name: "estimator", value: "'\(E.estimatorName)'",
-                                                     allowed: "a classifier to calibrate: \(RandomForestClassifier.estimatorName), \(SGDClassifier.estimatorName) or \(LogisticRegression.estimatorName)")
+                                                     allowed: "a classifier to calibrate: \(RandomForestClassifier.estimatorName), \(SGDClassifier.estimatorName), \(LogisticRegression.estimatorName) or \(SVC.estimatorName)")
             }
             return try c.visitCalibrated(visitor)
         }

@@ -12,6 +12,9 @@ comparison measures calibration, not where L-BFGS stopped), reached two ways:
   calibrators read probabilities (the positive column for two classes), the path of a random
   forest.
 
+and SVC (rbf kernel, scikit-learn's defaults otherwise; "svc"), calibrated through its
+decision_function (one-vs-rest shape for three classes), the classic use of calibration.
+
 The JSON holds the data sets ("data": name -> x_train, y_train, x_test) and one case per fit:
 {"data", "base", "base_params", "method", "cv", "ensemble", "proba" (predict_proba on x_test),
 "predict", "calibrators": one list per calibrated classifier (one per fold with ensemble=True,
@@ -26,6 +29,7 @@ import sklearn
 from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.calibration import CalibratedClassifierCV
 from sklearn.linear_model import LogisticRegression
+from sklearn.svm import SVC
 
 TIGHT = dict(tol=1e-10, max_iter=10000)
 
@@ -91,19 +95,23 @@ def main(out):
             runs.append((name, "proba-only-logistic", dict(C=1.0), method, 3, True))
             runs.append((name, "proba-only-logistic", dict(C=1.0), method, 4, False))
         runs.append((name, "logistic-regression", dict(C=0.5), "sigmoid", 5, True))
+        runs.append((name, "svc", dict(C=2.0), "sigmoid", 3, True))
+        runs.append((name, "svc", dict(C=2.0), "isotonic", 3, False))
     runs.append(("wide", "logistic-regression", dict(C=1.0), "sigmoid", 3, True))
     runs.append(("wide", "logistic-regression", dict(C=1.0), "sigmoid", 3, False))
 
     cases = []
     for name, base, base_params, method, cv, ensemble in runs:
         d = data[name]
-        if base == "logistic-regression":
+        if base == "svc":
+            est = SVC(**base_params)
+        elif base == "logistic-regression":
             est = LogisticRegression(**base_params, **TIGHT)
         else:
             est = ProbaOnlyLogistic(**base_params, **TIGHT)
         cal = CalibratedClassifierCV(est, method=method, cv=cv, ensemble=ensemble).fit(d["x_train"], d["y_train"])
         cases.append(dict(
-            data=name, base=base, base_params=dict(base_params, **TIGHT), method=method, cv=cv, ensemble=ensemble,
+            data=name, base=base, base_params=base_params if base == "svc" else dict(base_params, **TIGHT), method=method, cv=cv, ensemble=ensemble,
             proba=cal.predict_proba(d["x_test"]).tolist(), predict=cal.predict(d["x_test"]).tolist(),
             calibrators=[[calibrator_params(c, method) for c in cc.calibrators] for cc in cal.calibrated_classifiers_]))
 
