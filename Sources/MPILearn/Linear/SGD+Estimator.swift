@@ -159,7 +159,7 @@ public struct SGDRegressor: Estimator, Equatable {
 
 /// A fitted ``SGDClassifier``: `coef_` (one row for two classes, else one per class),
 /// `intercept_`, `classes_`, `n_iter_`, `t_`.
-public struct SGDClassifierModel: ClassifierModel {
+public struct SGDClassifierModel: DecisionFunctionModel {
     public static let kind = "sgd-classifier"
     public var parameters: SGDParameters
     public var classes: [String]
