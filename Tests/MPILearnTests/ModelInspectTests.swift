@@ -28,9 +28,9 @@ final class ModelInspectTests: XCTestCase {
         }
         // A file of an unknown kind names the kinds this build reads.
         let odd = dir.appendingPathComponent("odd.model").path
-        try ModelContainer(kind: "svc", header: Data("{}".utf8), sections: []).write(to: odd)
+        try ModelContainer(kind: "one-class-svm", header: Data("{}".utf8), sections: []).write(to: odd)
         let out = try MPIRun.run([MPIRun.executable("mpilearn"), "model", "inspect", odd], timeout: 30)
         XCTAssertNotEqual(out.status, 0)
-        XCTAssertTrue(out.stderr.contains("unknown model kind 'svc'") && out.stderr.contains("kmeans"), "\(out)")
+        XCTAssertTrue(out.stderr.contains("unknown model kind 'one-class-svm'") && out.stderr.contains("kmeans"), "\(out)")
     }
 }

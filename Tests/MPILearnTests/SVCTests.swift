@@ -99,3 +99,125 @@ final class SVCTests: XCTestCase {
         XCTAssert(failures.isEmpty, "\(failures.count) of \(f.cases.count) cases differ:\n" + failures.joined(separator: "\n"))
     }
 }
+
+final class SVCSolverTests: XCTestCase {
+    /// scikit-learn's seed for libsvm from random_state (NumPy's RandomState(rs).randint(2³¹−1)).
+    func testLibsvmSeedsMatchNumPy() throws {
+        let f = try SVCFixture.load()
+        XCTAssertFalse(f.seeds.isEmpty)
+        for s in f.seeds { XCTAssertEqual(SVC.libsvmSeed(randomState: s.random_state), s.libsvm_seed, "random_state \(s.random_state)") }
+    }
+
+    /// 600 rows, 4 features, 2 or 3 classes; rows of rank `r` of `p` as a shard.
+    static func shard(_ classes: Int, rows: Range<Int>? = nil, n: Int = 600) throws -> Dataset<Double> {
+        try Generators.makeClassification(nSamples: n, nFeatures: 4, nInformative: 3, nRedundant: 1, nClasses: classes, randomState: 11,
+                                          rows: rows ?? 0 ..< n)
+    }
+
+    /// A cache smaller than one kernel row still converges, to the same model (the cache
+    /// only decides what is recomputed).
+    func testTinyCacheGivesTheSameModel() throws {
+        let data = try Self.shard(3)
+        let solo = LocalCommunicator.solo()
+        let big = try SVC(C: 10).fit(data, comm: solo)
+        let tiny = try SVC(C: 10, cacheSize: 0.0001).fit(data, comm: solo)   // 100 bytes: under one row of 600 floats
+        XCTAssertTrue(big.support == tiny.support && big.svCoef == tiny.svCoef && big.rho == tiny.rho && big.nIter == tiny.nIter,
+                      "a tiny cache changed the model")
+        XCTAssertGreaterThan(tiny.statistics.kernelRows, big.statistics.kernelRows, "a tiny cache recomputes rows")
+    }
+
+    /// Shrinking changes the path, not the solution: the same support vectors and
+    /// predictions, coefficients within the solver's tolerance.
+    func testShrinkingOnAndOffGiveTheSameModel() throws {
+        let data = try Self.shard(3)
+        let test = try Self.shard(3, rows: 600 ..< 800, n: 800).matrix
+        let solo = LocalCommunicator.solo()
+        for kernel in ["rbf", "linear", "poly"] {
+            let on = try SVC(C: 10, kernel: kernel, shrinking: true).fit(data, comm: solo)
+            let off = try SVC(C: 10, kernel: kernel, shrinking: false).fit(data, comm: solo)
+            XCTAssertEqual(on.support, off.support, kernel)
+            XCTAssertEqual(try on.predict(test), try off.predict(test), kernel)
+            let worst = zip(on.svCoef.storage + on.rho, off.svCoef.storage + off.rho).map { abs($0 - $1) }.max() ?? 0
+            XCTAssertLessThan(worst, 1e-2 * 10, kernel)   // α ∈ [0, C]: 1% of C
+            XCTAssertLessThan(abs(on.objective - off.objective), 1e-3 * abs(off.objective), kernel)
+        }
+    }
+
+    /// The cascade at 2, 3 and 4 ranks (in-process) reaches the direct solution: the dual
+    /// objective within the tolerance, the same predictions on held-out rows.
+    func testCascadeEqualsTheDirectSolve() throws {
+        for classes in [2, 3] {
+            let direct = try SVC(C: 1, tol: 1e-5).fit(Self.shard(classes), comm: LocalCommunicator.solo())
+            let test = try Self.shard(classes, rows: 600 ..< 1000, n: 1000).matrix
+            let expected = try direct.predict(test)
+            for p in [2, 3, 4] {
+                let models = try LocalWorld.run(size: p) { comm in
+                    try SVC(C: 1, tol: 1e-5, training: "cascade").fit(Self.shard(classes, rows: Partition.block(count: 600, parts: p, index: comm.rank)), comm: comm)
+                }
+                for m in models.dropFirst() { XCTAssertEqual(m, models[0], "every rank holds the same model") }
+                let m = models[0]
+                XCTAssertEqual(m.classes, direct.classes)
+                XCTAssertLessThan(abs(m.objective - direct.objective), 1e-4 * abs(direct.objective), "\(classes) classes, p=\(p)")
+                XCTAssertEqual(try m.predict(test), expected, "\(classes) classes, p=\(p)")
+                XCTAssertEqual(Set(m.support), Set(direct.support), "\(classes) classes, p=\(p)")
+                XCTAssertGreaterThanOrEqual(m.statistics.passes, 1)
+                XCTAssertEqual(m.statistics.violators.last, 0, "the last pass found no violators")
+            }
+        }
+    }
+
+    /// The direct fit shares its pairs and probability folds over the ranks and gives the
+    /// one-rank model, bit for bit.
+    func testDirectFitIsTheSameOnAnyNumberOfRanks() throws {
+        let one = try SVC(C: 2, probability: true, randomState: 5).fit(Self.shard(3), comm: LocalCommunicator.solo())
+        for p in [2, 3, 4] {
+            let models = try LocalWorld.run(size: p) { comm in
+                try SVC(C: 2, probability: true, randomState: 5).fit(Self.shard(3, rows: Partition.block(count: 600, parts: p, index: comm.rank)), comm: comm)
+            }
+            for m in models { XCTAssertEqual(m, one, "p=\(p)") }
+        }
+    }
+
+    /// Bad parameters and data: messages naming the parameter or the row.
+    func testBadInputIsRefusedClearly() throws {
+        let solo = LocalCommunicator.solo()
+        let data = try Self.shard(2)
+        func message(_ svc: SVC, _ d: Dataset<Double>) -> String {
+            do { _ = try svc.fit(d, comm: solo); return "no error" } catch { return "\(error)" }
+        }
+        XCTAssertTrue(message(SVC(C: 0), data).contains("C"))
+        XCTAssertTrue(message(SVC(gamma: -1.0), data).contains("gamma"))
+        XCTAssertTrue(message(SVC(degree: -1), data).contains("degree"))
+        XCTAssertTrue(message(SVC(cacheSize: 0), data).contains("cache_size"))
+        var one = data
+        one.target = one.target!.map { _ in 1 }
+        XCTAssertTrue(message(SVC(), one).contains("at least 2 classes"))
+        XCTAssertTrue(message(SVC(kernel: "precomputed"), data).contains("square"))
+        var inf = data
+        inf.matrix[7, 2] = .infinity
+        XCTAssertTrue(message(SVC(), inf).contains("row 8, column 3"), message(SVC(), inf))
+        // Predicting with a precomputed model needs n_train columns.
+        let gram = try matmul(data.matrix, data.matrix, transposeB: true)
+        let pre = try SVC(kernel: "precomputed").fit(Dataset(features: .dense(gram), target: data.target), comm: solo)
+        XCTAssertThrowsError(try pre.predict(Matrix(rows: 2, columns: 599))) { XCTAssertTrue("\($0)".contains("n_train = 600")) }
+        XCTAssertThrowsError(try SVC().fit(data, comm: solo).predictProba(data.matrix)) { XCTAssertTrue("\($0)".contains("probability")) }
+    }
+
+    /// A damaged model file is refused with a message, never a trap.
+    func testCorruptModelFileIsRefused() throws {
+        let m = try SVC(probability: true).fit(Self.shard(3), comm: LocalCommunicator.solo())
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("svc-\(getpid())")
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let path = dir.appendingPathComponent("m.model").path
+        try m.save(to: path)
+        XCTAssertEqual(try SVCModel.load(from: path), m)
+        XCTAssertEqual(try SVCModel.load(from: path).predict(Self.shard(3).matrix), try m.predict(Self.shard(3).matrix))
+        var bytes = try Data(contentsOf: URL(fileURLWithPath: path))
+        bytes[bytes.count / 2] ^= 0xFF
+        try bytes.write(to: URL(fileURLWithPath: path))
+        XCTAssertThrowsError(try SVCModel.load(from: path))
+        try Data(bytes.prefix(100)).write(to: URL(fileURLWithPath: path))
+        XCTAssertThrowsError(try SVCModel.load(from: path))
+    }
+}

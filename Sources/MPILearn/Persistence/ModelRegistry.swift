@@ -12,7 +12,7 @@ public enum ModelRegistry {
     ]
 
     /// The kinds, in registry order.
-    public static var kinds: [String] { types.map { $0.kind } + ["pipeline"] }
+    public static var kinds: [String] { types.map { $0.kind } + ["pipeline", CalibratedModels.kind] }
 
     /// The type of a kind, or nil.
     public static func type(of kind: String) -> (any FittedModel.Type)? { types.first { $0.kind == kind } }
@@ -27,6 +27,8 @@ public enum ModelRegistry {
     public static func decode(_ c: ModelContainer, path: String) throws -> any FittedModel {
         // A pipeline's type depends on its final model's kind.
         if c.kind == "pipeline" { return try PipelineModels.decode(c, path: path) }
+        // A calibrated classifier's type depends on the classifier it wraps.
+        if c.kind == CalibratedModels.kind { return try CalibratedModels.decode(c, path: path) }
         guard let t = type(of: c.kind) else {
             throw MPILearnError.dataError(SourceLocation(file: path), "unknown model kind '\(c.kind)' (this MPILearn reads \(kinds.joined(separator: ", ")))")
         }

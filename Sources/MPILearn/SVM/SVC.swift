@@ -141,7 +141,9 @@ public struct SVC: Estimator, Equatable {
         try validate()
         let local = try SVMData(data)
         if training == "cascade" { return try CascadeSVM(configuration: self).fit(local, comm: comm) }
-        return try fitDirect(local.gathered(comm: comm), comm: comm)
+        let start = Date()
+        let all = try local.gathered(comm: comm)
+        return try fitDirect(all, comm: comm, gatherSeconds: Date().timeIntervalSince(start))
     }
 
     /// Collective. Every rank holds every row: the pairs' solves and probability folds are
@@ -154,22 +156,31 @@ public struct SVC: Estimator, Equatable {
     }
 
     /// The fit on rows every rank holds whole.
-    func fitDirect(_ d: SVMData, comm: any Communicator) throws -> SVCModel {
+    func fitDirect(_ d: SVMData, comm: any Communicator, gatherSeconds: Double = 0) throws -> SVCModel {
         let start = Date()
         let prepared = try prepare(d)
+        let (model, kernelRows) = try solveShared(x: d.x, codes: d.codes, kernel: prepared.kernel, weights: prepared.weights,
+                                                  seed: prepared.seed, comm: comm)
         var stats = SVMFitStatistics()
-        let (model, kernelRows) = try d.x.storage.withUnsafeBufferPointer { xp -> (LibSVMModel, Int) in
-            let trainer = LibSVMTrainer(x: xp.baseAddress!, width: d.x.columns, kernel: prepared.kernel, tol: tol, shrinking: shrinking,
+        stats.gatherSeconds = gatherSeconds
+        stats.solveSeconds = Date().timeIntervalSince(start)
+        stats.kernelRows = kernelRows
+        return try SVCModel(configuration: self, data: d, gamma: prepared.kernel.gamma, libsvm: model, statistics: stats)
+    }
+
+    /// Collective over `comm`: libsvm's fit on rows every rank of `comm` holds (`x`, class
+    /// codes), its pairs' solves and probability folds shared out over the ranks; returns the
+    /// model (identical on every rank) and the kernel rows all ranks computed.
+    func solveShared(x: Matrix<Double>, codes: [Int], kernel: KernelParameters, weights: [Int: Double], seed: Int,
+                     comm: any Communicator) throws -> (LibSVMModel, Int) {
+        let plan = LibSVMPlan(rows: Array(0 ..< x.rows), labels: codes, c: C, weights: weights, probability: probability, seed: seed)
+        return try x.storage.withUnsafeBufferPointer { xp in
+            let trainer = LibSVMTrainer(x: xp.baseAddress!, width: x.columns, kernel: kernel, tol: tol, shrinking: shrinking,
                                         maxIter: maxIter, cacheBytes: Int(cacheSize * 1_048_576))
-            let plan = LibSVMPlan(rows: Array(0 ..< d.x.rows), labels: d.codes, c: C, weights: prepared.weights,
-                                  probability: probability, seed: prepared.seed)
             var rows = 0
             let results = try SVMTasks.run(plan.tasks, cost: plan.cost, comm: comm) { task in trainer.run(task, plan: plan, kernelRows: &rows) }
             return (trainer.assemble(plan, results: results), Int(try comm.allreduce(Int64(rows), op: .sum)))
         }
-        stats.solveSeconds = Date().timeIntervalSince(start)
-        stats.kernelRows = kernelRows
-        return try SVCModel(configuration: self, data: d, gamma: prepared.kernel.gamma, libsvm: model, statistics: stats)
     }
 
     /// What every fit needs from the data: the kernel's resolved parameters, class weights by
@@ -193,6 +204,10 @@ public struct SVC: Estimator, Equatable {
         return (KernelParameters(kernel: kernelKind, degree: degree, gamma: g, coef0: coef0), weights,
                 MT19937.libsvmSeed(randomState: randomState ?? 0))
     }
+
+    /// The seed scikit-learn hands libsvm for `random_state` (`RandomState(random_state)
+    /// .randint(2**31 - 1)`), which seeds the probability folds' shuffle.
+    public static func libsvmSeed(randomState: Int) -> Int { MT19937.libsvmSeed(randomState: randomState) }
 
     /// scikit-learn's `_gamma`: `scale` is 1 / (n_features · Var X) over every value of X (1
     /// when X is constant), `auto` 1 / n_features.
@@ -249,6 +264,9 @@ struct SVMData {
         var d = data
         d.makeDense()
         x = d.matrix
+        guard x.columns > 0 else {
+            throw MPILearnError.dataError(SourceLocation(file: source), "an SVM needs at least one feature; the data has none")
+        }
         guard let y = data.target else {
             throw MPILearnError.invalidParameter(name: "target", value: "none", allowed: "class labels (an SVC is a classifier)")
         }

@@ -121,11 +121,11 @@ public enum SVMWorkflow {
         // the rest is checking and gathering the rows (or the cascade's merges).
         let s = model.statistics
         let solve = min(max(0, s.solveSeconds), seconds)
-        let gather = s.gatherSeconds > 0 ? min(s.gatherSeconds, seconds - solve) : seconds - solve
+        // Every rank adds the same phases (the table is reduced over ranks): the checks of the
+        // rows count with the gather.
         let cascade = estimator.training == "cascade"
-        timer.add(cascade ? "cascade gather" : "gather", gather, comm: true)
+        timer.add(cascade ? "cascade gather" : "gather", seconds - solve, comm: true)
         timer.add(cascade ? "cascade levels" : "solve", solve, comm: false)
-        if seconds - solve - gather > 0.0005 { timer.add("fit (other)", seconds - solve - gather, comm: false) }
         timer.skip()
         let summary = FitSummary(estimator: estimator, trainRows: rows, features: features, ranks: comm.size, classes: model.classes,
                                  nSupport: model.nSupport, gamma: model.kernel.gamma, nIter: model.nIter, objective: model.objective,
