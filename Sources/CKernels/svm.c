@@ -46,9 +46,19 @@ static void kernel_row_scalar(int kind, ptrdiff_t n, const double *dots, const d
     }
 }
 
+#if MPL_X86_64
+AVX2 static void rbf_block_avx2(double *values, const double *sq_rows, const double *sq_cols, ptrdiff_t rows, ptrdiff_t cols, double gamma);
+#endif
+
 void mpl_svm_kernel_block(int kind, ptrdiff_t n, double *values, const double *sq_rows, const double *sq_cols,
                           ptrdiff_t rows, ptrdiff_t cols, double gamma, double coef0, int degree) {
     (void)n;
+#if MPL_X86_64
+    if (kind == MPL_SVM_RBF && mpl_kernels_active() >= MPL_KERNELS_AVX2) {
+        rbf_block_avx2(values, sq_rows, sq_cols, rows, cols, gamma);
+        return;
+    }
+#endif
     for (ptrdiff_t i = 0; i < rows; i++) {
         double *v = values + i * cols;
         switch (kind) {
@@ -150,6 +160,25 @@ AVX2 static void rbf_row_avx2(ptrdiff_t n, const double *dots, const double *sq,
         _mm_storeu_ps(out + j, _mm256_cvtpd_ps(e));
     }
     for (; j < n; j++) out[j] = (float)((y ? (double)(y_i * y[j]) : 1.0) * exp(-gamma * (sq_i + sq[j] - 2 * dots[j])));
+}
+
+/* exp(-gamma max(0, |a|^2 + |b|^2 - 2 a.b)) over a block of dot products, four at a time. */
+AVX2 static void rbf_block_avx2(double *values, const double *sq_rows, const double *sq_cols, ptrdiff_t rows, ptrdiff_t cols, double gamma) {
+    const __m256d two = _mm256_set1_pd(2.0), ng = _mm256_set1_pd(-gamma), zero = _mm256_setzero_pd();
+    for (ptrdiff_t i = 0; i < rows; i++) {
+        double *v = values + i * cols;
+        const __m256d si = _mm256_set1_pd(sq_rows[i]);
+        ptrdiff_t j = 0;
+        for (; j + 4 <= cols; j += 4) {
+            __m256d d = _mm256_sub_pd(_mm256_add_pd(si, _mm256_loadu_pd(sq_cols + j)), _mm256_mul_pd(two, _mm256_loadu_pd(v + j)));
+            d = _mm256_max_pd(d, zero);
+            _mm256_storeu_pd(v + j, _ZGVdN4v_exp(_mm256_mul_pd(ng, d)));
+        }
+        for (; j < cols; j++) {
+            const double d = sq_rows[i] + sq_cols[j] - 2 * v[j];
+            v[j] = exp(-gamma * (d > 0 ? d : 0));
+        }
+    }
 }
 
 /* Four int8 values as four 64-bit lanes. */

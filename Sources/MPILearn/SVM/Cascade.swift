@@ -27,11 +27,40 @@ struct CascadeSVM {
     /// Rows per block when checking a rank's rows against the model (bounds memory).
     var blockRows = 4096
 
-    /// Rows of a working set: features, class codes, global row ids.
+    /// Pair (i, j), i < j, of k classes: its index in libsvm's order.
+    static func pairIndex(_ i: Int, _ j: Int, classes k: Int) -> Int { i * k - i * (i + 1) / 2 + (j - i - 1) }
+
+    /// Each row's α per pair of classes (rows × pairs, unsigned; 0 for the rows that are not
+    /// support vectors and for pairs the row's class is not in), from a solve on `codes`.
+    static func alphas(_ m: LibSVMModel, rows: Int, codes: [Int], classes k: Int) -> [Double] {
+        coefficients(m, rows: rows, codes: codes, classes: k).map(abs)
+    }
+
+    /// As ``alphas(_:rows:codes:classes:)``, signed (y α: positive for the pair's first class).
+    static func coefficients(_ m: LibSVMModel, rows: Int, codes: [Int], classes k: Int) -> [Double] {
+        let pairs = k * (k - 1) / 2, total = m.support.count
+        var out = [Double](repeating: 0, count: rows * pairs)
+        for (s, r) in m.support.enumerated() {
+            let c = codes[r]
+            guard let pc = m.labels.firstIndex(of: c) else { continue }
+            for (po, other) in m.labels.enumerated() where other != c {
+                // libsvm's layout (by label position): an SV of label pc against label po
+                // has its coefficient in row po − 1 when po > pc, else row po.
+                let row = po > pc ? po - 1 : po
+                out[r * pairs + pairIndex(min(c, other), max(c, other), classes: k)] = m.svCoef[row * total + s]
+            }
+        }
+        return out
+    }
+
+    /// Rows of a working set: features, class codes, global row ids, and each row's α per
+    /// pair of classes from the last solve that held it (0 for new rows): a warm start.
     struct Rows {
         var x: [Double]
         var codes: [Int]
         var ids: [Int]
+        var alpha: [Double]
+        var pairs: Int
 
         var count: Int { ids.count }
 
@@ -42,7 +71,7 @@ struct CascadeSVM {
                 let ib = b < ids.count ? ids[b] : other.ids[b - ids.count]
                 return ia < ib
             }
-            var out = Rows(x: [], codes: [], ids: [])
+            var out = Rows(x: [], codes: [], ids: [], alpha: [], pairs: pairs)
             out.x.reserveCapacity((count + other.count) * width)
             var seen = Set<Int>()
             for t in order {
@@ -51,17 +80,19 @@ struct CascadeSVM {
                 out.x += src.x[r * width ..< (r + 1) * width]
                 out.codes.append(src.codes[r])
                 out.ids.append(src.ids[r])
+                out.alpha += src.alpha[r * pairs ..< (r + 1) * pairs]
             }
             return out
         }
 
         func subset(_ rows: [Int], width: Int) -> Rows {
-            var out = Rows(x: [], codes: [], ids: [])
+            var out = Rows(x: [], codes: [], ids: [], alpha: [], pairs: pairs)
             out.x.reserveCapacity(rows.count * width)
             for r in rows {
                 out.x += x[r * width ..< (r + 1) * width]
                 out.codes.append(codes[r])
                 out.ids.append(ids[r])
+                out.alpha += alpha[r * pairs ..< (r + 1) * pairs]
             }
             return out
         }
@@ -104,17 +135,23 @@ struct CascadeSVM {
         let solo = LocalCommunicator.solo()
         var kernelRows = 0
 
-        /// The support vectors of a solve on `rows` (all of them when they hold one class).
+        let pairs = k * (k - 1) / 2
+        /// The support vectors of a solve on `rows` (all of them when they hold one class),
+        /// started from the rows' α and carrying the solution's.
         func reduce(_ rows: Rows) throws -> Rows {
             guard Set(rows.codes).count >= 2 else { return rows }
             let (m, kr) = try c.solveShared(x: Matrix(rows: rows.count, columns: width, storage: rows.x), codes: rows.codes, kernel: kernel,
-                                             weights: weights, seed: seed, comm: solo)
+                                             weights: weights, seed: seed, warmStart: (rows.alpha, k), comm: solo)
             kernelRows += kr
-            return rows.subset(m.support, width: width)
+            var solved = rows
+            solved.alpha = Self.alphas(m, rows: rows.count, codes: rows.codes, classes: k)
+            return solved.subset(m.support, width: width)
         }
 
         // 1. Each rank's own rows.
-        var set = Rows(x: local.x.storage, codes: local.codes, ids: (0 ..< local.x.rows).map { local.globalRowStart + $0 })
+        let localRows = Rows(x: local.x.storage, codes: local.codes, ids: (0 ..< local.x.rows).map { local.globalRowStart + $0 },
+                             alpha: [Double](repeating: 0, count: local.x.rows * pairs), pairs: pairs)
+        var set = localRows
         stats.levelRows.append(Int(try comm.allreduce(Int64(set.count), op: .max)))
         set = try reduce(set)
         // 2. Up the tree.
@@ -125,11 +162,13 @@ struct CascadeSVM {
                 try comm.send(set.x, to: comm.rank - step, tag: 71)
                 try comm.send(set.codes.map(Int64.init), to: comm.rank - step, tag: 72)
                 try comm.send(set.ids.map(Int64.init), to: comm.rank - step, tag: 73)
+                try comm.send(set.alpha, to: comm.rank - step, tag: 74)
             } else if comm.rank % (2 * step) == 0 && comm.rank + step < comm.size {
                 let x = try comm.receive(Double.self, from: comm.rank + step, tag: 71).values
                 let codes = try comm.receive(Int64.self, from: comm.rank + step, tag: 72).values.map(Int.init)
                 let ids = try comm.receive(Int64.self, from: comm.rank + step, tag: 73).values.map(Int.init)
-                set = set.merged(Rows(x: x, codes: codes, ids: ids), width: width)
+                let alpha = try comm.receive(Double.self, from: comm.rank + step, tag: 74).values
+                set = set.merged(Rows(x: x, codes: codes, ids: ids, alpha: alpha, pairs: pairs), width: width)
                 solved = set.count
                 set = try reduce(set)
             }
@@ -137,6 +176,7 @@ struct CascadeSVM {
             step *= 2
         }
         try comm.broadcast(&set.x, root: 0)
+        try comm.broadcast(&set.alpha, root: 0)
         var codes64 = set.codes.map(Int64.init), ids64 = set.ids.map(Int64.init)
         try comm.broadcast(&codes64, root: 0)
         try comm.broadcast(&ids64, root: 0)
@@ -145,10 +185,13 @@ struct CascadeSVM {
 
         // 3. Passes until no row anywhere breaks the optimality conditions.
         var warning: String?
+        var decision: [Double]?
+        var previous: [Int: [Double]] = [:]
+        var previousRho = [Double](repeating: 0, count: pairs)
         while true {
             stats.passes += 1
             let (m, kr) = try c.solveShared(x: Matrix(rows: set.count, columns: width, storage: set.x), codes: set.codes, kernel: kernel,
-                                             weights: weights, seed: seed, comm: comm)
+                                             weights: weights, seed: seed, warmStart: (set.alpha, k), comm: comm)
             kernelRows += kr
             guard m.labels == Array(0 ..< k) else {
                 throw MPILearnError.numerical("cascade SVM: the working set lost a class (it holds classes \(m.labels.map { classes.names[$0] }))")
@@ -160,32 +203,47 @@ struct CascadeSVM {
             var model = try SVCModel(configuration: c, data: setData, gamma: gamma, libsvm: m, statistics: stats)
             model.support = m.support.map { set.ids[$0] }
             let supportIDs = Set(model.support)
-            // This rank's violators.
-            var violators: [Int] = []
-            var r0 = 0
-            while r0 < local.x.rows {
-                let r1 = min(local.x.rows, r0 + blockRows)
-                let block = Matrix(rows: r1 - r0, columns: width, storage: Array(local.x.storage[r0 * width ..< r1 * width]))
-                let dec = try model.pairwiseDecision(block)
-                for r in r0 ..< r1 where !supportIDs.contains(local.globalRowStart + r) {
-                    let code = local.codes[r]
-                    var p = 0
-                    var violates = false
-                    for i in 0 ..< k {
-                        for j in i + 1 ..< k {
-                            if code == i && dec[r - r0, p] < 1 - c.tol { violates = true }
-                            if code == j && -dec[r - r0, p] < 1 - c.tol { violates = true }
-                            p += 1
-                        }
+            // Decision values of this rank's rows: computed once, then updated by the
+            // coefficients that changed (a warm-started pass moves few of them).
+            let coef = Self.coefficients(m, rows: set.count, codes: set.codes, classes: k)
+            var changed: [(row: Int, delta: [Double])] = []
+            var now: [Int: [Double]] = [:]
+            for r in m.support { now[set.ids[r]] = Array(coef[r * pairs ..< (r + 1) * pairs]) }
+            if decision != nil {
+                let zero = [Double](repeating: 0, count: pairs)
+                var rowOf: [Int: Int] = [:]
+                for (r, id) in set.ids.enumerated() { rowOf[id] = r }
+                for id in Set(now.keys).union(previous.keys).sorted() {
+                    let delta = zip(now[id] ?? zero, previous[id] ?? zero).map { $0 - $1 }
+                    if delta.contains(where: { $0 != 0 }) {
+                        guard let r = rowOf[id] else { throw MPILearnError.numerical("cascade SVM: support vector \(id) left the working set") }
+                        changed.append((r, delta))
                     }
-                    if violates { violators.append(r) }
                 }
-                r0 = r1
             }
-            let mine = Rows(x: local.x.storage, codes: local.codes, ids: (0 ..< local.x.rows).map { local.globalRowStart + $0 })
-                .subset(violators, width: width)
+            try updateDecision(&decision, local: local, set: set, changed: changed, model: model, rhoChange: zip(m.rho, previousRho).map { $0 - $1 },
+                               pairs: pairs, width: width)
+            previous = now
+            previousRho = m.rho
+            var violators: [Int] = []
+            let dec = decision!
+            for r in 0 ..< local.x.rows where !supportIDs.contains(local.globalRowStart + r) {
+                let code = local.codes[r]
+                var p = 0
+                var violates = false
+                for i in 0 ..< k {
+                    for j in i + 1 ..< k {
+                        if code == i && dec[r * pairs + p] < 1 - c.tol { violates = true }
+                        if code == j && -dec[r * pairs + p] < 1 - c.tol { violates = true }
+                        p += 1
+                    }
+                }
+                if violates { violators.append(r) }
+            }
+            let mine = localRows.subset(violators, width: width)
             let all = Rows(x: try comm.allgatherv(mine.x).values, codes: try comm.allgatherv(mine.codes.map(Int64.init)).values.map(Int.init),
-                           ids: try comm.allgatherv(mine.ids.map(Int64.init)).values.map(Int.init))
+                           ids: try comm.allgatherv(mine.ids.map(Int64.init)).values.map(Int.init),
+                           alpha: [Double](repeating: 0, count: Int(try comm.allreduce(Int64(mine.count), op: .sum)) * pairs), pairs: pairs)
             stats.violators.append(all.count)
             if all.count == 0 || stats.passes >= maxPasses {
                 if all.count > 0 {
@@ -198,8 +256,49 @@ struct CascadeSVM {
                 if let w = warning { model.warning = (model.warning.map { $0 + "; " } ?? "") + w }
                 return model
             }
-            // The next set: this solve's support vectors and the violators.
+            // The next set: this solve's support vectors (with their α) and the violators (α 0).
+            set.alpha = Self.alphas(m, rows: set.count, codes: set.codes, classes: k)
             set = set.subset(m.support, width: width).merged(all, width: width)
         }
+    }
+
+    /// This rank's decision values (rows × pairs): all of them from `model` the first time,
+    /// then f += K(rows, changed) · Δcoef − Δrho, block by block.
+    func updateDecision(_ decision: inout [Double]?, local: SVMData, set: Rows, changed: [(row: Int, delta: [Double])], model: SVCModel,
+                        rhoChange: [Double], pairs: Int, width: Int) throws {
+        let n = local.x.rows
+        if decision == nil {
+            var d = [Double](repeating: 0, count: n * pairs)
+            var r0 = 0
+            while r0 < n {
+                let r1 = min(n, r0 + blockRows)
+                let block = Matrix(rows: r1 - r0, columns: width, storage: Array(local.x.storage[r0 * width ..< r1 * width]))
+                let dec = try model.pairwiseDecision(block)
+                for i in 0 ..< (r1 - r0) { for p in 0 ..< pairs { d[(r0 + i) * pairs + p] = dec[i, p] } }
+                r0 = r1
+            }
+            decision = d
+            return
+        }
+        guard var d = decision else { return }
+        let m = changed.count
+        if m > 0 {
+            let sv = KernelBlock.gather(changed.map(\.row), x: set.x, width: width)
+            let w = Matrix(rows: m, columns: pairs, storage: changed.flatMap(\.delta))
+            var r0 = 0
+            while r0 < n {
+                let r1 = min(n, r0 + blockRows)
+                let kv = local.x.storage.withUnsafeBufferPointer { a in
+                    sv.withUnsafeBufferPointer { b in
+                        KernelBlock.values(a: a.baseAddress! + r0 * width, m: r1 - r0, b: b.baseAddress!, n: m, d: width, kernel: model.kernel)
+                    }
+                }
+                let delta = try matmul(Matrix(rows: r1 - r0, columns: m, storage: kv), w)
+                for i in 0 ..< (r1 - r0) { for p in 0 ..< pairs { d[(r0 + i) * pairs + p] += delta[i, p] } }
+                r0 = r1
+            }
+        }
+        for i in 0 ..< n { for p in 0 ..< pairs { d[i * pairs + p] -= rhoChange[p] } }
+        decision = d
     }
 }

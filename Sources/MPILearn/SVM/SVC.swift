@@ -171,9 +171,19 @@ public struct SVC: Estimator, Equatable {
     /// Collective over `comm`: libsvm's fit on rows every rank of `comm` holds (`x`, class
     /// codes), its pairs' solves and probability folds shared out over the ranks; returns the
     /// model (identical on every rank) and the kernel rows all ranks computed.
+    /// - Parameter warmStart: per row, α of every pair of classes (rows × pairs; 0 for pairs
+    ///   the row's class is not in), feasible for each pair: the solves start there.
     func solveShared(x: Matrix<Double>, codes: [Int], kernel: KernelParameters, weights: [Int: Double], seed: Int,
-                     comm: any Communicator) throws -> (LibSVMModel, Int) {
-        let plan = LibSVMPlan(rows: Array(0 ..< x.rows), labels: codes, c: C, weights: weights, probability: probability, seed: seed)
+                     warmStart: (alpha: [Double], classes: Int)? = nil, comm: any Communicator) throws -> (LibSVMModel, Int) {
+        var plan = LibSVMPlan(rows: Array(0 ..< x.rows), labels: codes, c: C, weights: weights, probability: probability, seed: seed)
+        if let warmStart {
+            // Pair p of the full class list: its index among all pairs (i < j) of the codes.
+            let k = warmStart.classes, pairs = k * (k - 1) / 2
+            plan.initialAlpha = plan.pairs.map { pair in
+                let p = CascadeSVM.pairIndex(plan.labels[pair.first], plan.labels[pair.second], classes: k)
+                return pair.rows.map { warmStart.alpha[$0 * pairs + p] }
+            }
+        }
         return try x.storage.withUnsafeBufferPointer { xp in
             let trainer = LibSVMTrainer(x: xp.baseAddress!, width: x.columns, kernel: kernel, tol: tol, shrinking: shrinking,
                                         maxIter: maxIter, cacheBytes: Int(cacheSize * 1_048_576))
