@@ -82,10 +82,11 @@ void mpl_svm_kernel_block(int kind, ptrdiff_t n, double *values, const double *s
 /* Status codes as the solver stores them. */
 enum { LOWER = 0, UPPER = 1, FREE = 2 };
 
-static ptrdiff_t select_i_scalar(ptrdiff_t n, const int8_t *y, const double *g, const int8_t *status, double *gmax_out) {
-    double gmax = -INFINITY;
-    ptrdiff_t idx = -1;
-    for (ptrdiff_t t = 0; t < n; t++) {
+/* The scans below continue from a state (the best so far over 0..<from): the vector
+ * variants finish their tails through them. */
+static ptrdiff_t select_i_from(ptrdiff_t from, ptrdiff_t idx, double gmax, ptrdiff_t n, const int8_t *y, const double *g,
+                               const int8_t *status, double *gmax_out) {
+    for (ptrdiff_t t = from; t < n; t++) {
         if (y[t] == 1) {
             if (status[t] != UPPER && -g[t] >= gmax) { gmax = -g[t]; idx = t; }
         } else {
@@ -96,11 +97,10 @@ static ptrdiff_t select_i_scalar(ptrdiff_t n, const int8_t *y, const double *g, 
     return idx;
 }
 
-static ptrdiff_t select_j_scalar(ptrdiff_t n, const int8_t *y, const double *g, const int8_t *status, const double *qd,
-                           const float *q_i, double qd_i, int y_i, double gmax, double tau, double *gmax2_out) {
-    double gmax2 = -INFINITY, obj_min = INFINITY;
-    ptrdiff_t idx = -1;
-    for (ptrdiff_t j = 0; j < n; j++) {
+static ptrdiff_t select_j_from(ptrdiff_t from, ptrdiff_t idx, double gmax2, double obj_min, ptrdiff_t n, const int8_t *y,
+                               const double *g, const int8_t *status, const double *qd, const float *q_i, double qd_i, int y_i,
+                               double gmax, double tau, double *gmax2_out) {
+    for (ptrdiff_t j = from; j < n; j++) {
         if (y[j] == 1) {
             if (status[j] != LOWER) {
                 const double grad_diff = gmax + g[j];
@@ -218,15 +218,7 @@ AVX2 static ptrdiff_t select_i_avx2(ptrdiff_t n, const int8_t *y, const double *
         if (li[k] < 0) continue;
         if (out < 0 || lb[k] > gmax || (lb[k] == gmax && li[k] > out)) { gmax = lb[k]; out = (ptrdiff_t)li[k]; }
     }
-    for (; t < n; t++) {
-        if (y[t] == 1) {
-            if (status[t] != UPPER && -g[t] >= gmax) { gmax = -g[t]; out = t; }
-        } else {
-            if (status[t] != LOWER && g[t] >= gmax) { gmax = g[t]; out = t; }
-        }
-    }
-    *gmax_out = gmax;
-    return out;
+    return select_i_from(t, out, gmax, n, y, g, status, gmax_out);
 }
 
 AVX2 static ptrdiff_t select_j_avx2(ptrdiff_t n, const int8_t *y, const double *g, const int8_t *status, const double *qd,
@@ -272,31 +264,7 @@ AVX2 static ptrdiff_t select_j_avx2(ptrdiff_t n, const int8_t *y, const double *
         if (li[k] < 0) continue;
         if (out < 0 || lb[k] < obj_min || (lb[k] == obj_min && li[k] > out)) { obj_min = lb[k]; out = (ptrdiff_t)li[k]; }
     }
-    for (; j < n; j++) {
-        if (y[j] == 1) {
-            if (status[j] != LOWER) {
-                const double grad_diff = gmax + g[j];
-                if (g[j] >= gmax2) gmax2 = g[j];
-                if (grad_diff > 0) {
-                    const double quad = qd_i + qd[j] - 2.0 * y_i * q_i[j];
-                    const double obj = quad > 0 ? -(grad_diff * grad_diff) / quad : -(grad_diff * grad_diff) / tau;
-                    if (obj <= obj_min) { out = j; obj_min = obj; }
-                }
-            }
-        } else {
-            if (status[j] != UPPER) {
-                const double grad_diff = gmax - g[j];
-                if (-g[j] >= gmax2) gmax2 = -g[j];
-                if (grad_diff > 0) {
-                    const double quad = qd_i + qd[j] + 2.0 * y_i * q_i[j];
-                    const double obj = quad > 0 ? -(grad_diff * grad_diff) / quad : -(grad_diff * grad_diff) / tau;
-                    if (obj <= obj_min) { out = j; obj_min = obj; }
-                }
-            }
-        }
-    }
-    *gmax2_out = gmax2;
-    return out;
+    return select_j_from(j, out, gmax2, obj_min, n, y, g, status, qd, q_i, qd_i, y_i, gmax, tau, gmax2_out);
 }
 
 AVX2 static void update_gradient_avx2(ptrdiff_t n, double *g, const float *q_i, const float *q_j, double da, double db) {
@@ -330,7 +298,7 @@ ptrdiff_t mpl_svm_select_i(ptrdiff_t n, const int8_t *y, const double *g, const 
 #if MPL_X86_64
     if (mpl_kernels_active() >= MPL_KERNELS_AVX2) return select_i_avx2(n, y, g, status, gmax_out);
 #endif
-    return select_i_scalar(n, y, g, status, gmax_out);
+    return select_i_from(0, -1, -INFINITY, n, y, g, status, gmax_out);
 }
 
 ptrdiff_t mpl_svm_select_j(ptrdiff_t n, const int8_t *y, const double *g, const int8_t *status, const double *qd,
@@ -338,7 +306,7 @@ ptrdiff_t mpl_svm_select_j(ptrdiff_t n, const int8_t *y, const double *g, const 
 #if MPL_X86_64
     if (mpl_kernels_active() >= MPL_KERNELS_AVX2) return select_j_avx2(n, y, g, status, qd, q_i, qd_i, y_i, gmax, tau, gmax2_out);
 #endif
-    return select_j_scalar(n, y, g, status, qd, q_i, qd_i, y_i, gmax, tau, gmax2_out);
+    return select_j_from(0, -1, -INFINITY, INFINITY, n, y, g, status, qd, q_i, qd_i, y_i, gmax, tau, gmax2_out);
 }
 
 void mpl_svm_update_gradient(ptrdiff_t n, double *g, const float *q_i, const float *q_j, double da, double db) {

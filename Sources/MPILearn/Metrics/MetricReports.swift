@@ -55,22 +55,29 @@ public struct ClassificationReport: Sendable {
     /// The report as printed: rows, accuracy and baseline, ROC AUC, log loss, the confusion
     /// matrix and the per-class table (lines joined by newlines, no final newline).
     public var text: String {
-        let w = max(10, (classes.map(\.count).max() ?? 4) + 2)
-        func pad(_ s: String) -> String { s.padding(toLength: w, withPad: " ", startingAt: 0) }
         var lines = ["test rows: \(testRows)"]
         lines.append("accuracy: \(fixed(accuracy))   majority baseline: \(fixed(majorityBaseline)) (always '\(classes[majorityClass])')   "
             + "gain: \(String(format: "%+.2f", 100 * (accuracy - majorityBaseline))) points")
         if let rocAUC { lines.append("ROC AUC (\(voting.rawValue) votes): \(fixed(rocAUC))") }
         lines.append("log loss: \(fixed(logLoss))")
-        lines.append("confusion matrix (rows: true, columns: predicted)")
-        lines.append(pad("") + classes.map { leftPad($0, w) }.joined())
-        for t in classes.indices { lines.append(pad(classes[t]) + confusion[t].map { leftPad(String($0), w) }.joined()) }
-        lines.append(pad("class") + ["precision", "recall", "f1", "support"].map { leftPad($0, 11) }.joined())
-        for (c, m) in perClass.enumerated() {
-            lines.append(pad(classes[c]) + [fixed(m.precision), fixed(m.recall), fixed(m.f1), String(m.support)].map { leftPad($0, 11) }.joined())
-        }
+        lines += confusionLines(classes: classes, confusion: confusion, perClass: perClass)
         return lines.joined(separator: "\n")
     }
+}
+
+/// The confusion matrix (rows: true, columns: predicted) and the per-class precision, recall,
+/// F1 and support table, as every classification report prints them.
+func confusionLines(classes: [String], confusion: [[Int]], perClass: [(precision: Double, recall: Double, f1: Double, support: Int)]) -> [String] {
+    let w = max(10, (classes.map(\.count).max() ?? 4) + 2)
+    func pad(_ s: String) -> String { s.padding(toLength: w, withPad: " ", startingAt: 0) }
+    var lines = ["confusion matrix (rows: true, columns: predicted)"]
+    lines.append(pad("") + classes.map { leftPad($0, w) }.joined())
+    for t in classes.indices { lines.append(pad(classes[t]) + confusion[t].map { leftPad(String($0), w) }.joined()) }
+    lines.append(pad("class") + ["precision", "recall", "f1", "support"].map { leftPad($0, 11) }.joined())
+    for (c, m) in perClass.enumerated() {
+        lines.append(pad(classes[c]) + [fixed(m.precision), fixed(m.recall), fixed(m.f1), String(m.support)].map { leftPad($0, 11) }.joined())
+    }
+    return lines
 }
 
 /// The metrics of a regressor on labelled rows: R², mean squared and mean absolute error.

@@ -295,19 +295,11 @@ public enum SVMWorkflow {
         /// The report as printed: the headline, the majority class and gain, the confusion
         /// matrix and the per-class table (no final newline).
         public var text: String {
-            let w = max(10, (classes.map(\.count).max() ?? 4) + 2)
-            func pad(_ s: String) -> String { s.padding(toLength: w, withPad: " ", startingAt: 0) }
             var lines = [headline]
             if classes.indices.contains(majorityClass) {
                 lines.append("majority class: '\(classes[majorityClass])'   gain: \(String(format: "%+.2f", 100 * (accuracy - majorityBaseline))) points")
             }
-            lines.append("confusion matrix (rows: true, columns: predicted)")
-            lines.append(pad("") + classes.map { leftPad($0, w) }.joined())
-            for t in classes.indices { lines.append(pad(classes[t]) + confusion[t].map { leftPad(String($0), w) }.joined()) }
-            lines.append(pad("class") + ["precision", "recall", "f1", "support"].map { leftPad($0, 11) }.joined())
-            for (c, m) in perClass.enumerated() {
-                lines.append(pad(classes[c]) + [fixed(m.precision), fixed(m.recall), fixed(m.f1), String(m.support)].map { leftPad($0, 11) }.joined())
-            }
+            lines += confusionLines(classes: classes, confusion: confusion, perClass: perClass)
             return lines.joined(separator: "\n")
         }
     }
