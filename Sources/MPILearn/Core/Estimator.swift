@@ -353,6 +353,16 @@ public func pythonDict(_ params: [String: ParameterValue]) -> String {
 
 // MARK: - shared JSON coding
 
+/// A coding key by name, for parameters whose names are only known at run time (a wrapper's
+/// `step__param` or `estimator__param`).
+struct NamedCodingKey: CodingKey {
+    var stringValue: String
+    var intValue: Int? { nil }
+    init(_ s: String) { stringValue = s }
+    init?(stringValue: String) { self.stringValue = stringValue }
+    init?(intValue: Int) { nil }
+}
+
 /// The one JSON coder of model headers and parameters: keys sorted (stable bytes), and
 /// non-finite numbers as the strings `nan`, `inf` and `-inf` (a NaN out-of-bag score saves).
 public enum ModelJSON {

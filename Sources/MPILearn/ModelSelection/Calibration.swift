@@ -111,13 +111,7 @@ public struct CalibratedClassifierCV<Base: Estimator>: Estimator where Base.Mode
 
     // MARK: coding: method, cv, ensemble, estimator and `estimator__param` scalars
 
-    struct Key: CodingKey {
-        var stringValue: String
-        var intValue: Int? { nil }
-        init(_ s: String) { stringValue = s }
-        init?(stringValue: String) { self.stringValue = stringValue }
-        init?(intValue: Int) { nil }
-    }
+    typealias Key = NamedCodingKey
 
     static var prefix: String { "estimator__" }
 

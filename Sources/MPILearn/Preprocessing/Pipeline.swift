@@ -97,13 +97,7 @@ public struct Pipeline<Final: Estimator>: Estimator {
 
     // MARK: coding: `steps` (JSON) and `step__param` scalars
 
-    struct Key: CodingKey {
-        var stringValue: String
-        var intValue: Int? { nil }
-        init(_ s: String) { stringValue = s }
-        init?(stringValue: String) { self.stringValue = stringValue }
-        init?(intValue: Int) { nil }
-    }
+    typealias Key = NamedCodingKey
 
     /// The structure as `steps` holds it.
     struct StepsJSON: Codable {

@@ -105,33 +105,11 @@ struct CascadeSVM {
         let classes = try local0.globalClasses(comm: comm)
         let local = local0.withClasses(classes.values, names: classes.names)
         let k = classes.values.count
-        guard k >= 2 else {
-            throw MPILearnError.dataError(SourceLocation(file: local.source), "SVC needs samples of at least 2 classes; the data has \(k) (\(classes.names))")
-        }
-        let width = Int(try comm.allreduce(Int64(local.x.columns), op: .max))
-        guard local.x.rows == 0 || local.x.columns == width else { throw MPILearnError.mismatch("ranks hold rows of different widths") }
-        var counts = [Double](repeating: 0, count: k)
-        for code in local.codes { counts[code] += 1 }
-        try comm.allreduce(&counts, op: .sum)
-        let n = counts.reduce(0, +)
         // The kernel and class weights of the whole data, as the direct fit computes them.
-        var gamma = c.gamma.number ?? 1
-        if case .string(let s) = c.gamma {
-            if s == "auto" {
-                gamma = 1 / Double(max(1, width))
-            } else {
-                let values = n * Double(width)
-                let mean = try comm.allreduce(local.x.storage.reduce(0, +), op: .sum) / max(1, values)
-                var m2 = 0.0
-                for a in local.x.storage { m2 += (a - mean) * (a - mean) }
-                let v = try comm.allreduce(m2, op: .sum) / max(1, values)
-                gamma = v != 0 ? 1 / (Double(width) * v) : 1
-            }
-        }
-        let kernel = KernelParameters(kernel: c.kernelKind, degree: c.degree, gamma: gamma, coef0: c.coef0)
-        var weights: [Int: Double] = [:]
-        if c.classWeight == "balanced" { for code in 0 ..< k { weights[code] = n / (Double(k) * counts[code]) } }
-        let seed = MT19937.libsvmSeed(randomState: c.randomState ?? 0)
+        let (kernel, weights, seed) = try c.prepare(local, comm: comm)
+        let width = local.x.columns
+        let n = Int(try comm.allreduce(Int64(local.x.rows), op: .sum))
+        let gamma = kernel.gamma
         let solo = LocalCommunicator.solo()
         var kernelRows = 0
 
@@ -252,7 +230,7 @@ struct CascadeSVM {
                 stats.kernelRows = Int(try comm.allreduce(Int64(kernelRows), op: .sum))
                 stats.solveSeconds = Date().timeIntervalSince(start)
                 model.statistics = stats
-                model.nTrainingRows = Int(n)
+                model.nTrainingRows = n
                 if let w = warning { model.warning = (model.warning.map { $0 + "; " } ?? "") + w }
                 return model
             }

@@ -158,7 +158,7 @@ public struct SVC: Estimator, Equatable {
     /// The fit on rows every rank holds whole.
     func fitDirect(_ d: SVMData, comm: any Communicator, gatherSeconds: Double = 0) throws -> SVCModel {
         let start = Date()
-        let prepared = try prepare(d)
+        let prepared = try prepare(d, comm: LocalCommunicator.solo())
         let (model, kernelRows) = try solveShared(x: d.x, codes: d.codes, kernel: prepared.kernel, weights: prepared.weights,
                                                   seed: prepared.seed, comm: comm)
         var stats = SVMFitStatistics()
@@ -193,24 +193,28 @@ public struct SVC: Estimator, Equatable {
         }
     }
 
-    /// What every fit needs from the data: the kernel's resolved parameters, class weights by
-    /// code, and libsvm's seed.
-    func prepare(_ d: SVMData) throws -> (kernel: KernelParameters, weights: [Int: Double], seed: Int) {
+    /// Collective over `comm`. What every fit needs from the ranks' rows `d` (classes already
+    /// global): the kernel's resolved parameters, class weights by code, libsvm's seed. The
+    /// direct fit passes its gathered rows and a one-rank communicator; the cascade its
+    /// shards and the job's.
+    func prepare(_ d: SVMData, comm: any Communicator) throws -> (kernel: KernelParameters, weights: [Int: Double], seed: Int) {
         let k = d.classes.count
         guard k >= 2 else {
             throw MPILearnError.dataError(SourceLocation(file: d.source), "SVC needs samples of at least 2 classes; the data has \(k) (\(d.classes))")
         }
-        if kernelKind == .precomputed && d.x.rows != d.x.columns {
-            throw MPILearnError.dataError(SourceLocation(file: d.source),
-                                          "kernel='precomputed' needs a square Gram matrix (n_train × n_train) as features; got \(d.x.rows) rows × \(d.x.columns) columns")
-        }
-        var counts = [Int](repeating: 0, count: k)
+        let width = Int(try comm.allreduce(Int64(d.x.columns), op: .max))
+        guard d.x.rows == 0 || d.x.columns == width else { throw MPILearnError.mismatch("ranks hold rows of different widths") }
+        var counts = [Double](repeating: 0, count: k)
         for c in d.codes { counts[c] += 1 }
-        var weights: [Int: Double] = [:]
-        if classWeight == "balanced" {
-            for c in 0 ..< k { weights[c] = Double(d.codes.count) / (Double(k) * Double(counts[c])) }
+        try comm.allreduce(&counts, op: .sum)
+        let n = counts.reduce(0, +)
+        if kernelKind == .precomputed && Int(n) != width {
+            throw MPILearnError.dataError(SourceLocation(file: d.source),
+                                          "kernel='precomputed' needs a square Gram matrix (n_train × n_train) as features; got \(Int(n)) rows × \(width) columns")
         }
-        let g = try resolvedGamma(d.x)
+        var weights: [Int: Double] = [:]
+        if classWeight == "balanced" { for c in 0 ..< k { weights[c] = n / (Double(k) * counts[c]) } }
+        let g = try resolvedGamma(d.x, width: width, values: n * Double(width), comm: comm)
         return (KernelParameters(kernel: kernelKind, degree: degree, gamma: g, coef0: coef0), weights,
                 MT19937.libsvmSeed(randomState: randomState ?? 0))
     }
@@ -219,19 +223,19 @@ public struct SVC: Estimator, Equatable {
     /// .randint(2**31 - 1)`), which seeds the probability folds' shuffle.
     public static func libsvmSeed(randomState: Int) -> Int { MT19937.libsvmSeed(randomState: randomState) }
 
-    /// scikit-learn's `_gamma`: `scale` is 1 / (n_features · Var X) over every value of X (1
-    /// when X is constant), `auto` 1 / n_features.
-    func resolvedGamma(_ x: Matrix<Double>) throws -> Double {
+    /// Collective. scikit-learn's `_gamma` over every rank's rows: `scale` is
+    /// 1 / (n_features · Var X) over all `values` values of X (1 when X is constant), `auto`
+    /// 1 / n_features.
+    func resolvedGamma(_ x: Matrix<Double>, width: Int, values: Double, comm: any Communicator) throws -> Double {
         switch gamma {
-        case .string("auto"): return 1 / Double(max(1, x.columns))
+        case .string("auto"): return 1 / Double(max(1, width))
         case .string("scale"):
-            let n = Double(x.storage.count)
-            guard n > 0 else { return 1 }
-            let mean = x.storage.reduce(0, +) / n
-            var v = 0.0
-            for a in x.storage { v += (a - mean) * (a - mean) }
-            v /= n
-            return v != 0 ? 1 / (Double(x.columns) * v) : 1
+            guard values > 0 else { return 1 }
+            let mean = try comm.allreduce(x.storage.reduce(0, +), op: .sum) / values
+            var m2 = 0.0
+            for a in x.storage { m2 += (a - mean) * (a - mean) }
+            let v = try comm.allreduce(m2, op: .sum) / values
+            return v != 0 ? 1 / (Double(width) * v) : 1
         default: return gamma.number ?? 1
         }
     }
