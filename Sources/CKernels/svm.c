@@ -241,13 +241,20 @@ AVX2 static ptrdiff_t select_j_avx2(ptrdiff_t n, const int8_t *y, const double *
         const __m256d yg = _mm256_xor_pd(_mm256_loadu_pd(g + j), negmask);                  /* y_j g_j */
         g2 = _mm256_blendv_pd(g2, _mm256_max_pd(g2, yg), elig);
         const __m256d gd = _mm256_add_pd(vgmax, yg);
+        /* libsvm divides only where grad_diff > 0 (the pairs that still violate optimality);
+         * near the optimum most blocks have none, and skip the division and compare. */
+        const __m256d cand = _mm256_and_pd(elig, _mm256_cmp_pd(gd, dzero, _CMP_GT_OQ));
+        if (_mm256_movemask_pd(cand) == 0) {
+            idx = _mm256_add_epi64(idx, four);
+            continue;
+        }
         const __m256d c = _mm256_mul_pd(twoy, _mm256_cvtps_pd(_mm_loadu_ps(q_i + j)));
         /* y = +1: (qd_i + qd_j) - c; y = -1: (qd_i + qd_j) + c */
         const __m256d quad = _mm256_add_pd(_mm256_add_pd(vqd_i, _mm256_loadu_pd(qd + j)),
                                            _mm256_xor_pd(c, _mm256_and_pd(_mm256_castsi256_pd(ypos), signbit)));
         const __m256d denom = _mm256_blendv_pd(vtau, quad, _mm256_cmp_pd(quad, dzero, _CMP_GT_OQ));
         const __m256d obj = _mm256_div_pd(_mm256_xor_pd(_mm256_mul_pd(gd, gd), signbit), denom);
-        const __m256d take = _mm256_and_pd(_mm256_and_pd(elig, _mm256_cmp_pd(gd, dzero, _CMP_GT_OQ)), _mm256_cmp_pd(obj, best, _CMP_LE_OQ));
+        const __m256d take = _mm256_and_pd(cand, _mm256_cmp_pd(obj, best, _CMP_LE_OQ));
         best = _mm256_blendv_pd(best, obj, take);
         bidx = _mm256_castpd_si256(_mm256_blendv_pd(_mm256_castsi256_pd(bidx), _mm256_castsi256_pd(idx), take));
         idx = _mm256_add_epi64(idx, four);
@@ -267,21 +274,58 @@ AVX2 static ptrdiff_t select_j_avx2(ptrdiff_t n, const int8_t *y, const double *
     return select_j_from(j, out, gmax2, obj_min, n, y, g, status, qd, q_i, qd_i, y_i, gmax, tau, gmax2_out);
 }
 
-AVX2 static void update_gradient_avx2(ptrdiff_t n, double *g, const float *q_i, const float *q_j, double da, double db) {
+#endif
+
+/* The gradient update fused with the next iteration's first scan (select_i over the updated
+ * gradient): one pass over the active variables instead of two. */
+#if MPL_X86_64
+AVX2 static ptrdiff_t update_select_i_avx2(ptrdiff_t n, double *g, const float *q_i, const float *q_j, double da, double db,
+                                           const int8_t *y, const int8_t *status, double *gmax_out) {
     const __m256d va = _mm256_set1_pd(da), vb = _mm256_set1_pd(db);
-    ptrdiff_t k = 0;
-    for (; k + 4 <= n; k += 4) {
-        const __m256d a = _mm256_mul_pd(_mm256_cvtps_pd(_mm_loadu_ps(q_i + k)), va);
-        const __m256d b = _mm256_mul_pd(_mm256_cvtps_pd(_mm_loadu_ps(q_j + k)), vb);
-        _mm256_storeu_pd(g + k, _mm256_add_pd(_mm256_loadu_pd(g + k), _mm256_add_pd(a, b)));
+    const __m256i one = _mm256_set1_epi64x(1), zero = _mm256_setzero_si256();
+    const __m256d signbit = _mm256_set1_pd(-0.0);
+    __m256d best = _mm256_set1_pd(-INFINITY);
+    __m256i bidx = _mm256_set1_epi64x(-1), idx = _mm256_setr_epi64x(0, 1, 2, 3);
+    const __m256i four = _mm256_set1_epi64x(4);
+    ptrdiff_t t = 0;
+    for (; t + 4 <= n; t += 4) {
+        const __m256d a = _mm256_mul_pd(_mm256_cvtps_pd(_mm_loadu_ps(q_i + t)), va);
+        const __m256d b = _mm256_mul_pd(_mm256_cvtps_pd(_mm_loadu_ps(q_j + t)), vb);
+        const __m256d gn = _mm256_add_pd(_mm256_loadu_pd(g + t), _mm256_add_pd(a, b));
+        _mm256_storeu_pd(g + t, gn);
+        const __m256i yv = load4_i8(y + t), st = load4_i8(status + t);
+        const __m256i ypos = _mm256_cmpeq_epi64(yv, one);
+        const __m256i atUpper = _mm256_cmpeq_epi64(st, one), atLower = _mm256_cmpeq_epi64(st, zero);
+        const __m256i blocked = _mm256_or_si256(_mm256_and_si256(ypos, atUpper), _mm256_andnot_si256(ypos, atLower));
+        const __m256d v = _mm256_xor_pd(gn, _mm256_and_pd(_mm256_castsi256_pd(ypos), signbit));
+        const __m256d take = _mm256_andnot_pd(_mm256_castsi256_pd(blocked), _mm256_cmp_pd(v, best, _CMP_GE_OQ));
+        best = _mm256_blendv_pd(best, v, take);
+        bidx = _mm256_castpd_si256(_mm256_blendv_pd(_mm256_castsi256_pd(bidx), _mm256_castsi256_pd(idx), take));
+        idx = _mm256_add_epi64(idx, four);
     }
-    for (; k < n; k++) {
-        const double a = (double)q_i[k] * da;
-        const double b = (double)q_j[k] * db;
-        g[k] += a + b;
+    update_gradient_scalar(n - t, g + t, q_i + t, q_j + t, da, db);
+    double lb[4];
+    int64_t li[4];
+    _mm256_storeu_pd(lb, best);
+    _mm256_storeu_si256((__m256i *)li, bidx);
+    double gmax = -INFINITY;
+    ptrdiff_t out = -1;
+    for (int k = 0; k < 4; k++) {
+        if (li[k] < 0) continue;
+        if (out < 0 || lb[k] > gmax || (lb[k] == gmax && li[k] > out)) { gmax = lb[k]; out = (ptrdiff_t)li[k]; }
     }
+    return select_i_from(t, out, gmax, n, y, g, status, gmax_out);
 }
 #endif
+
+ptrdiff_t mpl_svm_update_select_i(ptrdiff_t n, double *g, const float *q_i, const float *q_j, double da, double db,
+                                  const int8_t *y, const int8_t *status, double *gmax_out) {
+#if MPL_X86_64
+    if (mpl_kernels_active() >= MPL_KERNELS_AVX2) return update_select_i_avx2(n, g, q_i, q_j, da, db, y, status, gmax_out);
+#endif
+    update_gradient_scalar(n, g, q_i, q_j, da, db);
+    return select_i_from(0, -1, -INFINITY, n, y, g, status, gmax_out);
+}
 
 void mpl_svm_kernel_row(int kind, ptrdiff_t n, const double *dots, const double *sq, double sq_i,
                         const int8_t *y, int y_i, double gamma, double coef0, int degree, float *out) {
@@ -309,12 +353,3 @@ ptrdiff_t mpl_svm_select_j(ptrdiff_t n, const int8_t *y, const double *g, const 
     return select_j_from(0, -1, -INFINITY, INFINITY, n, y, g, status, qd, q_i, qd_i, y_i, gmax, tau, gmax2_out);
 }
 
-void mpl_svm_update_gradient(ptrdiff_t n, double *g, const float *q_i, const float *q_j, double da, double db) {
-#if MPL_X86_64
-    if (mpl_kernels_active() >= MPL_KERNELS_AVX2) {
-        update_gradient_avx2(n, g, q_i, q_j, da, db);
-        return;
-    }
-#endif
-    update_gradient_scalar(n, g, q_i, q_j, da, db);
-}

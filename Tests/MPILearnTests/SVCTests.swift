@@ -126,6 +126,21 @@ final class SVCSolverTests: XCTestCase {
         XCTAssertGreaterThan(tiny.statistics.kernelRows, big.statistics.kernelRows, "a tiny cache recomputes rows")
     }
 
+    /// Prediction goes block by block of rows (memory bounded by the block, not rows × support
+    /// vectors): any block size gives the same decision values and predictions.
+    func testBlockedPredictionEqualsOneBlock() throws {
+        let test = try Self.shard(3, rows: 600 ..< 1000, n: 1000).matrix
+        let model = try SVC(C: 10).fit(Self.shard(3), comm: LocalCommunicator.solo())
+        let whole = try model.pairwiseDecision(test, blockValues: test.rows * model.support.count)
+        for rows in [1, 7, 128] {
+            let blocked = try model.pairwiseDecision(test, blockValues: rows * model.support.count)
+            XCTAssertEqual(blocked.rows, test.rows)
+            let worst = zip(blocked.storage, whole.storage).map { abs($0 - $1) }.max() ?? .infinity
+            XCTAssertLessThan(worst, 1e-12, "blocks of \(rows) row(s)")
+        }
+        XCTAssertGreaterThan(model.support.count, 1)
+    }
+
     /// Shrinking changes the path, not the solution: the same support vectors and
     /// predictions, coefficients within the solver's tolerance.
     func testShrinkingOnAndOffGiveTheSameModel() throws {

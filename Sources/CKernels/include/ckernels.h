@@ -242,8 +242,10 @@ ptrdiff_t mpl_svm_select_i(ptrdiff_t n, const int8_t *y, const double *g, const 
  * against i (q_i is Q's row i), and max y_j g_j over I_low in *gmax2_out; -1 when none. */
 ptrdiff_t mpl_svm_select_j(ptrdiff_t n, const int8_t *y, const double *g, const int8_t *status, const double *qd,
                            const float *q_i, double qd_i, int y_i, double gmax, double tau, double *gmax2_out);
-/* g[k] += q_i[k] da + q_j[k] db. */
-void mpl_svm_update_gradient(ptrdiff_t n, double *g, const float *q_i, const float *q_j, double da, double db);
+/* The gradient update g[k] += q_i[k] da + q_j[k] db, then select_i's scan over the updated gradient (the next iteration's
+ * first scan) in the same pass; returns i (or -1) and Gmax. */
+ptrdiff_t mpl_svm_update_select_i(ptrdiff_t n, double *g, const float *q_i, const float *q_j, double da, double db,
+                                  const int8_t *y, const int8_t *status, double *gmax_out);
 /* g[k] += alpha q[k]. */
 void mpl_svm_axpy_f32(ptrdiff_t n, double alpha, const float *q, double *g);
 

@@ -24,8 +24,6 @@ struct CascadeSVM {
     let configuration: SVC
     /// Passes at most; a cascade that still has violators then stops with a warning.
     var maxPasses = 30
-    /// Rows per block when checking a rank's rows against the model (bounds memory).
-    var blockRows = 4096
 
     /// Pair (i, j), i < j, of k classes: its index in libsvm's order.
     static func pairIndex(_ i: Int, _ j: Int, classes k: Int) -> Int { i * k - i * (i + 1) / 2 + (j - i - 1) }
@@ -248,8 +246,9 @@ struct CascadeSVM {
         if decision == nil {
             var d = [Double](repeating: 0, count: n * pairs)
             var r0 = 0
+            let step = KernelBlock.rowsPerBlock(columns: model.support.count)
             while r0 < n {
-                let r1 = min(n, r0 + blockRows)
+                let r1 = min(n, r0 + step)
                 let block = Matrix(rows: r1 - r0, columns: width, storage: Array(local.x.storage[r0 * width ..< r1 * width]))
                 let dec = try model.pairwiseDecision(block)
                 for i in 0 ..< (r1 - r0) { for p in 0 ..< pairs { d[(r0 + i) * pairs + p] = dec[i, p] } }
@@ -264,8 +263,9 @@ struct CascadeSVM {
             let sv = KernelBlock.gather(changed.map(\.row), x: set.x, width: width)
             let w = Matrix(rows: m, columns: pairs, storage: changed.flatMap(\.delta))
             var r0 = 0
+            let step = KernelBlock.rowsPerBlock(columns: m)
             while r0 < n {
-                let r1 = min(n, r0 + blockRows)
+                let r1 = min(n, r0 + step)
                 let kv = local.x.storage.withUnsafeBufferPointer { a in
                     sv.withUnsafeBufferPointer { b in
                         KernelBlock.values(a: a.baseAddress! + r0 * width, m: r1 - r0, b: b.baseAddress!, n: m, d: width, kernel: model.kernel)

@@ -170,6 +170,12 @@ final class KernelMatrix: SMOMatrix {
 /// Kernel values between blocks of rows, for prediction: one GEMM of dot products through
 /// BLAS, then the kernel's function in one C loop (RBF from |a|² + |b|² − 2a·b).
 enum KernelBlock {
+    /// Kernel values held at once by a blocked computation (4 M doubles, 32 MB).
+    static let budget = SVCModel.predictionBlockValues
+
+    /// Rows per block when each row has `columns` kernel values.
+    static func rowsPerBlock(columns: Int) -> Int { max(1, budget / max(1, columns)) }
+
     /// K(a_i, b_j), m × n row-major, for a (m × d) and b (n × d) row-major.
     static func values(a: UnsafePointer<Double>, m: Int, b: UnsafePointer<Double>, n: Int, d: Int, kernel: KernelParameters) -> [Double] {
         var out = [Double](repeating: 0, count: m * n)
@@ -203,18 +209,26 @@ enum KernelBlock {
     static func decision(rows: [Int], supportRows: [Int], coefficients: [Double], x: UnsafePointer<Double>, width: Int,
                          kernel: KernelParameters) -> [Double] {
         let m = rows.count, n = supportRows.count
-        var k: [Double]
-        if kernel.kernel == .precomputed {
-            k = [Double](repeating: 0, count: m * n)
-            for (i, r) in rows.enumerated() { for (j, s) in supportRows.enumerated() { k[i * n + j] = x[r * width + s] } }
-        } else {
-            let a = gather(rows, x: x, width: width), b = gather(supportRows, x: x, width: width)
-            k = values(a: a, m: m, b: b, n: n, d: width, kernel: kernel)
+        let b = kernel.kernel == .precomputed ? [] : gather(supportRows, x: x, width: width)
+        var out = [Double](repeating: 0, count: m)
+        let step = rowsPerBlock(columns: n)
+        var r0 = 0
+        while r0 < m {
+            let r1 = min(m, r0 + step), part = Array(rows[r0 ..< r1])
+            var k: [Double]
+            if kernel.kernel == .precomputed {
+                k = [Double](repeating: 0, count: part.count * n)
+                for (i, r) in part.enumerated() { for (j, s) in supportRows.enumerated() { k[i * n + j] = x[r * width + s] } }
+            } else {
+                k = values(a: gather(part, x: x, width: width), m: part.count, b: b, n: n, d: width, kernel: kernel)
+            }
+            for i in 0 ..< part.count {
+                var s = 0.0
+                for j in 0 ..< n { s += coefficients[j] * k[i * n + j] }
+                out[r0 + i] = s
+            }
+            r0 = r1
         }
-        return (0 ..< m).map { i in
-            var s = 0.0
-            for j in 0 ..< n { s += coefficients[j] * k[i * n + j] }
-            return s
-        }
+        return out
     }
 }

@@ -88,9 +88,19 @@ struct SMOSolver {
         }
 
         /// 0 when a pair (i, j) is found, 1 when optimal.
+        /// select_i's result, computed with the last gradient update (nil after a shrink or
+        /// a reconstruction changes the active set).
+        var pendingI: (index: Int, gmax: Double)?
+
         func selectWorkingSet(_ outI: inout Int, _ outJ: inout Int) -> Int {
             var gmax = -Double.infinity
-            let i = mpl_svm_select_i(activeSize, y, g, status, &gmax)
+            let i: Int
+            if let pending = pendingI {
+                (i, gmax) = pending
+                pendingI = nil
+            } else {
+                i = mpl_svm_select_i(activeSize, y, g, status, &gmax)
+            }
             var gmax2 = -Double.infinity
             var j = -1
             if i >= 0 {
@@ -116,6 +126,7 @@ struct SMOSolver {
         }
 
         func doShrinking() {
+            pendingI = nil
             var gmax1 = -Double.infinity, gmax2 = -Double.infinity
             for i in 0 ..< activeSize {
                 if y[i] == 1 {
@@ -210,11 +221,13 @@ struct SMOSolver {
                 }
             }
             let dI = alpha[i] - oldI, dJ = alpha[j] - oldJ
-            mpl_svm_update_gradient(activeSize, g, qi, qj, dI, dJ)
-
             let ui = status[i] == upper, uj = status[j] == upper
             updateStatus(i)
             updateStatus(j)
+            // The gradient update and, in the same pass, the next selection's scan for i.
+            var nextGmax = -Double.infinity
+            let nextI = mpl_svm_update_select_i(activeSize, g, qi, qj, dI, dJ, y, status, &nextGmax)
+            pendingI = (nextI, nextGmax)
             if ui != (status[i] == upper) {
                 let r = q.row(i, l)
                 mpl_svm_axpy_f32(l, ui ? -ci : ci, r, gBar)

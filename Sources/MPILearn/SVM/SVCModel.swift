@@ -104,8 +104,14 @@ public struct SVCModel: DecisionFunctionModel, FeatureSchemaModel, Equatable {
     /// `intercept_`: −rho per pair, negated for two classes as scikit-learn does.
     public var intercept: [Double] { classes.count == 2 ? rho.map { $0 == 0 ? 0 : $0 } : rho.map { $0 == 0 ? 0 : -$0 } }
 
-    /// libsvm's decision values (rows × pairs, positive for the pair's first class). Local.
-    public func pairwiseDecision(_ x: Matrix<Double>) throws -> Matrix<Double> {
+    /// Kernel values a prediction holds at once (4 M doubles, 32 MB): rows are predicted in
+    /// blocks of `predictionBlockValues / support vectors`, so memory does not grow with the
+    /// rows × support vectors product.
+    public static let predictionBlockValues = 1 << 22
+
+    /// libsvm's decision values (rows × pairs, positive for the pair's first class), computed
+    /// block by block of rows (`blockValues` kernel values at a time). Local.
+    public func pairwiseDecision(_ x: Matrix<Double>, blockValues: Int = predictionBlockValues) throws -> Matrix<Double> {
         if kernel.kernel == .precomputed {
             guard x.columns == nTrainingRows else {
                 throw MPILearnError.mismatch("kernel='precomputed': the input must be n_samples × n_train = \(nTrainingRows) kernel values; it has \(x.columns) columns")
@@ -114,19 +120,7 @@ public struct SVCModel: DecisionFunctionModel, FeatureSchemaModel, Equatable {
             try checkFeatures(x.columns)
         }
         let m = x.rows, n = support.count, k = classes.count, pairs = pairCount
-        // K (m × nSV), then one GEMM with the pairs' coefficients (nSV × pairs, zero outside
-        // the pair's two classes).
-        var kv: [Double]
-        if kernel.kernel == .precomputed {
-            kv = [Double](repeating: 0, count: m * n)
-            for i in 0 ..< m { for (j, s) in support.enumerated() { kv[i * n + j] = x[i, s] } }
-        } else {
-            kv = x.storage.withUnsafeBufferPointer { a in
-                supportVectors.storage.withUnsafeBufferPointer { b in
-                    KernelBlock.values(a: a.baseAddress!, m: m, b: b.baseAddress!, n: n, d: x.columns, kernel: kernel)
-                }
-            }
-        }
+        // The pairs' coefficients (nSV × pairs, zero outside the pair's two classes).
         var w = Matrix<Double>(rows: n, columns: pairs)
         var start = [Int](repeating: 0, count: k)
         for i in 1 ..< k { start[i] = start[i - 1] + nSupport[i - 1] }
@@ -138,8 +132,28 @@ public struct SVCModel: DecisionFunctionModel, FeatureSchemaModel, Equatable {
                 p += 1
             }
         }
-        var dec = try matmul(Matrix(rows: m, columns: n, storage: kv), w)
-        for i in 0 ..< m { for q in 0 ..< pairs { dec[i, q] -= rho[q] } }
+        // Block by block of rows: K (rows × nSV, at most `KernelBlock.budget` values), then one
+        // GEMM with the coefficients.
+        var dec = Matrix<Double>(rows: m, columns: pairs)
+        let step = max(1, blockValues / max(1, n))
+        var r0 = 0
+        while r0 < m {
+            let r1 = min(m, r0 + step), b = r1 - r0
+            var kv: [Double]
+            if kernel.kernel == .precomputed {
+                kv = [Double](repeating: 0, count: b * n)
+                for i in 0 ..< b { for (j, s) in support.enumerated() { kv[i * n + j] = x[r0 + i, s] } }
+            } else {
+                kv = x.storage.withUnsafeBufferPointer { a in
+                    supportVectors.storage.withUnsafeBufferPointer { sv in
+                        KernelBlock.values(a: a.baseAddress! + r0 * x.columns, m: b, b: sv.baseAddress!, n: n, d: x.columns, kernel: kernel)
+                    }
+                }
+            }
+            let part = try matmul(Matrix(rows: b, columns: n, storage: kv), w)
+            for i in 0 ..< b { for q in 0 ..< pairs { dec[r0 + i, q] = part[i, q] - rho[q] } }
+            r0 = r1
+        }
         return dec
     }
 
