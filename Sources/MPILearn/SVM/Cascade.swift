@@ -128,11 +128,16 @@ struct CascadeSVM {
         let localRows = Rows(x: local.x.storage, codes: local.codes, ids: (0 ..< local.x.rows).map { local.globalRowStart + $0 },
                              alpha: [Double](repeating: 0, count: local.x.rows * pairs), pairs: pairs)
         var set = localRows
+        /// Seconds since `t0`, the slowest rank's (identical on every rank).
+        func elapsed(since t0: Date) throws -> Double { try comm.allreduce(Date().timeIntervalSince(t0), op: .max) }
+        var t0 = Date()
         stats.levelRows.append(Int(try comm.allreduce(Int64(set.count), op: .max)))
         set = try reduce(set)
+        stats.levelSeconds.append(try elapsed(since: t0))
         // 2. Up the tree.
         var step = 1
         while step < comm.size {
+            t0 = Date()
             var solved = 0
             if comm.rank % (2 * step) == step {
                 try comm.send(set.x, to: comm.rank - step, tag: 71)
@@ -149,6 +154,7 @@ struct CascadeSVM {
                 set = try reduce(set)
             }
             stats.levelRows.append(Int(try comm.allreduce(Int64(solved), op: .max)))
+            stats.levelSeconds.append(try elapsed(since: t0))
             step *= 2
         }
         try comm.broadcast(&set.x, root: 0)
@@ -166,6 +172,7 @@ struct CascadeSVM {
         var previousRho = [Double](repeating: 0, count: pairs)
         while true {
             stats.passes += 1
+            t0 = Date()
             let (m, kr) = try c.solveShared(x: Matrix(rows: set.count, columns: width, storage: set.x), codes: set.codes, kernel: kernel,
                                              weights: weights, seed: seed, warmStart: (set.alpha, k), comm: comm)
             kernelRows += kr
@@ -221,6 +228,7 @@ struct CascadeSVM {
                            ids: try comm.allgatherv(mine.ids.map(Int64.init)).values.map(Int.init),
                            alpha: [Double](repeating: 0, count: Int(try comm.allreduce(Int64(mine.count), op: .sum)) * pairs), pairs: pairs)
             stats.violators.append(all.count)
+            stats.passSeconds.append(try elapsed(since: t0))
             if all.count == 0 || stats.passes >= maxPasses {
                 if all.count > 0 {
                     warning = "the cascade stopped after \(maxPasses) passes with \(all.count) rows still violating the optimality conditions"

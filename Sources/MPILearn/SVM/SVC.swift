@@ -250,6 +250,9 @@ public struct SVMFitStatistics: Sendable, Equatable, Codable {
     public var passes = 0
     public var levelRows: [Int] = []
     public var violators: [Int] = []
+    /// Cascade: seconds of each tree level and of each pass (slowest rank).
+    public var levelSeconds: [Double] = []
+    public var passSeconds: [Double] = []
 
     public init() {}
 }

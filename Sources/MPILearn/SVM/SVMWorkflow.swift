@@ -62,6 +62,10 @@ public enum SVMWorkflow {
             if statistics.passes > 0 || !statistics.levelRows.isEmpty {
                 lines.append("cascade: \(statistics.passes) pass(es); rows solved per level \(statistics.levelRows.map(String.init).joined(separator: ", "))"
                     + (statistics.violators.isEmpty ? "" : "; global violators per pass \(statistics.violators.map(String.init).joined(separator: ", "))"))
+                let seconds = { (v: [Double]) in v.map { String(format: "%.1f", $0) }.joined(separator: ", ") }
+                if !statistics.levelSeconds.isEmpty {
+                    lines.append("cascade: seconds per level \(seconds(statistics.levelSeconds)); per pass \(seconds(statistics.passSeconds))")
+                }
             }
             if let warning { lines.append("warning: \(warning)") }
             if let model { lines.append("model written to \(model)") }
