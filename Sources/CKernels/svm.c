@@ -188,30 +188,35 @@ AVX2 static inline __m256i load4_i8(const int8_t *p) {
     return _mm256_cvtepi8_epi64(_mm_cvtsi32_si128(v));
 }
 
-AVX2 static ptrdiff_t select_i_avx2(ptrdiff_t n, const int8_t *y, const double *g, const int8_t *status, double *gmax_out) {
+/* select_i's running maximum over four lanes: one block of four gradients g (y = +1 and not at
+ * the upper bound, or y = -1 and not at the lower bound, value -y g, the last index on ties). */
+typedef struct { __m256d best; __m256i bidx, idx; } select_i_lanes;
+
+AVX2 static inline select_i_lanes select_i_start(void) {
+    select_i_lanes s = { _mm256_set1_pd(-INFINITY), _mm256_set1_epi64x(-1), _mm256_setr_epi64x(0, 1, 2, 3) };
+    return s;
+}
+
+AVX2 static inline void select_i_block(select_i_lanes *s, __m256d g, const int8_t *y, const int8_t *status) {
     const __m256i one = _mm256_set1_epi64x(1), zero = _mm256_setzero_si256();
-    const __m256d signbit = _mm256_set1_pd(-0.0);
-    __m256d best = _mm256_set1_pd(-INFINITY);
-    __m256i bidx = _mm256_set1_epi64x(-1), idx = _mm256_setr_epi64x(0, 1, 2, 3);
-    const __m256i four = _mm256_set1_epi64x(4);
-    ptrdiff_t t = 0;
-    for (; t + 4 <= n; t += 4) {
-        const __m256i yv = load4_i8(y + t), st = load4_i8(status + t);
-        const __m256i ypos = _mm256_cmpeq_epi64(yv, one);
-        /* eligible: y = +1 and not at the upper bound, or y = -1 and not at the lower bound */
-        const __m256i atUpper = _mm256_cmpeq_epi64(st, one), atLower = _mm256_cmpeq_epi64(st, zero);
-        const __m256i blocked = _mm256_or_si256(_mm256_and_si256(ypos, atUpper), _mm256_andnot_si256(ypos, atLower));
-        const __m256d v = _mm256_xor_pd(_mm256_loadu_pd(g + t), _mm256_and_pd(_mm256_castsi256_pd(ypos), signbit));
-        const __m256d ge = _mm256_cmp_pd(v, best, _CMP_GE_OQ);
-        const __m256d take = _mm256_andnot_pd(_mm256_castsi256_pd(blocked), ge);
-        best = _mm256_blendv_pd(best, v, take);
-        bidx = _mm256_castpd_si256(_mm256_blendv_pd(_mm256_castsi256_pd(bidx), _mm256_castsi256_pd(idx), take));
-        idx = _mm256_add_epi64(idx, four);
-    }
+    const __m256i yv = load4_i8(y), st = load4_i8(status);
+    const __m256i ypos = _mm256_cmpeq_epi64(yv, one);
+    const __m256i atUpper = _mm256_cmpeq_epi64(st, one), atLower = _mm256_cmpeq_epi64(st, zero);
+    const __m256i blocked = _mm256_or_si256(_mm256_and_si256(ypos, atUpper), _mm256_andnot_si256(ypos, atLower));
+    const __m256d v = _mm256_xor_pd(g, _mm256_and_pd(_mm256_castsi256_pd(ypos), _mm256_set1_pd(-0.0)));
+    const __m256d take = _mm256_andnot_pd(_mm256_castsi256_pd(blocked), _mm256_cmp_pd(v, s->best, _CMP_GE_OQ));
+    s->best = _mm256_blendv_pd(s->best, v, take);
+    s->bidx = _mm256_castpd_si256(_mm256_blendv_pd(_mm256_castsi256_pd(s->bidx), _mm256_castsi256_pd(s->idx), take));
+    s->idx = _mm256_add_epi64(s->idx, _mm256_set1_epi64x(4));
+}
+
+/* The lanes' winner, then the scalar scan over the tail from t. */
+AVX2 static ptrdiff_t select_i_finish(const select_i_lanes *s, ptrdiff_t t, ptrdiff_t n, const int8_t *y, const double *g,
+                                      const int8_t *status, double *gmax_out) {
     double lb[4];
     int64_t li[4];
-    _mm256_storeu_pd(lb, best);
-    _mm256_storeu_si256((__m256i *)li, bidx);
+    _mm256_storeu_pd(lb, s->best);
+    _mm256_storeu_si256((__m256i *)li, s->bidx);
     double gmax = -INFINITY;
     ptrdiff_t out = -1;
     for (int k = 0; k < 4; k++) {
@@ -219,6 +224,13 @@ AVX2 static ptrdiff_t select_i_avx2(ptrdiff_t n, const int8_t *y, const double *
         if (out < 0 || lb[k] > gmax || (lb[k] == gmax && li[k] > out)) { gmax = lb[k]; out = (ptrdiff_t)li[k]; }
     }
     return select_i_from(t, out, gmax, n, y, g, status, gmax_out);
+}
+
+AVX2 static ptrdiff_t select_i_avx2(ptrdiff_t n, const int8_t *y, const double *g, const int8_t *status, double *gmax_out) {
+    select_i_lanes s = select_i_start();
+    ptrdiff_t t = 0;
+    for (; t + 4 <= n; t += 4) select_i_block(&s, _mm256_loadu_pd(g + t), y + t, status + t);
+    return select_i_finish(&s, t, n, y, g, status, gmax_out);
 }
 
 AVX2 static ptrdiff_t select_j_avx2(ptrdiff_t n, const int8_t *y, const double *g, const int8_t *status, const double *qd,
@@ -282,39 +294,17 @@ AVX2 static ptrdiff_t select_j_avx2(ptrdiff_t n, const int8_t *y, const double *
 AVX2 static ptrdiff_t update_select_i_avx2(ptrdiff_t n, double *g, const float *q_i, const float *q_j, double da, double db,
                                            const int8_t *y, const int8_t *status, double *gmax_out) {
     const __m256d va = _mm256_set1_pd(da), vb = _mm256_set1_pd(db);
-    const __m256i one = _mm256_set1_epi64x(1), zero = _mm256_setzero_si256();
-    const __m256d signbit = _mm256_set1_pd(-0.0);
-    __m256d best = _mm256_set1_pd(-INFINITY);
-    __m256i bidx = _mm256_set1_epi64x(-1), idx = _mm256_setr_epi64x(0, 1, 2, 3);
-    const __m256i four = _mm256_set1_epi64x(4);
+    select_i_lanes s = select_i_start();
     ptrdiff_t t = 0;
     for (; t + 4 <= n; t += 4) {
         const __m256d a = _mm256_mul_pd(_mm256_cvtps_pd(_mm_loadu_ps(q_i + t)), va);
         const __m256d b = _mm256_mul_pd(_mm256_cvtps_pd(_mm_loadu_ps(q_j + t)), vb);
         const __m256d gn = _mm256_add_pd(_mm256_loadu_pd(g + t), _mm256_add_pd(a, b));
         _mm256_storeu_pd(g + t, gn);
-        const __m256i yv = load4_i8(y + t), st = load4_i8(status + t);
-        const __m256i ypos = _mm256_cmpeq_epi64(yv, one);
-        const __m256i atUpper = _mm256_cmpeq_epi64(st, one), atLower = _mm256_cmpeq_epi64(st, zero);
-        const __m256i blocked = _mm256_or_si256(_mm256_and_si256(ypos, atUpper), _mm256_andnot_si256(ypos, atLower));
-        const __m256d v = _mm256_xor_pd(gn, _mm256_and_pd(_mm256_castsi256_pd(ypos), signbit));
-        const __m256d take = _mm256_andnot_pd(_mm256_castsi256_pd(blocked), _mm256_cmp_pd(v, best, _CMP_GE_OQ));
-        best = _mm256_blendv_pd(best, v, take);
-        bidx = _mm256_castpd_si256(_mm256_blendv_pd(_mm256_castsi256_pd(bidx), _mm256_castsi256_pd(idx), take));
-        idx = _mm256_add_epi64(idx, four);
+        select_i_block(&s, gn, y + t, status + t);
     }
     update_gradient_scalar(n - t, g + t, q_i + t, q_j + t, da, db);
-    double lb[4];
-    int64_t li[4];
-    _mm256_storeu_pd(lb, best);
-    _mm256_storeu_si256((__m256i *)li, bidx);
-    double gmax = -INFINITY;
-    ptrdiff_t out = -1;
-    for (int k = 0; k < 4; k++) {
-        if (li[k] < 0) continue;
-        if (out < 0 || lb[k] > gmax || (lb[k] == gmax && li[k] > out)) { gmax = lb[k]; out = (ptrdiff_t)li[k]; }
-    }
-    return select_i_from(t, out, gmax, n, y, g, status, gmax_out);
+    return select_i_finish(&s, t, n, y, g, status, gmax_out);
 }
 #endif
 
