@@ -87,11 +87,11 @@ struct SMOSolver {
             }
         }
 
-        /// 0 when a pair (i, j) is found, 1 when optimal.
         /// select_i's result, computed with the last gradient update (nil after a shrink or
         /// a reconstruction changes the active set).
         var pendingI: (index: Int, gmax: Double)?
 
+        /// 0 when a pair (i, j) is found, 1 when optimal.
         func selectWorkingSet(_ outI: inout Int, _ outJ: inout Int) -> Int {
             var gmax = -Double.infinity
             let i: Int
