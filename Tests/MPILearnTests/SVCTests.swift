@@ -127,7 +127,7 @@ final class SVCSolverTests: XCTestCase {
     }
 
     /// Prediction goes block by block of rows (memory bounded by the block, not rows × support
-    /// vectors): any block size gives the same decision values and predictions.
+    /// vectors): any block size gives the same decision values.
     func testBlockedPredictionEqualsOneBlock() throws {
         let test = try Self.shard(3, rows: 600 ..< 1000, n: 1000).matrix
         let model = try SVC(C: 10).fit(Self.shard(3), comm: LocalCommunicator.solo())

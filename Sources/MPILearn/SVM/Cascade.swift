@@ -252,17 +252,8 @@ struct CascadeSVM {
                         rhoChange: [Double], pairs: Int, width: Int) throws {
         let n = local.x.rows
         if decision == nil {
-            var d = [Double](repeating: 0, count: n * pairs)
-            var r0 = 0
-            let step = KernelBlock.rowsPerBlock(columns: model.support.count)
-            while r0 < n {
-                let r1 = min(n, r0 + step)
-                let block = Matrix(rows: r1 - r0, columns: width, storage: Array(local.x.storage[r0 * width ..< r1 * width]))
-                let dec = try model.pairwiseDecision(block)
-                for i in 0 ..< (r1 - r0) { for p in 0 ..< pairs { d[(r0 + i) * pairs + p] = dec[i, p] } }
-                r0 = r1
-            }
-            decision = d
+            // Row-major rows × pairs (the prediction goes block by block itself).
+            decision = n == 0 ? [] : try model.pairwiseDecision(local.x).storage
             return
         }
         guard var d = decision else { return }
@@ -270,10 +261,7 @@ struct CascadeSVM {
         if m > 0 {
             let sv = KernelBlock.gather(changed.map(\.row), x: set.x, width: width)
             let w = Matrix(rows: m, columns: pairs, storage: changed.flatMap(\.delta))
-            var r0 = 0
-            let step = KernelBlock.rowsPerBlock(columns: m)
-            while r0 < n {
-                let r1 = min(n, r0 + step)
+            try KernelBlock.forEachBlock(rows: n, columns: m) { r0, r1 in
                 let kv = local.x.storage.withUnsafeBufferPointer { a in
                     sv.withUnsafeBufferPointer { b in
                         KernelBlock.values(a: a.baseAddress! + r0 * width, m: r1 - r0, b: b.baseAddress!, n: m, d: width, kernel: model.kernel)
@@ -281,7 +269,6 @@ struct CascadeSVM {
                 }
                 let delta = try matmul(Matrix(rows: r1 - r0, columns: m, storage: kv), w)
                 for i in 0 ..< (r1 - r0) { for p in 0 ..< pairs { d[(r0 + i) * pairs + p] += delta[i, p] } }
-                r0 = r1
             }
         }
         for i in 0 ..< n { for p in 0 ..< pairs { d[i * pairs + p] -= rhoChange[p] } }

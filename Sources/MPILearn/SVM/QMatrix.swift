@@ -170,11 +170,19 @@ final class KernelMatrix: SMOMatrix {
 /// Kernel values between blocks of rows, for prediction: one GEMM of dot products through
 /// BLAS, then the kernel's function in one C loop (RBF from |a|² + |b|² − 2a·b).
 enum KernelBlock {
-    /// Kernel values held at once by a blocked computation (4 M doubles, 32 MB).
-    static let budget = SVCModel.predictionBlockValues
-
-    /// Rows per block when each row has `columns` kernel values.
-    static func rowsPerBlock(columns: Int) -> Int { max(1, budget / max(1, columns)) }
+    /// Calls `body(r0, r1)` for consecutive blocks `r0..<r1` of `rows` rows, each block
+    /// holding at most `values` kernel values when a row has `columns` of them (one row at
+    /// least): the blocked computations' memory bound.
+    static func forEachBlock(rows: Int, columns: Int, values: Int = SVCModel.predictionBlockValues,
+                             _ body: (_ r0: Int, _ r1: Int) throws -> Void) rethrows {
+        let step = max(1, values / max(1, columns))
+        var r0 = 0
+        while r0 < rows {
+            let r1 = min(rows, r0 + step)
+            try body(r0, r1)
+            r0 = r1
+        }
+    }
 
     /// K(a_i, b_j), m × n row-major, for a (m × d) and b (n × d) row-major.
     static func values(a: UnsafePointer<Double>, m: Int, b: UnsafePointer<Double>, n: Int, d: Int, kernel: KernelParameters) -> [Double] {
@@ -211,10 +219,8 @@ enum KernelBlock {
         let m = rows.count, n = supportRows.count
         let b = kernel.kernel == .precomputed ? [] : gather(supportRows, x: x, width: width)
         var out = [Double](repeating: 0, count: m)
-        let step = rowsPerBlock(columns: n)
-        var r0 = 0
-        while r0 < m {
-            let r1 = min(m, r0 + step), part = Array(rows[r0 ..< r1])
+        forEachBlock(rows: m, columns: n) { r0, r1 in
+            let part = Array(rows[r0 ..< r1])
             var k: [Double]
             if kernel.kernel == .precomputed {
                 k = [Double](repeating: 0, count: part.count * n)
@@ -227,7 +233,6 @@ enum KernelBlock {
                 for j in 0 ..< n { s += coefficients[j] * k[i * n + j] }
                 out[r0 + i] = s
             }
-            r0 = r1
         }
         return out
     }

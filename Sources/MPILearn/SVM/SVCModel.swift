@@ -132,13 +132,11 @@ public struct SVCModel: DecisionFunctionModel, FeatureSchemaModel, Equatable {
                 p += 1
             }
         }
-        // Block by block of rows: K (rows × nSV, at most `KernelBlock.budget` values), then one
-        // GEMM with the coefficients.
+        // Block by block of rows: K (rows × nSV, at most `blockValues` values), then one GEMM
+        // with the coefficients.
         var dec = Matrix<Double>(rows: m, columns: pairs)
-        let step = max(1, blockValues / max(1, n))
-        var r0 = 0
-        while r0 < m {
-            let r1 = min(m, r0 + step), b = r1 - r0
+        try KernelBlock.forEachBlock(rows: m, columns: n, values: blockValues) { r0, r1 in
+            let b = r1 - r0
             var kv: [Double]
             if kernel.kernel == .precomputed {
                 kv = [Double](repeating: 0, count: b * n)
@@ -152,7 +150,6 @@ public struct SVCModel: DecisionFunctionModel, FeatureSchemaModel, Equatable {
             }
             let part = try matmul(Matrix(rows: b, columns: n, storage: kv), w)
             for i in 0 ..< b { for q in 0 ..< pairs { dec[r0 + i, q] = part[i, q] - rho[q] } }
-            r0 = r1
         }
         return dec
     }
