@@ -117,7 +117,7 @@ struct CascadeSVM {
         func reduce(_ rows: Rows) throws -> Rows {
             guard Set(rows.codes).count >= 2 else { return rows }
             let (m, kr) = try c.solveShared(x: Matrix(rows: rows.count, columns: width, storage: rows.x), codes: rows.codes, kernel: kernel,
-                                             weights: weights, seed: seed, warmStart: (rows.alpha, k), comm: solo)
+                                             weights: weights, seed: seed, warmStart: WarmStart(alpha: rows.alpha, classes: k), comm: solo)
             kernelRows += kr
             var solved = rows
             solved.alpha = Self.alphas(m, rows: rows.count, codes: rows.codes, classes: k)
@@ -165,16 +165,52 @@ struct CascadeSVM {
         set.codes = codes64.map(Int.init)
         set.ids = ids64.map(Int.init)
 
-        // 3. Passes until no row anywhere breaks the optimality conditions.
+        // 3. Passes until no row anywhere breaks the optimality conditions. Every rank keeps,
+        // for its own rows, the sums of the current α's coefficients times the kernel
+        // (``sums(of:)``), updated by the coefficients that change: they give the KKT check's
+        // decision values and, gathered for the next working set's rows, the warm start's
+        // gradient, so no solve computes rows of Q for its starting point.
         var warning: String?
-        var decision: [Double]?
-        var previous: [Int: [Double]] = [:]
-        var previousRho = [Double](repeating: 0, count: pairs)
+        var acc = [Double](repeating: 0, count: local.x.rows * 2 * pairs)
+        var held: [Int: [Double]] = [:]
+        /// Brings `acc` to the coefficients of `set`'s α.
+        func follow(_ set: Rows) throws {
+            let now = sums(of: set, classes: k, weights: weights)
+            var rowOf: [Int: Int] = [:]
+            for (r, id) in set.ids.enumerated() { rowOf[id] = r }
+            let zero = [Double](repeating: 0, count: 2 * pairs)
+            var changed: [(row: Int, delta: [Double])] = []
+            for id in Set(now.keys).union(held.keys).sorted() {
+                let delta = zip(now[id] ?? zero, held[id] ?? zero).map { $0 - $1 }
+                guard delta.contains(where: { $0 != 0 }) else { continue }
+                guard let r = rowOf[id] else { throw MPILearnError.numerical("cascade SVM: support vector \(id) left the working set") }
+                changed.append((r, delta))
+            }
+            accumulate(&acc, local: local.x, set: set, changed: changed, columns: 2 * pairs, kernel: kernel)
+            held = now
+        }
+        let own = local.globalRowStart ..< local.globalRowStart + local.x.rows
         while true {
             stats.passes += 1
             t0 = Date()
+            try follow(set)
+            // The sums at the set's rows, from the ranks that hold them.
+            var mineIDs: [Int64] = [], mineSums: [Double] = []
+            for id in set.ids where own.contains(id) {
+                mineIDs.append(Int64(id))
+                mineSums += acc[(id - own.lowerBound) * 2 * pairs ..< (id - own.lowerBound + 1) * 2 * pairs]
+            }
+            let allIDs = try comm.allgatherv(mineIDs).values, allSums = try comm.allgatherv(mineSums).values
+            var at: [Int: Int] = [:]
+            for (t, id) in allIDs.enumerated() { at[Int(id)] = t }
+            var setSums = [Double](repeating: 0, count: set.count * 2 * pairs)
+            for (r, id) in set.ids.enumerated() {
+                guard let t = at[id] else { throw MPILearnError.numerical("cascade SVM: no rank holds row \(id) of the working set") }
+                for q in 0 ..< 2 * pairs { setSums[r * 2 * pairs + q] = allSums[t * 2 * pairs + q] }
+            }
             let (m, kr) = try c.solveShared(x: Matrix(rows: set.count, columns: width, storage: set.x), codes: set.codes, kernel: kernel,
-                                             weights: weights, seed: seed, warmStart: (set.alpha, k), comm: comm)
+                                             weights: weights, seed: seed, warmStart: WarmStart(alpha: set.alpha, classes: k, sums: setSums),
+                                             comm: comm)
             kernelRows += kr
             guard m.labels == Array(0 ..< k) else {
                 throw MPILearnError.numerical("cascade SVM: the working set lost a class (it holds classes \(m.labels.map { classes.names[$0] }))")
@@ -186,38 +222,18 @@ struct CascadeSVM {
             var model = try SVCModel(configuration: c, data: setData, gamma: gamma, libsvm: m, statistics: stats)
             model.support = m.support.map { set.ids[$0] }
             let supportIDs = Set(model.support)
-            // Decision values of this rank's rows: computed once, then updated by the
-            // coefficients that changed (a warm-started pass moves few of them).
-            let coef = Self.coefficients(m, rows: set.count, codes: set.codes, classes: k)
-            var changed: [(row: Int, delta: [Double])] = []
-            var now: [Int: [Double]] = [:]
-            for r in m.support { now[set.ids[r]] = Array(coef[r * pairs ..< (r + 1) * pairs]) }
-            if decision != nil {
-                let zero = [Double](repeating: 0, count: pairs)
-                var rowOf: [Int: Int] = [:]
-                for (r, id) in set.ids.enumerated() { rowOf[id] = r }
-                for id in Set(now.keys).union(previous.keys).sorted() {
-                    let delta = zip(now[id] ?? zero, previous[id] ?? zero).map { $0 - $1 }
-                    if delta.contains(where: { $0 != 0 }) {
-                        guard let r = rowOf[id] else { throw MPILearnError.numerical("cascade SVM: support vector \(id) left the working set") }
-                        changed.append((r, delta))
-                    }
-                }
-            }
-            try updateDecision(&decision, local: local, set: set, changed: changed, model: model, rhoChange: zip(m.rho, previousRho).map { $0 - $1 },
-                               pairs: pairs, width: width)
-            previous = now
-            previousRho = m.rho
+            set.alpha = Self.alphas(m, rows: set.count, codes: set.codes, classes: k)
+            try follow(set)
             var violators: [Int] = []
-            let dec = decision!
             for r in 0 ..< local.x.rows where !supportIDs.contains(local.globalRowStart + r) {
                 let code = local.codes[r]
                 var p = 0
                 var violates = false
                 for i in 0 ..< k {
                     for j in i + 1 ..< k {
-                        if code == i && dec[r * pairs + p] < 1 - c.tol { violates = true }
-                        if code == j && -dec[r * pairs + p] < 1 - c.tol { violates = true }
+                        let f = acc[r * 2 * pairs + p] - m.rho[p]
+                        if code == i && f < 1 - c.tol { violates = true }
+                        if code == j && -f < 1 - c.tol { violates = true }
                         p += 1
                     }
                 }
@@ -241,37 +257,64 @@ struct CascadeSVM {
                 return model
             }
             // The next set: this solve's support vectors (with their α) and the violators (α 0).
-            set.alpha = Self.alphas(m, rows: set.count, codes: set.codes, classes: k)
             set = set.subset(m.support, width: width).merged(all, width: width)
         }
     }
 
-    /// This rank's decision values (rows × pairs): all of them from `model` the first time,
-    /// then f += K(rows, changed) · Δcoef − Δrho, block by block.
-    func updateDecision(_ decision: inout [Double]?, local: SVMData, set: Rows, changed: [(row: Int, delta: [Double])], model: SVCModel,
-                        rhoChange: [Double], pairs: Int, width: Int) throws {
-        let n = local.x.rows
-        if decision == nil {
-            // Row-major rows × pairs (the prediction goes block by block itself).
-            decision = n == 0 ? [] : try model.pairwiseDecision(local.x).storage
-            return
+    /// A solve's starting point: α per row and pair of classes (rows × pairs, unsigned; 0 for
+    /// the pairs the row's class is not in), feasible for each pair, and optionally the
+    /// rows' ``CascadeSVM/sums(of:classes:weights:)`` at that α (rows × 2·pairs), from which
+    /// the solver takes its gradient.
+    struct WarmStart {
+        var alpha: [Double]
+        var classes: Int
+        var sums: [Double]?
+    }
+
+    /// The coefficients behind a set's sums, by global row id (rows with a nonzero α only),
+    /// 2·pairs each: per pair of classes, y α (positive for the pair's first class), then the
+    /// same for the α at their bound C_i (0 for the others). Σ_j coef_j K(x, x_j) over these
+    /// is, for pair p, the decision value before ρ (y_i times it is (Qα)_i) and then y_i
+    /// times libsvm's G_bar_i.
+    func sums(of set: Rows, classes k: Int, weights: [Int: Double]) -> [Int: [Double]] {
+        let pairs = set.pairs
+        var out: [Int: [Double]] = [:]
+        for r in 0 ..< set.count {
+            let code = set.codes[r]
+            let bound = configuration.C * (weights[code] ?? 1)
+            var v = [Double](repeating: 0, count: 2 * pairs)
+            var any = false
+            for other in 0 ..< k where other != code {
+                let p = Self.pairIndex(min(code, other), max(code, other), classes: k)
+                let a = set.alpha[r * pairs + p]
+                guard a != 0 else { continue }
+                any = true
+                v[p] = code < other ? a : -a
+                if a >= bound { v[pairs + p] = v[p] }
+            }
+            if any { out[set.ids[r]] = v }
         }
-        guard var d = decision else { return }
-        let m = changed.count
-        if m > 0 {
-            let sv = KernelBlock.gather(changed.map(\.row), x: set.x, width: width)
-            let w = Matrix(rows: m, columns: pairs, storage: changed.flatMap(\.delta))
-            try KernelBlock.forEachBlock(rows: n, columns: m) { r0, r1 in
-                let kv = local.x.storage.withUnsafeBufferPointer { a in
-                    sv.withUnsafeBufferPointer { b in
-                        KernelBlock.values(a: a.baseAddress! + r0 * width, m: r1 - r0, b: b.baseAddress!, n: m, d: width, kernel: model.kernel)
+        return out
+    }
+
+    /// acc (rows of `x` × `columns`, row-major) += K(x, the changed rows of `set`) · their
+    /// deltas, tile by tile.
+    func accumulate(_ acc: inout [Double], local x: Matrix<Double>, set: Rows, changed: [(row: Int, delta: [Double])], columns: Int,
+                    kernel: KernelParameters) {
+        let n = x.rows, m = changed.count, width = x.columns
+        guard n > 0, m > 0 else { return }
+        let sv = KernelBlock.gather(changed.map(\.row), x: set.x, width: width).nonEmpty
+        let w = changed.flatMap(\.delta)
+        let a = x.storage.nonEmpty
+        a.withUnsafeBufferPointer { ap in
+            sv.withUnsafeBufferPointer { bp in
+                w.withUnsafeBufferPointer { wp in
+                    acc.withUnsafeMutableBufferPointer { o in
+                        KernelBlock.product(a: ap.baseAddress!, m: n, b: bp.baseAddress!, n: m, d: width, kernel: kernel, w: wp.baseAddress!,
+                                            c: columns, into: o.baseAddress!, add: true)
                     }
                 }
-                let delta = try matmul(Matrix(rows: r1 - r0, columns: m, storage: kv), w)
-                for i in 0 ..< (r1 - r0) { for p in 0 ..< pairs { d[(r0 + i) * pairs + p] += delta[i, p] } }
             }
         }
-        for i in 0 ..< n { for p in 0 ..< pairs { d[i * pairs + p] -= rhoChange[p] } }
-        decision = d
     }
 }

@@ -153,6 +153,9 @@ struct LibSVMPlan: Sendable {
     /// Optional warm starts: per pair, α (unsigned) per pair row, feasible (Σ y α = 0, within
     /// the bounds). A cascade starts each solve from the solutions it merges.
     var initialAlpha: [[Double]]?
+    /// With `initialAlpha`, optionally: per pair, the gradient at it and libsvm's `G_bar` (per
+    /// pair row), when the caller knows them (``SMOSolver/solve(q:p:y:alpha:c:eps:shrinking:maxIter:gradient:)``).
+    var initialGradient: [(g: [Double], gBar: [Double])]?
 
     /// Lays out `svm_train` on `rows` (training-matrix rows) with integer labels.
     /// - Parameter seed: libsvm's seed (``MT19937/libsvmSeed(randomState:)``).
@@ -242,12 +245,13 @@ struct LibSVMTrainer {
 
     /// `svm_train_one` for C-SVC: `rows` with signs `y`, bounds Cp (y = +1) and Cn.
     /// - Parameter kernelRows: adds the kernel rows the solve computed.
-    func solve(rows: [Int], y: [Int8], cp: Double, cn: Double, alpha0: [Double]? = nil, kernelRows: inout Int) -> BinarySolution {
+    func solve(rows: [Int], y: [Int8], cp: Double, cn: Double, alpha0: [Double]? = nil, gradient: (g: [Double], gBar: [Double])? = nil,
+               kernelRows: inout Int) -> BinarySolution {
         let q = KernelMatrix(rows: rows.map(row), width: width, columns: kernel.kernel == .precomputed ? rows : nil, y: y,
                              kernel: kernel, cacheBytes: cacheBytes)
         let l = rows.count
         let s = SMOSolver.solve(q: q, p: [Double](repeating: -1, count: l), y: y, alpha: alpha0 ?? [Double](repeating: 0, count: l),
-                                c: y.map { $0 > 0 ? cp : cn }, eps: tol, shrinking: shrinking, maxIter: maxIter)
+                                c: y.map { $0 > 0 ? cp : cn }, eps: tol, shrinking: shrinking, maxIter: maxIter, gradient: gradient)
         kernelRows += q.rowsComputed
         return BinarySolution(alpha: zip(s.alpha, y).map { $0 * Double($1) }, rho: s.rho, objective: s.objective,
                               iterations: s.iterations, hitMaxIter: s.hitMaxIter)
@@ -259,7 +263,8 @@ struct LibSVMTrainer {
         switch task {
         case .solve(let p):
             let pair = plan.pairs[p]
-            return solve(rows: pair.rows, y: pair.y, cp: pair.cp, cn: pair.cn, alpha0: plan.initialAlpha?[p], kernelRows: &kernelRows).flat
+            return solve(rows: pair.rows, y: pair.y, cp: pair.cp, cn: pair.cn, alpha0: plan.initialAlpha?[p],
+                         gradient: plan.initialGradient?[p], kernelRows: &kernelRows).flat
         case .fold(let p, let f):
             let pair = plan.pairs[p]
             let perm = pair.permutation!

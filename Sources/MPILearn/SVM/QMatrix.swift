@@ -167,8 +167,8 @@ final class KernelMatrix: SMOMatrix {
     }
 }
 
-/// Kernel values between blocks of rows, for prediction: one GEMM of dot products through
-/// BLAS, then the kernel's function in one C loop (RBF from |a|² + |b|² − 2a·b).
+/// Kernel values between blocks of rows, for prediction: GEMMs of dot products through BLAS,
+/// then the kernel's function in one C loop (RBF from |a|² + |b|² − 2a·b).
 enum KernelBlock {
     /// Calls `body(r0, r1)` for consecutive blocks `r0..<r1` of `rows` rows, each block
     /// holding at most `values` kernel values when a row has `columns` of them (one row at
@@ -184,23 +184,50 @@ enum KernelBlock {
         }
     }
 
-    /// K(a_i, b_j), m × n row-major, for a (m × d) and b (n × d) row-major.
-    static func values(a: UnsafePointer<Double>, m: Int, b: UnsafePointer<Double>, n: Int, d: Int, kernel: KernelParameters) -> [Double] {
-        var out = [Double](repeating: 0, count: m * n)
-        if m == 0 || n == 0 { return out }
-        out.withUnsafeMutableBufferPointer { o in
-            if d > 0 {
-                cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasTrans, Int32(m), Int32(n), Int32(d), 1, a, Int32(d), b, Int32(d), 0,
-                            o.baseAddress!, Int32(n))
-            }
-            var sa = [Double](repeating: 0, count: m), sb = [Double](repeating: 0, count: n)
-            if kernel.kernel == .rbf {
-                for i in 0 ..< m { sa[i] = sequentialDot(a + i * d, a + i * d, d) }
-                for j in 0 ..< n { sb[j] = sequentialDot(b + j * d, b + j * d, d) }
-            }
-            mpl_svm_kernel_block(kernel.code, 0, o.baseAddress!, sa, sb, m, n, kernel.gamma, kernel.coef0, Int32(kernel.degree))
+    /// K(a, b) · w without holding K: out (m × c, row-major) = Σ_j K(a_i, b_j) w_j for a (m × d),
+    /// b (n × d) and w (n × c) row-major (added to `out` when `add`, else overwriting it). K goes tile by tile through one
+    /// reused buffer of at most `tileValues` values (columns in tiles of 1,024): one GEMM of
+    /// dot products through BLAS, the kernel's function in place, then a GEMM (a GEMV for
+    /// c = 1) that adds the tile's share to `out`. A tile stays in the core's cache, so K never
+    /// goes to memory and no buffer is allocated per tile. Not for a precomputed kernel.
+    static func product(a: UnsafePointer<Double>, m: Int, b: UnsafePointer<Double>, n: Int, d: Int, kernel: KernelParameters,
+                        w: UnsafePointer<Double>, c: Int, into out: UnsafeMutablePointer<Double>, add: Bool = false,
+                        tileValues: Int = SVCModel.predictionBlockValues) {
+        if !add { out.update(repeating: 0, count: m * c) }
+        guard m > 0, n > 0, c > 0 else { return }
+        let tc = min(n, 1024), tr = max(1, min(m, tileValues / tc))
+        let buffer = UnsafeMutablePointer<Double>.allocate(capacity: tr * tc)
+        let sa = UnsafeMutablePointer<Double>.allocate(capacity: m), sb = UnsafeMutablePointer<Double>.allocate(capacity: n)
+        defer { buffer.deallocate(); sa.deallocate(); sb.deallocate() }
+        sa.initialize(repeating: 0, count: m)
+        sb.initialize(repeating: 0, count: n)
+        if kernel.kernel == .rbf {
+            for i in 0 ..< m { sa[i] = sequentialDot(a + i * d, a + i * d, d) }
+            for j in 0 ..< n { sb[j] = sequentialDot(b + j * d, b + j * d, d) }
         }
-        return out
+        var r0 = 0
+        while r0 < m {
+            let rr = min(tr, m - r0)
+            var c0 = 0
+            while c0 < n {
+                let cc = min(tc, n - c0)
+                if d > 0 {
+                    cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasTrans, Int32(rr), Int32(cc), Int32(d), 1, a + r0 * d, Int32(d),
+                                b + c0 * d, Int32(d), 0, buffer, Int32(cc))
+                } else {
+                    buffer.update(repeating: 0, count: rr * cc)
+                }
+                mpl_svm_kernel_block(kernel.code, 0, buffer, sa + r0, sb + c0, rr, cc, kernel.gamma, kernel.coef0, Int32(kernel.degree))
+                if c == 1 {
+                    cblas_dgemv(CblasRowMajor, CblasNoTrans, Int32(rr), Int32(cc), 1, buffer, Int32(cc), w + c0, 1, 1, out + r0, 1)
+                } else {
+                    cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, Int32(rr), Int32(c), Int32(cc), 1, buffer, Int32(cc),
+                                w + c0 * c, Int32(c), 1, out + r0 * c, Int32(c))
+                }
+                c0 += cc
+            }
+            r0 += rr
+        }
     }
 
     /// Rows `rows` of `x` (width `width`) copied into one row-major block.
@@ -217,23 +244,33 @@ enum KernelBlock {
     static func decision(rows: [Int], supportRows: [Int], coefficients: [Double], x: UnsafePointer<Double>, width: Int,
                          kernel: KernelParameters) -> [Double] {
         let m = rows.count, n = supportRows.count
-        let b = kernel.kernel == .precomputed ? [] : gather(supportRows, x: x, width: width)
         var out = [Double](repeating: 0, count: m)
-        forEachBlock(rows: m, columns: n) { r0, r1 in
-            let part = Array(rows[r0 ..< r1])
-            var k: [Double]
-            if kernel.kernel == .precomputed {
-                k = [Double](repeating: 0, count: part.count * n)
-                for (i, r) in part.enumerated() { for (j, s) in supportRows.enumerated() { k[i * n + j] = x[r * width + s] } }
-            } else {
-                k = values(a: gather(part, x: x, width: width), m: part.count, b: b, n: n, d: width, kernel: kernel)
-            }
-            for i in 0 ..< part.count {
+        guard m > 0, n > 0 else { return out }
+        if kernel.kernel == .precomputed {
+            for (i, r) in rows.enumerated() {
                 var s = 0.0
-                for j in 0 ..< n { s += coefficients[j] * k[i * n + j] }
-                out[r0 + i] = s
+                for (j, sv) in supportRows.enumerated() { s += coefficients[j] * x[r * width + sv] }
+                out[i] = s
+            }
+            return out
+        }
+        let a = gather(rows, x: x, width: width).nonEmpty, b = gather(supportRows, x: x, width: width).nonEmpty
+        a.withUnsafeBufferPointer { ap in
+            b.withUnsafeBufferPointer { bp in
+                coefficients.withUnsafeBufferPointer { wp in
+                    out.withUnsafeMutableBufferPointer { o in
+                        product(a: ap.baseAddress!, m: m, b: bp.baseAddress!, n: n, d: width, kernel: kernel, w: wp.baseAddress!, c: 1,
+                                into: o.baseAddress!)
+                    }
+                }
             }
         }
         return out
     }
+}
+
+extension Array where Element == Double {
+    /// The array, or one zero when it is empty: a buffer pointer with a base address for
+    /// BLAS calls that read nothing from it (0 features or rows).
+    var nonEmpty: [Double] { isEmpty ? [0] : self }
 }

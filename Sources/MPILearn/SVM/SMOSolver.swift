@@ -29,8 +29,12 @@ struct SMOSolver {
     static let lower: Int8 = 0, upper: Int8 = 1, free: Int8 = 2
 
     /// Solves; `alpha0` is a feasible start (zeros for C-SVC).
+    /// - Parameter gradient: a warm start's gradient at `alpha0` (Qα + p) and libsvm's `G_bar`
+    ///   (Σ over the α at their bound of C_j Q_j), when the caller already knows them (the
+    ///   cascade keeps them from its decision values); otherwise they are computed from the
+    ///   rows of Q of every nonzero α.
     static func solve(q: SMOMatrix, p p0: [Double], y y0: [Int8], alpha alpha0: [Double], c c0: [Double],
-                      eps: Double, shrinking: Bool, maxIter: Int) -> Solution {
+                      eps: Double, shrinking: Bool, maxIter: Int, gradient: (g: [Double], gBar: [Double])? = nil) -> Solution {
         let l = p0.count
         let n = max(1, l)
         let p = UnsafeMutablePointer<Double>.allocate(capacity: n); p.initialize(from: p0, count: l)
@@ -54,11 +58,16 @@ struct SMOSolver {
         var activeSize = l
         var unshrink = false
 
-        for i in 0 ..< l { g[i] = p[i]; gBar[i] = 0 }
-        for i in 0 ..< l where status[i] != lower {
-            let qi = q.row(i, l)
-            mpl_svm_axpy_f32(l, alpha[i], qi, g)
-            if status[i] == upper { mpl_svm_axpy_f32(l, c[i], qi, gBar) }
+        if let gradient, gradient.g.count == l, gradient.gBar.count == l {
+            g.initialize(from: gradient.g, count: l)
+            gBar.initialize(from: gradient.gBar, count: l)
+        } else {
+            for i in 0 ..< l { g[i] = p[i]; gBar[i] = 0 }
+            for i in 0 ..< l where status[i] != lower {
+                let qi = q.row(i, l)
+                mpl_svm_axpy_f32(l, alpha[i], qi, g)
+                if status[i] == upper { mpl_svm_axpy_f32(l, c[i], qi, gBar) }
+            }
         }
 
         func swapIndex(_ i: Int, _ j: Int) {

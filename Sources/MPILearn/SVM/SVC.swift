@@ -171,17 +171,22 @@ public struct SVC: Estimator, Equatable {
     /// Collective over `comm`: libsvm's fit on rows every rank of `comm` holds (`x`, class
     /// codes), its pairs' solves and probability folds shared out over the ranks; returns the
     /// model (identical on every rank) and the kernel rows all ranks computed.
-    /// - Parameter warmStart: per row, α of every pair of classes (rows × pairs; 0 for pairs
-    ///   the row's class is not in), feasible for each pair: the solves start there.
+    /// - Parameter warmStart: the solves start from its α (and, when it has them, its sums
+    ///   instead of computing the gradient from rows of Q).
     func solveShared(x: Matrix<Double>, codes: [Int], kernel: KernelParameters, weights: [Int: Double], seed: Int,
-                     warmStart: (alpha: [Double], classes: Int)? = nil, comm: any Communicator) throws -> (LibSVMModel, Int) {
+                     warmStart: CascadeSVM.WarmStart? = nil, comm: any Communicator) throws -> (LibSVMModel, Int) {
         var plan = LibSVMPlan(rows: Array(0 ..< x.rows), labels: codes, c: C, weights: weights, probability: probability, seed: seed)
         if let warmStart {
             // Pair p of the full class list: its index among all pairs (i < j) of the codes.
             let k = warmStart.classes, pairs = k * (k - 1) / 2
-            plan.initialAlpha = plan.pairs.map { pair in
-                let p = CascadeSVM.pairIndex(plan.labels[pair.first], plan.labels[pair.second], classes: k)
-                return pair.rows.map { warmStart.alpha[$0 * pairs + p] }
+            let index = plan.pairs.map { CascadeSVM.pairIndex(plan.labels[$0.first], plan.labels[$0.second], classes: k) }
+            plan.initialAlpha = zip(plan.pairs, index).map { pair, p in pair.rows.map { warmStart.alpha[$0 * pairs + p] } }
+            if let sums = warmStart.sums {
+                // Q α = y · Σ_j coef_j K(x, x_j) and G_bar = y · Σ_j (coef_j at bound) K(x, x_j).
+                plan.initialGradient = zip(plan.pairs, index).map { pair, p in
+                    (zip(pair.rows, pair.y).map { r, y in Double(y) * sums[r * 2 * pairs + p] - 1 },
+                     zip(pair.rows, pair.y).map { r, y in Double(y) * sums[r * 2 * pairs + pairs + p] })
+                }
             }
         }
         return try x.storage.withUnsafeBufferPointer { xp in

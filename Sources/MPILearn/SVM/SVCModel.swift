@@ -104,10 +104,10 @@ public struct SVCModel: DecisionFunctionModel, FeatureSchemaModel, Equatable {
     /// `intercept_`: −rho per pair, negated for two classes as scikit-learn does.
     public var intercept: [Double] { classes.count == 2 ? rho.map { $0 == 0 ? 0 : $0 } : rho.map { $0 == 0 ? 0 : -$0 } }
 
-    /// Kernel values a prediction holds at once (4 M doubles, 32 MB): rows are predicted in
-    /// blocks of `predictionBlockValues / support vectors`, so memory does not grow with the
-    /// rows × support vectors product.
-    public static let predictionBlockValues = 1 << 22
+    /// Kernel values a prediction holds at once (32 K doubles, 256 KB: a tile that stays in a
+    /// core's cache; ``KernelBlock/product(a:m:b:n:d:kernel:w:c:into:add:tileValues:)``), so
+    /// memory does not grow with the rows × support vectors product.
+    public static let predictionBlockValues = 1 << 15
 
     /// libsvm's decision values (rows × pairs, positive for the pair's first class), computed
     /// block by block of rows (`blockValues` kernel values at a time). Local.
@@ -132,25 +132,31 @@ public struct SVCModel: DecisionFunctionModel, FeatureSchemaModel, Equatable {
                 p += 1
             }
         }
-        // Block by block of rows: K (rows × nSV, at most `blockValues` values), then one GEMM
-        // with the coefficients.
+        // K (rows × nSV) · coefficients, tile by tile (at most `blockValues` kernel values held).
         var dec = Matrix<Double>(rows: m, columns: pairs)
-        try KernelBlock.forEachBlock(rows: m, columns: n, values: blockValues) { r0, r1 in
-            let b = r1 - r0
-            var kv: [Double]
-            if kernel.kernel == .precomputed {
-                kv = [Double](repeating: 0, count: b * n)
+        guard m > 0, n > 0 else { return dec }
+        if kernel.kernel == .precomputed {
+            try KernelBlock.forEachBlock(rows: m, columns: n, values: blockValues) { r0, r1 in
+                let b = r1 - r0
+                var kv = [Double](repeating: 0, count: b * n)
                 for i in 0 ..< b { for (j, s) in support.enumerated() { kv[i * n + j] = x[r0 + i, s] } }
-            } else {
-                kv = x.storage.withUnsafeBufferPointer { a in
-                    supportVectors.storage.withUnsafeBufferPointer { sv in
-                        KernelBlock.values(a: a.baseAddress! + r0 * x.columns, m: b, b: sv.baseAddress!, n: n, d: x.columns, kernel: kernel)
+                let part = try matmul(Matrix(rows: b, columns: n, storage: kv), w)
+                for i in 0 ..< b { for q in 0 ..< pairs { dec[r0 + i, q] = part[i, q] } }
+            }
+        } else {
+            let a = x.storage.nonEmpty, sv = supportVectors.storage.nonEmpty
+            a.withUnsafeBufferPointer { ap in
+                sv.withUnsafeBufferPointer { bp in
+                    w.storage.withUnsafeBufferPointer { wp in
+                        dec.storage.withUnsafeMutableBufferPointer { o in
+                            KernelBlock.product(a: ap.baseAddress!, m: m, b: bp.baseAddress!, n: n, d: x.columns, kernel: kernel,
+                                                w: wp.baseAddress!, c: pairs, into: o.baseAddress!, tileValues: blockValues)
+                        }
                     }
                 }
             }
-            let part = try matmul(Matrix(rows: b, columns: n, storage: kv), w)
-            for i in 0 ..< b { for q in 0 ..< pairs { dec[r0 + i, q] = part[i, q] - rho[q] } }
         }
+        for i in 0 ..< m { for q in 0 ..< pairs { dec[i, q] -= rho[q] } }
         return dec
     }
 
