@@ -13,6 +13,8 @@ import SwiftMPI
 ///    checks the model against its own rows, and rows that break the global optimality
 ///    conditions (y·f(x) < 1 − tol for a row that is not a support vector) join the next
 ///    pass's set; the cascade stops when no row in the whole data breaks them.
+///    Each pass's solve starts from the last α and takes its gradient from the kernel sums
+///    the ranks keep for their own rows (no rows of Q are computed for the warm start).
 ///
 /// The last pass solves a problem that holds every support vector of the whole problem, and
 /// every other row meets the optimality conditions, so the model is the direct solution up
