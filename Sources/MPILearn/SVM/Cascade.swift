@@ -305,18 +305,7 @@ struct CascadeSVM {
                     kernel: KernelParameters) {
         let n = x.rows, m = changed.count, width = x.columns
         guard n > 0, m > 0 else { return }
-        let sv = KernelBlock.gather(changed.map(\.row), x: set.x, width: width).nonEmpty
-        let w = changed.flatMap(\.delta)
-        let a = x.storage.nonEmpty
-        a.withUnsafeBufferPointer { ap in
-            sv.withUnsafeBufferPointer { bp in
-                w.withUnsafeBufferPointer { wp in
-                    acc.withUnsafeMutableBufferPointer { o in
-                        KernelBlock.product(a: ap.baseAddress!, m: n, b: bp.baseAddress!, n: m, d: width, kernel: kernel, w: wp.baseAddress!,
-                                            c: columns, into: o.baseAddress!, add: true)
-                    }
-                }
-            }
-        }
+        KernelBlock.product(a: x.storage, m: n, b: KernelBlock.gather(changed.map(\.row), x: set.x, width: width), n: m, d: width,
+                            kernel: kernel, w: changed.flatMap(\.delta), c: columns, into: &acc, add: true)
     }
 }

@@ -230,6 +230,23 @@ enum KernelBlock {
         }
     }
 
+    /// ``product(a:m:b:n:d:kernel:w:c:into:add:tileValues:)`` over arrays (empty ones allowed).
+    static func product(a: [Double], m: Int, b: [Double], n: Int, d: Int, kernel: KernelParameters, w: [Double], c: Int,
+                        into out: inout [Double], add: Bool = false, tileValues: Int = SVCModel.predictionBlockValues) {
+        guard m > 0 else { return }
+        let a = a.nonEmpty, b = b.nonEmpty, w = w.nonEmpty
+        a.withUnsafeBufferPointer { ap in
+            b.withUnsafeBufferPointer { bp in
+                w.withUnsafeBufferPointer { wp in
+                    out.withUnsafeMutableBufferPointer { o in
+                        product(a: ap.baseAddress!, m: m, b: bp.baseAddress!, n: n, d: d, kernel: kernel, w: wp.baseAddress!, c: c,
+                                into: o.baseAddress!, add: add, tileValues: tileValues)
+                    }
+                }
+            }
+        }
+    }
+
     /// Rows `rows` of `x` (width `width`) copied into one row-major block.
     static func gather(_ rows: [Int], x: UnsafePointer<Double>, width: Int) -> [Double] {
         var out = [Double](repeating: 0, count: rows.count * width)
@@ -254,17 +271,8 @@ enum KernelBlock {
             }
             return out
         }
-        let a = gather(rows, x: x, width: width).nonEmpty, b = gather(supportRows, x: x, width: width).nonEmpty
-        a.withUnsafeBufferPointer { ap in
-            b.withUnsafeBufferPointer { bp in
-                coefficients.withUnsafeBufferPointer { wp in
-                    out.withUnsafeMutableBufferPointer { o in
-                        product(a: ap.baseAddress!, m: m, b: bp.baseAddress!, n: n, d: width, kernel: kernel, w: wp.baseAddress!, c: 1,
-                                into: o.baseAddress!)
-                    }
-                }
-            }
-        }
+        product(a: gather(rows, x: x, width: width), m: m, b: gather(supportRows, x: x, width: width), n: n, d: width, kernel: kernel,
+                w: coefficients, c: 1, into: &out)
         return out
     }
 }

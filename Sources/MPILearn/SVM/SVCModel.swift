@@ -144,17 +144,8 @@ public struct SVCModel: DecisionFunctionModel, FeatureSchemaModel, Equatable {
                 for i in 0 ..< b { for q in 0 ..< pairs { dec[r0 + i, q] = part[i, q] } }
             }
         } else {
-            let a = x.storage.nonEmpty, sv = supportVectors.storage.nonEmpty
-            a.withUnsafeBufferPointer { ap in
-                sv.withUnsafeBufferPointer { bp in
-                    w.storage.withUnsafeBufferPointer { wp in
-                        dec.storage.withUnsafeMutableBufferPointer { o in
-                            KernelBlock.product(a: ap.baseAddress!, m: m, b: bp.baseAddress!, n: n, d: x.columns, kernel: kernel,
-                                                w: wp.baseAddress!, c: pairs, into: o.baseAddress!, tileValues: blockValues)
-                        }
-                    }
-                }
-            }
+            KernelBlock.product(a: x.storage, m: m, b: supportVectors.storage, n: n, d: x.columns, kernel: kernel, w: w.storage, c: pairs,
+                                into: &dec.storage, tileValues: blockValues)
         }
         for i in 0 ..< m { for q in 0 ..< pairs { dec[i, q] -= rho[q] } }
         return dec
