@@ -247,6 +247,9 @@ ptrdiff_t mpl_svm_select_j(ptrdiff_t n, const int8_t *y, const double *g, const 
 ptrdiff_t mpl_svm_update_select_i(ptrdiff_t n, double *g, const float *q_i, const float *q_j, double da, double db,
                                   const int8_t *y, const int8_t *status, double *gmax_out);
 /* g[k] += alpha q[k]. */
+/* out[t] = y_i y[t] k[pos[t]] for t < n (y NULL: k[pos[t]]): a row of Q read out of a row of K
+ * over a superset of the problem's rows. */
+void mpl_svm_gather_row(ptrdiff_t n, const float *k, const ptrdiff_t *pos, const int8_t *y, int y_i, float *out);
 void mpl_svm_axpy_f32(ptrdiff_t n, double alpha, const float *q, double *g);
 
 #ifdef __cplusplus

@@ -81,12 +81,21 @@ final class KernelMatrix: SMOMatrix {
     let kernel: KernelParameters
     /// l × d rows (for a precomputed kernel: l × n_train rows of the Gram matrix).
     private var x: UnsafeMutablePointer<Double>
+    /// The same rows feature by feature (d × l, column-major l × d): a row of dot products
+    /// is then one GEMV that streams d contiguous columns (BLAS's column kernel takes four at
+    /// a time), where the row-major GEMV computes l dot products of length d each — far
+    /// slower when d is small.
+    private var xt: UnsafeMutablePointer<Double>
     /// Each row's original column in the Gram matrix (precomputed kernel only).
     private var column: UnsafeMutablePointer<Int>
     private var square: UnsafeMutablePointer<Double>
     private var y: UnsafeMutablePointer<Int8>?
     let diagonal: UnsafeMutablePointer<Double>
     private let cache: KernelCache
+    /// Rows of K over a superset of this problem's rows, shared with other problems on them
+    /// (the probability folds of one pair), and each row's place there.
+    private let shared: KernelRowStore?
+    private var position: UnsafeMutablePointer<Int>
     private var dots: UnsafeMutablePointer<Double>
     /// Kernel rows computed (for the per-phase report).
     private(set) var rowsComputed = 0
@@ -96,12 +105,19 @@ final class KernelMatrix: SMOMatrix {
     ///     of width `width` (the features, or the Gram matrix's columns).
     ///   - columns: for a precomputed kernel, each row's own column index in the Gram matrix.
     ///   - y: ±1 per row for classification; nil for K itself.
-    init(rows: [UnsafePointer<Double>], width: Int, columns: [Int]?, y: [Int8]?, kernel: KernelParameters, cacheBytes: Int) {
+    ///   - shared: rows of K over a superset of the rows (not for a precomputed kernel), with
+    ///     each row's index there in `positions`: a row of Q is then read out of the
+    ///     superset's row (computed once for every problem that shares the store) instead of
+    ///     computed. The values are the same either way.
+    init(rows: [UnsafePointer<Double>], width: Int, columns: [Int]?, y: [Int8]?, kernel: KernelParameters, cacheBytes: Int,
+         shared: KernelRowStore? = nil, positions: [Int]? = nil) {
         l = rows.count
         d = width
         self.kernel = kernel
         x = .allocate(capacity: max(1, l * d))
         for (i, r) in rows.enumerated() { (x + i * d).update(from: r, count: d) }
+        xt = .allocate(capacity: kernel.kernel == .precomputed ? 1 : max(1, l * d))
+        if kernel.kernel != .precomputed { for i in 0 ..< l { for k in 0 ..< d { xt[k * l + i] = x[i * d + k] } } }
         column = .allocate(capacity: max(1, l))
         if let columns { for i in 0 ..< l { column[i] = columns[i] } }
         square = .allocate(capacity: max(1, l))
@@ -112,12 +128,17 @@ final class KernelMatrix: SMOMatrix {
         }
         diagonal = .allocate(capacity: max(1, l))
         cache = KernelCache(l: l, bytes: cacheBytes)
+        self.shared = kernel.kernel == .precomputed ? nil : shared
+        position = .allocate(capacity: max(1, l))
+        if let positions, self.shared != nil { for i in 0 ..< l { position[i] = positions[i] } }
         dots = .allocate(capacity: max(1, l))
         for i in 0 ..< l { diagonal[i] = value(i, i) }
     }
 
     deinit {
         x.deallocate()
+        xt.deallocate()
+        position.deallocate()
         column.deallocate()
         square.deallocate()
         y?.deallocate()
@@ -134,19 +155,24 @@ final class KernelMatrix: SMOMatrix {
     func row(_ i: Int, _ len: Int) -> UnsafePointer<Float> {
         let (data, start) = cache.row(i, len)
         if start < len {
-            rowsComputed += 1
+            if shared == nil { rowsComputed += 1 }
             let n = len - start
             if kernel.kernel == .precomputed {
                 let yi = y.map { Double($0[i]) } ?? 1
                 for j in start ..< len {
                     data[j] = Float(yi * (y.map { Double($0[j]) } ?? 1) * x[i * d + column[j]])
                 }
+            } else if let shared {
+                shared.row(position[i]) { k in
+                    mpl_svm_gather_row(n, k, position + start, y.map { $0 + start }, Int32(y?[i] ?? 1), data + start)
+                }
             } else {
-                // dots[j] = x_j · x_i for j in start..<len: rows are contiguous, one GEMV.
+                // dots[j] = x_j · x_i for j in start..<len: one column-major GEMV over the
+                // features' columns.
                 if d == 0 {
                     dots.update(repeating: 0, count: n)
                 } else {
-                    cblas_dgemv(CblasRowMajor, CblasNoTrans, Int32(n), Int32(d), 1, x + start * d, Int32(d), x + i * d, 1, 0, dots, 1)
+                    cblas_dgemv(CblasColMajor, CblasNoTrans, Int32(n), Int32(d), 1, xt + start, Int32(l), x + i * d, 1, 0, dots, 1)
                 }
                 mpl_svm_kernel_row(kernel.code, n, dots, square + start, square[i], y.map { $0 + start }, Int32(y?[i] ?? 1),
                                    kernel.gamma, kernel.coef0, Int32(kernel.degree), data + start)
@@ -160,10 +186,77 @@ final class KernelMatrix: SMOMatrix {
         cache.swapIndex(i, j)
         let a = x + i * d, b = x + j * d
         for k in 0 ..< d { let t = a[k]; a[k] = b[k]; b[k] = t }
+        if kernel.kernel != .precomputed { for k in 0 ..< d { swap(&xt[k * l + i], &xt[k * l + j]) } }
         swap(&column[i], &column[j])
+        swap(&position[i], &position[j])
         swap(&square[i], &square[j])
         if let y { swap(&y[i], &y[j]) }
         swap(&diagonal[i], &diagonal[j])
+    }
+}
+
+/// Full rows of K over a set of training rows U, for problems on subsets of U (a pair's five
+/// probability folds each solve four fifths of its rows): a row is computed once over all of
+/// U and kept while the budget lasts, and each problem reads its entries out of it. Rows are
+/// kept first come, first kept (never evicted): the folds sweep the same rows in turn, where a
+/// least-recently-used store smaller than the sweep would keep nothing useful.
+final class KernelRowStore {
+    let count: Int
+    private let d: Int
+    private let kernel: KernelParameters
+    /// U's features, d × count (column-major count × d), and squared norms (rbf).
+    private let xt: UnsafeMutablePointer<Double>
+    private let x: UnsafeMutablePointer<Double>
+    private let square: UnsafeMutablePointer<Double>
+    private var slots: [UnsafeMutablePointer<Float>?]
+    private var free: Int
+    private let scratch: UnsafeMutablePointer<Float>
+    private let dots: UnsafeMutablePointer<Double>
+    /// Rows computed (for the per-phase report).
+    private(set) var rowsComputed = 0
+
+    /// - Parameters: `rows` of the training matrix `x` (width `width`), a budget of `bytes`.
+    init(rows: [Int], x source: UnsafePointer<Double>, width: Int, kernel: KernelParameters, bytes: Int) {
+        count = rows.count
+        d = width
+        self.kernel = kernel
+        let n = max(1, count)
+        x = .allocate(capacity: max(1, count * d))
+        xt = .allocate(capacity: max(1, count * d))
+        square = .allocate(capacity: n)
+        for (i, r) in rows.enumerated() {
+            (x + i * d).update(from: source + r * d, count: d)
+            for k in 0 ..< d { xt[k * count + i] = source[r * d + k] }
+            square[i] = kernel.kernel == .rbf ? sequentialDot(source + r * d, source + r * d, d) : 0
+        }
+        slots = [UnsafeMutablePointer<Float>?](repeating: nil, count: count)
+        free = bytes / MemoryLayout<Float>.size
+        scratch = .allocate(capacity: n)
+        dots = .allocate(capacity: n)
+    }
+
+    deinit {
+        for s in slots { s?.deallocate() }
+        x.deallocate(); xt.deallocate(); square.deallocate(); scratch.deallocate(); dots.deallocate()
+    }
+
+    /// Calls `body` with K(u_i, U) (`count` values; valid during the call only).
+    func row(_ i: Int, _ body: (UnsafePointer<Float>) -> Void) {
+        if let s = slots[i] { return body(s) }
+        var out = scratch
+        if free >= count {
+            out = .allocate(capacity: max(1, count))
+            slots[i] = out
+            free -= count
+        }
+        rowsComputed += 1
+        if d == 0 {
+            dots.update(repeating: 0, count: count)
+        } else {
+            cblas_dgemv(CblasColMajor, CblasNoTrans, Int32(count), Int32(d), 1, xt, Int32(count), x + i * d, 1, 0, dots, 1)
+        }
+        mpl_svm_kernel_row(kernel.code, count, dots, square, square[i], nil, 1, kernel.gamma, kernel.coef0, Int32(kernel.degree), out)
+        body(out)
     }
 }
 
