@@ -56,7 +56,9 @@ final class SVCTests: XCTestCase {
     func close(_ a: Double, _ b: Double, rel: Double) -> Bool { abs(a - b) <= rel * max(1, abs(b)) }
 
     /// Every fixture case: the same support vectors, dual coefficients and intercepts to 1e-6,
-    /// identical predictions, decision values to 1e-6, probabilities to 1e-4.
+    /// identical predictions, decision values to 1e-6, probabilities to 1e-4. Platt's A and B
+    /// to 1e-3: the probability folds start from their pair's solution (libsvm's start from
+    /// zero), so their solutions are other points within the solver's tolerance.
     func testMatchesScikitLearn() throws {
         let f = try SVCFixture.load()
         var failures: [String] = []
@@ -88,7 +90,7 @@ final class SVCTests: XCTestCase {
             if let pp = c.predict_proba {
                 if let a = c.probA, let b = c.probB, let ma = model.probA, let mb = model.probB {
                     let e = zip(ma + mb, a + b).map { abs($0 - $1) / max(1, abs($1)) }.max() ?? 0
-                    if e > 1e-4 { problems.append("probA/probB off by \(e): \(ma) \(mb) vs \(a) \(b)") }
+                    if e > 1e-3 { problems.append("probA/probB off by \(e): \(ma) \(mb) vs \(a) \(b)") }
                 }
                 let proba = try model.predictProba(test)
                 let e = zip(proba.storage, pp.flatMap { $0 }).map { abs($0 - $1) }.max() ?? 0
@@ -115,15 +117,24 @@ final class SVCSolverTests: XCTestCase {
     }
 
     /// A cache smaller than one kernel row still converges, to the same model (the cache
-    /// only decides what is recomputed).
+    /// only decides what is recomputed). With probability, a pair's folds read their rows of
+    /// K from one store over the pair's rows, kept within `cache_size`: with no room every fold
+    /// computes its own rows, and Platt's A and B are still the same bit for bit (three
+    /// classes: the store moves from pair to pair).
     func testTinyCacheGivesTheSameModel() throws {
         let data = try Self.shard(3)
         let solo = LocalCommunicator.solo()
-        let big = try SVC(C: 10).fit(data, comm: solo)
-        let tiny = try SVC(C: 10, cacheSize: 0.0001).fit(data, comm: solo)   // 100 bytes: under one row of 600 floats
-        XCTAssertTrue(big.support == tiny.support && big.svCoef == tiny.svCoef && big.rho == tiny.rho && big.nIter == tiny.nIter,
-                      "a tiny cache changed the model")
-        XCTAssertGreaterThan(tiny.statistics.kernelRows, big.statistics.kernelRows, "a tiny cache recomputes rows")
+        for (kernel, probability) in [("rbf", false), ("rbf", true), ("poly", true), ("linear", true)] {
+            let big = try SVC(C: 10, kernel: kernel, probability: probability, randomState: 3).fit(data, comm: solo)
+            // 100 bytes: under one row of 600 floats
+            let tiny = try SVC(C: 10, kernel: kernel, probability: probability, cacheSize: 0.0001, randomState: 3).fit(data, comm: solo)
+            XCTAssertTrue(big.support == tiny.support && big.svCoef == tiny.svCoef && big.rho == tiny.rho && big.nIter == tiny.nIter,
+                          "a tiny cache changed the model (\(kernel))")
+            XCTAssertEqual(big.probA, tiny.probA, kernel)
+            XCTAssertEqual(big.probB, tiny.probB, kernel)
+            XCTAssertEqual(big.probA == nil, !probability)
+            XCTAssertGreaterThan(tiny.statistics.kernelRows, big.statistics.kernelRows, "a tiny cache recomputes rows (\(kernel))")
+        }
     }
 
     /// Prediction goes block by block of rows (memory bounded by the block, not rows × support

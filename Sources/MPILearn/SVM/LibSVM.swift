@@ -240,15 +240,47 @@ struct LibSVMTrainer {
     let shrinking: Bool
     let maxIter: Int
     let cacheBytes: Int
+    /// The pair whose probability folds run here last, and its rows of K (one pair's at a time).
+    private let folds = FoldRows()
+
+    final class FoldRows {
+        var pair = -1
+        var store: KernelRowStore?
+    }
+
+    init(x: UnsafePointer<Double>, width: Int, kernel: KernelParameters, tol: Double, shrinking: Bool, maxIter: Int, cacheBytes: Int) {
+        self.x = x
+        self.width = width
+        self.kernel = kernel
+        self.tol = tol
+        self.shrinking = shrinking
+        self.maxIter = maxIter
+        self.cacheBytes = cacheBytes
+    }
 
     private func row(_ r: Int) -> UnsafePointer<Double> { x + r * width }
 
+    /// The store of K over pair `p`'s rows its folds read from (`cacheBytes` more memory).
+    private func store(pair p: Int, plan: LibSVMPlan, kernelRows: inout Int) -> KernelRowStore? {
+        guard kernel.kernel != .precomputed else { return nil }
+        if folds.pair != p {
+            kernelRows += folds.store?.rowsComputed ?? 0
+            folds.store = KernelRowStore(rows: plan.pairs[p].rows, x: x, width: width, kernel: kernel, bytes: cacheBytes)
+            folds.pair = p
+        }
+        return folds.store
+    }
+
+    /// Kernel rows the fold stores computed (call once, after the last task).
+    func storeRows() -> Int { folds.store?.rowsComputed ?? 0 }
+
     /// `svm_train_one` for C-SVC: `rows` with signs `y`, bounds Cp (y = +1) and Cn.
     /// - Parameter kernelRows: adds the kernel rows the solve computed.
+    /// - Parameter shared: rows of K over a superset of `rows` and each row's index there.
     func solve(rows: [Int], y: [Int8], cp: Double, cn: Double, alpha0: [Double]? = nil, gradient: (g: [Double], gBar: [Double])? = nil,
-               kernelRows: inout Int) -> BinarySolution {
+               shared: (KernelRowStore, [Int])? = nil, kernelRows: inout Int) -> BinarySolution {
         let q = KernelMatrix(rows: rows.map(row), width: width, columns: kernel.kernel == .precomputed ? rows : nil, y: y,
-                             kernel: kernel, cacheBytes: cacheBytes)
+                             kernel: kernel, cacheBytes: cacheBytes, shared: shared?.0, positions: shared?.1)
         let l = rows.count
         let s = SMOSolver.solve(q: q, p: [Double](repeating: -1, count: l), y: y, alpha: alpha0 ?? [Double](repeating: 0, count: l),
                                 c: y.map { $0 > 0 ? cp : cn }, eps: tol, shrinking: shrinking, maxIter: maxIter, gradient: gradient)
@@ -259,7 +291,9 @@ struct LibSVMTrainer {
 
     /// A task's result as numbers: a fold's held-out decision values (in held-out order), or
     /// a solve's ``BinarySolution/flat``.
-    func run(_ task: LibSVMPlan.Task, plan: LibSVMPlan, kernelRows: inout Int) -> [Double] {
+    /// - Parameter seed: for a fold, the pair's own solution (y α per pair row): the fold's
+    ///   solve starts from it (see ``foldStart(_:y:c:)``) instead of from zero.
+    func run(_ task: LibSVMPlan.Task, plan: LibSVMPlan, seed: [Double]? = nil, kernelRows: inout Int) -> [Double] {
         switch task {
         case .solve(let p):
             let pair = plan.pairs[p]
@@ -281,16 +315,47 @@ struct LibSVMTrainer {
             // (C = 1, class weights Cp and Cn), and its decision is negated back.
             var neg: [Int] = [], pos: [Int] = []
             for t in 0 ..< perm.count where t < b || t >= e {
-                if pair.y[perm[t]] > 0 { pos.append(pair.rows[perm[t]]) } else { neg.append(pair.rows[perm[t]]) }
+                if pair.y[perm[t]] > 0 { pos.append(perm[t]) } else { neg.append(perm[t]) }
             }
-            let rows = neg + pos
+            let local = neg + pos
+            let rows = local.map { pair.rows[$0] }
             let y = [Int8](repeating: 1, count: neg.count) + [Int8](repeating: -1, count: pos.count)
-            let s = solve(rows: rows, y: y, cp: pair.cn, cn: pair.cp, kernelRows: &kernelRows)
+            let alpha0 = seed.map { s in Self.foldStart(local.map { abs(s[$0]) }, y: y) { $0 > 0 ? pair.cn : pair.cp } }
+            let shared = store(pair: p, plan: plan, kernelRows: &kernelRows).map { ($0, local) }
+            let s = solve(rows: rows, y: y, cp: pair.cn, cn: pair.cp, alpha0: alpha0, shared: shared, kernelRows: &kernelRows)
             let sv = rows.indices.filter { s.alpha[$0] != 0 }
             let dec = KernelBlock.decision(rows: held, supportRows: sv.map { rows[$0] }, coefficients: sv.map { s.alpha[$0] },
                                            x: x, width: width, kernel: kernel)
             return dec.map { -($0 - s.rho) }
         }
+    }
+
+    /// A feasible start for a probability fold's solve: the pair's solution restricted to the
+    /// fold's rows (`alpha`, unsigned, within the bounds `c` by sign). Without the held-out
+    /// rows Σ y α is off zero; the class with too much gives up the difference, from its free
+    /// α first (in proportion), then from the rest, so as few α as possible leave their
+    /// bound. (Alpha seeding for cross-validation: DeCoste & Wagstaff, KDD 2000; Wen et al.,
+    /// AAAI 2017.)
+    static func foldStart(_ alpha: [Double], y: [Int8], c: (Int8) -> Double) -> [Double] {
+        var plus = 0.0, minus = 0.0
+        for (a, s) in zip(alpha, y) { if s > 0 { plus += a } else { minus += a } }
+        guard plus != minus else { return alpha }
+        let side: Int8 = plus > minus ? 1 : -1
+        var excess = abs(plus - minus)
+        var out = alpha
+        /// Takes up to `excess` off the α of `side` that `pick` selects, in proportion.
+        func take(_ pick: (Int) -> Bool) {
+            var sum = 0.0
+            for i in out.indices where y[i] == side && pick(i) { sum += out[i] }
+            let t = min(sum, excess)
+            guard t > 0 else { return }
+            let keep = 1 - t / sum
+            for i in out.indices where y[i] == side && pick(i) { out[i] = max(0, out[i] * keep) }
+            excess -= t
+        }
+        take { out[$0] > 0 && out[$0] < c(y[$0]) }
+        take { out[$0] > 0 }
+        return out
     }
 
     /// libsvm's model from the plan and every task's result (in ``LibSVMPlan/tasks`` order).
