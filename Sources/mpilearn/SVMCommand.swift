@@ -32,6 +32,7 @@ struct SVCParameterOptions: ParsableArguments {
     @Option(help: "ovr or ovo: the shape of the decision function (and break_ties).") var decisionFunctionShape: String = "ovr"
     @Flag(help: "With ovr and three or more classes, predict the largest decision value rather than the most votes.") var breakTies: Bool = false
     @Option(parsing: .unconditional, help: "Seed of the probability folds (default 0).") var randomState: Int?
+    @Option(help: "Threads per rank for the kernel rows and prediction (n_jobs; the model does not depend on it).") var threads: Int = 1
     @Option(help: "direct (every rank gathers every row; the pairs' solves are shared out) or cascade (support vectors merged up a tree of ranks, for data no rank should solve alone).")
     var training: String = "direct"
 
@@ -41,7 +42,8 @@ struct SVCParameterOptions: ParsableArguments {
         let weight: String? = classWeight.flatMap { ["none", "None", "null"].contains($0) ? nil : $0 }
         let svc = SVC(C: c, kernel: kernel, degree: degree, gamma: ParameterValue(parsing: gamma), coef0: coef0, shrinking: shrinking,
                       probability: probability, tol: tol, cacheSize: cacheSize, classWeight: weight, maxIter: maxIter,
-                      decisionFunctionShape: decisionFunctionShape, breakTies: breakTies, randomState: randomState, training: training)
+                      decisionFunctionShape: decisionFunctionShape, breakTies: breakTies, randomState: randomState, training: training,
+                      threads: threads)
         try svc.validate()
         return svc
     }

@@ -137,6 +137,31 @@ final class SVCSolverTests: XCTestCase {
         }
     }
 
+    /// Threads per rank (`n_jobs`) split the kernel rows and the kernel blocks of prediction
+    /// and of the folds' held-out decisions: the model and its outputs are the same bit for
+    /// bit for any count (5,000 rows, so rows are long enough to be split).
+    func testThreadsDoNotChangeTheModel() throws {
+        let data = try Self.shard(2, n: 5000)
+        let solo = LocalCommunicator.solo()
+        for (kernel, probability) in [("rbf", true), ("poly", false), ("linear", false)] {
+            let one = try SVC(C: 1, kernel: kernel, probability: probability, randomState: 1).fit(data, comm: solo)
+            for t in [2, 3] {
+                let m = try SVC(C: 1, kernel: kernel, probability: probability, randomState: 1, threads: t).fit(data, comm: solo)
+                XCTAssertEqual(m.configuration.threads, t)
+                XCTAssertTrue(m.support == one.support && m.svCoef == one.svCoef && m.rho == one.rho && m.nIter == one.nIter
+                              && m.probA == one.probA && m.probB == one.probB, "\(kernel), \(t) threads")
+                let a = try m.decisionFunction(data.matrix).storage, b = try one.decisionFunction(data.matrix).storage
+                XCTAssertTrue(a == b, "\(kernel), \(t) threads: \(zip(a, b).filter { $0 != $1 }.count) decision values differ")
+            }
+        }
+        XCTAssertThrowsError(try SVC(threads: 0).fit(data, comm: solo)) { XCTAssertTrue("\($0)".contains("n_jobs"), "\($0)") }
+        // Parameters written before n_jobs existed (older model files) read as one thread.
+        var old = try JSONSerialization.jsonObject(with: JSONEncoder().encode(SVC(C: 3, threads: 4))) as! [String: Any]
+        XCTAssertEqual(old.removeValue(forKey: "n_jobs") as? Int, 4)
+        let read = try JSONDecoder().decode(SVC.self, from: JSONSerialization.data(withJSONObject: old))
+        XCTAssertEqual(read, SVC(C: 3))
+    }
+
     /// Prediction goes block by block of rows (memory bounded by the block, not rows × support
     /// vectors): any block size gives the same decision values.
     func testBlockedPredictionEqualsOneBlock() throws {

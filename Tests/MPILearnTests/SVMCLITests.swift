@@ -61,7 +61,7 @@ final class SVMCLITests: XCTestCase {
     }
 
     /// The direct solve gathers every row, so the model file is byte for byte the same at 1
-    /// and 3 ranks: three classes with Platt probabilities (the pairs and the probability
+    /// and 3 ranks (2 threads each): three classes with Platt probabilities (the pairs and the probability
     /// folds are shared out over the ranks), and two classes with a poly kernel.
     func testFitGivesByteIdenticalModelsOnOneAndThreeRanks() throws {
         let three = try writeCSV("three.csv", rows: 240, seed: 1)
@@ -75,7 +75,8 @@ final class SVMCLITests: XCTestCase {
             var files: [Data] = []
             for np in [1, 3] {
                 let model = path("\(name)\(np).model")
-                let out = try run(np, ["svm", "fit"] + args + ["--model", model])
+                // Threads per rank change neither the model nor its file.
+                let out = try run(np, ["svm", "fit"] + args + ["--model", model] + (np == 3 ? ["--threads", "2"] : []))
                 XCTAssertEqual(out.status, 0, "\(name) np=\(np): \(out)")
                 XCTAssertNotNil(line(out.stdout, "fit: "), out.stdout)
                 XCTAssertNotNil(line(out.stdout, "support vectors: "), out.stdout)

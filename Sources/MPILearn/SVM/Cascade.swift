@@ -306,6 +306,6 @@ struct CascadeSVM {
         let n = x.rows, m = changed.count, width = x.columns
         guard n > 0, m > 0 else { return }
         KernelBlock.product(a: x.storage, m: n, b: KernelBlock.gather(changed.map(\.row), x: set.x, width: width), n: m, d: width,
-                            kernel: kernel, w: changed.flatMap(\.delta), c: columns, into: &acc, add: true)
+                            kernel: kernel, w: changed.flatMap(\.delta), c: columns, into: &acc, add: true, threads: configuration.threads)
     }
 }

@@ -240,6 +240,8 @@ struct LibSVMTrainer {
     let shrinking: Bool
     let maxIter: Int
     let cacheBytes: Int
+    /// Threads for the kernel rows and blocks.
+    let threads: Int
     /// The pair whose probability folds run here last, and its rows of K (one pair's at a time).
     private let folds = FoldRows()
 
@@ -248,7 +250,9 @@ struct LibSVMTrainer {
         var store: KernelRowStore?
     }
 
-    init(x: UnsafePointer<Double>, width: Int, kernel: KernelParameters, tol: Double, shrinking: Bool, maxIter: Int, cacheBytes: Int) {
+    init(x: UnsafePointer<Double>, width: Int, kernel: KernelParameters, tol: Double, shrinking: Bool, maxIter: Int, cacheBytes: Int,
+         threads: Int = 1) {
+        self.threads = threads
         self.x = x
         self.width = width
         self.kernel = kernel
@@ -265,7 +269,7 @@ struct LibSVMTrainer {
         guard kernel.kernel != .precomputed else { return nil }
         if folds.pair != p {
             kernelRows += folds.store?.rowsComputed ?? 0
-            folds.store = KernelRowStore(rows: plan.pairs[p].rows, x: x, width: width, kernel: kernel, bytes: cacheBytes)
+            folds.store = KernelRowStore(rows: plan.pairs[p].rows, x: x, width: width, kernel: kernel, bytes: cacheBytes, threads: threads)
             folds.pair = p
         }
         return folds.store
@@ -280,7 +284,7 @@ struct LibSVMTrainer {
     func solve(rows: [Int], y: [Int8], cp: Double, cn: Double, alpha0: [Double]? = nil, gradient: (g: [Double], gBar: [Double])? = nil,
                shared: (KernelRowStore, [Int])? = nil, kernelRows: inout Int) -> BinarySolution {
         let q = KernelMatrix(rows: rows.map(row), width: width, columns: kernel.kernel == .precomputed ? rows : nil, y: y,
-                             kernel: kernel, cacheBytes: cacheBytes, shared: shared?.0, positions: shared?.1)
+                             kernel: kernel, cacheBytes: cacheBytes, shared: shared?.0, positions: shared?.1, threads: threads)
         let l = rows.count
         let s = SMOSolver.solve(q: q, p: [Double](repeating: -1, count: l), y: y, alpha: alpha0 ?? [Double](repeating: 0, count: l),
                                 c: y.map { $0 > 0 ? cp : cn }, eps: tol, shrinking: shrinking, maxIter: maxIter, gradient: gradient)
@@ -325,7 +329,7 @@ struct LibSVMTrainer {
             let s = solve(rows: rows, y: y, cp: pair.cn, cn: pair.cp, alpha0: alpha0, shared: shared, kernelRows: &kernelRows)
             let sv = rows.indices.filter { s.alpha[$0] != 0 }
             let dec = KernelBlock.decision(rows: held, supportRows: sv.map { rows[$0] }, coefficients: sv.map { s.alpha[$0] },
-                                           x: x, width: width, kernel: kernel)
+                                           x: x, width: width, kernel: kernel, threads: threads)
             return dec.map { -($0 - s.rho) }
         }
     }

@@ -97,6 +97,7 @@ final class KernelMatrix: SMOMatrix {
     private let shared: KernelRowStore?
     private var position: UnsafeMutablePointer<Int>
     private var dots: UnsafeMutablePointer<Double>
+    private let threads: Int
     /// Kernel rows computed (for the per-phase report).
     private(set) var rowsComputed = 0
 
@@ -110,7 +111,8 @@ final class KernelMatrix: SMOMatrix {
     ///     superset's row (computed once for every problem that shares the store) instead of
     ///     computed. The values are the same either way.
     init(rows: [UnsafePointer<Double>], width: Int, columns: [Int]?, y: [Int8]?, kernel: KernelParameters, cacheBytes: Int,
-         shared: KernelRowStore? = nil, positions: [Int]? = nil) {
+         shared: KernelRowStore? = nil, positions: [Int]? = nil, threads: Int = 1) {
+        self.threads = threads
         l = rows.count
         d = width
         self.kernel = kernel
@@ -167,15 +169,8 @@ final class KernelMatrix: SMOMatrix {
                     mpl_svm_gather_row(n, k, position + start, y.map { $0 + start }, Int32(y?[i] ?? 1), data + start)
                 }
             } else {
-                // dots[j] = x_j · x_i for j in start..<len: one column-major GEMV over the
-                // features' columns.
-                if d == 0 {
-                    dots.update(repeating: 0, count: n)
-                } else {
-                    cblas_dgemv(CblasColMajor, CblasNoTrans, Int32(n), Int32(d), 1, xt + start, Int32(l), x + i * d, 1, 0, dots, 1)
-                }
-                mpl_svm_kernel_row(kernel.code, n, dots, square + start, square[i], y.map { $0 + start }, Int32(y?[i] ?? 1),
-                                   kernel.gamma, kernel.coef0, Int32(kernel.degree), data + start)
+                KernelRow.compute(kernel, xt: xt, ld: l, d: d, xi: x + i * d, square: square, sqI: square[i], y: y.map { UnsafePointer($0) },
+                                  yI: Int32(y?[i] ?? 1), rows: start ..< len, dots: dots, into: data, threads: threads)
             }
         }
         return UnsafePointer(data)
@@ -192,6 +187,42 @@ final class KernelMatrix: SMOMatrix {
         swap(&square[i], &square[j])
         if let y { swap(&y[i], &y[j]) }
         swap(&diagonal[i], &diagonal[j])
+    }
+}
+
+/// One row of K (or of Q, with signs) against a block of rows stored feature by feature.
+enum KernelRow {
+    /// Rows per thread at least: below it a thread's start costs more than its share.
+    static let rowsPerThread = 2048
+
+    /// out[j] = y_i y_j K(x_i, x_j) for j in `rows` (K alone when `y` is nil): the dot
+    /// products as one column-major GEMV over the features' columns (`xt`, leading dimension
+    /// `ld`), then the kernel's function. `dots` holds at least `rows.count` values. With
+    /// `threads` > 1 the rows go in chunks of a multiple of 64 rows to the threads, each
+    /// chunk's GEMV and kernel on the same block grid as one call's: the same values.
+    static func compute(_ kernel: KernelParameters, xt: UnsafePointer<Double>, ld: Int, d: Int, xi: UnsafePointer<Double>,
+                        square: UnsafePointer<Double>, sqI: Double, y: UnsafePointer<Int8>?, yI: Int32, rows: Range<Int>,
+                        dots: UnsafeMutablePointer<Double>, into out: UnsafeMutablePointer<Float>, threads: Int) {
+        let lo = rows.lowerBound
+        func part(_ a: Int, _ b: Int) {
+            let dd = dots + (a - lo), n = b - a
+            if d == 0 {
+                dd.update(repeating: 0, count: n)
+            } else {
+                cblas_dgemv(CblasColMajor, CblasNoTrans, Int32(n), Int32(d), 1, xt + a, Int32(ld), xi, 1, 0, dd, 1)
+            }
+            mpl_svm_kernel_row(kernel.code, n, dd, square + a, sqI, y.map { $0 + a }, yI, kernel.gamma, kernel.coef0, Int32(kernel.degree), out + a)
+        }
+        let n = rows.count
+        guard threads > 1, n >= 2 * rowsPerThread else { return part(lo, rows.upperBound) }
+        let t = min(threads, n / rowsPerThread)
+        let chunk = ((n + t - 1) / t + 63) / 64 * 64
+        withoutActuallyEscaping(part) { f in
+            let body = UncheckedSendable(f)
+            DispatchQueue.concurrentPerform(iterations: (n + chunk - 1) / chunk) { c in
+                body.value(lo + c * chunk, min(rows.upperBound, lo + (c + 1) * chunk))
+            }
+        }
     }
 }
 
@@ -216,7 +247,10 @@ final class KernelRowStore {
     private(set) var rowsComputed = 0
 
     /// - Parameters: `rows` of the training matrix `x` (width `width`), a budget of `bytes`.
-    init(rows: [Int], x source: UnsafePointer<Double>, width: Int, kernel: KernelParameters, bytes: Int) {
+    private let threads: Int
+
+    init(rows: [Int], x source: UnsafePointer<Double>, width: Int, kernel: KernelParameters, bytes: Int, threads: Int = 1) {
+        self.threads = threads
         count = rows.count
         d = width
         self.kernel = kernel
@@ -250,12 +284,8 @@ final class KernelRowStore {
             free -= count
         }
         rowsComputed += 1
-        if d == 0 {
-            dots.update(repeating: 0, count: count)
-        } else {
-            cblas_dgemv(CblasColMajor, CblasNoTrans, Int32(count), Int32(d), 1, xt, Int32(count), x + i * d, 1, 0, dots, 1)
-        }
-        mpl_svm_kernel_row(kernel.code, count, dots, square, square[i], nil, 1, kernel.gamma, kernel.coef0, Int32(kernel.degree), out)
+        KernelRow.compute(kernel, xt: xt, ld: count, d: d, xi: x + i * d, square: square, sqI: square[i], y: nil, yI: 1,
+                          rows: 0 ..< count, dots: dots, into: out, threads: threads)
         body(out)
     }
 }
@@ -285,21 +315,30 @@ enum KernelBlock {
     /// goes to memory and no buffer is allocated per tile. Not for a precomputed kernel.
     static func product(a: UnsafePointer<Double>, m: Int, b: UnsafePointer<Double>, n: Int, d: Int, kernel: KernelParameters,
                         w: UnsafePointer<Double>, c: Int, into out: UnsafeMutablePointer<Double>, add: Bool = false,
-                        tileValues: Int = SVCModel.predictionBlockValues) {
+                        tileValues: Int = SVCModel.predictionBlockValues, threads: Int = 1) {
         if !add { out.update(repeating: 0, count: m * c) }
         guard m > 0, n > 0, c > 0 else { return }
         let tc = min(n, 1024), tr = max(1, min(m, tileValues / tc))
-        let buffer = UnsafeMutablePointer<Double>.allocate(capacity: tr * tc)
         let sa = UnsafeMutablePointer<Double>.allocate(capacity: m), sb = UnsafeMutablePointer<Double>.allocate(capacity: n)
-        defer { buffer.deallocate(); sa.deallocate(); sb.deallocate() }
+        defer { sa.deallocate(); sb.deallocate() }
         sa.initialize(repeating: 0, count: m)
         sb.initialize(repeating: 0, count: n)
         if kernel.kernel == .rbf {
             for i in 0 ..< m { sa[i] = sequentialDot(a + i * d, a + i * d, d) }
             for j in 0 ..< n { sb[j] = sequentialDot(b + j * d, b + j * d, d) }
         }
-        var r0 = 0
-        while r0 < m {
+        // Bands of tile rows: each writes its own rows of `out`, with the tiles one call makes.
+        let bands = (m + tr - 1) / tr, t = max(1, min(threads, bands))
+        func band(_ first: Int) {
+            let buffer = UnsafeMutablePointer<Double>.allocate(capacity: tr * tc)
+            defer { buffer.deallocate() }
+            var r0 = first * tr
+            while r0 < m {
+                tile(r0, buffer)
+                r0 += t * tr
+            }
+        }
+        func tile(_ r0: Int, _ buffer: UnsafeMutablePointer<Double>) {
             let rr = min(tr, m - r0)
             var c0 = 0
             while c0 < n {
@@ -319,13 +358,17 @@ enum KernelBlock {
                 }
                 c0 += cc
             }
-            r0 += rr
+        }
+        if t == 1 { return band(0) }
+        withoutActuallyEscaping(band) { f in
+            let body = UncheckedSendable(f)
+            DispatchQueue.concurrentPerform(iterations: t) { body.value($0) }
         }
     }
 
     /// ``product(a:m:b:n:d:kernel:w:c:into:add:tileValues:)`` over arrays (empty ones allowed).
     static func product(a: [Double], m: Int, b: [Double], n: Int, d: Int, kernel: KernelParameters, w: [Double], c: Int,
-                        into out: inout [Double], add: Bool = false, tileValues: Int = SVCModel.predictionBlockValues) {
+                        into out: inout [Double], add: Bool = false, tileValues: Int = SVCModel.predictionBlockValues, threads: Int = 1) {
         guard m > 0 else { return }
         let a = a.nonEmpty, b = b.nonEmpty, w = w.nonEmpty
         a.withUnsafeBufferPointer { ap in
@@ -333,7 +376,7 @@ enum KernelBlock {
                 w.withUnsafeBufferPointer { wp in
                     out.withUnsafeMutableBufferPointer { o in
                         product(a: ap.baseAddress!, m: m, b: bp.baseAddress!, n: n, d: d, kernel: kernel, w: wp.baseAddress!, c: c,
-                                into: o.baseAddress!, add: add, tileValues: tileValues)
+                                into: o.baseAddress!, add: add, tileValues: tileValues, threads: threads)
                     }
                 }
             }
@@ -352,7 +395,7 @@ enum KernelBlock {
     /// Σ_s coef_s K(x_r, x_s) for each row r of `rows`, over support rows `supportRows` of the
     /// same training matrix (a precomputed kernel reads x_r's column of the support row).
     static func decision(rows: [Int], supportRows: [Int], coefficients: [Double], x: UnsafePointer<Double>, width: Int,
-                         kernel: KernelParameters) -> [Double] {
+                         kernel: KernelParameters, threads: Int = 1) -> [Double] {
         let m = rows.count, n = supportRows.count
         var out = [Double](repeating: 0, count: m)
         guard m > 0, n > 0 else { return out }
@@ -365,7 +408,7 @@ enum KernelBlock {
             return out
         }
         product(a: gather(rows, x: x, width: width), m: m, b: gather(supportRows, x: x, width: width), n: n, d: width, kernel: kernel,
-                w: coefficients, c: 1, into: &out)
+                w: coefficients, c: 1, into: &out, threads: threads)
         return out
     }
 }

@@ -54,11 +54,14 @@ public struct SVC: Estimator, Equatable {
     public var randomState: Int?
     /// `direct` or `cascade` (see the type's documentation).
     public var training: String
+    /// Threads per rank for the kernel rows and kernel blocks (`n_jobs`, ≥ 1): an execution
+    /// setting, the model is the same bit for bit for any count.
+    public var threads: Int
 
     public init(C: Double = 1, kernel: String = "rbf", degree: Int = 3, gamma: ParameterValue = "scale", coef0: Double = 0,
                 shrinking: Bool = true, probability: Bool = false, tol: Double = 1e-3, cacheSize: Double = 200,
                 classWeight: String? = nil, maxIter: Int = -1, decisionFunctionShape: String = "ovr", breakTies: Bool = false,
-                randomState: Int? = nil, training: String = "direct") {
+                randomState: Int? = nil, training: String = "direct", threads: Int = 1) {
         self.C = C
         self.kernel = kernel
         self.degree = degree
@@ -74,12 +77,34 @@ public struct SVC: Estimator, Equatable {
         self.breakTies = breakTies
         self.randomState = randomState
         self.training = training
+        self.threads = threads
     }
 
     enum CodingKeys: String, CodingKey {
         case C, kernel, degree, gamma, coef0, shrinking, probability, tol, cacheSize = "cache_size", classWeight = "class_weight"
         case maxIter = "max_iter", decisionFunctionShape = "decision_function_shape", breakTies = "break_ties"
-        case randomState = "random_state", training
+        case randomState = "random_state", training, threads = "n_jobs"
+    }
+
+    /// Every parameter by name; `n_jobs` may be missing (model files written before it).
+    public init(from decoder: Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        C = try c.decode(Double.self, forKey: .C)
+        kernel = try c.decode(String.self, forKey: .kernel)
+        degree = try c.decode(Int.self, forKey: .degree)
+        gamma = try c.decode(ParameterValue.self, forKey: .gamma)
+        coef0 = try c.decode(Double.self, forKey: .coef0)
+        shrinking = try c.decode(Bool.self, forKey: .shrinking)
+        probability = try c.decode(Bool.self, forKey: .probability)
+        tol = try c.decode(Double.self, forKey: .tol)
+        cacheSize = try c.decode(Double.self, forKey: .cacheSize)
+        classWeight = try c.decodeIfPresent(String.self, forKey: .classWeight)
+        maxIter = try c.decode(Int.self, forKey: .maxIter)
+        decisionFunctionShape = try c.decode(String.self, forKey: .decisionFunctionShape)
+        breakTies = try c.decode(Bool.self, forKey: .breakTies)
+        randomState = try c.decodeIfPresent(Int.self, forKey: .randomState)
+        training = try c.decode(String.self, forKey: .training)
+        threads = try c.decodeIfPresent(Int.self, forKey: .threads) ?? 1
     }
 
     /// Encodes every parameter, nil ones as null (the names ``setting(_:)`` accepts).
@@ -100,6 +125,7 @@ public struct SVC: Estimator, Equatable {
         try c.encode(breakTies, forKey: .breakTies)
         try c.encode(randomState, forKey: .randomState)
         try c.encode(training, forKey: .training)
+        try c.encode(threads, forKey: .threads)
     }
 
     public static let estimatorName = "svc"
@@ -125,6 +151,7 @@ public struct SVC: Estimator, Equatable {
         try require(decisionFunctionShape == "ovr" || decisionFunctionShape == "ovo", "decision_function_shape", "'\(decisionFunctionShape)'", "'ovr' or 'ovo'")
         try require(!(breakTies && decisionFunctionShape == "ovo"), "break_ties", "True", "False when decision_function_shape is 'ovo'")
         try require(randomState == nil || randomState! >= 0 && randomState! <= Int(UInt32.max), "random_state", randomState ?? 0, "None or an integer in 0...\(UInt32.max)")
+        try require(threads >= 1, "n_jobs", threads, "an integer >= 1 (threads per rank)")
         try require(training == "direct" || training == "cascade", "training", "'\(training)'", "'direct' or 'cascade'")
         try require(!(training == "cascade" && probability), "probability", "True", "False with training='cascade' (calibrate a cascade model with CalibratedClassifierCV)")
         try require(!(training == "cascade" && kernel == "precomputed"), "kernel", "'precomputed'", "a kernel of features with training='cascade'")
@@ -195,7 +222,7 @@ public struct SVC: Estimator, Equatable {
         }
         return try x.storage.withUnsafeBufferPointer { xp in
             let trainer = LibSVMTrainer(x: xp.baseAddress!, width: x.columns, kernel: kernel, tol: tol, shrinking: shrinking,
-                                        maxIter: maxIter, cacheBytes: Int(cacheSize * 1_048_576))
+                                        maxIter: maxIter, cacheBytes: Int(cacheSize * 1_048_576), threads: threads)
             var rows = 0
             let tasks = plan.tasks
             var results: [[Double]]

@@ -145,7 +145,7 @@ public struct SVCModel: DecisionFunctionModel, FeatureSchemaModel, Equatable {
             }
         } else {
             KernelBlock.product(a: x.storage, m: m, b: supportVectors.storage, n: n, d: x.columns, kernel: kernel, w: w.storage, c: pairs,
-                                into: &dec.storage, tileValues: blockValues)
+                                into: &dec.storage, tileValues: blockValues, threads: configuration.threads)
         }
         for i in 0 ..< m { for q in 0 ..< pairs { dec[i, q] -= rho[q] } }
         return dec
@@ -265,8 +265,12 @@ public struct SVCModel: DecisionFunctionModel, FeatureSchemaModel, Equatable {
         }
     }
 
+    /// The model file; `n_jobs` (an execution setting) is saved as 1, so the file is the same
+    /// for any thread count.
     public func container() throws -> ModelContainer {
-        let h = Header(parameters: configuration, schema: schema, kernel: kernel, support: support, nSupport: nSupport,
+        var parameters = configuration
+        parameters.threads = 1
+        let h = Header(parameters: parameters, schema: schema, kernel: kernel, support: support, nSupport: nSupport,
                        nFeatures: supportVectors.columns, rho: rho, probA: probA, probB: probB, nIter: nIter, objectives: objectives,
                        nTrainingRows: nTrainingRows, mpilearnVersion: MPILearnVersion.string)
         return ModelContainer(kind: Self.kind, header: try ModelJSON.encoder.encode(h),
