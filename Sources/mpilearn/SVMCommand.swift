@@ -74,13 +74,14 @@ struct SVMPredict: SPMDCommand {
     var proba: Bool = false
     @Option(help: "single: one output file; parts: one file per rank (OUTPUT.part-RRRRR-of-PPPPP).") var outputMode: ParallelFile.Layout = .single
     @Option(help: "Rows per chunk (bounds memory per rank).") var chunkRows: Int = 16384
+    @Option(help: "Threads per rank for the kernel blocks (the output does not depend on it).") var threads: Int = 1
 
     func run(world: any Communicator) throws {
         var options = StreamingPredict.Options(output: output)
         options.proba = proba
         options.layout = outputMode
         options.chunkRows = chunkRows
-        let summary = try SVMWorkflow.predict(model: model, test: test, options: options, comm: world, log: printLine)
+        let summary = try SVMWorkflow.predict(model: model, test: test, options: options, threads: threads, comm: world, log: printLine)
         say(world, summary.text)
     }
 }
@@ -92,9 +93,10 @@ struct SVMScore: SPMDCommand {
     @Option(help: "Model file (svc).") var model: String
     @Option(help: "Labelled CSV (or a generator spec).") var test: String
     @Option(help: "Target column, COLUMN>NUMBER or an expression (default: the model's).") var target: String?
+    @Option(help: "Threads per rank for the kernel blocks (the scores do not depend on it).") var threads: Int = 1
 
     func run(world: any Communicator) throws {
-        let report = try SVMWorkflow.score(model: model, test: test, target: target, comm: world, log: printLine)
+        let report = try SVMWorkflow.score(model: model, test: test, target: target, threads: threads, comm: world, log: printLine)
         say(world, report.text)
     }
 }

@@ -119,11 +119,13 @@ final class SVMCLITests: XCTestCase {
         XCTAssertGreaterThan(accuracy, 0.7, headline)
 
         for np in [1, 3] {
-            let score = try run(np, ["svm", "score", "--model", model, "--test", test])
+            // Threads per rank (at 3 ranks) change no score or prediction.
+            let threads = np == 3 ? ["--threads", "2"] : []
+            let score = try run(np, ["svm", "score", "--model", model, "--test", test] + threads)
             XCTAssertEqual(score.status, 0, "\(score)")
             XCTAssertEqual(line(score.stdout, "test: accuracy "), headline, "score at np=\(np) disagrees with run")
             let predictions = path("p\(np).csv")
-            let predict = try run(np, ["svm", "predict", "--model", model, "--test", test, "--output", predictions, "--chunk-rows", "17"])
+            let predict = try run(np, ["svm", "predict", "--model", model, "--test", test, "--output", predictions, "--chunk-rows", "17"] + threads)
             XCTAssertEqual(predict.status, 0, "\(predict)")
             XCTAssertTrue(predict.stdout.contains("predicted 101 rows"), predict.stdout)
             let predicted = try rows(predictions).map { String($0[0]) }
@@ -205,6 +207,7 @@ final class SVMCLITests: XCTestCase {
         try expectFailure(2, fit + ["--gamma", "wide"], ["parameter gamma", "'wide'"])
         try expectFailure(2, fit + ["--degree", "-1"], ["parameter degree", ">= 0"])
         try expectFailure(2, fit + ["--cache-size", "0"], ["parameter cache_size"])
+        try expectFailure(2, fit + ["--threads", "0"], ["parameter n_jobs", ">= 1"])
         try expectFailure(2, fit + ["--kernel", "cubic"], ["parameter kernel", "'cubic'", "'rbf'"])
         try expectFailure(2, fit + ["--max-iter", "0"], ["parameter max_iter"])
         try expectFailure(2, fit + ["--class-weight", "even"], ["parameter class_weight"])

@@ -246,9 +246,10 @@ final class KernelRowStore {
     /// Rows computed (for the per-phase report).
     private(set) var rowsComputed = 0
 
-    /// - Parameters: `rows` of the training matrix `x` (width `width`), a budget of `bytes`.
     private let threads: Int
 
+    /// `rows` of the training matrix `x` (width `width`), within a budget of `bytes` (rows
+    /// computed on `threads` threads).
     init(rows: [Int], x source: UnsafePointer<Double>, width: Int, kernel: KernelParameters, bytes: Int, threads: Int = 1) {
         self.threads = threads
         count = rows.count

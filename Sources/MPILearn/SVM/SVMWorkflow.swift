@@ -189,11 +189,15 @@ public enum SVMWorkflow {
     ///   `probability`; ``MPILearnError/mismatch`` for a precomputed-kernel model given a
     ///   matrix whose width is not the training rows; ``MPILearnError/dataError`` for another
     ///   kind of model file or a non-finite feature.
-    public static func predict(model path: String, test: String, options: StreamingPredict.Options, comm: any Communicator,
-                               log: (String) -> Void = { _ in }) throws -> StreamingPredict.Summary {
+    /// - Parameter threads: threads per rank for the kernel blocks (`n_jobs`; the output does
+    ///   not depend on it).
+    public static func predict(model path: String, test: String, options: StreamingPredict.Options, threads: Int = 1,
+                               comm: any Communicator, log: (String) -> Void = { _ in }) throws -> StreamingPredict.Summary {
         try options.validate()
+        try require(threads >= 1, "--threads", threads, "an integer >= 1")
         let start = Date()
-        let model = try SVCModel.load(from: path, comm: comm)
+        var model = try SVCModel.load(from: path, comm: comm)
+        model.configuration.threads = threads
         if options.proba && model.probA == nil {
             throw MPILearnError.invalidParameter(name: "--proba", value: "set",
                                                  allowed: "a model fitted with --probability (probability=True); \(path) was fitted without it")
@@ -324,9 +328,12 @@ public enum SVMWorkflow {
     /// Collective. Loads the model in `model` on every rank, each rank's block of the
     /// labelled `test` (a CSV or a generator spec), and scores it.
     /// - Parameter target: the target column or expression (default: the model's).
-    public static func score(model path: String, test: String, target: String? = nil, comm: any Communicator,
+    /// - Parameter threads: threads per rank for the kernel blocks (the scores do not depend on it).
+    public static func score(model path: String, test: String, target: String? = nil, threads: Int = 1, comm: any Communicator,
                              log: (String) -> Void = { _ in }) throws -> ScoreReport {
-        let model = try SVCModel.load(from: path, comm: comm)
+        try require(threads >= 1, "--threads", threads, "an integer >= 1")
+        var model = try SVCModel.load(from: path, comm: comm)
+        model.configuration.threads = threads
         let rows = try loadTest(model, test: test, target: target ?? model.schema.target, comm: comm, log: log)
         return try score(model, rows: rows, comm: comm)
     }
