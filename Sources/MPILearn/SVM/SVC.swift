@@ -33,8 +33,8 @@ public struct SVC: Estimator, Equatable {
     public var shrinking: Bool
     /// Platt scaling by libsvm's internal 5-fold cross-validation (`predict_proba`). The
     /// folds' solves start from their pair's solution rather than from zero (libsvm's start):
-    /// other points within `tol` of the optimum, so Platt's A and B agree with libsvm's to
-    /// about 1e-4 and the probabilities to better than 1e-4, in fewer iterations.
+    /// other points within `tol` of the optimum, so Platt's A and B agree with libsvm's to a
+    /// few 1e-4 (relative) and the probabilities to better than 1e-4, in fewer iterations.
     public var probability: Bool
     /// Stopping tolerance of the SMO solver (libsvm's `eps`).
     public var tol: Double
