@@ -141,6 +141,8 @@ struct LibSVMPlan: Sendable {
         case fold(pair: Int, fold: Int)
         /// The pair's solve.
         case solve(pair: Int)
+
+        var isSolve: Bool { if case .solve = self { return true } else { return false } }
     }
 
     var labels: [Int]

@@ -224,28 +224,23 @@ public struct SVC: Estimator, Equatable {
             let trainer = LibSVMTrainer(x: xp.baseAddress!, width: x.columns, kernel: kernel, tol: tol, shrinking: shrinking,
                                         maxIter: maxIter, cacheBytes: Int(cacheSize * 1_048_576), threads: threads)
             var rows = 0
+            // The pairs' solves first, then (with probability) the folds, each started from
+            // its pair's solution: a fold keeps four fifths of the rows, so its solution is
+            // close, and the solver reaches the same optimum to its tolerance in fewer
+            // iterations.
             let tasks = plan.tasks
-            var results: [[Double]]
-            if plan.probability && plan.initialAlpha == nil {
-                // The pairs' solves first, then the probability folds, each started from its
-                // pair's solution (a fold keeps four fifths of the rows, so its solution is
-                // close): the same optimum to the solver's tolerance in fewer iterations.
-                let solves = tasks.indices.filter { if case .solve = tasks[$0] { return true } else { return false } }
-                let folds = tasks.indices.filter { !solves.contains($0) }
-                results = [[Double]](repeating: [], count: tasks.count)
-                let solved = try SVMTasks.run(solves.map { tasks[$0] }, cost: plan.cost, comm: comm) { trainer.run($0, plan: plan, kernelRows: &rows) }
+            let solves = tasks.indices.filter { tasks[$0].isSolve }, folds = tasks.indices.filter { !tasks[$0].isSolve }
+            var results = [[Double]](repeating: [], count: tasks.count)
+            let solved = try SVMTasks.run(solves.map { tasks[$0] }, cost: plan.cost, comm: comm) { trainer.run($0, plan: plan, kernelRows: &rows) }
+            for (t, v) in zip(solves, solved) { results[t] = v }
+            if !folds.isEmpty {
                 var seeds: [Int: [Double]] = [:]
-                for (t, v) in zip(solves, solved) {
-                    results[t] = v
-                    if case .solve(let p) = tasks[t] { seeds[p] = BinarySolution(flat: v[...]).alpha }
-                }
+                for t in solves { if case .solve(let p) = tasks[t] { seeds[p] = BinarySolution(flat: results[t][...]).alpha } }
                 let held = try SVMTasks.run(folds.map { tasks[$0] }, cost: plan.cost, comm: comm) { task in
                     guard case .fold(let p, _) = task else { return [] }
                     return trainer.run(task, plan: plan, seed: seeds[p], kernelRows: &rows)
                 }
                 for (t, v) in zip(folds, held) { results[t] = v }
-            } else {
-                results = try SVMTasks.run(tasks, cost: plan.cost, comm: comm) { task in trainer.run(task, plan: plan, kernelRows: &rows) }
             }
             rows += trainer.storeRows()
             return (trainer.assemble(plan, results: results), Int(try comm.allreduce(Int64(rows), op: .sum)))
