@@ -49,6 +49,7 @@ final class ConformanceTests: XCTestCase {
     static var ridge: Ridge { Ridge(alpha: 0.5) }
     static var logistic: LogisticRegression { LogisticRegression(C: 2) }
     static var svc: SVC { SVC(C: 2, probability: true, randomState: 3) }
+    static var svr: SVR { SVR(C: 50, epsilon: 0.5) }
 
     /// The largest difference between two linear models' coefficients and intercepts,
     /// relative to max(1, |value|).
@@ -169,6 +170,15 @@ final class ConformanceTests: XCTestCase {
                                    nanFeatures: .dataError, predictFollowsProba: false)
     }
 
+    /// Every rank gathers every row in global order: the same model at any rank count.
+    func testSVRConforms() {
+        EstimatorConformance.check(Self.svr, data: Self.regression,
+                                   invalid: [(["C": 0.0], "C"), (["epsilon": -0.1], "epsilon"), (["gamma": -0.5], "gamma"), (["gamma": "scaled"], "gamma"),
+                                             (["degree": -1], "degree"), (["kernel": "cubic"], "kernel"), (["tol": 0.0], "tol"),
+                                             (["cache_size": 0.0], "cache_size"), (["max_iter": 0], "max_iter"), (["n_jobs": 0], "n_jobs")],
+                                   nanFeatures: .dataError)
+    }
+
     // MARK: committed model files, one per kind
 
     /// Held-out rows (global rows past the training data) the committed models predict.
@@ -194,6 +204,7 @@ final class ConformanceTests: XCTestCase {
         try EstimatorConformance.writeFixture(Self.ridge, data: first(200, Self.regression), rows: try Self.fixtureRows(Self.regression, offset: 200))
         try EstimatorConformance.writeFixture(Self.logistic, data: first(200, Self.classification), rows: try Self.fixtureRows(Self.classification, offset: 200))
         try EstimatorConformance.writeFixture(Self.svc, data: first(200, Self.classification), rows: try Self.fixtureRows(Self.classification, offset: 200))
+        try EstimatorConformance.writeFixture(Self.svr, data: first(200, Self.regression), rows: try Self.fixtureRows(Self.regression, offset: 200))
     }
 
     func testCommittedModelOfEveryKindPredictsAsRecorded() {
@@ -210,5 +221,6 @@ final class ConformanceTests: XCTestCase {
         EstimatorConformance.checkFixture(RidgeModel.self)
         EstimatorConformance.checkFixture(LogisticRegressionModel.self)
         EstimatorConformance.checkFixture(SVCModel.self, tolerance: 1e-12)
+        EstimatorConformance.checkFixture(SVRModel.self, tolerance: 1e-12)
     }
 }

@@ -234,6 +234,10 @@ public struct TablePredictor {
             let classes = s.classes
             finiteFeatures = s.featureNames
             run = { x, proba in Output(codes: try s.predict(x), proba: proba ? try s.predictProba(x) : nil, labels: classes) }
+        } else if let s = model as? SVRModel {
+            classes = nil
+            finiteFeatures = s.featureNames
+            run = { x, _ in Output(values: try s.predict(x)) }
         } else if let c = model as? any ClassifierModel {
             classes = c.classes
             let classes = c.classes

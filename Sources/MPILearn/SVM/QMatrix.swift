@@ -351,11 +351,17 @@ enum KernelBlock {
                     buffer.update(repeating: 0, count: rr * cc)
                 }
                 mpl_svm_kernel_block(kernel.code, 0, buffer, sa + r0, sb + c0, rr, cc, kernel.gamma, kernel.coef0, Int32(kernel.degree))
-                if c == 1 {
-                    cblas_dgemv(CblasRowMajor, CblasNoTrans, Int32(rr), Int32(cc), 1, buffer, Int32(cc), w + c0, 1, 1, out + r0, 1)
-                } else {
-                    cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, Int32(rr), Int32(c), Int32(cc), 1, buffer, Int32(cc),
-                                w + c0 * c, Int32(c), 1, out + r0 * c, Int32(c))
+                // Row by row (a dot product, or a GEMV over the tile's coefficients): a row's
+                // value then never depends on which rows share its tile (a GEMV or GEMM over
+                // the tile's rows sums rows in groups whose order depends on the row's place),
+                // so predictions are the same bit for bit for any chunking and rank count.
+                for i in 0 ..< rr {
+                    if c == 1 {
+                        out[r0 + i] += cblas_ddot(Int32(cc), buffer + i * cc, 1, w + c0, 1)
+                    } else {
+                        cblas_dgemv(CblasColMajor, CblasNoTrans, Int32(c), Int32(cc), 1, w + c0 * c, Int32(c), buffer + i * cc, 1, 1,
+                                    out + (r0 + i) * c, 1)
+                    }
                 }
                 c0 += cc
             }
@@ -365,6 +371,37 @@ enum KernelBlock {
             let body = UncheckedSendable(f)
             DispatchQueue.concurrentPerform(iterations: t) { body.value($0) }
         }
+    }
+
+    /// K(x, support vectors) · w for a fitted SVM (rows × w's columns), tile by tile (at most
+    /// `blockValues` kernel values held). A precomputed kernel reads each support vector's
+    /// column (its training row, `support`) of x, which must have `nTrainingRows` columns;
+    /// otherwise x must have `featureCount` columns. Local.
+    static func decisionValues(_ x: Matrix<Double>, kernel: KernelParameters, supportVectors: Matrix<Double>, support: [Int], nTrainingRows: Int,
+                               featureCount: Int, coefficients w: Matrix<Double>, blockValues: Int, threads: Int) throws -> Matrix<Double> {
+        if kernel.kernel == .precomputed {
+            guard x.columns == nTrainingRows else {
+                throw MPILearnError.mismatch("kernel='precomputed': the input must be n_samples × n_train = \(nTrainingRows) kernel values; it has \(x.columns) columns")
+            }
+        } else if x.columns != featureCount {
+            throw MPILearnError.mismatch("input has \(x.columns) features but the model was trained on \(featureCount)")
+        }
+        let m = x.rows, n = support.count, c = w.columns
+        var dec = Matrix<Double>(rows: m, columns: c)
+        guard m > 0, n > 0 else { return dec }
+        if kernel.kernel == .precomputed {
+            try forEachBlock(rows: m, columns: n, values: blockValues) { r0, r1 in
+                let b = r1 - r0
+                var kv = [Double](repeating: 0, count: b * n)
+                for i in 0 ..< b { for (j, s) in support.enumerated() { kv[i * n + j] = x[r0 + i, s] } }
+                let part = try matmul(Matrix(rows: b, columns: n, storage: kv), w)
+                for i in 0 ..< b { for q in 0 ..< c { dec[r0 + i, q] = part[i, q] } }
+            }
+        } else {
+            product(a: x.storage, m: m, b: supportVectors.storage, n: n, d: x.columns, kernel: kernel, w: w.storage, c: c,
+                    into: &dec.storage, tileValues: blockValues, threads: threads)
+        }
+        return dec
     }
 
     /// ``product(a:m:b:n:d:kernel:w:c:into:add:tileValues:)`` over arrays (empty ones allowed).

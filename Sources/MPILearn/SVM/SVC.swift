@@ -135,23 +135,12 @@ public struct SVC: Estimator, Equatable {
     public var kernelKind: SVMKernel { SVMKernel(rawValue: kernel) ?? .rbf }
 
     public func validate() throws {
-        try require(C > 0 && C.isFinite, "C", C, "a finite number > 0")
-        try require(SVMKernel(rawValue: kernel) != nil, "kernel", "'\(kernel)'", SVMKernel.allCases.map { "'\($0.rawValue)'" }.joined(separator: ", "))
-        try require(degree >= 0, "degree", degree, "an integer >= 0")
-        switch gamma {
-        case .string(let s): try require(s == "scale" || s == "auto", "gamma", "'\(s)'", "'scale', 'auto' or a number >= 0")
-        case .int, .double: try require(gamma.number! >= 0 && gamma.number!.isFinite, "gamma", gamma, "'scale', 'auto' or a finite number >= 0")
-        default: try require(false, "gamma", gamma, "'scale', 'auto' or a number >= 0")
-        }
-        try require(coef0.isFinite, "coef0", coef0, "a finite number")
-        try require(tol > 0 && tol.isFinite, "tol", tol, "a finite number > 0")
-        try require(cacheSize > 0 && cacheSize.isFinite, "cache_size", cacheSize, "a number of megabytes > 0")
+        try SVMParameters.validate(C: C, kernel: kernel, degree: degree, gamma: gamma, coef0: coef0, tol: tol, cacheSize: cacheSize,
+                                   maxIter: maxIter, threads: threads)
         try require(classWeight == nil || classWeight == "balanced", "class_weight", classWeight ?? "None", "'balanced' or None")
-        try require(maxIter == -1 || maxIter >= 1, "max_iter", maxIter, "-1 (no limit) or an integer >= 1")
         try require(decisionFunctionShape == "ovr" || decisionFunctionShape == "ovo", "decision_function_shape", "'\(decisionFunctionShape)'", "'ovr' or 'ovo'")
         try require(!(breakTies && decisionFunctionShape == "ovo"), "break_ties", "True", "False when decision_function_shape is 'ovo'")
         try require(randomState == nil || randomState! >= 0 && randomState! <= Int(UInt32.max), "random_state", randomState ?? 0, "None or an integer in 0...\(UInt32.max)")
-        try require(threads >= 1, "n_jobs", threads, "an integer >= 1 (threads per rank)")
         try require(training == "direct" || training == "cascade", "training", "'\(training)'", "'direct' or 'cascade'")
         try require(!(training == "cascade" && probability), "probability", "True", "False with training='cascade' (calibrate a cascade model with CalibratedClassifierCV)")
         try require(!(training == "cascade" && kernel == "precomputed"), "kernel", "'precomputed'", "a kernel of features with training='cascade'")
@@ -277,10 +266,36 @@ public struct SVC: Estimator, Equatable {
     /// .randint(2**31 - 1)`), which seeds the probability folds' shuffle.
     public static func libsvmSeed(randomState: Int) -> Int { MT19937.libsvmSeed(randomState: randomState) }
 
+    /// Collective. scikit-learn's `_gamma` for this SVC (``SVMParameters/resolveGamma(_:_:width:values:comm:)``).
+    func resolvedGamma(_ x: Matrix<Double>, width: Int, values: Double, comm: any Communicator) throws -> Double {
+        try SVMParameters.resolveGamma(gamma, x, width: width, values: values, comm: comm)
+    }
+}
+
+/// What SVC and SVR share: the checks of their common parameters and the resolution of gamma.
+enum SVMParameters {
+    /// Checks the parameters SVC and SVR share, under scikit-learn's names.
+    static func validate(C: Double, kernel: String, degree: Int, gamma: ParameterValue, coef0: Double, tol: Double, cacheSize: Double,
+                         maxIter: Int, threads: Int) throws {
+        try require(C > 0 && C.isFinite, "C", C, "a finite number > 0")
+        try require(SVMKernel(rawValue: kernel) != nil, "kernel", "'\(kernel)'", SVMKernel.allCases.map { "'\($0.rawValue)'" }.joined(separator: ", "))
+        try require(degree >= 0, "degree", degree, "an integer >= 0")
+        switch gamma {
+        case .string(let s): try require(s == "scale" || s == "auto", "gamma", "'\(s)'", "'scale', 'auto' or a number >= 0")
+        case .int, .double: try require(gamma.number! >= 0 && gamma.number!.isFinite, "gamma", gamma, "'scale', 'auto' or a finite number >= 0")
+        default: try require(false, "gamma", gamma, "'scale', 'auto' or a number >= 0")
+        }
+        try require(coef0.isFinite, "coef0", coef0, "a finite number")
+        try require(tol > 0 && tol.isFinite, "tol", tol, "a finite number > 0")
+        try require(cacheSize > 0 && cacheSize.isFinite, "cache_size", cacheSize, "a number of megabytes > 0")
+        try require(maxIter == -1 || maxIter >= 1, "max_iter", maxIter, "-1 (no limit) or an integer >= 1")
+        try require(threads >= 1, "n_jobs", threads, "an integer >= 1 (threads per rank)")
+    }
+
     /// Collective. scikit-learn's `_gamma` over every rank's rows: `scale` is
     /// 1 / (n_features · Var X) over all `values` values of X (1 when X is constant), `auto`
     /// 1 / n_features.
-    func resolvedGamma(_ x: Matrix<Double>, width: Int, values: Double, comm: any Communicator) throws -> Double {
+    static func resolveGamma(_ gamma: ParameterValue, _ x: Matrix<Double>, width: Int, values: Double, comm: any Communicator) throws -> Double {
         switch gamma {
         case .string("auto"): return 1 / Double(max(1, width))
         case .string("scale"):
@@ -312,11 +327,13 @@ public struct SVMFitStatistics: Sendable, Equatable, Codable {
 }
 
 /// Training rows as an SVM reads them: dense finite features, class codes into sorted
-/// classes, and where they came from.
+/// classes (a classifier's) or finite targets (a regressor's), and where they came from.
 struct SVMData {
     var x: Matrix<Double>
-    /// Class codes (indices into `classes`).
+    /// Class codes (indices into `classes`); empty for a regressor's rows.
     var codes: [Int]
+    /// The targets (a regressor's; empty for a classifier's rows).
+    var targets: [Double] = []
     /// The label values (dataset target values) of the classes, sorted.
     var classValues: [Double]
     var classes: [String]
@@ -325,8 +342,9 @@ struct SVMData {
     var globalRowStart: Int
 
     /// Checks and converts a dataset (classes: this rank's labels only; ``gathered(comm:)``
-    /// or ``withClasses(_:)`` sets the global ones).
-    init(_ data: Dataset<Double>) throws {
+    /// or ``withClasses(_:)`` sets the global ones). `estimator` names the SVM in messages;
+    /// a regressor's rows keep their targets instead of class codes.
+    init(_ data: Dataset<Double>, classification: Bool = true, estimator: String = "an SVC") throws {
         source = data.source.isEmpty ? "data" : data.source
         guard !data.features.isSparse else {
             throw MPILearnError.invalidParameter(name: "features", value: data.features.shapeDescription,
@@ -339,7 +357,8 @@ struct SVMData {
             throw MPILearnError.dataError(SourceLocation(file: source), "an SVM needs at least one feature; the data has none")
         }
         guard let y = data.target else {
-            throw MPILearnError.invalidParameter(name: "target", value: "none", allowed: "class labels (an SVC is a classifier)")
+            throw MPILearnError.invalidParameter(name: "target", value: "none",
+                                                 allowed: classification ? "class labels (\(estimator) is a classifier)" : "numeric targets (\(estimator) is a regressor)")
         }
         for (i, v) in x.storage.enumerated() where !v.isFinite {
             let r = i / max(1, x.columns), c = i % max(1, x.columns)
@@ -349,12 +368,19 @@ struct SVMData {
         for (i, v) in y.enumerated() where !v.isFinite {
             throw MPILearnError.dataError(SourceLocation(file: source), "row \(data.globalRowStart + i + 1): the target is missing")
         }
+        schema = data.schema
+        globalRowStart = data.globalRowStart
+        guard classification else {
+            targets = y
+            codes = []
+            classValues = []
+            classes = []
+            return
+        }
         let values = Array(Set(y)).sorted()
         classValues = values
         codes = y.map { v in values.firstIndex(of: v)! }
         classes = classValues.map { data.labelName($0) }
-        schema = data.schema
-        globalRowStart = data.globalRowStart
     }
 
     /// The same rows with the classes `values` (a superset of this rank's labels).
@@ -368,17 +394,24 @@ struct SVMData {
         return d
     }
 
-    /// Collective: every rank's rows, in rank (global row) order, on every rank.
-    func gathered(comm: any Communicator) throws -> SVMData {
-        let values = try globalClasses(comm: comm)
-        var d = withClasses(values.values, names: values.names)
+    /// Collective: every rank's rows, in rank (global row) order, on every rank (with
+    /// `classification`, their codes into the classes of all ranks; else their targets).
+    func gathered(comm: any Communicator, classification: Bool = true) throws -> SVMData {
+        var d = self
+        if classification {
+            let values = try globalClasses(comm: comm)
+            d = withClasses(values.values, names: values.names)
+        }
         if comm.size == 1 { return d }
         let columns = Int(try comm.allreduce(Int64(x.columns), op: .max))
         guard x.rows == 0 || x.columns == columns else { throw MPILearnError.mismatch("ranks hold rows of different widths") }
         let all = try comm.allgatherv(x.storage).values
-        let codes = try comm.allgatherv(d.codes.map(Int64.init)).values.map(Int.init)
-        d.x = Matrix(rows: codes.count, columns: columns, storage: all)
-        d.codes = codes
+        if classification {
+            d.codes = try comm.allgatherv(d.codes.map(Int64.init)).values.map(Int.init)
+        } else {
+            d.targets = try comm.allgatherv(targets).values
+        }
+        d.x = Matrix(rows: all.count / max(1, columns), columns: columns, storage: all)
         d.globalRowStart = 0
         return d
     }

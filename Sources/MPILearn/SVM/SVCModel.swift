@@ -112,13 +112,7 @@ public struct SVCModel: DecisionFunctionModel, FeatureSchemaModel, Equatable {
     /// libsvm's decision values (rows × pairs, positive for the pair's first class), computed
     /// block by block of rows (`blockValues` kernel values at a time). Local.
     public func pairwiseDecision(_ x: Matrix<Double>, blockValues: Int = predictionBlockValues) throws -> Matrix<Double> {
-        if kernel.kernel == .precomputed {
-            guard x.columns == nTrainingRows else {
-                throw MPILearnError.mismatch("kernel='precomputed': the input must be n_samples × n_train = \(nTrainingRows) kernel values; it has \(x.columns) columns")
-            }
-        } else {
-            try checkFeatures(x.columns)
-        }
+        if kernel.kernel != .precomputed { try checkFeatures(x.columns) }
         let m = x.rows, n = support.count, k = classes.count, pairs = pairCount
         // The pairs' coefficients (nSV × pairs, zero outside the pair's two classes).
         var w = Matrix<Double>(rows: n, columns: pairs)
@@ -132,21 +126,9 @@ public struct SVCModel: DecisionFunctionModel, FeatureSchemaModel, Equatable {
                 p += 1
             }
         }
-        // K (rows × nSV) · coefficients, tile by tile (at most `blockValues` kernel values held).
-        var dec = Matrix<Double>(rows: m, columns: pairs)
-        guard m > 0, n > 0 else { return dec }
-        if kernel.kernel == .precomputed {
-            try KernelBlock.forEachBlock(rows: m, columns: n, values: blockValues) { r0, r1 in
-                let b = r1 - r0
-                var kv = [Double](repeating: 0, count: b * n)
-                for i in 0 ..< b { for (j, s) in support.enumerated() { kv[i * n + j] = x[r0 + i, s] } }
-                let part = try matmul(Matrix(rows: b, columns: n, storage: kv), w)
-                for i in 0 ..< b { for q in 0 ..< pairs { dec[r0 + i, q] = part[i, q] } }
-            }
-        } else {
-            KernelBlock.product(a: x.storage, m: m, b: supportVectors.storage, n: n, d: x.columns, kernel: kernel, w: w.storage, c: pairs,
-                                into: &dec.storage, tileValues: blockValues, threads: configuration.threads)
-        }
+        var dec = try KernelBlock.decisionValues(x, kernel: kernel, supportVectors: supportVectors, support: support, nTrainingRows: nTrainingRows,
+                                                 featureCount: featureNames.count, coefficients: w, blockValues: blockValues,
+                                                 threads: configuration.threads)
         for i in 0 ..< m { for q in 0 ..< pairs { dec[i, q] -= rho[q] } }
         return dec
     }
