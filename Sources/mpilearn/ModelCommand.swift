@@ -52,7 +52,7 @@ struct ModelInspect: ParsableCommand {
                     return
                 }
                 print("\(file): \(c.kind), format version \(c.version)")
-                for (k, v) in model.summary() { print((k + ":").padding(toLength: 12, withPad: " ", startingAt: 0) + v) }
+                printSummary(model.summary())
                 return
             }
             let (kind, version) = (c.kind, c.version)
@@ -70,7 +70,7 @@ struct ModelInspect: ParsableCommand {
             }
             let h = m.header
             print("\(file): \(kind), format version \(version)")
-            for (k, v) in model.summary() { print((k + ":").padding(toLength: 12, withPad: " ", startingAt: 0) + v) }
+            printSummary(model.summary())
             print("features (\(h.featureNames.count)) by importance:")
             let order = h.featureNames.indices.sorted { h.featureImportances[$0] > h.featureImportances[$1] }
             for j in order {
@@ -82,4 +82,11 @@ struct ModelInspect: ParsableCommand {
             throw ExitCode(e.exitCode.rawValue)
         }
     }
+}
+
+/// `model inspect`'s lines: each label and a colon, padded to one column (12 characters at
+/// least, wider when a label is longer), then the value.
+func printSummary(_ lines: [(String, String)]) {
+    let width = max(12, (lines.map(\.0.count).max() ?? 0) + 2)
+    for (k, v) in lines { print((k + ":").padding(toLength: width, withPad: " ", startingAt: 0) + v) }
 }

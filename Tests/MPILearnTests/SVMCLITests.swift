@@ -286,4 +286,102 @@ final class SVMCLITests: XCTestCase {
         XCTAssertNotNil(line(out.stdout, "best:"), out.stdout)
         XCTAssertEqual(try rows(path("cv.csv")).count, 4)
     }
+
+    /// A regression CSV: two numeric features, a categorical city and a smooth target with noise.
+    func writeRegressionCSV(_ name: String, rows: Int, seed: UInt64) throws -> String {
+        var state = seed &* 6364136223846793005 &+ 1442695040888963407
+        func next() -> Double {
+            state = state &* 6364136223846793005 &+ 1442695040888963407
+            return Double(state >> 11) / Double(1 << 53)
+        }
+        var s = "a,b,city,y\n"
+        for i in 0 ..< rows {
+            let a = next() * 4 - 2, b = next() * 4 - 2
+            let y = 3 * sin(2 * a) + b * b + Double(i % 3) + 0.2 * (next() - 0.5)
+            s += String(format: "%.4f,%.4f,%@,%.5f\n", a, b, ["X", "Y", "Z"][i % 3], y)
+        }
+        try s.write(toFile: path(name), atomically: true, encoding: .utf8)
+        return path(name)
+    }
+
+    /// `--estimator svr`: the same model file at 1 and 3 ranks (2 threads each); `run` prints
+    /// the fit, the support vectors and R²; `score` and `predict` at 1 and 3 ranks agree with
+    /// it; a grid search over SVR's C and epsilon runs; flags of the other estimator and
+    /// `--proba` are refused by name on every rank.
+    func testSVRFitRunScorePredictAndSearch() throws {
+        let train = try writeRegressionCSV("reg.csv", rows: 300, seed: 3), test = try writeRegressionCSV("reg-test.csv", rows: 97, seed: 4)
+        let args = ["--estimator", "svr", "--train", train, "--target", "y", "--categorical", "city", "--C", "10", "--epsilon", "0.05"]
+        var files: [Data] = []
+        for np in [1, 3] {
+            let model = path("svr\(np).model")
+            let out = try run(np, ["svm", "fit"] + args + ["--model", model] + (np == 3 ? ["--threads", "2"] : []))
+            XCTAssertEqual(out.status, 0, "np=\(np): \(out)")
+            XCTAssertNotNil(line(out.stdout, "support vectors: ")?.range(of: #"^support vectors: \d+ of 300 training rows$"#, options: .regularExpression), out.stdout)
+            XCTAssertTrue(out.stdout.contains("estimator: SVR(kernel=rbf, C=10.0, gamma=scale ("), out.stdout)
+            XCTAssertTrue(out.stdout.contains("epsilon=0.05"), out.stdout)
+            files.append(try Data(contentsOf: URL(fileURLWithPath: model)))
+        }
+        XCTAssertEqual(files[0], files[1], "the SVR model files differ between 1 and 3 ranks")
+        let inspect = try MPIRun.run([MPIRun.executable("mpilearn"), "model", "inspect", path("svr1.model")], timeout: 30)
+        XCTAssertEqual(inspect.status, 0, "\(inspect)")
+        XCTAssertTrue(inspect.stdout.contains("svr, format version"), inspect.stdout)
+        XCTAssertTrue(inspect.stdout.contains("support vectors: "), inspect.stdout)
+
+        let out = try run(2, ["svm", "run"] + args + ["--test", test])
+        XCTAssertEqual(out.status, 0, "\(out)")
+        let r2Line = try XCTUnwrap(line(out.stdout, "R²: "), out.stdout)
+        XCTAssertEqual(line(out.stdout, "test rows: "), "test rows: 97")
+        let r2 = Double(r2Line.split(separator: " ")[1])!
+        XCTAssertGreaterThan(r2, 0.8, r2Line)
+        for phase in ["load ", "gather ", "solve ", "load test ", "predict ", "score ", "total "] {
+            XCTAssertNotNil(line(out.stdout, phase), "phase '\(phase)' missing: \(out.stdout)")
+        }
+        let labels = try rows(test).map { Double($0[3])! }
+        for np in [1, 3] {
+            let score = try run(np, ["svm", "score", "--model", path("svr1.model"), "--test", test])
+            XCTAssertEqual(score.status, 0, "\(score)")
+            XCTAssertEqual(line(score.stdout, "R²: "), r2Line, "score at np=\(np) disagrees with run")
+            let predictions = path("svr-p\(np).csv")
+            let predict = try run(np, ["svm", "predict", "--model", path("svr1.model"), "--test", test, "--output", predictions, "--chunk-rows", "13"])
+            XCTAssertEqual(predict.status, 0, "\(predict)")
+            let predicted = try rows(predictions).map { Double($0[0])! }
+            XCTAssertEqual(predicted.count, labels.count)
+            let mean = labels.reduce(0, +) / Double(labels.count)
+            let ssRes = zip(labels, predicted).map { ($0 - $1) * ($0 - $1) }.reduce(0, +)
+            let ssTot = labels.map { ($0 - mean) * ($0 - mean) }.reduce(0, +)
+            XCTAssertEqual(String(format: "%.4f", 1 - ssRes / ssTot), String(format: "%.4f", r2), "predict at np=\(np) is not what score scored")
+        }
+        XCTAssertEqual(try String(contentsOfFile: path("svr-p1.csv"), encoding: .utf8), try String(contentsOfFile: path("svr-p3.csv"), encoding: .utf8))
+
+        let search = try run(2, ["search", "grid", "--estimator", "svr", "--param", "C=1,10", "--param", "epsilon=0.05,0.5",
+                                 "--train", train, "--target", "y", "--features", "a,b", "--cv", "3", "--results", path("svr-cv.csv")])
+        XCTAssertEqual(search.status, 0, "\(search)")
+        XCTAssertNotNil(line(search.stdout, "best:"), search.stdout)
+        XCTAssertEqual(try rows(path("svr-cv.csv")).count, 4)
+
+        let fit = ["svm", "fit", "--train", train, "--target", "y", "--model", path("bad.model")]
+        try expectFailure(2, fit + ["--estimator", "svr", "--probability"], ["--probability", "--estimator svc"])
+        try expectFailure(2, fit + ["--estimator", "svr", "--class-weight", "balanced"], ["--class-weight", "--estimator svc"])
+        try expectFailure(2, fit + ["--estimator", "svr", "--training", "cascade"], ["--training"])
+        try expectFailure(2, fit + ["--estimator", "svr", "--epsilon", "-1"], ["parameter epsilon", ">= 0"])
+        try expectFailure(2, fit + ["--epsilon", "0.2"], ["--epsilon", "--estimator svr"])
+        try expectFailure(2, fit + ["--estimator", "nusvr"], ["--estimator", "svc or svr"])
+        var lines = try String(contentsOfFile: train, encoding: .utf8).split(separator: "\n").map(String.init)
+        lines[250] = "0.5,0.25,Y,"   // data row 250 (on the last rank of 3): no target
+        try (lines.joined(separator: "\n") + "\n").write(toFile: path("no-target.csv"), atomically: true, encoding: .utf8)
+        // A row without a target is dropped with a note, as for every learner, never silently.
+        let dropped = try run(3, ["svm", "fit", "--estimator", "svr", "--train", path("no-target.csv"), "--target", "y", "--features", "a,b",
+                                  "--model", path("dropped.model")])
+        XCTAssertEqual(dropped.status, 0, "\(dropped)")
+        XCTAssertTrue(dropped.stdout.contains("note: dropped 1 rows whose target y is missing"), dropped.stdout)
+        XCTAssertTrue(dropped.stdout.contains("train: 299 rows"), dropped.stdout)
+        // A missing feature is refused, naming the row and the column.
+        lines[250] = "0.5,,Y,1.5"
+        try (lines.joined(separator: "\n") + "\n").write(toFile: path("no-feature.csv"), atomically: true, encoding: .utf8)
+        try expectFailure(3, ["svm", "fit", "--estimator", "svr", "--train", path("no-feature.csv"), "--target", "y", "--features", "a,b",
+                              "--model", path("bad.model")], ["row 250", "column 2 ('b')", "finite"])
+        XCTAssertFalse(FileManager.default.fileExists(atPath: path("bad.model")))
+        try expectFailure(2, ["svm", "predict", "--model", path("svr1.model"), "--test", test, "--output", path("o.csv"), "--proba"], ["--proba", "SVR"])
+        XCTAssertFalse(FileManager.default.fileExists(atPath: path("o.csv")))
+    }
 }

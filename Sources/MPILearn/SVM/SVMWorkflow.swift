@@ -1,9 +1,9 @@
 import Foundation
 import SwiftMPI
 
-/// The `mpilearn svm` workflows as library calls: fit an ``SVC`` on the ranks' shards and
-/// save it, predict a dataset with a saved model (streamed, any size), score it on labelled
-/// rows, and the whole `run` (load, fit, score, phase times, peak memory).
+/// The `mpilearn svm` workflows as library calls: fit an ``SVC`` or an ``SVR`` on the ranks'
+/// shards and save it, predict a dataset with a saved model (streamed, any size), score it on
+/// labelled rows, and the whole `run` (load, fit, score, phase times, peak memory).
 ///
 /// Every function is collective: call it on every rank with the same arguments. Lines meant
 /// for the user go to a `log` closure, called on rank 0 only, one line per call (no final
@@ -14,25 +14,27 @@ import SwiftMPI
 /// var svc = SVC(C: 10, kernel: "rbf")
 /// try svc.validate()
 /// let result = try SVMWorkflow.run(.init(source: source, estimator: svc, test: "test.csv"), comm: world) { print($0) }
-/// _ = result.report.accuracy
+/// _ = result.report.accuracy   // an SVR's report has r2
 /// ```
 public enum SVMWorkflow {
     // MARK: fit
 
     /// What a fit did, the same on every rank.
     public struct FitSummary: Sendable {
-        /// The parameters fitted with.
-        public var estimator: SVC
+        /// The parameters fitted with (an ``SVC`` or an ``SVR``).
+        public var estimator: any SVMEstimator
         /// Training rows over all ranks, features, ranks.
         public var trainRows: Int
         public var features: Int
         public var ranks: Int
-        /// Class labels and support vectors per class (`n_support_`).
+        /// Class labels (none for a regressor) and support vectors per class (`n_support_`;
+        /// a regressor: one count).
         public var classes: [String]
         public var nSupport: [Int]
         /// The kernel's gamma as resolved from the data (scikit-learn's `_gamma`).
         public var gamma: Double
-        /// SMO iterations per pair of classes (`n_iter_`) and the summed dual objective.
+        /// SMO iterations per solve (`n_iter_`: per pair of classes for an SVC) and the
+        /// summed dual objective.
         public var nIter: [Int]
         public var objective: Double
         /// Wall seconds of the fit (after the load), the slowest rank's.
@@ -48,17 +50,22 @@ public enum SVMWorkflow {
         public var supportVectors: Int { nSupport.reduce(0, +) }
 
         /// The lines printed after a fit: `fit: <seconds> s ...`, `support vectors: <total>
-        /// (per class a, b, ...)`, the classes, the cascade's levels, any warning and the model
-        /// file (no final newline).
+        /// (per class a, b, ...)` (a regressor: `of <n> training rows`), the classes, the
+        /// cascade's levels, any warning and the model file (no final newline).
         public var text: String {
             var lines: [String] = []
-            let pairs = nIter.count
+            let classifier = !classes.isEmpty
             lines.append(String(format: "fit: %.3f s", fitSeconds)
-                + " (slowest rank; \(estimator.training) training on \(trainRows) rows over \(ranks) rank(s); "
-                + "\(nIter.reduce(0, +)) SMO iterations over \(pairs) pair(s) of classes; dual objective \(String(format: "%.6g", objective)))")
-            lines.append("support vectors: \(supportVectors) (per class \(nSupport.map(String.init).joined(separator: ", ")))")
-            lines.append("classes: \(classes.count) (\(listPreview(classes)))")
-            lines.append("estimator: SVC(\(parameterText(estimator, resolvedGamma: gamma)))")
+                + " (slowest rank; \(estimator.trainingMode) training on \(trainRows) rows over \(ranks) rank(s); "
+                + "\(nIter.reduce(0, +)) SMO iterations" + (classifier ? " over \(nIter.count) pair(s) of classes" : "")
+                + "; dual objective \(String(format: "%.6g", objective)))")
+            if classifier {
+                lines.append("support vectors: \(supportVectors) (per class \(nSupport.map(String.init).joined(separator: ", ")))")
+                lines.append("classes: \(classes.count) (\(listPreview(classes)))")
+            } else {
+                lines.append("support vectors: \(supportVectors) of \(trainRows) training rows")
+            }
+            lines.append("estimator: \(type(of: estimator).className)(\(parameterText(estimator, resolvedGamma: gamma)))")
             if statistics.passes > 0 || !statistics.levelRows.isEmpty {
                 lines.append("cascade: \(statistics.passes) pass(es); rows solved per level \(statistics.levelRows.map(String.init).joined(separator: ", "))"
                     + (statistics.violators.isEmpty ? "" : "; global violators per pass \(statistics.violators.map(String.init).joined(separator: ", "))"))
@@ -74,12 +81,12 @@ public enum SVMWorkflow {
     }
 
     /// The line printed after the load: rows, features, ranks and the estimator.
-    static func trainLine(rows: Int, features: Int, ranks: Int, estimator e: SVC) -> String {
-        "train: \(rows) rows × \(features) features on \(ranks) rank(s); fitting SVC(\(parameterText(e)))"
+    static func trainLine(rows: Int, features: Int, ranks: Int, estimator e: any SVMEstimator) -> String {
+        "train: \(rows) rows × \(features) features on \(ranks) rank(s); fitting \(type(of: e).className)(\(parameterText(e)))"
     }
 
     /// The parameters that shape the fit, as scikit-learn would print them.
-    static func parameterText(_ e: SVC, resolvedGamma: Double? = nil) -> String {
+    static func parameterText(_ e: any SVMEstimator, resolvedGamma: Double? = nil) -> String {
         var p = ["kernel=\(e.kernel)", "C=\(ParameterValue.double(e.C))"]
         let kind = SVMKernel(rawValue: e.kernel)
         if kind == .rbf || kind == .poly || kind == .sigmoid {
@@ -89,15 +96,14 @@ public enum SVMWorkflow {
         }
         if kind == .poly { p.append("degree=\(e.degree)") }
         if kind == .poly || kind == .sigmoid { p.append("coef0=\(e.coef0)") }
-        if let w = e.classWeight { p.append("class_weight=\(w)") }
-        if e.probability { p.append("probability=True") }
-        p.append("training=\(e.training)")
+        p += e.ownParameterText
+        p.append("training=\(e.trainingMode)")
         return p.joined(separator: ", ")
     }
 
     /// A fit with its phases, the same on every rank.
-    struct TimedFit {
-        var model: SVCModel
+    struct TimedFit<Model: SVMFittedModel> {
+        var model: Model
         var summary: FitSummary
         /// This rank's training rows as Doubles, in MB (the peak-memory line's reference).
         var rawFeatureMB: Double
@@ -105,12 +111,12 @@ public enum SVMWorkflow {
 
     /// Loads the shards and fits; `timer` gets `load`, then the fit's `gather` and `solve`
     /// (or the cascade's) phases.
-    static func fitTimed(_ source: ForestWorkflow.TrainingSource, estimator: SVC, comm: any Communicator, log: (String) -> Void,
-                         timer: inout PhaseTimer) throws -> TimedFit {
+    static func fitTimed<E: SVMEstimator>(_ source: ForestWorkflow.TrainingSource, estimator: E, comm: any Communicator, log: (String) -> Void,
+                                          timer: inout PhaseTimer) throws -> TimedFit<E.Model> {
         try estimator.validate()   // parameters first: every error before any data is read
         timer.skip()
         let data = try TrainingData.loadTrain(path: source.path, target: source.target, categorical: source.categorical,
-                                              features: source.features, classification: true, comm: comm) {
+                                              features: source.features, classification: E.role == .classifier, comm: comm) {
             if comm.rank == 0 { log("note: \($0)") }
         }
         timer.mark("load", comm: false)
@@ -127,24 +133,25 @@ public enum SVMWorkflow {
         let solve = min(max(0, s.solveSeconds), seconds)
         // Every rank adds the same phases (the table is reduced over ranks): the checks of the
         // rows count with the gather.
-        let cascade = estimator.training == "cascade"
+        let cascade = estimator.trainingMode == "cascade"
         timer.add(cascade ? "cascade gather" : "gather", seconds - solve, comm: true)
         timer.add(cascade ? "cascade levels" : "solve", solve, comm: false)
         timer.skip()
-        let summary = FitSummary(estimator: estimator, trainRows: rows, features: features, ranks: comm.size, classes: model.classes,
-                                 nSupport: model.nSupport, gamma: model.kernel.gamma, nIter: model.nIter, objective: model.objective,
+        let summary = FitSummary(estimator: estimator, trainRows: rows, features: features, ranks: comm.size,
+                                 classes: (model as? SVCModel)?.classes ?? [], nSupport: model.supportCounts, gamma: model.kernel.gamma,
+                                 nIter: model.iterations, objective: model.objective,
                                  fitSeconds: fitSeconds, statistics: s, warning: model.warning, model: nil)
         return TimedFit(model: model, summary: summary, rawFeatureMB: raw)
     }
 
     /// Collective. Loads every rank's shard of `source` (CSV or generator spec) and fits the
-    /// SVC on it (``SVC/fit(_:comm:)``).
+    /// SVC or SVR on it (``SVC/fit(_:comm:)``, ``SVR/fit(_:comm:)``).
     /// - Returns: the model and the fit's summary, identical on every rank.
     /// - Throws: ``MPILearnError/invalidParameter`` for a bad parameter (before any data is
-    ///   read), ``MPILearnError/dataError`` for non-finite features, fewer than two classes
-    ///   or a precomputed kernel that is not square.
-    public static func fit(_ source: ForestWorkflow.TrainingSource, estimator: SVC, comm: any Communicator,
-                           log: (String) -> Void = { _ in }) throws -> (model: SVCModel, summary: FitSummary) {
+    ///   read), ``MPILearnError/dataError`` for non-finite features or targets, fewer than two
+    ///   classes (an SVC) or a precomputed kernel that is not square.
+    public static func fit<E: SVMEstimator>(_ source: ForestWorkflow.TrainingSource, estimator: E, comm: any Communicator,
+                                            log: (String) -> Void = { _ in }) throws -> (model: E.Model, summary: FitSummary) {
         var timer = PhaseTimer()
         let f = try fitTimed(source, estimator: estimator, comm: comm, log: log, timer: &timer)
         return (f.model, f.summary)
@@ -162,8 +169,8 @@ public enum SVMWorkflow {
     /// Collective. Fits as ``fit(_:estimator:comm:log:)`` and saves the model to `model`
     /// (rank 0 writes it atomically).
     /// - Returns: on rank 0 the report; nil on the other ranks.
-    public static func fitAndSave(_ source: ForestWorkflow.TrainingSource, estimator: SVC, model path: String, comm: any Communicator,
-                                  log: (String) -> Void = { _ in }) throws -> FitReport? {
+    public static func fitAndSave<E: SVMEstimator>(_ source: ForestWorkflow.TrainingSource, estimator: E, model path: String, comm: any Communicator,
+                                                   log: (String) -> Void = { _ in }) throws -> FitReport? {
         var timer = PhaseTimer()
         var f = try fitTimed(source, estimator: estimator, comm: comm, log: log, timer: &timer)
         if comm.rank == 0 { try f.model.save(to: path) }
@@ -177,16 +184,17 @@ public enum SVMWorkflow {
 
     // MARK: predict
 
-    /// Collective. Loads the SVC model in `model` on every rank and predicts every row of
+    /// Collective. Loads the SVC or SVR model in `model` on every rank and predicts every row of
     /// `test` into `options.output` with the streaming predictor (``StreamingPredict``: a CSV
     /// file, folder or glob, an `.npy` file or `file.h5:/object`, read chunk by chunk; the
     /// output in input order). A generator spec (`classification:ROWS,FEATURES[,SEED]`) is
     /// generated on the ranks and written as CSV.
     ///
-    /// The `prediction` column is the model's vote (``SVCModel/predict(_:)``), also with
-    /// `proba` (Platt probabilities can disagree with it, as in scikit-learn).
-    /// - Throws: ``MPILearnError/invalidParameter`` for `proba` with a model fitted without
-    ///   `probability`; ``MPILearnError/mismatch`` for a precomputed-kernel model given a
+    /// An SVC's `prediction` column is the model's vote (``SVCModel/predict(_:)``), also with
+    /// `proba` (Platt probabilities can disagree with it, as in scikit-learn); an SVR's is
+    /// its value.
+    /// - Throws: ``MPILearnError/invalidParameter`` for `proba` with an SVR or an SVC fitted
+    ///   without `probability`; ``MPILearnError/mismatch`` for a precomputed-kernel model given a
     ///   matrix whose width is not the training rows; ``MPILearnError/dataError`` for another
     ///   kind of model file or a non-finite feature.
     /// - Parameter threads: threads per rank for the kernel blocks (`n_jobs`; the output does
@@ -196,11 +204,12 @@ public enum SVMWorkflow {
         try options.validate()
         try require(threads >= 1, "--threads", threads, "an integer >= 1")
         let start = Date()
-        var model = try SVCModel.load(from: path, comm: comm)
-        model.configuration.threads = threads
-        if options.proba && model.probA == nil {
-            throw MPILearnError.invalidParameter(name: "--proba", value: "set",
-                                                 allowed: "a model fitted with --probability (probability=True); \(path) was fitted without it")
+        var model = try loadModel(path, comm: comm)
+        model.threads = threads
+        if options.proba && (model as? SVCModel)?.probA == nil {
+            throw MPILearnError.invalidParameter(name: "--proba", value: "set", allowed: model is SVRModel
+                ? "a classifier's model (svc); \(path) is an SVR (a regressor has no probabilities)"
+                : "a model fitted with --probability (probability=True); \(path) was fitted without it")
         }
         try checkPrecomputedWidth(model, test: test, target: nil)
         guard TrainingData.isGeneratorSpec(test) else {
@@ -232,10 +241,20 @@ public enum SVMWorkflow {
                                         written: written)
     }
 
+    /// Collective. The SVC or SVR model in `path`, read on rank 0 and given to every rank.
+    /// - Throws: ``MPILearnError/dataError`` for a missing or damaged file or another kind of model.
+    public static func loadModel(_ path: String, comm: any Communicator) throws -> any SVMFittedModel {
+        let kinds = [SVCModel.kind, SVRModel.kind]
+        let bytes = try ModelContainer.broadcastFileBytes(path, expectedKinds: kinds, comm: comm)
+        return try ModelContainer.decode(bytes: bytes, path: path, expectedKinds: kinds) { c -> any SVMFittedModel in
+            c.kind == SVRModel.kind ? try SVRModel.decode(c, path: path) : try SVCModel.decode(c, path: path)
+        }
+    }
+
     /// A precomputed-kernel model reads a matrix of kernel values against its training rows:
     /// a CSV must have exactly that many columns (besides the target), not merely columns
     /// of those names. Local (reads the header).
-    static func checkPrecomputedWidth(_ model: SVCModel, test: String, target: String?) throws {
+    static func checkPrecomputedWidth(_ model: any SVMFittedModel, test: String, target: String?) throws {
         guard model.kernel.kernel == .precomputed, !TrainingData.isGeneratorSpec(test), !test.lowercased().hasSuffix(".npy"),
               !HDF5Source.isHDF5(test) else { return }
         let names = try TrainingData.columnNames(test)
@@ -262,6 +281,11 @@ public enum SVMWorkflow {
 
     /// The model's class codes for `x`; none for no rows (a rank with an empty block).
     static func predictRows(_ model: SVCModel, _ x: Matrix<Double>) throws -> [Int] {
+        x.rows == 0 ? [] : try model.predict(x)
+    }
+
+    /// The model's values for `x`; none for no rows.
+    static func predictRows(_ model: SVRModel, _ x: Matrix<Double>) throws -> [Double] {
         x.rows == 0 ? [] : try model.predict(x)
     }
 
@@ -312,34 +336,77 @@ public enum SVMWorkflow {
         }
     }
 
-    /// Collective. Scores a model on this rank's labelled rows (class codes of the model's
-    /// classes): each rank predicts its rows; the metrics are computed over all ranks.
+    /// An SVM's metrics on labelled rows: an SVC's ``ScoreReport`` (accuracy against the
+    /// majority baseline, confusion matrix, per-class table) or an SVR's ``RegressionReport``
+    /// (R², MSE, MAE).
+    public enum Scores: Sendable {
+        case classification(ScoreReport)
+        case regression(RegressionReport)
+
+        /// The SVC's accuracy (nil for an SVR).
+        public var accuracy: Double? { if case .classification(let r) = self { return r.accuracy } else { return nil } }
+        /// The SVR's R² (nil for an SVC).
+        public var r2: Double? { if case .regression(let r) = self { return r.r2 } else { return nil } }
+        /// Rows over all ranks.
+        public var testRows: Int {
+            switch self {
+            case .classification(let r): return r.testRows
+            case .regression(let r): return r.testRows
+            }
+        }
+
+        /// The report as printed (no final newline).
+        public var text: String {
+            switch self {
+            case .classification(let r): return r.text
+            case .regression(let r): return r.text
+            }
+        }
+    }
+
+    /// Collective. Predicts this rank's rows `x` and scores them against `y` over all ranks;
+    /// `mark` gets the end of the `predict` phase.
+    static func scores(_ model: any SVMFittedModel, x: Matrix<Double>, y: [Double], comm: any Communicator,
+                       mark: () throws -> Void = {}) throws -> Scores {
+        if let m = model as? SVRModel {
+            let predicted = try predictRows(m, x)
+            try mark()
+            return .regression(try RegressionReport(yTrue: y, yPred: predicted, comm: comm))
+        }
+        guard let m = model as? SVCModel else { throw MPILearnError.mismatch("an SVM model of kind \(type(of: model).kind) cannot be scored here") }
+        let predicted = try predictRows(m, x)
+        try mark()
+        return .classification(try ScoreReport(yTrue: y.map { Int($0) }, yPred: predicted, classes: m.classes, comm: comm))
+    }
+
+    /// Collective. Scores a model on this rank's labelled rows (an SVC's: class codes of the
+    /// model's classes): each rank predicts its rows; the metrics are computed over all ranks.
     /// - Throws: ``MPILearnError/dataError`` for a non-finite feature (naming its row and column).
-    public static func score(_ model: SVCModel, rows: Dataset<Double>, comm: any Communicator) throws -> ScoreReport {
+    public static func score(_ model: any SVMFittedModel, rows: Dataset<Double>, comm: any Communicator) throws -> Scores {
         guard let y = rows.target else {
             throw MPILearnError.invalidParameter(name: "--target", value: "none", allowed: "labelled rows to score")
         }
         let x = rows.matrix
         let source = rows.source, start = rows.globalRowStart
         try requireFinite(x, featureNames: model.featureNames) { r, _ in SourceLocation(file: "\(source) (row \(start + r + 1))") }
-        return try ScoreReport(yTrue: y.map { Int($0) }, yPred: try predictRows(model, x), classes: model.classes, comm: comm)
+        return try scores(model, x: x, y: y, comm: comm)
     }
 
-    /// Collective. Loads the model in `model` on every rank, each rank's block of the
-    /// labelled `test` (a CSV or a generator spec), and scores it.
+    /// Collective. Loads the model in `model` (an SVC or an SVR) on every rank, each rank's
+    /// block of the labelled `test` (a CSV or a generator spec), and scores it.
     /// - Parameter target: the target column or expression (default: the model's).
     /// - Parameter threads: threads per rank for the kernel blocks (the scores do not depend on it).
     public static func score(model path: String, test: String, target: String? = nil, threads: Int = 1, comm: any Communicator,
-                             log: (String) -> Void = { _ in }) throws -> ScoreReport {
+                             log: (String) -> Void = { _ in }) throws -> Scores {
         try require(threads >= 1, "--threads", threads, "an integer >= 1")
-        var model = try SVCModel.load(from: path, comm: comm)
-        model.configuration.threads = threads
+        var model = try loadModel(path, comm: comm)
+        model.threads = threads
         let rows = try loadTest(model, test: test, target: target ?? model.schema.target, comm: comm, log: log)
         return try score(model, rows: rows, comm: comm)
     }
 
     /// Collective. Each rank's block of labelled test rows shaped for `model`.
-    static func loadTest(_ model: SVCModel, test: String, target: String, comm: any Communicator, log: (String) -> Void) throws -> Dataset<Double> {
+    static func loadTest(_ model: any SVMFittedModel, test: String, target: String, comm: any Communicator, log: (String) -> Void) throws -> Dataset<Double> {
         try checkPrecomputedWidth(model, test: test, target: target)
         return try TrainingData.loadTest(path: test, schema: model.schema, target: target, broadcast: false, comm: comm,
                                          note: { if comm.rank == 0 { log("note: \($0)") } })
@@ -348,16 +415,16 @@ public enum SVMWorkflow {
     // MARK: run
 
     /// The options of ``run(_:comm:log:)``.
-    public struct RunOptions: Sendable {
+    public struct RunOptions<E: SVMEstimator>: Sendable {
         public var source: ForestWorkflow.TrainingSource
-        /// The SVC's parameters.
-        public var estimator: SVC
+        /// The SVC's or SVR's parameters.
+        public var estimator: E
         /// The labelled test CSV (or a generator spec); its target is `source.target`.
         public var test: String
         /// Also save the model here (rank 0 writes it).
         public var model: String?
 
-        public init(source: ForestWorkflow.TrainingSource, estimator: SVC, test: String, model: String? = nil) {
+        public init(source: ForestWorkflow.TrainingSource, estimator: E, test: String, model: String? = nil) {
             self.source = source
             self.estimator = estimator
             self.test = test
@@ -370,7 +437,7 @@ public enum SVMWorkflow {
         /// The fit, the same on every rank (with the model file if one was written).
         public var fit: FitSummary
         /// The test metrics, on every rank.
-        public var report: ScoreReport
+        public var report: Scores
         /// The phase table (rank 0; nil on the other ranks).
         public var phases: String?
     }
@@ -381,9 +448,10 @@ public enum SVMWorkflow {
     ///
     /// `log` gets, on rank 0 and in order: load notes, the `train:` line, the fit's lines
     /// (`fit: <seconds> s ...`, `support vectors: <total> (per class ...)`, classes, any
-    /// `warning: ...`), `model written to`, the report (first line `test: accuracy <acc>
-    /// against the majority baseline <b> (<n> rows)`), the phase table and the peak-memory line.
-    public static func run(_ options: RunOptions, comm: any Communicator, log: (String) -> Void) throws -> RunResult {
+    /// `warning: ...`), `model written to`, the report (an SVC's first line `test: accuracy <acc>
+    /// against the majority baseline <b> (<n> rows)`; an SVR's `test rows: <n>` then
+    /// `R²: ...   MSE: ...   MAE: ...`), the phase table and the peak-memory line.
+    public static func run<E: SVMEstimator>(_ options: RunOptions<E>, comm: any Communicator, log: (String) -> Void) throws -> RunResult {
         let baseline = ProcessMemory.peakMB()
         var timer = PhaseTimer()
         var f = try fitTimed(options.source, estimator: options.estimator, comm: comm, log: log, timer: &timer)
@@ -401,9 +469,7 @@ public enum SVMWorkflow {
         let x = rows.matrix
         let source = rows.source, start = rows.globalRowStart
         try requireFinite(x, featureNames: f.model.featureNames) { r, _ in SourceLocation(file: "\(source) (row \(start + r + 1))") }
-        let predicted = try predictRows(f.model, x)
-        timer.mark("predict", comm: false)
-        let report = try ScoreReport(yTrue: y.map { Int($0) }, yPred: predicted, classes: f.model.classes, comm: comm)
+        let report = try scores(f.model, x: x, y: y, comm: comm) { timer.mark("predict", comm: false) }
         timer.mark("score", comm: true)
         if comm.rank == 0 { log(report.text) }
         let phases = try timer.text(comm)
