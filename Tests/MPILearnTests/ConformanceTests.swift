@@ -50,6 +50,7 @@ final class ConformanceTests: XCTestCase {
     static var logistic: LogisticRegression { LogisticRegression(C: 2) }
     static var svc: SVC { SVC(C: 2, probability: true, randomState: 3) }
     static var svr: SVR { SVR(C: 50, epsilon: 0.5) }
+    static var nusvc: NuSVC { NuSVC(nu: 0.4, probability: true, randomState: 3) }
 
     /// The largest difference between two linear models' coefficients and intercepts,
     /// relative to max(1, |value|).
@@ -170,6 +171,16 @@ final class ConformanceTests: XCTestCase {
                                    nanFeatures: .dataError, predictFollowsProba: false)
     }
 
+    /// As SVC's direct solve: the same model at any rank count; `predict` is libsvm's vote.
+    func testNuSVCConforms() {
+        EstimatorConformance.check(Self.nusvc, data: Self.classification,
+                                   invalid: [(["nu": 0.0], "nu"), (["nu": 1.5], "nu"), (["gamma": -0.5], "gamma"), (["kernel": "cubic"], "kernel"),
+                                             (["degree": -1], "degree"), (["tol": 0.0], "tol"), (["cache_size": 0.0], "cache_size"),
+                                             (["max_iter": 0], "max_iter"), (["decision_function_shape": "ovx"], "decision_function_shape"),
+                                             (["n_jobs": 0], "n_jobs")],
+                                   nanFeatures: .dataError, predictFollowsProba: false)
+    }
+
     /// Every rank gathers every row in global order: the same model at any rank count.
     func testSVRConforms() {
         EstimatorConformance.check(Self.svr, data: Self.regression,
@@ -205,6 +216,7 @@ final class ConformanceTests: XCTestCase {
         try EstimatorConformance.writeFixture(Self.logistic, data: first(200, Self.classification), rows: try Self.fixtureRows(Self.classification, offset: 200))
         try EstimatorConformance.writeFixture(Self.svc, data: first(200, Self.classification), rows: try Self.fixtureRows(Self.classification, offset: 200))
         try EstimatorConformance.writeFixture(Self.svr, data: first(200, Self.regression), rows: try Self.fixtureRows(Self.regression, offset: 200))
+        try EstimatorConformance.writeFixture(Self.nusvc, data: first(200, Self.classification), rows: try Self.fixtureRows(Self.classification, offset: 200))
     }
 
     func testCommittedModelOfEveryKindPredictsAsRecorded() {
@@ -222,5 +234,6 @@ final class ConformanceTests: XCTestCase {
         EstimatorConformance.checkFixture(LogisticRegressionModel.self)
         EstimatorConformance.checkFixture(SVCModel.self, tolerance: 1e-12)
         EstimatorConformance.checkFixture(SVRModel.self, tolerance: 1e-12)
+        EstimatorConformance.checkFixture(NuSVCModel.self, tolerance: 1e-12)
     }
 }

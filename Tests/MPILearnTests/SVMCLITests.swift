@@ -365,7 +365,7 @@ final class SVMCLITests: XCTestCase {
         try expectFailure(2, fit + ["--estimator", "svr", "--training", "cascade"], ["--training"])
         try expectFailure(2, fit + ["--estimator", "svr", "--epsilon", "-1"], ["parameter epsilon", ">= 0"])
         try expectFailure(2, fit + ["--epsilon", "0.2"], ["--epsilon", "--estimator svr"])
-        try expectFailure(2, fit + ["--estimator", "nusvr"], ["--estimator", "svc or svr"])
+        try expectFailure(2, fit + ["--estimator", "nusvr"], ["--estimator", "svc, nusvc or svr"])
         var lines = try String(contentsOfFile: train, encoding: .utf8).split(separator: "\n").map(String.init)
         lines[250] = "0.5,0.25,Y,"   // data row 250 (on the last rank of 3): no target
         try (lines.joined(separator: "\n") + "\n").write(toFile: path("no-target.csv"), atomically: true, encoding: .utf8)
@@ -383,5 +383,55 @@ final class SVMCLITests: XCTestCase {
         XCTAssertFalse(FileManager.default.fileExists(atPath: path("bad.model")))
         try expectFailure(2, ["svm", "predict", "--model", path("svr1.model"), "--test", test, "--output", path("o.csv"), "--proba"], ["--proba", "SVR"])
         XCTAssertFalse(FileManager.default.fileExists(atPath: path("o.csv")))
+    }
+
+    /// `--estimator nusvc`: byte-identical model files at 1 and 3 ranks with probabilities,
+    /// score and predict --proba from the file, a grid over nu, and the flags that do not
+    /// apply refused by name; an infeasible nu names the two classes.
+    func testNuSVC() throws {
+        let train = try writeCSV("nu.csv", rows: 240, seed: 7), test = try writeCSV("nu-test.csv", rows: 90, seed: 8)
+        let args = ["--estimator", "nusvc", "--train", train, "--target", "label", "--categorical", "city", "--nu", "0.3", "--probability",
+                    "--random-state", "2"]
+        var files: [Data] = []
+        for np in [1, 3] {
+            let model = path("nu\(np).model")
+            let out = try run(np, ["svm", "fit"] + args + ["--model", model] + (np == 3 ? ["--threads", "2"] : []))
+            XCTAssertEqual(out.status, 0, "np=\(np): \(out)")
+            XCTAssertTrue(out.stdout.contains("estimator: NuSVC(kernel=rbf, nu=0.3, gamma=scale ("), out.stdout)
+            XCTAssertNotNil(line(out.stdout, "support vectors: ")?.range(of: #"\(per class \d+, \d+, \d+\)$"#, options: .regularExpression), out.stdout)
+            files.append(try Data(contentsOf: URL(fileURLWithPath: model)))
+        }
+        XCTAssertEqual(files[0], files[1], "the NuSVC model files differ between 1 and 3 ranks")
+        let score = try run(2, ["svm", "score", "--model", path("nu1.model"), "--test", test])
+        XCTAssertEqual(score.status, 0, "\(score)")
+        let accuracy = try XCTUnwrap(line(score.stdout, "test: accuracy "), score.stdout)
+        let proba = try run(3, ["svm", "predict", "--model", path("nu1.model"), "--test", test, "--output", path("nu-p.csv"), "--proba"])
+        XCTAssertEqual(proba.status, 0, "\(proba)")
+        let predicted = try rows(path("nu-p.csv"))
+        XCTAssertEqual(predicted.count, 90)
+        for r in predicted { XCTAssertEqual(r.dropFirst().map { Double($0)! }.reduce(0, +), 1, accuracy: 1e-9) }
+        let labels = try rows(test).map { String($0[3]) }
+        let correct = zip(predicted.map { String($0[0]) }, labels).filter { $0 == $1 }.count
+        XCTAssertEqual(accuracy.split(separator: " ")[2], Substring(String(format: "%.4f", Double(correct) / 90)), "predict is not what score scored")
+        let inspect = try MPIRun.run([MPIRun.executable("mpilearn"), "model", "inspect", path("nu1.model")], timeout: 30)
+        XCTAssertTrue(inspect.stdout.contains("nusvc, format version") && inspect.stdout.contains("nu=0.3"), inspect.stdout)
+
+        let search = try run(2, ["search", "grid", "--estimator", "nusvc", "--param", "nu=0.2,0.5", "--param", "kernel=rbf,linear",
+                                 "--train", train, "--target", "label", "--features", "a,b", "--cv", "3", "--results", path("nu-cv.csv")])
+        XCTAssertEqual(search.status, 0, "\(search)")
+        XCTAssertEqual(try rows(path("nu-cv.csv")).count, 4)
+
+        let fit = ["svm", "fit", "--train", train, "--target", "label", "--model", path("bad.model")]
+        try expectFailure(2, fit + ["--estimator", "nusvc", "--C", "2"], ["--C", "svc or svr"])
+        try expectFailure(2, fit + ["--estimator", "nusvc", "--class-weight", "balanced"], ["--class-weight"])
+        try expectFailure(2, fit + ["--estimator", "nusvc", "--nu", "0"], ["parameter nu", "(0, 1]"])
+        try expectFailure(2, fit + ["--nu", "0.5"], ["--nu", "--estimator nusvc"])
+        try expectFailure(2, fit + ["--estimator", "svr", "--nu", "0.5"], ["--nu"])
+        var lopsided = "a,b,label\n"
+        for i in 0 ..< 60 { lopsided += "\(Double(i) / 10),\(i % 7),\(i < 50 ? "common" : "rare")\n" }
+        try lopsided.write(toFile: path("lopsided.csv"), atomically: true, encoding: .utf8)
+        try expectFailure(3, ["svm", "fit", "--estimator", "nusvc", "--train", path("lopsided.csv"), "--target", "label", "--model", path("bad.model")],
+                          ["infeasible", "'common' (50 rows)", "'rare' (10 rows)"])
+        XCTAssertFalse(FileManager.default.fileExists(atPath: path("bad.model")))
     }
 }

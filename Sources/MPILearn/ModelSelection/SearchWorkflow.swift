@@ -21,6 +21,7 @@ public enum EstimatorRegistry {
         (Ridge.estimatorName, "least squares with an L2 penalty (Ridge); fits data-parallel"),
         (LogisticRegression.estimatorName, "logistic regression, binary or multinomial, L-BFGS (LogisticRegression); fits data-parallel"),
         (SVC.estimatorName, "kernel support vector classifier, libsvm's SMO solver (SVC)"),
+        (NuSVC.estimatorName, "kernel nu-support vector classifier, libsvm's nu-SVC (NuSVC)"),
         (SVR.estimatorName, "kernel epsilon-support vector regressor, libsvm's SMO solver (SVR)"),
         ("calibrated-classifier-cv", "probability calibration of a classifier by stratified cross-validation, sigmoid or isotonic (CalibratedClassifierCV); calibrated-classifier-cv:BASE wraps BASE (default logistic-regression), whose parameters are estimator__NAME"),
     ]
@@ -42,6 +43,7 @@ public enum EstimatorRegistry {
         case Ridge.estimatorName: return try v.visit(Ridge())
         case LogisticRegression.estimatorName: return try v.visit(LogisticRegression())
         case SVC.estimatorName: return try v.visit(SVC())
+        case NuSVC.estimatorName: return try v.visit(NuSVC())
         case SVR.estimatorName: return try v.visit(SVR())
         case let n where n == "calibrated-classifier-cv" || n.hasPrefix("calibrated-classifier-cv:"):
             let base = n.split(separator: ":", maxSplits: 1).dropFirst().first.map(String.init) ?? LogisticRegression.estimatorName

@@ -8,7 +8,7 @@ public enum ModelRegistry {
     public static let types: [any FittedModel.Type] = [
         RandomForestClassifierModel.self, RandomForestRegressorModel.self, KMeansModel.self,
         SGDClassifierModel.self, SGDRegressorModel.self, TextClassifierModel.self,
-        LinearRegressionModel.self, RidgeModel.self, LogisticRegressionModel.self, SVCModel.self, SVRModel.self,
+        LinearRegressionModel.self, RidgeModel.self, LogisticRegressionModel.self, SVCModel.self, NuSVCModel.self, SVRModel.self,
     ]
 
     /// The kinds, in registry order.

@@ -227,7 +227,7 @@ public struct TablePredictor {
                 let codes = argmaxRows(sums, classes: k)
                 return Output(codes: codes, proba: proba ? Matrix(rows: x.rows, columns: k, storage: sums.map { $0 / n }) : nil, labels: classes)
             }
-        } else if let s = model as? SVCModel {
+        } else if let s = (model as? SVCModel) ?? (model as? NuSVCModel)?.fitted {
             // The prediction is the one-vs-one vote, which Platt probabilities can disagree
             // with (as in scikit-learn): not the most probable class.
             classes = s.classes

@@ -231,6 +231,14 @@ struct LibSVMPlan: Sendable {
     }
 }
 
+/// The classification problem each pair of classes solves: libsvm's C-SVC (bounds Cp and Cn,
+/// α from zero, or from a warm start) or ν-SVC (ν ∈ (0, 1]: bounds 1, α from ν·l/2 per class,
+/// `Solver_NU`, then α, ρ and the objective scaled by 1/r).
+enum LibSVMFormulation: Sendable, Equatable {
+    case c
+    case nu(Double)
+}
+
 /// Runs a ``LibSVMPlan``'s tasks over rows of one training matrix and assembles libsvm's
 /// model.
 struct LibSVMTrainer {
@@ -244,6 +252,8 @@ struct LibSVMTrainer {
     let cacheBytes: Int
     /// Threads for the kernel rows and blocks.
     let threads: Int
+    /// C-SVC or ν-SVC.
+    var formulation: LibSVMFormulation = .c
     /// The pair whose probability folds run here last, and its rows of K (one pair's at a time).
     private let folds = FoldRows()
 
@@ -280,7 +290,8 @@ struct LibSVMTrainer {
     /// Kernel rows the fold stores computed (call once, after the last task).
     func storeRows() -> Int { folds.store?.rowsComputed ?? 0 }
 
-    /// `svm_train_one` for C-SVC: `rows` with signs `y`, bounds Cp (y = +1) and Cn.
+    /// `svm_train_one`: `rows` with signs `y`; for C-SVC bounds Cp (y = +1) and Cn and α from
+    /// `alpha0` (or zero); for ν-SVC libsvm's start (warm starts are C-SVC's only).
     /// - Parameter kernelRows: adds the kernel rows the solve computed.
     /// - Parameter shared: rows of K over a superset of `rows` and each row's index there.
     func solve(rows: [Int], y: [Int8], cp: Double, cn: Double, alpha0: [Double]? = nil, gradient: (g: [Double], gBar: [Double])? = nil,
@@ -288,6 +299,22 @@ struct LibSVMTrainer {
         let q = KernelMatrix(rows: rows.map(row), width: width, columns: kernel.kernel == .precomputed ? rows : nil, y: y,
                              kernel: kernel, cacheBytes: cacheBytes, shared: shared?.0, positions: shared?.1, threads: threads)
         let l = rows.count
+        if case .nu(let nu) = formulation {
+            // solve_nu_svc: ν·l (summed row by row, as libsvm does) split evenly between the
+            // signs, each half given to the rows of its sign in order, bounds 1.
+            var nuL = 0.0
+            for _ in 0 ..< l { nuL += nu }
+            var sumPos = nuL / 2, sumNeg = nuL / 2
+            var start = [Double](repeating: 0, count: l)
+            for i in 0 ..< l {
+                if y[i] > 0 { start[i] = min(1, sumPos); sumPos -= start[i] } else { start[i] = min(1, sumNeg); sumNeg -= start[i] }
+            }
+            let s = SMOSolver.solve(q: q, p: [Double](repeating: 0, count: l), y: y, alpha: start, c: [Double](repeating: 1, count: l),
+                                    eps: tol, shrinking: shrinking, maxIter: maxIter, nu: true)
+            kernelRows += q.rowsComputed
+            return BinarySolution(alpha: zip(s.alpha, y).map { $0 * Double($1) / s.r }, rho: s.rho / s.r, objective: s.objective / (s.r * s.r),
+                                  iterations: s.iterations, hitMaxIter: s.hitMaxIter)
+        }
         let s = SMOSolver.solve(q: q, p: [Double](repeating: -1, count: l), y: y, alpha: alpha0 ?? [Double](repeating: 0, count: l),
                                 c: y.map { $0 > 0 ? cp : cn }, eps: tol, shrinking: shrinking, maxIter: maxIter, gradient: gradient)
         kernelRows += q.rowsComputed
@@ -326,7 +353,7 @@ struct LibSVMTrainer {
             let local = neg + pos
             let rows = local.map { pair.rows[$0] }
             let y = [Int8](repeating: 1, count: neg.count) + [Int8](repeating: -1, count: pos.count)
-            let alpha0 = seed.map { s in Self.foldStart(local.map { abs(s[$0]) }, y: y) { $0 > 0 ? pair.cn : pair.cp } }
+            let alpha0 = formulation != .c ? nil : seed.map { s in Self.foldStart(local.map { abs(s[$0]) }, y: y) { $0 > 0 ? pair.cn : pair.cp } }
             let shared = store(pair: p, plan: plan, kernelRows: &kernelRows).map { ($0, local) }
             let s = solve(rows: rows, y: y, cp: pair.cn, cn: pair.cp, alpha0: alpha0, shared: shared, kernelRows: &kernelRows)
             let sv = rows.indices.filter { s.alpha[$0] != 0 }

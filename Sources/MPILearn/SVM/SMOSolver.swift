@@ -11,6 +11,11 @@ import CKernels
 /// solution along the same path: the same support vectors and dual coefficients as
 /// scikit-learn's `SVC` to its tolerance.
 ///
+/// With `nu`, the solver is libsvm's `Solver_NU` (ν-SVC, ν-SVR): the extra constraint eᵀα =
+/// constant keeps each working pair within one sign of y, so the selection, the shrinking and
+/// ρ are computed per sign, and the solution also has `r` (ν-SVC scales α, ρ and the
+/// objective by 1/r).
+///
 /// Hand-written: no Swift package provides an SVM solver, and linking libsvm itself would
 /// keep its scalar kernel rows (MPILearn computes them through BLAS, see ``KernelMatrix``).
 struct SMOSolver {
@@ -23,6 +28,8 @@ struct SMOSolver {
         var iterations: Int
         /// True when `max_iter` stopped the solver first.
         var hitMaxIter: Bool
+        /// `Solver_NU`'s r ((r₁ + r₂) / 2); 0 for the standard solver.
+        var r: Double = 0
     }
 
     static let tau = 1e-12
@@ -34,7 +41,7 @@ struct SMOSolver {
     ///   cascade keeps them from its decision values); otherwise they are computed from the
     ///   rows of Q of every nonzero α.
     static func solve(q: SMOMatrix, p p0: [Double], y y0: [Int8], alpha alpha0: [Double], c c0: [Double],
-                      eps: Double, shrinking: Bool, maxIter: Int, gradient: (g: [Double], gBar: [Double])? = nil) -> Solution {
+                      eps: Double, shrinking: Bool, maxIter: Int, gradient: (g: [Double], gBar: [Double])? = nil, nu: Bool = false) -> Solution {
         let l = p0.count
         let n = max(1, l)
         let p = UnsafeMutablePointer<Double>.allocate(capacity: n); p.initialize(from: p0, count: l)
@@ -100,8 +107,54 @@ struct SMOSolver {
         /// a reconstruction changes the active set).
         var pendingI: (index: Int, gmax: Double)?
 
+        /// `Solver_NU`'s selection: i maximises −y_i ∇f_i within each sign of y, j minimises
+        /// the objective's decrease against the i of its own sign. 0 when a pair is found, 1
+        /// when optimal.
+        func selectWorkingSetNU(_ outI: inout Int, _ outJ: inout Int) -> Int {
+            var gmaxp = -Double.infinity, gmaxp2 = -Double.infinity, gmaxn = -Double.infinity, gmaxn2 = -Double.infinity
+            var ip = -1, iN = -1
+            for t in 0 ..< activeSize {
+                if y[t] == 1 {
+                    if status[t] != upper && -g[t] >= gmaxp { gmaxp = -g[t]; ip = t }
+                } else if status[t] != lower && g[t] >= gmaxn {
+                    gmaxn = g[t]; iN = t
+                }
+            }
+            // Both rows are held at once: the cache's budget keeps two full rows.
+            let qp = ip >= 0 ? q.row(ip, activeSize) : nil
+            let qn = iN >= 0 ? q.row(iN, activeSize) : nil
+            var jMin = -1
+            var objMin = Double.infinity
+            for j in 0 ..< activeSize {
+                if y[j] == 1 {
+                    guard status[j] != lower else { continue }
+                    let gradDiff = gmaxp + g[j]
+                    if g[j] >= gmaxp2 { gmaxp2 = g[j] }
+                    if gradDiff > 0, let qp {
+                        let quad = qd[ip] + qd[j] - 2 * Double(qp[j])
+                        let objDiff = -(gradDiff * gradDiff) / (quad > 0 ? quad : tau)
+                        if objDiff <= objMin { jMin = j; objMin = objDiff }
+                    }
+                } else {
+                    guard status[j] != upper else { continue }
+                    let gradDiff = gmaxn - g[j]
+                    if -g[j] >= gmaxn2 { gmaxn2 = -g[j] }
+                    if gradDiff > 0, let qn {
+                        let quad = qd[iN] + qd[j] - 2 * Double(qn[j])
+                        let objDiff = -(gradDiff * gradDiff) / (quad > 0 ? quad : tau)
+                        if objDiff <= objMin { jMin = j; objMin = objDiff }
+                    }
+                }
+            }
+            if max(gmaxp + gmaxp2, gmaxn + gmaxn2) < eps || jMin == -1 { return 1 }
+            outI = y[jMin] == 1 ? ip : iN
+            outJ = jMin
+            return 0
+        }
+
         /// 0 when a pair (i, j) is found, 1 when optimal.
         func selectWorkingSet(_ outI: inout Int, _ outJ: inout Int) -> Int {
+            if nu { return selectWorkingSetNU(&outI, &outJ) }
             var gmax = -Double.infinity
             let i: Int
             if let pending = pendingI {
@@ -134,8 +187,47 @@ struct SMOSolver {
             return false
         }
 
+        func beShrunkNU(_ i: Int, _ m: (Double, Double, Double, Double)) -> Bool {
+            if status[i] == upper { return y[i] == 1 ? -g[i] > m.0 : -g[i] > m.3 }
+            if status[i] == lower { return y[i] == 1 ? g[i] > m.1 : g[i] > m.2 }
+            return false
+        }
+
+        /// `Solver_NU`'s shrinking: the four maxima of ±∇f per sign of y.
+        func doShrinkingNU() {
+            var m = (-Double.infinity, -Double.infinity, -Double.infinity, -Double.infinity)
+            for i in 0 ..< activeSize {
+                if status[i] != upper {
+                    if y[i] == 1 { if -g[i] > m.0 { m.0 = -g[i] } } else if -g[i] > m.3 { m.3 = -g[i] }
+                }
+                if status[i] != lower {
+                    if y[i] == 1 { if g[i] > m.1 { m.1 = g[i] } } else if g[i] > m.2 { m.2 = g[i] }
+                }
+            }
+            if !unshrink && max(m.0 + m.1, m.2 + m.3) <= eps * 10 {
+                unshrink = true
+                reconstructGradient()
+                activeSize = l
+            }
+            var i = 0
+            while i < activeSize {
+                if beShrunkNU(i, m) {
+                    activeSize -= 1
+                    while activeSize > i {
+                        if !beShrunkNU(activeSize, m) {
+                            swapIndex(i, activeSize)
+                            break
+                        }
+                        activeSize -= 1
+                    }
+                }
+                i += 1
+            }
+        }
+
         func doShrinking() {
             pendingI = nil
+            if nu { return doShrinkingNU() }
             var gmax1 = -Double.infinity, gmax2 = -Double.infinity
             for i in 0 ..< activeSize {
                 if y[i] == 1 {
@@ -236,7 +328,7 @@ struct SMOSolver {
             // The gradient update and, in the same pass, the next selection's scan for i.
             var nextGmax = -Double.infinity
             let nextI = mpl_svm_update_select_i(activeSize, g, qi, qj, dI, dJ, y, status, &nextGmax)
-            pendingI = (nextI, nextGmax)
+            if !nu { pendingI = (nextI, nextGmax) }
             if ui != (status[i] == upper) {
                 let r = q.row(i, l)
                 mpl_svm_axpy_f32(l, ui ? -ci : ci, r, gBar)
@@ -250,6 +342,25 @@ struct SMOSolver {
         // active variables).
 
         // rho
+        var v = 0.0
+        for i in 0 ..< l { v += alpha[i] * (g[i] + p[i]) }
+        var out = [Double](repeating: 0, count: l)
+        for i in 0 ..< l { out[active[i]] = alpha[i] }
+        if nu {
+            // Solver_NU's ρ and r from the free variables of each sign (or the bounds' midpoint).
+            var free1 = 0, free2 = 0
+            var ub1 = Double.infinity, ub2 = Double.infinity, lb1 = -Double.infinity, lb2 = -Double.infinity, sum1 = 0.0, sum2 = 0.0
+            for i in 0 ..< activeSize {
+                if y[i] == 1 {
+                    if status[i] == upper { lb1 = max(lb1, g[i]) } else if status[i] == lower { ub1 = min(ub1, g[i]) } else { free1 += 1; sum1 += g[i] }
+                } else {
+                    if status[i] == upper { lb2 = max(lb2, g[i]) } else if status[i] == lower { ub2 = min(ub2, g[i]) } else { free2 += 1; sum2 += g[i] }
+                }
+            }
+            let r1 = free1 > 0 ? sum1 / Double(free1) : (ub1 + lb1) / 2
+            let r2 = free2 > 0 ? sum2 / Double(free2) : (ub2 + lb2) / 2
+            return Solution(alpha: out, rho: (r1 - r2) / 2, objective: v / 2, iterations: iter, hitMaxIter: hitMaxIter, r: (r1 + r2) / 2)
+        }
         var r: Double
         var nFree = 0
         var ub = Double.infinity, lb = -Double.infinity, sumFree = 0.0
@@ -265,11 +376,6 @@ struct SMOSolver {
             }
         }
         r = nFree > 0 ? sumFree / Double(nFree) : (ub + lb) / 2
-
-        var v = 0.0
-        for i in 0 ..< l { v += alpha[i] * (g[i] + p[i]) }
-        var out = [Double](repeating: 0, count: l)
-        for i in 0 ..< l { out[active[i]] = alpha[i] }
         return Solution(alpha: out, rho: r, objective: v / 2, iterations: iter, hitMaxIter: hitMaxIter)
     }
 }

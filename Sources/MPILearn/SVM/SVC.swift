@@ -57,6 +57,9 @@ public struct SVC: Estimator, Equatable {
     /// Threads per rank for the kernel rows and kernel blocks (`n_jobs`, ≥ 1): an execution
     /// setting, the model is the same bit for bit for any count.
     public var threads: Int
+    /// The problem each pair solves: C-SVC, or ν-SVC for a ``NuSVC`` (not a parameter: not
+    /// encoded, C-SVC when decoded).
+    var formulation: LibSVMFormulation = .c
 
     public init(C: Double = 1, kernel: String = "rbf", degree: Int = 3, gamma: ParameterValue = "scale", coef0: Double = 0,
                 shrinking: Bool = true, probability: Bool = false, tol: Double = 1e-3, cacheSize: Double = 200,
@@ -142,6 +145,10 @@ public struct SVC: Estimator, Equatable {
         try require(!(breakTies && decisionFunctionShape == "ovo"), "break_ties", "True", "False when decision_function_shape is 'ovo'")
         try require(randomState == nil || randomState! >= 0 && randomState! <= Int(UInt32.max), "random_state", randomState ?? 0, "None or an integer in 0...\(UInt32.max)")
         try require(training == "direct" || training == "cascade", "training", "'\(training)'", "'direct' or 'cascade'")
+        if case .nu(let nu) = formulation {
+            try require(nu > 0 && nu <= 1, "nu", nu, "a number in (0, 1]")
+            try require(training == "direct" && classWeight == nil && C == 1, "training", "'\(training)'", "'direct' for NuSVC")
+        }
         try require(!(training == "cascade" && probability), "probability", "True", "False with training='cascade' (calibrate a cascade model with CalibratedClassifierCV)")
         try require(!(training == "cascade" && kernel == "precomputed"), "kernel", "'precomputed'", "a kernel of features with training='cascade'")
     }
@@ -210,8 +217,9 @@ public struct SVC: Estimator, Equatable {
             }
         }
         return try x.storage.withUnsafeBufferPointer { xp in
-            let trainer = LibSVMTrainer(x: xp.baseAddress!, width: x.columns, kernel: kernel, tol: tol, shrinking: shrinking,
+            var trainer = LibSVMTrainer(x: xp.baseAddress!, width: x.columns, kernel: kernel, tol: tol, shrinking: shrinking,
                                         maxIter: maxIter, cacheBytes: Int(cacheSize * 1_048_576), threads: threads)
+            trainer.formulation = formulation
             var rows = 0
             // The pairs' solves first, then (with probability) the folds, each started from
             // its pair's solution: a fold keeps four fifths of the rows, so its solution is
@@ -254,6 +262,16 @@ public struct SVC: Estimator, Equatable {
         if kernelKind == .precomputed && Int(n) != width {
             throw MPILearnError.dataError(SourceLocation(file: d.source),
                                           "kernel='precomputed' needs a square Gram matrix (n_train × n_train) as features; got \(Int(n)) rows × \(width) columns")
+        }
+        if case .nu(let nu) = formulation {
+            // libsvm's check: within every pair, ν·(n_i + n_j)/2 ≤ min(n_i, n_j).
+            for i in 0 ..< k {
+                for j in i + 1 ..< k where nu * (counts[i] + counts[j]) / 2 > min(counts[i], counts[j]) {
+                    throw MPILearnError.invalidParameter(
+                        name: "nu", value: "\(nu)",
+                        allowed: "a feasible nu: classes '\(d.classes[i])' (\(Int(counts[i])) rows) and '\(d.classes[j])' (\(Int(counts[j])) rows) allow nu <= \(2 * min(counts[i], counts[j]) / (counts[i] + counts[j])) (specified nu is infeasible)")
+                }
+            }
         }
         var weights: [Int: Double] = [:]
         if classWeight == "balanced" { for c in 0 ..< k { weights[c] = n / (Double(k) * counts[c]) } }

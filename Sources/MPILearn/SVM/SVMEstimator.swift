@@ -1,11 +1,12 @@
-/// What the `mpilearn svm` workflows (``SVMWorkflow``) need of a kernel SVM: ``SVC`` and
-/// ``SVR``.
+/// What the `mpilearn svm` workflows (``SVMWorkflow``) need of a kernel SVM: ``SVC``,
+/// ``NuSVC`` and ``SVR``.
 public protocol SVMEstimator: Estimator where Model: SVMFittedModel {
     var kernel: String { get }
     var gamma: ParameterValue { get }
     var degree: Int { get }
     var coef0: Double { get }
-    var C: Double { get }
+    /// The penalty as scikit-learn prints it: `C=1.0` (SVC, SVR) or `nu=0.5` (NuSVC).
+    var penaltyText: String { get }
     /// Threads per rank (`n_jobs`).
     var threads: Int { get set }
     /// How the ranks train: `direct` or `cascade` (an SVR: always `direct`).
@@ -38,6 +39,7 @@ public protocol SVMFittedModel: FittedModel, FeatureSchemaModel {
 }
 
 extension SVC: SVMEstimator {
+    public var penaltyText: String { "C=\(ParameterValue.double(C))" }
     public var trainingMode: String { training }
     public static let className = "SVC"
     public var ownParameterText: [String] {
@@ -48,7 +50,15 @@ extension SVC: SVMEstimator {
     }
 }
 
+extension NuSVC: SVMEstimator {
+    public var penaltyText: String { "nu=\(ParameterValue.double(nu))" }
+    public var trainingMode: String { "direct" }
+    public static let className = "NuSVC"
+    public var ownParameterText: [String] { probability ? ["probability=True"] : [] }
+}
+
 extension SVR: SVMEstimator {
+    public var penaltyText: String { "C=\(ParameterValue.double(C))" }
     public var trainingMode: String { "direct" }
     public static let className = "SVR"
     public var ownParameterText: [String] { ["epsilon=\(ParameterValue.double(epsilon))"] }
@@ -60,6 +70,23 @@ extension SVCModel: SVMFittedModel {
     public var threads: Int {
         get { configuration.threads }
         set { configuration.threads = newValue }
+    }
+}
+
+extension NuSVCModel: SVMFittedModel {
+    public var kernel: KernelParameters { fitted.kernel }
+    public var supportCounts: [Int] { fitted.nSupport }
+    public var iterations: [Int] { fitted.nIter }
+    public var objective: Double { fitted.objective }
+    public var nTrainingRows: Int { fitted.nTrainingRows }
+    public var warning: String? { fitted.warning }
+    public var statistics: SVMFitStatistics { fitted.statistics }
+    public var threads: Int {
+        get { configuration.threads }
+        set {
+            configuration.threads = newValue
+            fitted.configuration.threads = newValue
+        }
     }
 }
 

@@ -87,7 +87,7 @@ public enum SVMWorkflow {
 
     /// The parameters that shape the fit, as scikit-learn would print them.
     static func parameterText(_ e: any SVMEstimator, resolvedGamma: Double? = nil) -> String {
-        var p = ["kernel=\(e.kernel)", "C=\(ParameterValue.double(e.C))"]
+        var p = ["kernel=\(e.kernel)", e.penaltyText]
         let kind = SVMKernel(rawValue: e.kernel)
         if kind == .rbf || kind == .poly || kind == .sigmoid {
             var g = e.gamma.description
@@ -138,7 +138,7 @@ public enum SVMWorkflow {
         timer.add(cascade ? "cascade levels" : "solve", solve, comm: false)
         timer.skip()
         let summary = FitSummary(estimator: estimator, trainRows: rows, features: features, ranks: comm.size,
-                                 classes: (model as? SVCModel)?.classes ?? [], nSupport: model.supportCounts, gamma: model.kernel.gamma,
+                                 classes: oneVsOne(model)?.classes ?? [], nSupport: model.supportCounts, gamma: model.kernel.gamma,
                                  nIter: model.iterations, objective: model.objective,
                                  fitSeconds: fitSeconds, statistics: s, warning: model.warning, model: nil)
         return TimedFit(model: model, summary: summary, rawFeatureMB: raw)
@@ -206,7 +206,7 @@ public enum SVMWorkflow {
         let start = Date()
         var model = try loadModel(path, comm: comm)
         model.threads = threads
-        if options.proba && (model as? SVCModel)?.probA == nil {
+        if options.proba && oneVsOne(model)?.probA == nil {
             throw MPILearnError.invalidParameter(name: "--proba", value: "set", allowed: model is SVRModel
                 ? "a classifier's model (svc); \(path) is an SVR (a regressor has no probabilities)"
                 : "a model fitted with --probability (probability=True); \(path) was fitted without it")
@@ -244,11 +244,20 @@ public enum SVMWorkflow {
     /// Collective. The SVC or SVR model in `path`, read on rank 0 and given to every rank.
     /// - Throws: ``MPILearnError/dataError`` for a missing or damaged file or another kind of model.
     public static func loadModel(_ path: String, comm: any Communicator) throws -> any SVMFittedModel {
-        let kinds = [SVCModel.kind, SVRModel.kind]
+        let kinds = [SVCModel.kind, NuSVCModel.kind, SVRModel.kind]
         let bytes = try ModelContainer.broadcastFileBytes(path, expectedKinds: kinds, comm: comm)
         return try ModelContainer.decode(bytes: bytes, path: path, expectedKinds: kinds) { c -> any SVMFittedModel in
-            c.kind == SVRModel.kind ? try SVRModel.decode(c, path: path) : try SVCModel.decode(c, path: path)
+            switch c.kind {
+            case SVRModel.kind: return try SVRModel.decode(c, path: path)
+            case NuSVCModel.kind: return try NuSVCModel.decode(c, path: path)
+            default: return try SVCModel.decode(c, path: path)
+            }
         }
+    }
+
+    /// A classifier's one-vs-one model (an SVC's, or the one inside a NuSVC's); nil for an SVR.
+    static func oneVsOne(_ model: any SVMFittedModel) -> SVCModel? {
+        (model as? SVCModel) ?? (model as? NuSVCModel)?.fitted
     }
 
     /// A precomputed-kernel model reads a matrix of kernel values against its training rows:
@@ -373,7 +382,7 @@ public enum SVMWorkflow {
             try mark()
             return .regression(try RegressionReport(yTrue: y, yPred: predicted, comm: comm))
         }
-        guard let m = model as? SVCModel else { throw MPILearnError.mismatch("an SVM model of kind \(type(of: model).kind) cannot be scored here") }
+        guard let m = oneVsOne(model) else { throw MPILearnError.mismatch("an SVM model of kind \(type(of: model).kind) cannot be scored here") }
         let predicted = try predictRows(m, x)
         try mark()
         return .classification(try ScoreReport(yTrue: y.map { Int($0) }, yPred: predicted, classes: m.classes, comm: comm))

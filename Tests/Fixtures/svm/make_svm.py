@@ -1,5 +1,5 @@
-"""Writes svc.json: small data sets and scikit-learn's fitted SVC (libsvm's C-SVC) attributes and
-predictions, which the SVC tests compare MPILearn against.
+"""Writes svc.json: small data sets and scikit-learn's fitted SVC (libsvm's C-SVC) and NuSVC (libsvm's
+nu-SVC) attributes and predictions, which the SVC and NuSVC tests compare MPILearn against.
 
 Usage: python make_svm.py OUT.json  (run through scripts/make-fixtures).
 
@@ -12,7 +12,8 @@ The JSON (compact: one data set or case a line, floats with Python's shortest ro
       binary_gram holds linear kernels of the "binary" rows: X = Xtr @ Xtr.T, X_test = Xte @ Xtr.T
       (kernel="precomputed"), each entry rounded to 10 significant digits (the exact products'
       17-digit reprs would make the file 90 KB larger); the fits are of the rounded matrices.
-  cases: [{name, dataset, estimator ("SVC"), params (every SVC constructor argument the fit passed,
+  cases: [{name, dataset, estimator ("SVC" or "NuSVC"), params (every constructor argument the fit passed
+      but verbose, and for NuSVC but class_weight (left at None),
       gamma a number or "scale"/"auto"), gamma_value (the fitted _gamma: 0.0 for precomputed),
       classes, support, n_support, support_vectors (empty for precomputed), dual_coef ((k-1) x nSV),
       intercept, n_iter (n_iter_, one per class pair), class_weight (the fitted class_weight_,
@@ -35,13 +36,15 @@ import numpy as np
 import sklearn
 from sklearn.datasets import make_classification
 from sklearn.exceptions import ConvergenceWarning
-from sklearn.svm import SVC
+from sklearn.svm import SVC, NuSVC
 
 RANDOM_STATES = [0, 1, 7, 42, 12345]
 
 DEFAULTS = dict(C=1.0, kernel="rbf", degree=3, gamma="scale", coef0=0.0, shrinking=True, probability=False,
                 tol=1e-3, cache_size=200, class_weight=None, max_iter=-1, decision_function_shape="ovr",
                 break_ties=False, random_state=0)
+NU_DEFAULTS = dict(DEFAULTS, nu=0.5)
+del NU_DEFAULTS["C"], NU_DEFAULTS["class_weight"]
 
 
 def split(X, y, n_train):
@@ -76,8 +79,8 @@ def floats(a):
     return np.asarray(a, dtype=np.float64).tolist()
 
 
-def fit_case(name, dataset, data, **params):
-    full = dict(DEFAULTS)
+def fit_case(name, dataset, data, estimator="SVC", **params):
+    full = dict(DEFAULTS if estimator == "SVC" else NU_DEFAULTS)
     unknown = set(params) - set(full)
     assert not unknown, unknown
     full.update(params)
@@ -85,13 +88,13 @@ def fit_case(name, dataset, data, **params):
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", FutureWarning)       # SVC(probability=...) is deprecated in 1.9
         warnings.simplefilter("ignore", ConvergenceWarning)  # the max_iter case
-        m = SVC(**full).fit(Xtr, ytr)
+        m = (SVC if estimator == "SVC" else NuSVC)(**full).fit(Xtr, ytr)
         proba = full["probability"]
         decision = np.asarray(m.decision_function(Xte), dtype=np.float64)
         if decision.ndim == 1:
             decision = decision.reshape(-1, 1)
         case = dict(
-            name=name, dataset=dataset, estimator="SVC", params=full,
+            name=name, dataset=dataset, estimator=estimator, params=full,
             gamma_value=float(m._gamma),
             classes=[int(c) for c in m.classes_],
             support=[int(i) for i in m.support_],
@@ -119,6 +122,9 @@ def make_cases(data):
 
     def add(name, dataset, **params):
         cases.append(fit_case(name, dataset, data, **params))
+
+    def nu(name, dataset, **params):
+        cases.append(fit_case("nusvc-" + name, dataset, data, estimator="NuSVC", **params))
 
     for ds in ("binary", "three"):
         for C in (0.1, 1.0, 10.0):
@@ -160,6 +166,23 @@ def make_cases(data):
     # precomputed linear kernels of the binary rows
     add("binary_gram-precomputed-C1", "binary_gram", kernel="precomputed", C=1.0)
     add("binary_gram-precomputed-C10", "binary_gram", kernel="precomputed", C=10.0)
+    # NuSVC (libsvm's nu-SVC: Solver_NU)
+    for ds in ("binary", "three"):
+        for v in (0.2, 0.5, 0.8):
+            nu(f"{ds}-rbf-nu{v:g}", ds, nu=v)
+        nu(f"{ds}-linear-nu0.5", ds, kernel="linear")
+        nu(f"{ds}-poly3-nu0.4", ds, kernel="poly", nu=0.4)
+        nu(f"{ds}-sigmoid-nu0.3-gamma0.05", ds, kernel="sigmoid", gamma=0.05, nu=0.3)
+        nu(f"{ds}-rbf-nu0.5-auto-noshrink", ds, gamma="auto", shrinking=False)
+    nu("binary-rbf-nu0.5-proba-rs0", "binary", probability=True, random_state=0)
+    nu("three-rbf-nu0.4-proba-rs7", "three", nu=0.4, probability=True, random_state=7)
+    nu("three-rbf-nu0.5-ovo", "three", decision_function_shape="ovo")
+    nu("three-rbf-nu0.5-break-ties", "three", break_ties=True)
+    nu("imbalanced-rbf-nu0.3", "imbalanced", nu=0.3)
+    nu("medium-rbf-nu0.3", "medium", nu=0.3)
+    nu("medium-linear-nu0.5", "medium", kernel="linear")
+    nu("medium-rbf-nu0.3-maxiter20", "medium", nu=0.3, max_iter=20)
+    nu("binary_gram-precomputed-nu0.5", "binary_gram", kernel="precomputed")
     names = [c["name"] for c in cases]
     assert len(names) == len(set(names)), "case names must be unique"
     return cases
