@@ -18,6 +18,14 @@ usage: peers.py data DIR [--quick]        writes the CSVs below into DIR (each s
        peers.py ours-fit NAME KERNEL PROBA LOG...   MPILearn `svm run` logs (one per repeat) -> the
            fit JSON (NAME labels the cascade rows)
        peers.py ours-grid NAME RANKS PROBA LOG   MPILearn `search grid` log -> the grid JSON
+       peers.py nusvc-fit KERNEL PROBA TRAIN.csv TEST.csv [REPEATS]
+           as `fit`, for NuSVC(kernel=KERNEL, nu=0.5, gamma="auto"[, probability=True, random_state=0])
+       peers.py svr-fit KERNEL TRAIN.csv TEST.csv [REPEATS]
+           SVR(kernel=KERNEL) (C=1, epsilon=0.1, gamma="scale": the defaults) fitted REPEATS times
+           -> JSON: fit seconds (each, median), support vectors, n_iter, test R²
+       peers.py svr-grid N DATA.csv
+           GridSearchCV(SVR(), SVR_GRID, cv=5 (KFold, no shuffle), refit=True, n_jobs=N) -> the grid JSON
+       peers.py ours-svr-fit NAME KERNEL LOG...   MPILearn `svm run --estimator svr` logs -> the fit JSON
        peers.py table RESULTS_DIR      the tables (fits.jsonl, grids.jsonl, cascade.jsonl there)
 
 Data (make_classification, n_features=4, its other parameters the defaults, random_state=0), CSV
@@ -25,6 +33,8 @@ with header x0,x1,x2,x3,y, floats in Python's shortest round-trip repr, y 0/1:
   svm-tutorial.csv        10,000 rows; svm-train.csv its first 8,000, svm-test.csv its last 2,000
   svm-cascade-train.csv   the first 200,000 of 250,000 rows (a second make_classification);
   svm-cascade-test.csv    the last 50,000
+  svr-all.csv             10,000 rows of make_friedman1(n_features=5, noise=1.0, random_state=0), header
+                          x0..x4,y (y a float); svr-train.csv its first 8,000, svr-test.csv its last 2,000
   --quick adds svm-quick-{tutorial,train,test}.csv (the tutorial's first 2,000 rows; 1,600 / 400)
   and svm-quick-cascade-{train,test}.csv (the cascade train set's first 10,000 rows; the cascade test
   set's last 2,500).
@@ -37,6 +47,7 @@ MPILearn's output as parsed here (one line each, at the start of a line):
   fit: <seconds> s ...                     the first number after "fit:"
   support vectors: <total> ...
   test: accuracy <accuracy> ...
+  R²: <r2> ...                             (an SVR's report)
   best: {<params>} mean_test_score=<score>  params as JSON, or key=value / key: value pairs
   WALL <seconds>                            /usr/bin/time -f 'WALL %e' around mpirun (run adds it)
   TIMEOUT <seconds>                         run's note that `timeout` stopped the job
@@ -53,17 +64,18 @@ os.environ.setdefault("PYTHONWARNINGS", "ignore::FutureWarning")  # inherited by
 
 GRID = {"C": [0.001, 0.1, 1.0, 2.5, 5, 10.0], "kernel": ["rbf", "poly", "linear"], "shrinking": [True, False]}
 GRID_QUICK = {"C": [0.1, 1.0], "kernel": ["rbf", "linear"]}
+SVR_GRID = {"C": [0.1, 1.0, 10.0], "epsilon": [0.1, 1.0], "kernel": ["rbf", "linear"]}
 COLUMNS = ["x0", "x1", "x2", "x3"]
 
 
 # ---------------------------------------------------------------- data
 
-def write_csv(path, X, y):
+def write_csv(path, X, y, regression=False):
     tmp = path + ".tmp"
     with open(tmp, "w") as f:
-        f.write(",".join(COLUMNS + ["y"]) + "\n")
+        f.write(",".join([f"x{j}" for j in range(X.shape[1])] + ["y"]) + "\n")
         for row, label in zip(X.tolist(), y.tolist()):
-            f.write(",".join(map(repr, row)) + "," + str(int(label)) + "\n")
+            f.write(",".join(map(repr, row)) + "," + (repr(label) if regression else str(int(label))) + "\n")
     os.replace(tmp, path)
 
 
@@ -82,6 +94,13 @@ def data(out, quick):
         X, y = make_classification(n_samples=250000, n_features=4, random_state=0)
         write_csv(p("svm-cascade-train.csv"), X[:200000], y[:200000])
         write_csv(p("svm-cascade-test.csv"), X[200000:], y[200000:])
+    want = ["svr-all.csv", "svr-train.csv", "svr-test.csv"]
+    if not all(os.path.exists(p(n)) for n in want):
+        from sklearn.datasets import make_friedman1
+        X, y = make_friedman1(n_samples=10000, n_features=5, noise=1.0, random_state=0)
+        write_csv(p("svr-all.csv"), X, y, regression=True)
+        write_csv(p("svr-train.csv"), X[:8000], y[:8000], regression=True)
+        write_csv(p("svr-test.csv"), X[8000:], y[8000:], regression=True)
     if quick:
         quick_files = {"svm-quick-tutorial.csv": ("svm-tutorial.csv", 0, 2000),
                        "svm-quick-train.csv": ("svm-tutorial.csv", 0, 1600),
@@ -99,41 +118,74 @@ def data(out, quick):
             os.replace(p(name) + ".tmp", p(name))
 
 
-def load(path):
-    """X and y of one CSV; numpy's parser rounds every decimal correctly (pandas' default did not
-    before pandas 3, and its round_trip option is deprecated there)."""
+def load(path, regression=False):
+    """X and y of one CSV (every column but y as features); numpy's parser rounds every decimal
+    correctly (pandas' default did not before pandas 3, and its round_trip option is deprecated
+    there). y is a class code, or a float for `regression`."""
     import numpy as np
     with open(path) as f:
         header = f.readline().strip().split(",")
-    a = np.loadtxt(path, delimiter=",", skiprows=1, usecols=[header.index(c) for c in COLUMNS + ["y"]], ndmin=2)
-    return np.ascontiguousarray(a[:, :-1]), a[:, -1].astype(np.int64)
+    columns = [c for c in header if c != "y"]
+    a = np.loadtxt(path, delimiter=",", skiprows=1, usecols=[header.index(c) for c in columns + ["y"]], ndmin=2)
+    return np.ascontiguousarray(a[:, :-1]), (a[:, -1] if regression else a[:, -1].astype(np.int64))
 
 
 # ---------------------------------------------------------------- peers
 
-def svc(kernel, proba):
-    from sklearn.svm import SVC
-    params = dict(kernel=kernel, C=1.0, gamma="auto")
+def svc(kernel, proba, estimator="SVC"):
+    from sklearn.svm import SVC, NuSVC
+    params = dict(kernel=kernel, gamma="auto")
+    params.update(dict(C=1.0) if estimator == "SVC" else dict(nu=0.5))
     if proba:
         params.update(probability=True, random_state=0)
-    return SVC(**params), params
+    return (SVC if estimator == "SVC" else NuSVC)(**params), params
 
 
-def fit(kernel, proba, train, test, repeats):
+def fit(kernel, proba, train, test, repeats, estimator="SVC"):
     import warnings
     warnings.simplefilter("ignore", FutureWarning)
     X, y = load(train)
     Xt, yt = load(test)
     seconds = []
     for _ in range(repeats):
-        m, params = svc(kernel, proba)
+        m, params = svc(kernel, proba, estimator)
         t = time.perf_counter()
         m.fit(X, y)
         seconds.append(time.perf_counter() - t)
-    print(json.dumps(dict(side="sklearn", kernel=kernel, probability=proba, params=params, rows=len(y),
+    print(json.dumps(dict(side="sklearn", estimator=estimator, kernel=kernel, probability=proba, params=params, rows=len(y),
                           fit_s=statistics.median(seconds), fit_all_s=seconds,
                           n_sv=int(m.n_support_.sum()), n_support=m.n_support_.tolist(),
                           n_iter=[int(i) for i in m.n_iter_], accuracy=float((m.predict(Xt) == yt).mean()))))
+
+
+def svr_fit(kernel, train, test, repeats):
+    import numpy as np
+    from sklearn.svm import SVR
+    X, y = load(train, regression=True)
+    Xt, yt = load(test, regression=True)
+    seconds = []
+    for _ in range(repeats):
+        m = SVR(kernel=kernel)
+        t = time.perf_counter()
+        m.fit(X, y)
+        seconds.append(time.perf_counter() - t)
+    print(json.dumps(dict(side="sklearn", task="svr", kernel=kernel, params=dict(kernel=kernel, C=1.0, epsilon=0.1, gamma="scale"),
+                          rows=len(y), fit_s=statistics.median(seconds), fit_all_s=seconds, n_sv=int(len(m.support_)),
+                          n_iter=[int(i) for i in np.atleast_1d(m.n_iter_)],
+                          r2=float(m.score(Xt, yt)))))
+
+
+def svr_grid(n, path):
+    from sklearn.model_selection import GridSearchCV
+    from sklearn.svm import SVR
+    X, y = load(path, regression=True)
+    t = time.perf_counter()
+    gs = GridSearchCV(SVR(), SVR_GRID, cv=5, refit=True, n_jobs=n).fit(X, y)
+    search_s = time.perf_counter() - t
+    print(json.dumps(dict(side="sklearn", task="svr", run=f"scikit-learn n_jobs={n}", kind="sklearn", workers=n, rows=len(y),
+                          candidates=len(gs.cv_results_["params"]), wall_s=process_age_s(), search_s=search_s,
+                          refit_s=float(gs.refit_time_), best_params=normalise(gs.best_params_), best_score=float(gs.best_score_),
+                          estimator=repr(gs.estimator), grid=SVR_GRID)))
 
 
 def cascade(train, test, timeout):
@@ -230,10 +282,11 @@ def parse_run(text):
     fit_s = first(r"^\s*fit:\D*?(" + NUMBER + ")")
     n_sv = first(r"^\s*support vectors:\s*(\d+)")
     acc = first(r"^\s*test: accuracy\s*(" + NUMBER + ")")
+    r2 = first(r"^\s*R²:\s*(" + NUMBER + ")")
     wall = re.findall(r"^WALL (" + NUMBER + ")", text, re.M)
     limit = first(r"^TIMEOUT (" + NUMBER + ")")
     return dict(fit_s=float(fit_s) if fit_s else None, n_sv=int(n_sv) if n_sv else None,
-                accuracy=float(acc) if acc else None, wall_s=float(wall[-1]) if wall else None,
+                accuracy=float(acc) if acc else None, r2=float(r2) if r2 else None, wall_s=float(wall[-1]) if wall else None,
                 timeout=float(limit) if limit else None)
 
 
@@ -247,6 +300,14 @@ def ours_fit(name, kernel, proba, logs):
                wall_s=statistics.median([r["wall_s"] for r in ok if r["wall_s"] is not None] or [float("nan")]) if ok else None,
                timeout=max([r["timeout"] for r in runs if r.get("timeout")], default=None))
     print(json.dumps(out))
+
+
+def ours_svr_fit(name, kernel, logs):
+    runs = [parse_run(open(p, errors="replace").read()) if os.path.exists(p) else {} for p in logs]
+    ok = [r for r in runs if r.get("fit_s") is not None]
+    print(json.dumps(dict(side="mpilearn", task="svr", run=name, kernel=kernel, runs=len(runs), ok=len(ok), logs=logs,
+                          fit_all_s=[r["fit_s"] for r in ok], fit_s=statistics.median([r["fit_s"] for r in ok]) if ok else None,
+                          n_sv=ok[-1]["n_sv"] if ok else None, r2=ok[-1]["r2"] if ok else None)))
 
 
 def ours_grid(name, ranks, proba, log):
@@ -283,12 +344,17 @@ def params_text(p):
 
 
 def table(res):
-    fits = rows(os.path.join(res, "fits.jsonl"))
+    for name, title in (("fits.jsonl", "SVC(C=1, gamma='auto')"), ("nusvc-fits.jsonl", "NuSVC(nu=0.5, gamma='auto')")):
+        fit_table(rows(os.path.join(res, name)), title)
+    more_tables(res)
+
+
+def fit_table(fits, title):
     if fits:
         sk = {(r["kernel"], r["probability"]): r for r in fits if r["side"] == "sklearn"}
         us = {(r["kernel"], r["probability"]): r for r in fits if r["side"] == "mpilearn"}
         rows_n = next(iter(sk.values()))["rows"] if sk else "?"
-        print(f"SVC(C=1, gamma='auto') fit on {rows_n} training rows (make_classification, 4 features), "
+        print(f"{title} fit on {rows_n} training rows (make_classification, 4 features), "
               "median of 3 fits; probability=True with random_state=0")
         f = "%-7s %-6s %10s %11s %9s %8s %8s %9s %9s"
         print(f % ("kernel", "proba", "sklearn s", "MPILearn s", "sk/ours", "SV sk", "SV ours", "acc sk", "acc ours"))
@@ -301,28 +367,56 @@ def table(res):
         print("(sk/ours: scikit-learn's fit seconds / MPILearn's, > 1 = MPILearn faster; MPILearn at 1 rank, its"
               " `fit:` seconds)")
         print()
+
+
+def grid_table(g, title, score="score"):
+    """One grid's runs: wall seconds against MPILearn's at 2 ranks, best parameters and score."""
+    ref = next((r for r in g if r.get("kind") == "sklearn" and r.get("best_params")), None)
+    us2 = next((r for r in g if r["side"] == "mpilearn" and r["workers"] == 2 and r.get("wall_s")), None)
+    print(f"{title} on {ref['rows'] if ref else '?'} rows, {ref['candidates'] if ref else '?'} candidates: "
+          f"{params_text(ref['grid']) if ref else ''}")
+    f = "%-34s %8s %9s  %-40s %8s  %s"
+    print(f % ("peer", "wall s", "vs MPI 2", "best params", score, "same best as scikit-learn"))
+    for r in g:
+        ratio = r["wall_s"] / us2["wall_s"] if us2 and r.get("wall_s") else None
+        # compared over the grid's parameters (a run may print its fixed settings too)
+        same = "-" if r is ref or not ref or not r.get("best_params") else \
+            ("yes" if all(r["best_params"].get(k) == ref["best_params"][k] for k in ref["grid"]) else "NO")
+        print(f % (r["run"], fmt(r.get("wall_s"), "%.1f"), fmt(ratio, "%.2fx"), params_text(r.get("best_params")),
+                   fmt(r.get("best_score"), "%.4f"), same))
+    print("(wall: process start to end of refit, CSV read included; vs MPI 2: this wall / MPILearn's at 2 ranks,"
+          " > 1 = MPILearn faster)")
+    print()
+
+
+def more_tables(res):
     grids = rows(os.path.join(res, "grids.jsonl"))
     for proba in (False, True):
         g = [r for r in grids if r["probability"] == proba]
-        if not g:
-            continue
-        ref = next((r for r in g if r.get("kind") == "sklearn" and r.get("best_params")), None)
-        us2 = next((r for r in g if r["side"] == "mpilearn" and r["workers"] == 2 and r.get("wall_s")), None)
-        cand = ref["candidates"] if ref else "?"
-        print(f"GridSearchCV(SVC(gamma='auto', random_state=0{', probability=True' if proba else ''}), cv=5, refit) on "
-              f"{ref['rows'] if ref else '?'} rows, {cand} candidates: {params_text(ref['grid']) if ref else ''}")
-        f = "%-34s %8s %9s  %-40s %8s  %s"
-        print(f % ("peer", "wall s", "vs MPI 2", "best params", "score", "same best as scikit-learn"))
-        for r in g:
-            ratio = r["wall_s"] / us2["wall_s"] if us2 and r.get("wall_s") else None
-            # compared over the grid's parameters (a run may print its fixed settings too)
-            same = "-" if r is ref or not ref or not r.get("best_params") else \
-                ("yes" if all(r["best_params"].get(k) == ref["best_params"][k] for k in ref["grid"]) else "NO")
-            print(f % (r["run"], fmt(r.get("wall_s"), "%.1f"), fmt(ratio, "%.2fx"), params_text(r.get("best_params")),
-                       fmt(r.get("best_score"), "%.4f"), same))
-        print("(wall: process start to end of refit, CSV read included; vs MPI 2: this wall / MPILearn's at 2 ranks,"
-              " > 1 = MPILearn faster)")
+        if g:
+            grid_table(g, f"GridSearchCV(SVC(gamma='auto', random_state=0{', probability=True' if proba else ''}), cv=5, refit)")
+    svr = rows(os.path.join(res, "svr-fits.jsonl"))
+    if svr:
+        sk = {r["kernel"]: r for r in svr if r["side"] == "sklearn"}
+        us = {}
+        for r in svr:
+            if r["side"] == "mpilearn":
+                us.setdefault(r["kernel"], []).append(r)
+        n = next((r["rows"] for r in svr if r.get("rows")), "?")
+        print(f"SVR() fit (C=1, epsilon=0.1, gamma='scale') on {n} training rows of make_friedman1 (5 features), median of 3 fits")
+        f = "%-7s %-24s %10s %11s %9s %8s %8s %9s %9s"
+        print(f % ("kernel", "MPILearn run", "sklearn s", "MPILearn s", "sk/ours", "SV sk", "SV ours", "R² sk", "R² ours"))
+        for k in ["rbf", "poly", "linear"]:
+            a = sk.get(k, {})
+            for b in us.get(k, [{}]):
+                ratio = a["fit_s"] / b["fit_s"] if a.get("fit_s") and b.get("fit_s") else None
+                print(f % (k, b.get("run", "n/a"), fmt(a.get("fit_s"), "%.3f"), fmt(b.get("fit_s"), "%.3f"), fmt(ratio, "%.2fx"),
+                           fmt(a.get("n_sv"), "%d"), fmt(b.get("n_sv"), "%d"), fmt(a.get("r2"), "%.4f"), fmt(b.get("r2"), "%.4f")))
+        print("(sk/ours: scikit-learn's fit seconds / MPILearn's, > 1 = MPILearn faster; Dask-ML has no SVR)")
         print()
+    sg = rows(os.path.join(res, "svr-grids.jsonl"))
+    if sg:
+        grid_table(sg, "GridSearchCV(SVR(), cv=5, refit)", score="R²")
     casc = rows(os.path.join(res, "cascade.jsonl"))
     if casc:
         n = next((r["rows"] for r in casc if r.get("rows")), "?")
@@ -351,6 +445,14 @@ def main():
         ours_fit(a[1], a[2], a[3] in ("1", "true", "True"), a[4:])
     elif what == "ours-grid":
         ours_grid(a[1], int(a[2]), a[3] in ("1", "true", "True"), a[4])
+    elif what == "nusvc-fit":
+        fit(a[1], a[2] in ("1", "true", "True"), a[3], a[4], int(a[5]) if len(a) > 5 else 3, estimator="NuSVC")
+    elif what == "svr-fit":
+        svr_fit(a[1], a[2], a[3], int(a[4]) if len(a) > 4 else 3)
+    elif what == "svr-grid":
+        svr_grid(int(a[1]), a[2])
+    elif what == "ours-svr-fit":
+        ours_svr_fit(a[1], a[2], a[3:])
     elif what == "table":
         table(a[1])
     else:

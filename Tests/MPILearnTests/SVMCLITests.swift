@@ -434,4 +434,27 @@ final class SVMCLITests: XCTestCase {
                           ["infeasible", "'common' (50 rows)", "'rare' (10 rows)"])
         XCTAssertFalse(FileManager.default.fileExists(atPath: path("bad.model")))
     }
+
+    /// The instruction-set variants of the solver's kernels (MPILEARN_KERNELS: the selection
+    /// scans, the gradient update, SVR's gather of Q rows, linear and polynomial kernel rows)
+    /// compute in libsvm's order: the same SVR and SVC model files, byte for byte.
+    func testKernelVariantsGiveTheSameModels() throws {
+        let reg = try writeRegressionCSV("kv.csv", rows: 400, seed: 9), cls = try writeCSV("kv-c.csv", rows: 300, seed: 9)
+        let jobs: [(String, [String])] = [
+            ("svr-linear", ["--estimator", "svr", "--train", reg, "--target", "y", "--features", "a,b", "--kernel", "linear", "--C", "3"]),
+            ("svr-poly", ["--estimator", "svr", "--train", reg, "--target", "y", "--features", "a,b", "--kernel", "poly", "--epsilon", "0.3"]),
+            ("svc-poly", ["--train", cls, "--target", "label", "--features", "a,b", "--kernel", "poly", "--C", "2"]),
+        ]
+        for (name, args) in jobs {
+            var files: [Data] = []
+            for variant in ["scalar", "avx2"] {
+                let model = path("\(name)-\(variant).model")
+                let out = try MPIRun.mpirun(np: 1, "mpilearn", ["svm", "fit"] + args + ["--model", model], timeout: 90,
+                                            environment: ["MPILEARN_KERNELS": variant])
+                XCTAssertEqual(out.status, 0, "\(name) \(variant): \(out)")
+                files.append(try Data(contentsOf: URL(fileURLWithPath: model)))
+            }
+            XCTAssertEqual(files[0], files[1], "\(name): the avx2 model differs from the scalar one")
+        }
+    }
 }

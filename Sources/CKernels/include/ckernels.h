@@ -250,6 +250,8 @@ ptrdiff_t mpl_svm_update_select_i(ptrdiff_t n, double *g, const float *q_i, cons
 /* out[t] = y_i y[t] k[pos[t]] for t < n (y NULL: k[pos[t]]): a row of Q read out of a row of K
  * over a superset of the problem's rows. */
 void mpl_svm_gather_row(ptrdiff_t n, const float *k, const ptrdiff_t *pos, const int8_t *y, int y_i, float *out);
+/* The same with 32-bit positions (SVR's rows of Q: eight entries per gather). */
+void mpl_svm_gather_row32(ptrdiff_t n, const float *k, const int32_t *pos, const int8_t *y, int y_i, float *out);
 void mpl_svm_axpy_f32(ptrdiff_t n, double alpha, const float *q, double *g);
 
 #ifdef __cplusplus

@@ -87,6 +87,9 @@ public struct SVR: Estimator, Equatable {
         let start = Date()
         let n = d.x.rows
         guard n > 0 else { throw MPILearnError.dataError(SourceLocation(file: d.source), "SVR needs at least one training row; the data has none") }
+        guard n < Int(Int32.max) / 2 else {
+            throw MPILearnError.dataError(SourceLocation(file: d.source), "SVR solves 2 variables per row: \(n) rows is beyond its 2³¹ variables")
+        }
         if kernelKind == .precomputed && n != d.x.columns {
             throw MPILearnError.dataError(SourceLocation(file: d.source),
                                           "kernel='precomputed' needs a square Gram matrix (n_train × n_train) as features; got \(n) rows × \(d.x.columns) columns")
@@ -140,7 +143,9 @@ final class SVRMatrix: SMOMatrix {
     private let kernel: KernelMatrix
     private let n: Int
     private let sign: UnsafeMutablePointer<Int8>
-    private let index: UnsafeMutablePointer<Int>
+    /// Each variable's row (32-bit: the gather takes eight at a time; n < 2³¹ is checked by
+    /// ``SVR/fit(_:comm:)``).
+    private let index: UnsafeMutablePointer<Int32>
     let diagonal: UnsafeMutablePointer<Double>
     private let buffers: (UnsafeMutablePointer<Float>, UnsafeMutablePointer<Float>)
     private var next = 0
@@ -155,7 +160,7 @@ final class SVRMatrix: SMOMatrix {
         buffers = (.allocate(capacity: m), .allocate(capacity: m))
         for k in 0 ..< n {
             sign[k] = 1; sign[k + n] = -1
-            index[k] = k; index[k + n] = k
+            index[k] = Int32(k); index[k + n] = Int32(k)
             diagonal[k] = kernel.diagonal[k]; diagonal[k + n] = kernel.diagonal[k]
         }
     }
@@ -166,10 +171,10 @@ final class SVRMatrix: SMOMatrix {
     }
 
     func row(_ i: Int, _ len: Int) -> UnsafePointer<Float> {
-        let data = kernel.row(index[i], n)
+        let data = kernel.row(Int(index[i]), n)
         let out = next == 0 ? buffers.0 : buffers.1
         next = 1 - next
-        mpl_svm_gather_row(len, data, index, sign, Int32(sign[i]), out)
+        mpl_svm_gather_row32(len, data, index, sign, Int32(sign[i]), out)
         return UnsafePointer(out)
     }
 

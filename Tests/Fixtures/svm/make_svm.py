@@ -192,17 +192,13 @@ def dumps(v):
     return json.dumps(v, separators=(",", ":"), allow_nan=False)
 
 
-def main(out):
-    data = make_datasets()
-    cases = make_cases(data)
-    seeds = [dict(random_state=rs, libsvm_seed=libsvm_seed(rs)) for rs in RANDOM_STATES]
-    datasets = {name: dict(X=floats(X), y=[int(v) for v in y], X_test=floats(Xt), y_test=[int(v) for v in yt])
-                for name, (X, y, Xt, yt) in data.items()}
-    # Valid JSON written a data set or case a line, so that regenerating it gives readable diffs.
+def write_fixture(out, head, datasets, cases):
+    """Writes the fixture JSON: `head` (name -> value), then `datasets` one a line, then `cases`
+    one a line (valid JSON, so that regenerating it gives readable diffs)."""
     lines = ["{" + '"sklearn_version":' + dumps(sklearn.__version__) + ",",
-             '"numpy_version":' + dumps(np.__version__) + ",",
-             '"seeds":' + dumps(seeds) + ",",
-             '"datasets":{']
+             '"numpy_version":' + dumps(np.__version__) + ","]
+    lines += [dumps(k) + ":" + dumps(v) + "," for k, v in head.items()]
+    lines += ['"datasets":{']
     lines += [dumps(name) + ":" + dumps(d) + ("," if i < len(datasets) - 1 else "")
               for i, (name, d) in enumerate(datasets.items())]
     lines += ["},", '"cases":[']
@@ -212,6 +208,15 @@ def main(out):
     json.loads(text)
     with open(out, "w") as f:
         f.write(text)
+
+
+def main(out):
+    data = make_datasets()
+    cases = make_cases(data)
+    seeds = [dict(random_state=rs, libsvm_seed=libsvm_seed(rs)) for rs in RANDOM_STATES]
+    datasets = {name: dict(X=floats(X), y=[int(v) for v in y], X_test=floats(Xt), y_test=[int(v) for v in yt])
+                for name, (X, y, Xt, yt) in data.items()}
+    write_fixture(out, {"seeds": seeds}, datasets, cases)
 
 
 if __name__ == "__main__":

@@ -16,15 +16,15 @@ The JSON (compact: one data set or case a line, floats with Python's shortest ro
       score (R^2 on X_test)}]
 The ConvergenceWarning of the max_iter case is silenced.
 """
-import json
 import sys
 import warnings
 
 import numpy as np
-import sklearn
 from sklearn.datasets import make_friedman1, make_regression
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.svm import SVR
+
+from make_svm import floats, write_fixture  # the same directory: the shared JSON writer
 
 DEFAULTS = dict(kernel="rbf", degree=3, gamma="scale", coef0=0.0, tol=1e-3, C=1.0, epsilon=0.1, shrinking=True,
                 cache_size=200, max_iter=-1)
@@ -49,10 +49,6 @@ def make_datasets():
     Xtr, ytr, Xte, yte = data["friedman"]
     data["friedman_gram"] = (rounded(Xtr @ Xtr.T), ytr, rounded(Xte @ Xtr.T), yte)
     return data
-
-
-def floats(a):
-    return np.asarray(a, dtype=np.float64).tolist()
 
 
 def fit_case(name, dataset, data, **params):
@@ -110,28 +106,12 @@ def make_cases(data):
     return cases
 
 
-def dumps(v):
-    return json.dumps(v, separators=(",", ":"), allow_nan=False)
-
-
 def main(out):
     data = make_datasets()
     cases = make_cases(data)
     datasets = {name: dict(X=floats(X), y=floats(y), X_test=floats(Xt), y_test=floats(yt))
                 for name, (X, y, Xt, yt) in data.items()}
-    # Valid JSON written a data set or case a line, so that regenerating it gives readable diffs.
-    lines = ["{" + '"sklearn_version":' + dumps(sklearn.__version__) + ",",
-             '"numpy_version":' + dumps(np.__version__) + ",",
-             '"datasets":{']
-    lines += [dumps(name) + ":" + dumps(d) + ("," if i < len(datasets) - 1 else "")
-              for i, (name, d) in enumerate(datasets.items())]
-    lines += ["},", '"cases":[']
-    lines += [dumps(c) + ("," if i < len(cases) - 1 else "") for i, c in enumerate(cases)]
-    lines += ["]}"]
-    text = "\n".join(lines) + "\n"
-    json.loads(text)
-    with open(out, "w") as f:
-        f.write(text)
+    write_fixture(out, {}, datasets, cases)
 
 
 if __name__ == "__main__":
