@@ -6,6 +6,15 @@
 #include <malloc.h>
 #endif
 
+int mpl_set_trim_threshold(size_t bytes) {
+#if defined(__GLIBC__)
+    return mallopt(M_TRIM_THRESHOLD, (int)bytes);
+#else
+    (void)bytes;
+    return 0;
+#endif
+}
+
 int mpl_pin_mmap_threshold(size_t bytes) {
 #if defined(__GLIBC__)
     return mallopt(M_MMAP_THRESHOLD, (int)bytes);

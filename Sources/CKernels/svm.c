@@ -317,6 +317,128 @@ AVX2 static ptrdiff_t select_j_avx2(ptrdiff_t n, const int8_t *y, const double *
 
 #endif
 
+#if MPL_X86_64
+/* The AVX-512 variants: the same operations in the same order on eight lanes (masks instead of
+ * blends), the same last-index tie rule within a lane and between lanes. */
+#define AVX512 __attribute__((target("avx512f")))
+
+AVX512 static inline __m512i load8_i8(const int8_t *p) {
+    return _mm512_cvtepi8_epi64(_mm_loadl_epi64((const __m128i *)p));
+}
+
+/* -v where the mask is set: the sign bit flipped, as the AVX2 and scalar code negate. */
+AVX512 static inline __m512d negate_where(__mmask8 m, __m512d v) {
+    return _mm512_castsi512_pd(_mm512_mask_xor_epi64(_mm512_castpd_si512(v), m, _mm512_castpd_si512(v),
+                                                     _mm512_set1_epi64((long long)0x8000000000000000ULL)));
+}
+
+typedef struct { __m512d best; __m512i bidx, idx; } select_i_lanes8;
+
+AVX512 static inline void select_i_block8(select_i_lanes8 *s, __m512d g, const int8_t *y, const int8_t *status) {
+    const __m512i yv = load8_i8(y), st = load8_i8(status);
+    const __mmask8 ypos = _mm512_cmpeq_epi64_mask(yv, _mm512_set1_epi64(1));
+    const __mmask8 atUpper = _mm512_cmpeq_epi64_mask(st, _mm512_set1_epi64(1));
+    const __mmask8 atLower = _mm512_cmpeq_epi64_mask(st, _mm512_setzero_si512());
+    const __mmask8 blocked = (__mmask8)((ypos & atUpper) | (~ypos & atLower));
+    const __m512d v = negate_where(ypos, g);
+    const __mmask8 take = _mm512_mask_cmp_pd_mask((__mmask8)~blocked, v, s->best, _CMP_GE_OQ);
+    s->best = _mm512_mask_blend_pd(take, s->best, v);
+    s->bidx = _mm512_mask_blend_epi64(take, s->bidx, s->idx);
+    s->idx = _mm512_add_epi64(s->idx, _mm512_set1_epi64(8));
+}
+
+AVX512 static ptrdiff_t select_i_finish8(const select_i_lanes8 *s, ptrdiff_t t, ptrdiff_t n, const int8_t *y, const double *g,
+                                         const int8_t *status, double *gmax_out) {
+    double lb[8];
+    int64_t li[8];
+    _mm512_storeu_pd(lb, s->best);
+    _mm512_storeu_si512((void *)li, s->bidx);
+    double gmax = -INFINITY;
+    ptrdiff_t out = -1;
+    for (int k = 0; k < 8; k++) {
+        if (li[k] < 0) continue;
+        if (out < 0 || lb[k] > gmax || (lb[k] == gmax && li[k] > out)) { gmax = lb[k]; out = (ptrdiff_t)li[k]; }
+    }
+    return select_i_from(t, out, gmax, n, y, g, status, gmax_out);
+}
+
+AVX512 static inline select_i_lanes8 select_i_start8(void) {
+    select_i_lanes8 s = { _mm512_set1_pd(-INFINITY), _mm512_set1_epi64(-1), _mm512_setr_epi64(0, 1, 2, 3, 4, 5, 6, 7) };
+    return s;
+}
+
+AVX512 static ptrdiff_t select_i_avx512(ptrdiff_t n, const int8_t *y, const double *g, const int8_t *status, double *gmax_out) {
+    select_i_lanes8 s = select_i_start8();
+    ptrdiff_t t = 0;
+    for (; t + 8 <= n; t += 8) select_i_block8(&s, _mm512_loadu_pd(g + t), y + t, status + t);
+    return select_i_finish8(&s, t, n, y, g, status, gmax_out);
+}
+
+AVX512 static ptrdiff_t update_select_i_avx512(ptrdiff_t n, double *g, const float *q_i, const float *q_j, double da, double db,
+                                               const int8_t *y, const int8_t *status, double *gmax_out) {
+    const __m512d va = _mm512_set1_pd(da), vb = _mm512_set1_pd(db);
+    select_i_lanes8 s = select_i_start8();
+    ptrdiff_t t = 0;
+    for (; t + 8 <= n; t += 8) {
+        const __m512d a = _mm512_mul_pd(_mm512_cvtps_pd(_mm256_loadu_ps(q_i + t)), va);
+        const __m512d b = _mm512_mul_pd(_mm512_cvtps_pd(_mm256_loadu_ps(q_j + t)), vb);
+        const __m512d gn = _mm512_add_pd(_mm512_loadu_pd(g + t), _mm512_add_pd(a, b));
+        _mm512_storeu_pd(g + t, gn);
+        select_i_block8(&s, gn, y + t, status + t);
+    }
+    update_gradient_scalar(n - t, g + t, q_i + t, q_j + t, da, db);
+    return select_i_finish8(&s, t, n, y, g, status, gmax_out);
+}
+
+AVX512 static ptrdiff_t select_j_avx512(ptrdiff_t n, const int8_t *y, const double *g, const int8_t *status, const double *qd,
+                                        const float *q_i, double qd_i, int y_i, double gmax, double tau, double *gmax2_out) {
+    const __m512i one = _mm512_set1_epi64(1), zero = _mm512_setzero_si512();
+    const __m512d vgmax = _mm512_set1_pd(gmax), vqd_i = _mm512_set1_pd(qd_i);
+    const __m512d twoy = _mm512_set1_pd(2.0 * y_i), vtau = _mm512_set1_pd(tau), dzero = _mm512_setzero_pd();
+    __m512d g2 = _mm512_set1_pd(-INFINITY), best = _mm512_set1_pd(INFINITY);
+    __m512i bidx = _mm512_set1_epi64(-1), idx = _mm512_setr_epi64(0, 1, 2, 3, 4, 5, 6, 7);
+    const __m512i eight = _mm512_set1_epi64(8);
+    ptrdiff_t j = 0;
+    for (; j + 8 <= n; j += 8) {
+        const __m512i yv = load8_i8(y + j), st = load8_i8(status + j);
+        const __mmask8 ypos = _mm512_cmpeq_epi64_mask(yv, one);
+        /* I_low: y = +1 and not at the lower bound, or y = -1 and not at the upper bound */
+        const __mmask8 atUpper = _mm512_cmpeq_epi64_mask(st, one), atLower = _mm512_cmpeq_epi64_mask(st, zero);
+        const __mmask8 elig = (__mmask8)~((ypos & atLower) | (~ypos & atUpper));
+        const __m512d yg = negate_where((__mmask8)~ypos, _mm512_loadu_pd(g + j));    /* y_j g_j */
+        g2 = _mm512_mask_max_pd(g2, elig, g2, yg);
+        const __m512d gd = _mm512_add_pd(vgmax, yg);
+        const __mmask8 cand = _mm512_mask_cmp_pd_mask(elig, gd, dzero, _CMP_GT_OQ);
+        if (cand == 0) {
+            idx = _mm512_add_epi64(idx, eight);
+            continue;
+        }
+        const __m512d c = _mm512_mul_pd(twoy, _mm512_cvtps_pd(_mm256_loadu_ps(q_i + j)));
+        /* y = +1: (qd_i + qd_j) - c; y = -1: (qd_i + qd_j) + c */
+        const __m512d quad = _mm512_add_pd(_mm512_add_pd(vqd_i, _mm512_loadu_pd(qd + j)), negate_where(ypos, c));
+        const __m512d denom = _mm512_mask_blend_pd(_mm512_cmp_pd_mask(quad, dzero, _CMP_GT_OQ), vtau, quad);
+        const __m512d obj = _mm512_div_pd(negate_where(0xFF, _mm512_mul_pd(gd, gd)), denom);
+        const __mmask8 take = _mm512_mask_cmp_pd_mask(cand, obj, best, _CMP_LE_OQ);
+        best = _mm512_mask_blend_pd(take, best, obj);
+        bidx = _mm512_mask_blend_epi64(take, bidx, idx);
+        idx = _mm512_add_epi64(idx, eight);
+    }
+    double lb[8], lg[8];
+    int64_t li[8];
+    _mm512_storeu_pd(lb, best);
+    _mm512_storeu_pd(lg, g2);
+    _mm512_storeu_si512((void *)li, bidx);
+    double gmax2 = -INFINITY, obj_min = INFINITY;
+    ptrdiff_t out = -1;
+    for (int k = 0; k < 8; k++) {
+        if (lg[k] > gmax2) gmax2 = lg[k];
+        if (li[k] < 0) continue;
+        if (out < 0 || lb[k] < obj_min || (lb[k] == obj_min && li[k] > out)) { obj_min = lb[k]; out = (ptrdiff_t)li[k]; }
+    }
+    return select_j_from(j, out, gmax2, obj_min, n, y, g, status, qd, q_i, qd_i, y_i, gmax, tau, gmax2_out);
+}
+#endif
+
 /* The gradient update fused with the next iteration's first scan (select_i over the updated
  * gradient): one pass over the active variables instead of two. */
 #if MPL_X86_64
@@ -340,6 +462,7 @@ AVX2 static ptrdiff_t update_select_i_avx2(ptrdiff_t n, double *g, const float *
 ptrdiff_t mpl_svm_update_select_i(ptrdiff_t n, double *g, const float *q_i, const float *q_j, double da, double db,
                                   const int8_t *y, const int8_t *status, double *gmax_out) {
 #if MPL_X86_64
+    if (mpl_kernels_active() >= MPL_KERNELS_AVX512) return update_select_i_avx512(n, g, q_i, q_j, da, db, y, status, gmax_out);
     if (mpl_kernels_active() >= MPL_KERNELS_AVX2) return update_select_i_avx2(n, g, q_i, q_j, da, db, y, status, gmax_out);
 #endif
     update_gradient_scalar(n, g, q_i, q_j, da, db);
@@ -363,6 +486,7 @@ void mpl_svm_kernel_row(int kind, ptrdiff_t n, const double *dots, const double 
 
 ptrdiff_t mpl_svm_select_i(ptrdiff_t n, const int8_t *y, const double *g, const int8_t *status, double *gmax_out) {
 #if MPL_X86_64
+    if (mpl_kernels_active() >= MPL_KERNELS_AVX512) return select_i_avx512(n, y, g, status, gmax_out);
     if (mpl_kernels_active() >= MPL_KERNELS_AVX2) return select_i_avx2(n, y, g, status, gmax_out);
 #endif
     return select_i_from(0, -1, -INFINITY, n, y, g, status, gmax_out);
@@ -371,6 +495,7 @@ ptrdiff_t mpl_svm_select_i(ptrdiff_t n, const int8_t *y, const double *g, const 
 ptrdiff_t mpl_svm_select_j(ptrdiff_t n, const int8_t *y, const double *g, const int8_t *status, const double *qd,
                            const float *q_i, double qd_i, int y_i, double gmax, double tau, double *gmax2_out) {
 #if MPL_X86_64
+    if (mpl_kernels_active() >= MPL_KERNELS_AVX512) return select_j_avx512(n, y, g, status, qd, q_i, qd_i, y_i, gmax, tau, gmax2_out);
     if (mpl_kernels_active() >= MPL_KERNELS_AVX2) return select_j_avx2(n, y, g, status, qd, q_i, qd_i, y_i, gmax, tau, gmax2_out);
 #endif
     return select_j_from(0, -1, -INFINITY, INFINITY, n, y, g, status, qd, q_i, qd_i, y_i, gmax, tau, gmax2_out);
@@ -378,26 +503,8 @@ ptrdiff_t mpl_svm_select_j(ptrdiff_t n, const int8_t *y, const double *g, const 
 
 
 #if MPL_X86_64
-/* Eight entries at a time by two four-lane gathers; the signs (±1, exact) as a product, as
- * the scalar loop computes them. */
-AVX2 static void gather_row_avx2(ptrdiff_t n, const float *k, const ptrdiff_t *pos, const int8_t *y, int y_i, float *out) {
-    ptrdiff_t t = 0;
-    const __m256i vi = _mm256_set1_epi32(y_i);
-    for (; t + 8 <= n; t += 8) {
-        const __m128 lo = _mm256_i64gather_ps(k, _mm256_loadu_si256((const __m256i *)(pos + t)), 4);
-        const __m128 hi = _mm256_i64gather_ps(k, _mm256_loadu_si256((const __m256i *)(pos + t + 4)), 4);
-        __m256 v = _mm256_set_m128(hi, lo);
-        if (y) {
-            const __m256i s = _mm256_mullo_epi32(_mm256_cvtepi8_epi32(_mm_loadl_epi64((const __m128i *)(y + t))), vi);
-            v = _mm256_mul_ps(_mm256_cvtepi32_ps(s), v);
-        }
-        _mm256_storeu_ps(out + t, v);
-    }
-    for (; t < n; t++) out[t] = y ? (float)(y_i * y[t]) * k[pos[t]] : k[pos[t]];
-}
-#endif
-
-#if MPL_X86_64
+/* Eight entries at a time by one gather of 32-bit positions; the signs (±1, exact) as a
+ * product, as the scalar loop computes them. */
 AVX2 static void gather_row32_avx2(ptrdiff_t n, const float *k, const int32_t *pos, const int8_t *y, int y_i, float *out) {
     ptrdiff_t t = 0;
     const __m256i vi = _mm256_set1_epi32(y_i);
@@ -421,18 +528,4 @@ void mpl_svm_gather_row32(ptrdiff_t n, const float *k, const int32_t *pos, const
     }
 #endif
     for (ptrdiff_t t = 0; t < n; t++) out[t] = y ? (float)(y_i * y[t]) * k[pos[t]] : k[pos[t]];
-}
-
-void mpl_svm_gather_row(ptrdiff_t n, const float *k, const ptrdiff_t *pos, const int8_t *y, int y_i, float *out) {
-#if MPL_X86_64
-    if (mpl_kernels_active() >= MPL_KERNELS_AVX2) {
-        gather_row_avx2(n, k, pos, y, y_i, out);
-        return;
-    }
-#endif
-    if (!y) {
-        for (ptrdiff_t t = 0; t < n; t++) out[t] = k[pos[t]];
-        return;
-    }
-    for (ptrdiff_t t = 0; t < n; t++) out[t] = (float)(y_i * y[t]) * k[pos[t]];
 }

@@ -107,6 +107,7 @@ struct SVMFit: SPMDCommand {
     @Option(help: "Output model file.") var model: String
 
     func run(world: any Communicator) throws {
+        MemoryTuning.keepFreedHeap()   // the solves free and refill their kernel caches
         let report = try SVMWorkflow.fitAndSave(data.source, estimator: try params.checkedEstimator(), model: model, comm: world, log: printLine)
         if let report { printLine(report.text) }
     }
@@ -161,6 +162,7 @@ struct SVMRun: SPMDCommand {
     @Option(help: "Also save the model here.") var model: String?
 
     func run(world: any Communicator) throws {
+        MemoryTuning.keepFreedHeap()   // the solves free and refill their kernel caches
         try run(try params.checkedEstimator(), world: world)
     }
 

@@ -79,6 +79,8 @@ struct SearchOptionsGroup: ParsableArguments {
 }
 
 func runSearch(_ job: SearchJob, world: any Communicator) throws {
+    // A kernel SVM's solves free and refill their kernel caches (see MemoryTuning).
+    if [SVC.estimatorName, NuSVC.estimatorName, SVR.estimatorName].contains(where: { job.estimator.hasSuffix($0) }) { MemoryTuning.keepFreedHeap() }
     _ = try job.run(comm: world) { line in
         print(line)
         fflush(stdout)

@@ -35,4 +35,33 @@ final class MemoryTuningTests: XCTestCase {
         XCTAssertLessThan(after - before, block / 4, "freed 8 MiB blocks stayed resident: \(before) → \(after) bytes")
         #endif
     }
+
+    /// With freed heap kept (the kernel SVMs' setting), small blocks freed at the top of the
+    /// heap stay resident for the next ones (no pages returned and faulted in again); glibc's
+    /// default returns them. The default is restored at the end.
+    func testKeepFreedHeapKeepsSmallBlocksResident() throws {
+        #if canImport(Glibc)
+        guard ProcessInfo.processInfo.environment["MALLOC_TRIM_THRESHOLD_"] == nil else {
+            XCTAssertFalse(MemoryTuning.keepFreedHeap(), "the environment's threshold stands")
+            return
+        }
+        XCTAssertFalse(MemoryTuning.keepFreedHeap(bytes: -1))
+        defer { MemoryTuning.keepFreedHeap(bytes: 128 * 1024) }
+        /// 2,000 blocks of 24 KiB (a kernel cache's rows), written, then freed in reverse.
+        func churn() {
+            let blocks = (0 ..< 2000).map { _ in UnsafeMutableRawPointer.allocate(byteCount: 24 << 10, alignment: 16) }
+            for b in blocks { b.initializeMemory(as: UInt8.self, repeating: 1, count: 24 << 10) }
+            for b in blocks.reversed() { b.deallocate() }
+        }
+        XCTAssertTrue(MemoryTuning.keepFreedHeap(bytes: 128 * 1024))
+        let before = try residentBytes()
+        churn()
+        let returned = try residentBytes() - before
+        XCTAssertTrue(MemoryTuning.keepFreedHeap())
+        churn()
+        let kept = try residentBytes() - before
+        XCTAssertLessThan(returned, 8 << 20, "glibc's default returns the freed blocks")
+        XCTAssertGreaterThan(kept, 24 << 20, "the freed blocks stay resident")
+        #endif
+    }
 }

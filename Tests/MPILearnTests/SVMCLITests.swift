@@ -435,8 +435,8 @@ final class SVMCLITests: XCTestCase {
         XCTAssertFalse(FileManager.default.fileExists(atPath: path("bad.model")))
     }
 
-    /// The instruction-set variants of the solver's kernels (MPILEARN_KERNELS: the selection
-    /// scans, the gradient update, SVR's gather of Q rows, linear and polynomial kernel rows)
+    /// The instruction-set variants of the solver's kernels (MPILEARN_KERNELS scalar, avx2,
+    /// avx512: the selection scans, the gradient update, SVR's gather of Q rows, linear and polynomial kernel rows)
     /// compute in libsvm's order: the same SVR and SVC model files, byte for byte.
     func testKernelVariantsGiveTheSameModels() throws {
         let reg = try writeRegressionCSV("kv.csv", rows: 400, seed: 9), cls = try writeCSV("kv-c.csv", rows: 300, seed: 9)
@@ -447,7 +447,7 @@ final class SVMCLITests: XCTestCase {
         ]
         for (name, args) in jobs {
             var files: [Data] = []
-            for variant in ["scalar", "avx2"] {
+            for variant in ["scalar", "avx2", "avx512"] {
                 let model = path("\(name)-\(variant).model")
                 let out = try MPIRun.mpirun(np: 1, "mpilearn", ["svm", "fit"] + args + ["--model", model], timeout: 90,
                                             environment: ["MPILEARN_KERNELS": variant])
@@ -455,6 +455,7 @@ final class SVMCLITests: XCTestCase {
                 files.append(try Data(contentsOf: URL(fileURLWithPath: model)))
             }
             XCTAssertEqual(files[0], files[1], "\(name): the avx2 model differs from the scalar one")
+            XCTAssertEqual(files[0], files[2], "\(name): the avx512 model differs from the scalar one")
         }
     }
 }

@@ -222,6 +222,9 @@ uint64_t mpl_read_bytes(const void *p, size_t bytes);
  * large frees), so blocks of that size or more are mapped alone and returned to the system
  * when freed. Returns 1 on success, 0 when refused or not glibc. */
 int mpl_pin_mmap_threshold(size_t bytes);
+/* glibc's mallopt(M_TRIM_THRESHOLD, bytes): free memory at the heap's top beyond `bytes` goes
+ * back to the system. 1 when applied (0 elsewhere than glibc). */
+int mpl_set_trim_threshold(size_t bytes);
 
 
 /* SVM (MPILearn/SVM): kernel kinds as the solver numbers them. */
@@ -248,9 +251,7 @@ ptrdiff_t mpl_svm_update_select_i(ptrdiff_t n, double *g, const float *q_i, cons
                                   const int8_t *y, const int8_t *status, double *gmax_out);
 /* g[k] += alpha q[k]. */
 /* out[t] = y_i y[t] k[pos[t]] for t < n (y NULL: k[pos[t]]): a row of Q read out of a row of K
- * over a superset of the problem's rows. */
-void mpl_svm_gather_row(ptrdiff_t n, const float *k, const ptrdiff_t *pos, const int8_t *y, int y_i, float *out);
-/* The same with 32-bit positions (SVR's rows of Q: eight entries per gather). */
+ * (over a superset of the problem's rows, or SVR's n rows for its 2n variables). */
 void mpl_svm_gather_row32(ptrdiff_t n, const float *k, const int32_t *pos, const int8_t *y, int y_i, float *out);
 void mpl_svm_axpy_f32(ptrdiff_t n, double alpha, const float *q, double *g);
 

@@ -95,7 +95,8 @@ final class KernelMatrix: SMOMatrix {
     /// Rows of K over a superset of this problem's rows, shared with other problems on them
     /// (the probability folds of one pair), and each row's place there.
     private let shared: KernelRowStore?
-    private var position: UnsafeMutablePointer<Int>
+    /// Each row's place in `shared` (32-bit: the gather takes eight at a time).
+    private var position: UnsafeMutablePointer<Int32>
     private var dots: UnsafeMutablePointer<Double>
     private let threads: Int
     /// Kernel rows computed (for the per-phase report).
@@ -132,7 +133,7 @@ final class KernelMatrix: SMOMatrix {
         cache = KernelCache(l: l, bytes: cacheBytes)
         self.shared = kernel.kernel == .precomputed ? nil : shared
         position = .allocate(capacity: max(1, l))
-        if let positions, self.shared != nil { for i in 0 ..< l { position[i] = positions[i] } }
+        if let positions, self.shared != nil { for i in 0 ..< l { position[i] = Int32(positions[i]) } }
         dots = .allocate(capacity: max(1, l))
         for i in 0 ..< l { diagonal[i] = value(i, i) }
     }
@@ -165,8 +166,8 @@ final class KernelMatrix: SMOMatrix {
                     data[j] = Float(yi * (y.map { Double($0[j]) } ?? 1) * x[i * d + column[j]])
                 }
             } else if let shared {
-                shared.row(position[i]) { k in
-                    mpl_svm_gather_row(n, k, position + start, y.map { $0 + start }, Int32(y?[i] ?? 1), data + start)
+                shared.row(Int(position[i])) { k in
+                    mpl_svm_gather_row32(n, k, position + start, y.map { $0 + start }, Int32(y?[i] ?? 1), data + start)
                 }
             } else {
                 KernelRow.compute(kernel, xt: xt, ld: l, d: d, xi: x + i * d, square: square, sqI: square[i], y: y.map { UnsafePointer($0) },
