@@ -12,9 +12,9 @@ struct SVMCommand: ParsableCommand {
         subcommands: [SVMRun.self, SVMFit.self, SVMPredict.self, SVMScore.self])
 }
 
-/// SVC's, NuSVC's and SVR's hyper-parameters, scikit-learn's names as flags and its defaults. Checked
-/// by ``SVC/validate()`` or ``SVR/validate()`` when the job starts, so a bad value is reported
-/// with the parameter's name; a flag of the other estimator is refused by name.
+/// SVC's, NuSVC's and SVR's hyper-parameters, scikit-learn's names as flags and its defaults.
+/// Checked by the estimator's `validate()` when the job starts, so a bad value is reported with
+/// the parameter's name; a flag of another estimator is refused by name.
 struct SVMParameterOptions: ParsableArguments {
     @Option(help: "svc (C-support vector classification), nusvc (nu-support vector classification) or svr (epsilon-support vector regression).")
     var estimator: String = "svc"
@@ -40,7 +40,7 @@ struct SVMParameterOptions: ParsableArguments {
     @Flag(help: "svc, nusvc: with ovr and three or more classes, predict the largest decision value rather than the most votes.") var breakTies: Bool = false
     @Option(parsing: .unconditional, help: "svc, nusvc: seed of the probability folds (default 0).") var randomState: Int?
     @Option(help: "Threads per rank for the kernel rows and prediction (n_jobs; the model does not depend on it).") var threads: Int = 1
-    @Option(help: "svc: direct (default: every rank gathers every row; the pairs' solves are shared out) or cascade (support vectors merged up a tree of ranks, for data no rank should solve alone). svr: direct only.")
+    @Option(help: "svc: direct (default: every rank gathers every row; the pairs' solves are shared out) or cascade (support vectors merged up a tree of ranks, for data no rank should solve alone). nusvc, svr: direct only.")
     var training: String?
 
     /// The SVC, checked.
@@ -59,8 +59,7 @@ struct SVMParameterOptions: ParsableArguments {
     /// The NuSVC, checked; flags of the other estimators are refused by name.
     /// - Throws: ``MPILearnError/invalidParameter`` naming the parameter.
     func nusvc() throws -> NuSVC {
-        try refuse([("--C", c != nil), ("--epsilon", epsilon != nil), ("--class-weight", classWeight != nil),
-                    ("--training", training.map { $0 != "direct" } ?? false)], "nusvc")
+        try refuse([("--C", c != nil), ("--epsilon", epsilon != nil), ("--class-weight", classWeight != nil), ("--training", cascade)], "nusvc")
         let e = NuSVC(nu: nu ?? 0.5, kernel: kernel, degree: degree, gamma: ParameterValue(parsing: gamma), coef0: coef0, shrinking: shrinking,
                       probability: probability, tol: tol, cacheSize: cacheSize, maxIter: maxIter, decisionFunctionShape: decisionFunctionShape ?? "ovr",
                       breakTies: breakTies, randomState: randomState, threads: threads)
@@ -73,12 +72,15 @@ struct SVMParameterOptions: ParsableArguments {
     func svr() throws -> SVR {
         try refuse([("--nu", nu != nil), ("--probability", probability), ("--class-weight", classWeight != nil),
                     ("--decision-function-shape", decisionFunctionShape != nil), ("--break-ties", breakTies), ("--random-state", randomState != nil),
-                    ("--training", training.map { $0 != "direct" } ?? false)], "svr")
+                    ("--training", cascade)], "svr")
         let svr = SVR(kernel: kernel, degree: degree, gamma: ParameterValue(parsing: gamma), coef0: coef0, tol: tol, C: c ?? 1, epsilon: epsilon ?? 0.1,
                       shrinking: shrinking, cacheSize: cacheSize, maxIter: maxIter, threads: threads)
         try svr.validate()
         return svr
     }
+
+    /// `--training` asks for something other than the direct solve (the SVC's cascade).
+    private var cascade: Bool { training.map { $0 != "direct" } ?? false }
 
     /// Throws for the first flag in `flags` that was given (`true`): it does not apply to `estimator`.
     private func refuse(_ flags: [(String, Bool)], _ estimator: String) throws {

@@ -1,8 +1,8 @@
 import Foundation
 import SwiftMPI
 
-/// The `mpilearn svm` workflows as library calls: fit an ``SVC`` or an ``SVR`` on the ranks'
-/// shards and save it, predict a dataset with a saved model (streamed, any size), score it on
+/// The `mpilearn svm` workflows as library calls: fit an ``SVC``, a ``NuSVC`` or an ``SVR`` on
+/// the ranks' shards and save it, predict a dataset with a saved model (streamed, any size), score it on
 /// labelled rows, and the whole `run` (load, fit, score, phase times, peak memory).
 ///
 /// Every function is collective: call it on every rank with the same arguments. Lines meant
@@ -21,7 +21,7 @@ public enum SVMWorkflow {
 
     /// What a fit did, the same on every rank.
     public struct FitSummary: Sendable {
-        /// The parameters fitted with (an ``SVC`` or an ``SVR``).
+        /// The parameters fitted with (an ``SVC``, a ``NuSVC`` or an ``SVR``).
         public var estimator: any SVMEstimator
         /// Training rows over all ranks, features, ranks.
         public var trainRows: Int
@@ -145,7 +145,7 @@ public enum SVMWorkflow {
     }
 
     /// Collective. Loads every rank's shard of `source` (CSV or generator spec) and fits the
-    /// SVC or SVR on it (``SVC/fit(_:comm:)``, ``SVR/fit(_:comm:)``).
+    /// SVC, NuSVC or SVR on it (``SVC/fit(_:comm:)``, ``NuSVC/fit(_:comm:)``, ``SVR/fit(_:comm:)``).
     /// - Returns: the model and the fit's summary, identical on every rank.
     /// - Throws: ``MPILearnError/invalidParameter`` for a bad parameter (before any data is
     ///   read), ``MPILearnError/dataError`` for non-finite features or targets, fewer than two
@@ -184,13 +184,13 @@ public enum SVMWorkflow {
 
     // MARK: predict
 
-    /// Collective. Loads the SVC or SVR model in `model` on every rank and predicts every row of
+    /// Collective. Loads the SVC, NuSVC or SVR model in `model` on every rank and predicts every row of
     /// `test` into `options.output` with the streaming predictor (``StreamingPredict``: a CSV
     /// file, folder or glob, an `.npy` file or `file.h5:/object`, read chunk by chunk; the
     /// output in input order). A generator spec (`classification:ROWS,FEATURES[,SEED]`) is
     /// generated on the ranks and written as CSV.
     ///
-    /// An SVC's `prediction` column is the model's vote (``SVCModel/predict(_:)``), also with
+    /// A classifier's `prediction` column is the model's vote (``SVCModel/predict(_:)``), also with
     /// `proba` (Platt probabilities can disagree with it, as in scikit-learn); an SVR's is
     /// its value.
     /// - Throws: ``MPILearnError/invalidParameter`` for `proba` with an SVR or an SVC fitted
@@ -208,7 +208,7 @@ public enum SVMWorkflow {
         model.threads = threads
         if options.proba && oneVsOne(model)?.probA == nil {
             throw MPILearnError.invalidParameter(name: "--proba", value: "set", allowed: model is SVRModel
-                ? "a classifier's model (svc); \(path) is an SVR (a regressor has no probabilities)"
+                ? "a classifier's model (svc or nusvc); \(path) is an SVR (a regressor has no probabilities)"
                 : "a model fitted with --probability (probability=True); \(path) was fitted without it")
         }
         try checkPrecomputedWidth(model, test: test, target: nil)
@@ -241,17 +241,17 @@ public enum SVMWorkflow {
                                         written: written)
     }
 
-    /// Collective. The SVC or SVR model in `path`, read on rank 0 and given to every rank.
+    /// Collective. The SVC, NuSVC or SVR model in `path`, read on rank 0 and given to every
+    /// rank (decoded by ``ModelRegistry``).
     /// - Throws: ``MPILearnError/dataError`` for a missing or damaged file or another kind of model.
     public static func loadModel(_ path: String, comm: any Communicator) throws -> any SVMFittedModel {
         let kinds = [SVCModel.kind, NuSVCModel.kind, SVRModel.kind]
         let bytes = try ModelContainer.broadcastFileBytes(path, expectedKinds: kinds, comm: comm)
         return try ModelContainer.decode(bytes: bytes, path: path, expectedKinds: kinds) { c -> any SVMFittedModel in
-            switch c.kind {
-            case SVRModel.kind: return try SVRModel.decode(c, path: path)
-            case NuSVCModel.kind: return try NuSVCModel.decode(c, path: path)
-            default: return try SVCModel.decode(c, path: path)
+            guard let model = try ModelRegistry.decode(c, path: path) as? any SVMFittedModel else {
+                throw MPILearnError.dataError(SourceLocation(file: path), "a '\(c.kind)' model is not a kernel SVM's")
             }
+            return model
         }
     }
 
