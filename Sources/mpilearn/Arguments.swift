@@ -10,6 +10,7 @@ import MPILearn
 extension Criterion: ExpressibleByArgument {}
 extension ClassWeight: ExpressibleByArgument {}
 extension Voting: ExpressibleByArgument {}
+extension ForestMode: ExpressibleByArgument {}
 extension ForestHeader.Task: ExpressibleByArgument {}
 extension KMeansAlgorithm: ExpressibleByArgument {}
 extension ColumnType: ExpressibleByArgument {}

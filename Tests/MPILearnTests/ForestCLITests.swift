@@ -165,6 +165,39 @@ final class ForestCLITests: XCTestCase {
         XCTAssertEqual(files[0], files[1])
     }
 
+    /// `--mode global` under real mpirun: byte-identical model files at 1, 2, 3, 4 and 7 ranks
+    /// (oversubscribed) and 1 or 2 threads, with a missing-value column, a categorical one and
+    /// an out-of-bag score; the run reports its traffic.
+    func testGlobalModeGivesByteIdenticalModelFilesAtAnyRankCount() throws {
+        let train = try writeCSV("gtrain.csv", rows: 6000)
+        var files: [String: Data] = [:]
+        for (np, threads) in [(1, 1), (2, 1), (3, 2), (4, 1), (7, 1), (2, 2)] {
+            let m = path("g\(np)-\(threads).model")
+            let out = try run(np, ["forest", "fit", "--train", train, "--target", "label", "--categorical", "city", "--n-estimators", "6",
+                                   "--mode", "global", "--oob-score", "--threads", String(threads), "--model", m], timeout: 180)
+            XCTAssertEqual(out.status, 0, "np=\(np): \(out)")
+            XCTAssertTrue(out.stdout.contains("mode global"), "\(out)")
+            XCTAssertTrue(out.stdout.contains("communication: "), "\(out)")
+            files["\(np)-\(threads)"] = try Data(contentsOf: URL(fileURLWithPath: m))
+        }
+        let reference = files["1-1"]!
+        for (k, v) in files { XCTAssertEqual(v, reference, "np-threads \(k) differs from one rank") }
+        let inspect = try MPIRun.run([MPIRun.executable("mpilearn"), "model", "inspect", path("g1-1.model"), "--json"], timeout: 60)
+        XCTAssertTrue(inspect.stdout.contains("\"mode\" : \"global\"") || inspect.stdout.contains("\"mode\":\"global\""), "\(inspect)")
+    }
+
+    func testGlobalModeRefusesWhatDoesNotApply() throws {
+        let train = try writeCSV("train.csv", rows: 100)
+        let fit = ["forest", "fit", "--train", train, "--target", "label", "--categorical", "city", "--model", path("bad.model"), "--mode", "global"]
+        try expectFailure(2, fit + ["--max-leaf-nodes", "8"], "max_leaf_nodes")
+        try expectFailure(2, ["forest", "fit", "--train", "regression:200,4", "--task", "regression", "--model", path("bad.model"), "--mode", "global"],
+                          "local for a regressor")
+        let out = try run(2, ["forest", "fit", "--train", train, "--target", "label", "--model", path("bad.model"), "--mode", "federated"], timeout: 60)
+        XCTAssertEqual(out.status, 64, "\(out)")
+        XCTAssertTrue(out.stderr.contains("'--mode <mode>'. Please provide one of 'local' and 'global'."), "\(out)")
+        XCTAssertNil(fileType(path("bad.model")))
+    }
+
     func testCSVWorkflowWithEmptyShards() throws {
         let train = try writeCSV("train.csv", rows: 3), test = try writeCSV("test.csv", rows: 2)
         let out = try run(4, ["forest", "run", "--train", train, "--test", test, "--target", "label", "--categorical", "city", "--n-estimators", "5"])

@@ -22,9 +22,16 @@ public struct Philox: RandomNumberGenerator, Sendable {
     /// features from its labels, a k-means round from the next), `stream` is usually a
     /// global row or tree index.
     public init(seed: UInt64, domain: UInt64 = 0, stream: UInt64 = 0) {
-        let k = Philox.mix(seed ^ Philox.mix(domain &+ 0x632B_E59B_D9B4_E019))
-        self.init(key: (UInt32(truncatingIfNeeded: k), UInt32(truncatingIfNeeded: k >> 32)),
+        self.init(key: Philox.key(seed: seed, domain: domain),
                   counter: (0, 0, UInt32(truncatingIfNeeded: stream), UInt32(truncatingIfNeeded: stream >> 32)))
+    }
+
+    /// The key of the streams of `(seed, domain)`: with ``block(counter:key:)`` it gives
+    /// random access to any block of any stream (block `q` of stream `s` is the counter
+    /// `(q, q >> 32, s, s >> 32)`).
+    public static func key(seed: UInt64, domain: UInt64) -> (UInt32, UInt32) {
+        let k = Philox.mix(seed ^ Philox.mix(domain &+ 0x632B_E59B_D9B4_E019))
+        return (UInt32(truncatingIfNeeded: k), UInt32(truncatingIfNeeded: k >> 32))
     }
 
     /// SplitMix64's finaliser: a bijective 64-bit mix.

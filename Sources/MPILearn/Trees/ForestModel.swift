@@ -57,6 +57,11 @@ public struct ForestFitTimings: Sendable {
     public var bin = 0.0
     public var grow = 0.0
     public var communication = 0.0
+    /// Global mode: bytes this rank sent in the fit's collectives, their number, and the
+    /// seconds spent in the growth's collectives (part of `grow`).
+    public var bytes = 0
+    public var collectives = 0
+    public var reduceSeconds = 0.0
     public init() {}
 }
 

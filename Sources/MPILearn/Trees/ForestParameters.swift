@@ -37,6 +37,16 @@ public enum Voting: String, Codable, Sendable, CaseIterable {
     case hard
 }
 
+/// How a forest's trees are grown over the ranks.
+public enum ForestMode: String, Codable, Sendable, CaseIterable {
+    /// Each rank grows its share of the trees on its own rows (the per-shard forest; one
+    /// rank's result at one rank, and accuracy falls as the shards shrink).
+    case local
+    /// Every tree is grown on all rows of all ranks, histograms summed by collectives: the
+    /// forest (and its model file) is byte-identical for any number of ranks.
+    case global
+}
+
 /// The hyper-parameters of a random forest (scikit-learn's names and meaning).
 ///
 /// `threads` is an execution setting, not part of the model: the fitted forest is
@@ -57,14 +67,43 @@ public struct RandomForestParameters: Codable, Equatable, Sendable {
     public var randomState: UInt64 = 0
     /// Threads growing this rank's trees (≥ 1). Not saved.
     public var threads: Int = 1
+    /// Per-shard trees (`local`, the default) or data-parallel trees over all rows (`global`).
+    /// Saved (as `mode`) only when global, so local model files are unchanged.
+    public var mode: ForestMode = .local
 
     enum CodingKeys: String, CodingKey {
         case nEstimators = "n_estimators", tree, bootstrap, maxSamples = "max_samples", classWeight = "class_weight"
-        case oobScore = "oob_score", randomState = "random_state"
+        case oobScore = "oob_score", randomState = "random_state", mode
+    }
+
+    public init(from decoder: Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        nEstimators = try c.decode(Int.self, forKey: .nEstimators)
+        tree = try c.decode(TreeParameters.self, forKey: .tree)
+        bootstrap = try c.decode(Bool.self, forKey: .bootstrap)
+        maxSamples = try c.decodeIfPresent(MaxSamples.self, forKey: .maxSamples)
+        classWeight = try c.decodeIfPresent(ClassWeight.self, forKey: .classWeight)
+        oobScore = try c.decode(Bool.self, forKey: .oobScore)
+        randomState = try c.decode(UInt64.self, forKey: .randomState)
+        mode = try c.decodeIfPresent(ForestMode.self, forKey: .mode) ?? .local
+    }
+
+    public func encode(to encoder: Encoder) throws {
+        var c = encoder.container(keyedBy: CodingKeys.self)
+        try c.encode(nEstimators, forKey: .nEstimators)
+        try c.encode(tree, forKey: .tree)
+        try c.encode(bootstrap, forKey: .bootstrap)
+        try c.encodeIfPresent(maxSamples, forKey: .maxSamples)
+        try c.encodeIfPresent(classWeight, forKey: .classWeight)
+        try c.encode(oobScore, forKey: .oobScore)
+        try c.encode(randomState, forKey: .randomState)
+        if mode == .global { try c.encode(mode, forKey: .mode) }
     }
 
     public init(nEstimators: Int = 100, tree: TreeParameters, bootstrap: Bool = true, maxSamples: MaxSamples? = nil,
-                classWeight: ClassWeight? = nil, oobScore: Bool = false, randomState: UInt64 = 0, threads: Int = 1) {
+                classWeight: ClassWeight? = nil, oobScore: Bool = false, randomState: UInt64 = 0, threads: Int = 1,
+                mode: ForestMode = .local) {
+        self.mode = mode
         self.nEstimators = nEstimators
         self.tree = tree
         self.bootstrap = bootstrap
@@ -94,6 +133,11 @@ public struct RandomForestParameters: Codable, Equatable, Sendable {
         }
         if maxSamples != nil { try require(bootstrap, "max_samples", maxSamples!, "unset when bootstrap is false") }
         if oobScore { try require(bootstrap, "oob_score", true, "false when bootstrap is false (no out-of-bag rows)") }
+        if mode == .global {
+            try require(classification, "mode", "global", "local for a regressor (the global mode grows classification forests)")
+            try require(tree.maxLeafNodes == nil, "max_leaf_nodes", tree.maxLeafNodes ?? 0,
+                        "unset with mode global (best-first growth orders the nodes of a whole tree; use max_depth)")
+        }
     }
 }
 

@@ -106,10 +106,17 @@ public enum ForestWorkflow {
         public var treesPerRank: [Int]
         public var oobScore: Double?
         public var model: String
+        /// Global mode: the fit's traffic line (see ``communicationLine(_:comm:)``).
+        public var communication: String? = nil
 
         /// The lines printed after the fit (no final newline).
         public var text: String {
-            var lines = ["fitted \(trees) trees on \(trainRows) rows over \(ranks) rank(s) (trees per rank \(treesPerRank.map(String.init).joined(separator: ",")))"]
+            var lines: [String]
+            if let communication {
+                lines = ["fitted \(trees) trees on \(trainRows) rows over \(ranks) rank(s), mode global (every tree on all rows)", communication]
+            } else {
+                lines = ["fitted \(trees) trees on \(trainRows) rows over \(ranks) rank(s) (trees per rank \(treesPerRank.map(String.init).joined(separator: ",")))"]
+            }
             if let oobScore { lines.append("oob score: \(fixed(oobScore))") }
             lines.append("model written to \(model)")
             return lines.joined(separator: "\n")
@@ -122,11 +129,12 @@ public enum ForestWorkflow {
     public static func fitAndSave(_ source: TrainingSource, task: ForestHeader.Task, parameters: RandomForestParameters, model: String,
                                   comm: any Communicator, progress: Progress = .silent, log: (String) -> Void = { _ in }) throws -> FitSummary? {
         let forest = try fit(source, task: task, parameters: parameters, keepTrees: true, comm: comm, progress: progress, log: log)
+        let traffic = parameters.mode == .global ? try communicationLine(forest.timings, comm: comm) : nil
         guard let whole = try forest.gathered(comm) else { return nil }
         try whole.write(to: model)
         let p = whole.header.provenance
         return FitSummary(trees: whole.trees.count, trainRows: p.trainRows, ranks: comm.size, treesPerRank: p.treesPerRank,
-                          oobScore: whole.header.oobScore, model: model)
+                          oobScore: whole.header.oobScore, model: model, communication: traffic)
     }
 
     // MARK: predict
@@ -330,6 +338,15 @@ public enum ForestWorkflow {
     /// `log` gets, on rank 0 and in order: load notes, the `train:` line, the out-of-bag
     /// score, `model written to`, the approximate-vote line, the report, the phase table and
     /// the peak-memory line.
+    /// Collective. A global fit's traffic over all ranks, on rank 0: `communication: B bytes in
+    /// N collectives (R per rank), S s in the growth's collectives (slowest rank)`; nil elsewhere.
+    public static func communicationLine(_ t: ForestFitTimings, comm: any Communicator) throws -> String? {
+        let bytes = try comm.reduce([Int64(t.bytes)], op: .sum)
+        let seconds = try comm.reduce([t.reduceSeconds], op: .max)
+        guard let bytes, let seconds else { return nil }
+        return "communication: \(bytes[0]) bytes in \(t.collectives) collectives per rank, \(String(format: "%.3f", seconds[0])) s in the growth's collectives (slowest rank)"
+    }
+
     public static func run(_ options: RunOptions, comm world: any Communicator, log: (String) -> Void) throws -> RunResult {
         let root = world.rank == 0
         func say(_ s: String) { if root { log(s) } }
@@ -347,6 +364,7 @@ public enum ForestWorkflow {
         t.add("bin", forest.timings.bin, comm: false)
         t.add("fit", forest.timings.grow, comm: false)
         t.add("fit (collectives)", forest.timings.communication, comm: true)
+        if options.parameters.mode == .global, let line = try communicationLine(forest.timings, comm: world) { say(line) }
         t.skip()
         if let o = forest.header.oobScore { say("oob score: \(fixed(o))") }
         if let model = options.model {

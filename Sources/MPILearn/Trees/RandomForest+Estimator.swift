@@ -180,7 +180,7 @@ private enum FlatForestKey: String, CodingKey, CaseIterable {
     case nEstimators = "n_estimators", criterion, maxDepth = "max_depth", minSamplesSplit = "min_samples_split"
     case minSamplesLeaf = "min_samples_leaf", minImpurityDecrease = "min_impurity_decrease", maxFeatures = "max_features"
     case maxLeafNodes = "max_leaf_nodes", maxBins = "max_bins", bootstrap, maxSamples = "max_samples", classWeight = "class_weight"
-    case oobScore = "oob_score", randomState = "random_state", nJobs = "n_jobs"
+    case oobScore = "oob_score", randomState = "random_state", nJobs = "n_jobs", mode
 }
 
 extension RandomForestParameters {
@@ -201,7 +201,8 @@ extension RandomForestParameters {
     /// Collective. Every rank holds the same rows: each grows its share of the trees on all of
     /// them and the trees are allgathered, so the forest equals the one-rank fit tree for tree.
     func fitReplicated(_ data: Dataset<Double>, task: ForestHeader.Task, comm: any Communicator) throws -> ForestModel {
-        guard comm.size > 1, !oobScore else { return try fitWhole(data, task: task, comm: LocalCommunicator.solo()) }
+        // A global forest on replicated rows is the one-rank global forest, grown by each rank.
+        guard comm.size > 1, !oobScore, mode == .local else { return try fitWhole(data, task: task, comm: LocalCommunicator.solo()) }
         return try fit(TrainingShard(data), task: task, comm: comm, replicated: true).allgathered(comm)
     }
 
@@ -295,6 +296,12 @@ extension RandomForestParameters {
             p.randomState = UInt64(v!)
         }
         if let v = try int(.nJobs) { p.threads = v! }
+        if let v = try value(.mode) {
+            guard case .string(let s) = v, let m = ForestMode(rawValue: s) else {
+                throw MPILearnError.invalidParameter(name: "mode", value: v.description, allowed: "local or global")
+            }
+            p.mode = m
+        }
         self = p
     }
 
@@ -326,6 +333,8 @@ extension RandomForestParameters {
         try c.encode(oobScore, forKey: .oobScore)
         try c.encode(randomState, forKey: .randomState)
         try c.encode(threads, forKey: .nJobs)
+        // Only a global forest names its mode, so local forests' parameters read as before.
+        if mode == .global { try c.encode(mode.rawValue, forKey: .mode) }
     }
 }
 

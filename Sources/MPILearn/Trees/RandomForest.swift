@@ -85,6 +85,11 @@ enum ForestTrainer {
         if let i = y.firstIndex(where: { !$0.isFinite }) {
             throw MPILearnError.dataError(SourceLocation(file: target, line: data.globalRowStart + i + 1), "target is missing or not finite in row \(data.globalRowStart + i + 1)")
         }
+        if p.mode == .global {
+            precondition(!replicated, "a global forest is not fitted on replicated rows")
+            return try fitGlobal(data, y: y, task: task, parameters: p, comm: comm, classNames: classNames, target: target,
+                                 dataDescription: dataDescription, keepTrees: keepTrees, progress: progress)
+        }
         var timings = ForestFitTimings()
         var clock = Date()
         func lap(_ into: inout Double) { let now = Date(); into += now.timeIntervalSince(clock); clock = now }
@@ -102,18 +107,7 @@ enum ForestTrainer {
         var classValues: [Double] = []
         var yCodes: [Int32] = []
         var globalClassCounts: [Double] = []
-        if classification {
-            let local = Array(Set(y)).sorted()
-            classValues = Array(Set(try comm.allgatherv(local).values)).sorted()
-            yCodes = y.map { v in
-                var lo = 0, hi = classValues.count - 1
-                while lo < hi { let m = (lo + hi) / 2; if classValues[m] < v { lo = m + 1 } else { hi = m } }
-                return Int32(lo)
-            }
-            var counts = [Double](repeating: 0, count: classValues.count)
-            for c in yCodes { counts[Int(c)] += 1 }
-            globalClassCounts = replicated ? counts : try comm.allreduce(counts, op: .sum)
-        }
+        if classification { (classValues, yCodes, globalClassCounts) = try encodeClasses(y, comm: comm, replicated: replicated) }
         lap(&timings.communication)
         let k = classValues.count
         let names: [String] = classValues.map { ClassLabels.name(of: $0, classNames: classNames) }
@@ -238,7 +232,21 @@ enum ForestTrainer {
         if compact { model.predictors = predictors.map { $0! } }
         lap(&timings.communication)
         if p.oobScore {
-            model.header.oobScore = try oobScore(model, data: data.dataset, yCodes: yCodes, comm: comm, firstTree: firstTree)
+            let own = firstTree ..< firstTree + model.treeCount
+            let oobDraws: Int
+            switch p.maxSamples {
+            case .fraction(let f)?: oobDraws = max(1, Int((f * Double(n)).rounded()))
+            case .count(let c)?: oobDraws = max(1, Int((Double(c) * Double(n) / Double(totalRows)).rounded()))
+            case nil: oobDraws = n
+            }
+            let samples = UnsafeMutablePointer<Int32>.allocate(capacity: max(1, n))
+            defer { samples.deallocate() }
+            model.header.oobScore = try oobScore(model, data: data.dataset, yCodes: yCodes, comm: comm) { g, counts in
+                // Other ranks' trees never saw these rows; this rank's trees left out the rows they did not draw.
+                guard own.contains(g) else { return false }
+                _ = bootstrapSample(rows: n, draws: oobDraws, bootstrap: true, seed: p.randomState, tree: UInt64(g), counts: counts, samples: samples)
+                return true
+            }
             if !keepTrees, let bins, d <= 256 {
                 model.predictors = model.trees.map { BinnedPackedTree($0, bins: bins)! }
                 model.trees = []
@@ -248,6 +256,21 @@ enum ForestTrainer {
         model.timings = timings
         model.bins = bins
         return model
+    }
+
+    /// The sorted union of every rank's target values (the classes), each row's class code,
+    /// and the classes' counts over all ranks (this rank's alone when `replicated`).
+    static func encodeClasses(_ y: [Double], comm: any Communicator, replicated: Bool) throws -> (values: [Double], codes: [Int32], counts: [Double]) {
+        let local = Array(Set(y)).sorted()
+        let classValues = Array(Set(try comm.allgatherv(local).values)).sorted()
+        let yCodes = y.map { v in
+            var lo = 0, hi = classValues.count - 1
+            while lo < hi { let m = (lo + hi) / 2; if classValues[m] < v { lo = m + 1 } else { hi = m } }
+            return Int32(lo)
+        }
+        var counts = [Double](repeating: 0, count: classValues.count)
+        for c in yCodes { counts[Int(c)] += 1 }
+        return (classValues, yCodes, replicated ? counts : try comm.allreduce(counts, op: .sum))
     }
 
     /// Draws a tree's bootstrap sample: `counts[i]` is row i's multiplicity, `samples[0..<m]`
@@ -271,23 +294,16 @@ enum ForestTrainer {
     /// never saw the row) and this rank's trees that left it out — then accuracy (or R²)
     /// is combined by allreduce over the rows that have at least one such tree. Columns are
     /// read a row at a time (no row-major copy).
-    static func oobScore(_ model: ForestModel, data: Dataset<Double>, yCodes: [Int32], comm: any Communicator, firstTree: Int) throws -> Double {
+    /// - Parameter bagCounts: for tree `g`, fills each row's count in the tree's bag and
+    ///   returns true, or returns false when the tree never saw this rank's rows.
+    static func oobScore(_ model: ForestModel, data: Dataset<Double>, yCodes: [Int32], comm: any Communicator,
+                         bagCounts: (_ g: Int, _ counts: UnsafeMutablePointer<Int32>) -> Bool) throws -> Double {
         let whole = try model.allgathered(comm)
         let n = data.rowCount, d = data.featureCount, k = model.header.outputs
         var sums = [Double](repeating: 0, count: n * k)
         var votes = [Double](repeating: 0, count: n)
-        let own = firstTree ..< firstTree + model.treeCount
-        let p = model.header.parameters
-        let draws: Int
-        let totalRows = model.header.provenance.trainRows
-        switch p.maxSamples {
-        case .fraction(let f)?: draws = max(1, Int((f * Double(n)).rounded()))
-        case .count(let c)?: draws = max(1, Int((Double(c) * Double(n) / Double(totalRows)).rounded()))
-        case nil: draws = n
-        }
         let counts = UnsafeMutablePointer<Int32>.allocate(capacity: max(1, n))
-        let samples = UnsafeMutablePointer<Int32>.allocate(capacity: max(1, n))
-        defer { counts.deallocate(); samples.deallocate() }
+        defer { counts.deallocate() }
         var one = [Double](repeating: 0, count: k)
         var row = [Double](repeating: 0, count: d)
         /// Calls `body` with row `i`'s features.
@@ -308,8 +324,7 @@ enum ForestTrainer {
             }
         }
         for (t, g) in zip(whole.trees, whole.treeIndices) where n > 0 {
-            let mine = own.contains(g)
-            if mine { _ = bootstrapSample(rows: n, draws: draws, bootstrap: true, seed: p.randomState, tree: UInt64(g), counts: counts, samples: samples) }
+            let mine = bagCounts(g, counts)
             for i in 0 ..< n where !mine || counts[i] == 0 {
                 for c in 0 ..< k { one[c] = 0 }
                 withRow(i) { x in

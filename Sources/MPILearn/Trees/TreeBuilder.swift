@@ -95,7 +95,7 @@ public final class TreeBuilder {
     let candidates: UnsafeMutablePointer<Int32>
     let missCodes: UnsafeMutablePointer<UInt8>
     var candidateCount = 0
-    let cum: UnsafeMutablePointer<Double>, optL: UnsafeMutablePointer<Double>, optR: UnsafeMutablePointer<Double>
+    let scanner: SplitScanner
     let statsL: UnsafeMutablePointer<Double>, statsR: UnsafeMutablePointer<Double>, statsNode: UnsafeMutablePointer<Double>
     let valueBuf: UnsafeMutablePointer<Double>
     // Node-ordered working set and partition scratch.
@@ -141,7 +141,7 @@ public final class TreeBuilder {
                 if !constant { order[n] = Int32(f); n += 1 }
             }
         }
-        cum = .allocate(capacity: S); optL = .allocate(capacity: S); optR = .allocate(capacity: S)
+        scanner = SplitScanner(classes: data.classes, criterion: params.criterion, minSamplesLeaf: params.minSamplesLeaf)
         statsL = .allocate(capacity: S); statsR = .allocate(capacity: S); statsNode = .allocate(capacity: S)
         valueBuf = .allocate(capacity: max(1, K))
         rc = .allocate(capacity: 1); rc2 = .allocate(capacity: 1)
@@ -172,16 +172,8 @@ public final class TreeBuilder {
 
     deinit {
         hist.deallocate(); touched.deallocate(); featureOrder.deallocate(); candidates.deallocate(); missCodes.deallocate()
-        cum.deallocate(); optL.deallocate(); optR.deallocate()
         statsL.deallocate(); statsR.deallocate(); statsNode.deallocate(); valueBuf.deallocate()
         freeWorkingSet()
-    }
-
-    struct Split {
-        var feature = -1
-        var bin = 0
-        var missingLeft = false
-        var childImpurity = Double.infinity
     }
 
     struct Pending {
@@ -189,23 +181,12 @@ public final class TreeBuilder {
         var start: Int
         var end: Int
         var depth: Int
-        var split: Split
+        var split: SplitCandidate
         var improvement: Double
     }
 
-    /// Total weight and weighted impurity `W · impurity` of a statistics vector.
     @inline(__always)
-    func weightedImpurity(_ s: UnsafePointer<Double>) -> (Double, Double) {
-        let w: Double
-        if K > 0 {
-            var t = 0.0
-            for c in 0 ..< K { t += s[1 + c] }
-            w = t
-        } else {
-            w = s[1]
-        }
-        return (w, w * params.criterion.impurity(s + 1, classes: K))
-    }
+    func weightedImpurity(_ s: UnsafePointer<Double>) -> (Double, Double) { scanner.weightedImpurity(s) }
 
     /// Grows a tree on the rows `samples[0..<count]` (distinct rows with weight > 0).
     /// - Parameters:
@@ -299,11 +280,7 @@ public final class TreeBuilder {
     }
 
     @inline(__always)
-    func isPureClass(_ s: UnsafePointer<Double>) -> Bool {
-        var nonzero = 0
-        for c in 0 ..< K where s[1 + c] > 0 { nonzero += 1 }
-        return nonzero <= 1
-    }
+    func isPureClass(_ s: UnsafePointer<Double>) -> Bool { scanner.isPureClass(s) }
 
     /// Stably partitions the node's working-set range by its split (left rows compacted in
     /// place, right rows via scratch); fills `statsL`/`statsR` and tells whether each child
@@ -355,8 +332,8 @@ public final class TreeBuilder {
     }
 
     /// The best split of the node over up to `max_features` sampled non-constant features.
-    func findSplit(start: Int, end: Int, node: UnsafePointer<Double>, rng: inout Philox) -> Split {
-        var best = Split()
+    func findSplit(start: Int, end: Int, node: UnsafePointer<Double>, rng: inout Philox) -> SplitCandidate {
+        var best = SplitCandidate()
         let nf = candidateCount
         var visited = 0, j = 0
         let sample = mtry < nf
@@ -374,7 +351,7 @@ public final class TreeBuilder {
 
     /// Builds the feature's histogram over the node, scans it, updates `best`, and clears the
     /// histogram. Returns false if the feature is constant in the node.
-    func evaluate(feature f: Int, start: Int, end: Int, node: UnsafePointer<Double>, best: inout Split) -> Bool {
+    func evaluate(feature f: Int, start: Int, end: Int, node: UnsafePointer<Double>, best: inout SplitCandidate) -> Bool {
         let S = self.S, K = self.K, F = self.stride
         let hist = self.hist, touched = self.touched, rc = self.rc, sw = self.sw, sy = self.sy, sv = self.sv
         let nb = data.bins.edges[f].count + 1
@@ -417,67 +394,12 @@ public final class TreeBuilder {
             nTouched = 0
             for c in 0 ... nb where hist[c * S] > 0 { touched[nTouched] = Int32(c); nTouched += 1 }
         }
-        let miss = hist + missCode * S
-        let hasMissing = miss[0] > 0
-        let nonMissingBins = hasMissing ? nTouched - 1 : nTouched
-        let constant = nonMissingBins + (hasMissing ? 1 : 0) <= 1
-        if !constant {
-            for q in 0 ..< S { cum[q] = 0 }
-            let minLeaf = Double(params.minSamplesLeaf)
-            var prev = -1
-            for t in 0 ..< nonMissingBins {
-                let c = Int(touched[t])
-                if prev >= 0 {
-                    // Candidate: codes <= prev go left.
-                    consider(bin: prev, left: cum, missing: miss, hasMissing: hasMissing, node: node, minLeaf: minLeaf, feature: f, best: &best)
-                }
-                let h = hist + c * S
-                for q in 0 ..< S { cum[q] += h[q] }
-                prev = c
-            }
-            if hasMissing && nonMissingBins >= 1 {
-                // Every non-missing value left, missing right: threshold +inf.
-                considerOne(bin: nb - 1, missingLeft: false, lAdd: cum, lAdd2: nil, node: node, minLeaf: minLeaf, feature: f, best: &best, decideByCount: false)
-            }
-        }
+        let constant = !scanner.scan(hist: hist, touched: touched, count: nTouched, missCode: missCode, node: node, feature: f, best: &best)
         for t in 0 ..< nTouched {
             let h = hist + Int(touched[t]) * S
             for q in 0 ..< S { h[q] = 0 }
         }
         return !constant
-    }
-
-    @inline(__always)
-    func consider(bin: Int, left: UnsafePointer<Double>, missing: UnsafePointer<Double>, hasMissing: Bool,
-                  node: UnsafePointer<Double>, minLeaf: Double, feature: Int, best: inout Split) {
-        if hasMissing {
-            considerOne(bin: bin, missingLeft: false, lAdd: left, lAdd2: nil, node: node, minLeaf: minLeaf, feature: feature, best: &best, decideByCount: false)
-            considerOne(bin: bin, missingLeft: true, lAdd: left, lAdd2: missing, node: node, minLeaf: minLeaf, feature: feature, best: &best, decideByCount: false)
-        } else {
-            considerOne(bin: bin, missingLeft: false, lAdd: left, lAdd2: nil, node: node, minLeaf: minLeaf, feature: feature, best: &best, decideByCount: true)
-        }
-    }
-
-    /// Evaluates the split whose left child has statistics `lAdd (+ lAdd2)`.
-    @inline(__always)
-    func considerOne(bin: Int, missingLeft: Bool, lAdd: UnsafePointer<Double>, lAdd2: UnsafePointer<Double>?,
-                     node: UnsafePointer<Double>, minLeaf: Double, feature: Int, best: inout Split, decideByCount: Bool) {
-        for q in 0 ..< S {
-            let l = lAdd2 == nil ? lAdd[q] : lAdd[q] + lAdd2![q]
-            optL[q] = l
-            optR[q] = node[q] - l
-        }
-        if optL[0] < minLeaf || optR[0] < minLeaf { return }
-        if K > 0 {
-            for c in 1 ... K { if optR[c] < 0 { optR[c] = 0 } }
-        } else if optR[1] < 0 { optR[1] = 0 }
-        let child = weightedImpurity(optL).1 + weightedImpurity(optR).1
-        if child < best.childImpurity {
-            best.childImpurity = child
-            best.feature = feature
-            best.bin = bin
-            best.missingLeft = decideByCount ? optL[0] >= optR[0] : missingLeft
-        }
     }
 
     // MARK: best-first frontier (a binary max-heap on improvement, ties to the lower node id)
