@@ -187,8 +187,8 @@ final class GlobalForestTests: XCTestCase {
         }
     }
 
-    /// `mode` is a scikit-learn-style parameter of the estimator (so a search can set it); only
-    /// a global forest lists it, and an unknown value is refused by name.
+    /// `mode` is a scikit-learn-style parameter of the estimator (so a search can set it), and
+    /// an unknown value is refused by name.
     func testModeAsAnEstimatorParameter() throws {
         let est = try JSONDecoder().decode(RandomForestClassifier.self, from: Data(#"{"n_estimators": 3, "mode": "global"}"#.utf8))
         XCTAssertEqual(est.parameters.mode, .global)
@@ -197,6 +197,35 @@ final class GlobalForestTests: XCTestCase {
             XCTAssertTrue("\(e)".contains("local or global"), "\(e)")
         }
         let enc = try JSONEncoder().encode(RandomForestClassifier(RandomForestParameters.classifier()))
-        XCTAssertFalse(String(decoding: enc, as: UTF8.self).contains("\"mode\""))
+        XCTAssertTrue(String(decoding: enc, as: UTF8.self).contains("\"mode\":\"local\""))
+    }
+}
+
+/// The registry of random-stream domains: subsystems' ranges are disjoint, and every domain in
+/// use lies in its subsystem's range.
+final class RandomDomainTests: XCTestCase {
+    func testRangesAreDisjointAndHoldTheirDomains() {
+        let r = RandomDomains.ranges
+        for a in 0 ..< r.count {
+            for b in a + 1 ..< r.count { XCTAssertFalse(r[a].range.overlaps(r[b].range), "\(r[a].name) overlaps \(r[b].name)") }
+        }
+        for d in [RandomDomains.forestBootstrap, RandomDomains.forestFeatures, RandomDomains.globalForestFeatures, RandomDomains.globalForestBootstrap] {
+            XCTAssertTrue(RandomDomains.forest.contains(d))
+        }
+        XCTAssertEqual(Set([RandomDomains.forestBootstrap, RandomDomains.forestFeatures, RandomDomains.globalForestFeatures,
+                            RandomDomains.globalForestBootstrap]).count, 4)
+        for d in [KMeansDomain.firstCentre, .sampleRound, .top, .randomInit, .plusPlus, .recluster, .runSeed] {
+            XCTAssertTrue(RandomDomains.kmeans.contains(d.rawValue), "\(d)")
+        }
+        for d in [SplitterDomain.kFold, .stratifiedKFold, .shuffleSplit, .stratifiedShuffleSplit] {
+            XCTAssertTrue(RandomDomains.splitters.contains(d.rawValue), "\(d)")
+        }
+        for d in [Generators.Domain.blobCenters, .blobRows, .classCentroids, .classCovariance, .classRedundant, .classRepeated,
+                  .classRows, .classFlip, .regressionCoef, .regressionRows] {
+            XCTAssertTrue(RandomDomains.generators.contains(d.rawValue), "\(d)")
+        }
+        XCTAssertTrue(RandomDomains.parameterSampling.contains(ParameterSampler.domain))
+        XCTAssertTrue(RandomDomains.halving.contains(HalvingSearchCV<RandomForestClassifier>.domain))
+        XCTAssertEqual(RandomDomains.sgdEpochs.lowerBound, RandomDomains.sgdEpochBase)
     }
 }

@@ -229,7 +229,7 @@ enum SGDTrainer {
     /// (random_state, epoch, global row index), so a row's place never depends on the ranks.
     static func shuffled(_ order: [Int], seed: UInt64, epoch: Int, globalRowStart: Int) -> [Int] {
         let keys = order.map { i -> UInt64 in
-            var r = Philox(seed: seed, domain: 0x56D0 &+ UInt64(epoch), stream: UInt64(globalRowStart + i))
+            var r = Philox(seed: seed, domain: RandomDomains.sgdEpochBase &+ UInt64(epoch), stream: UInt64(globalRowStart + i))
             return r.next()
         }
         return order.sorted { keys[$0] < keys[$1] || (keys[$0] == keys[$1] && $0 < $1) }

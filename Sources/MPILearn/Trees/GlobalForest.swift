@@ -54,7 +54,7 @@ extension FeatureBins {
 /// draws), λ = f for `max_samples = f`, λ = c / N for `max_samples = c`. The total count is
 /// N·λ on average rather than exactly (draws are independent per row).
 enum GlobalBootstrap {
-    static let domain: UInt64 = 0x7F04
+    static let domain = RandomDomains.globalForestBootstrap
 
     /// Thresholds of the Poisson(λ) distribution on 32 bits: a uniform word `u` draws the count
     /// `k` with `thresholds[k-1] <= u < thresholds[k]`.
@@ -271,22 +271,10 @@ final class GlobalGrowth {
         scratch = (0 ..< grower.threads).map { _ in HistogramGrower.Scratch(grower) }
     }
 
-    /// Runs `body(i, scratch)` for i in 0 ..< count on the grower's threads (each with its own
-    /// scratch). Results do not depend on the thread count.
+    /// Runs `body(i, scratch)` for i in 0 ..< count on the grower's threads (``WorkerPool``),
+    /// each worker with its own scratch. Results do not depend on the thread count.
     func parallel(_ count: Int, _ body: (Int, HistogramGrower.Scratch) -> Void) {
-        let threads = min(g.threads, count)
-        if threads <= 1 { for i in 0 ..< count { body(i, scratch[0]) }; return }
-        let lock = NSLock()
-        var next = 0
-        withoutActuallyEscaping(body) { body in
-            DispatchQueue.concurrentPerform(iterations: threads) { t in
-                while true {
-                    lock.lock(); let i = next; next += 1; lock.unlock()
-                    if i >= count { break }
-                    body(i, scratch[t])
-                }
-            }
-        }
+        WorkerPool.run(count, threads: g.threads) { i, w in body(i, scratch[w]) }
     }
 
     /// Tree `t`'s in-bag rows of this rank in a working set, and their integer statistics.
@@ -391,7 +379,6 @@ final class GlobalGrowth {
         let work = works.map { $0! }
         try reduce(&rootStats, traffic: &traffic)
         var open: [[HistogramGrower.OpenNode]] = Array(repeating: [], count: count)
-        var splittableRoot = [Bool](repeating: false, count: count)
         for i in 0 ..< count {
             let stats = Array(rootStats[(i * S) ..< (i * S + S)])
             work[i].classWeight = weights(root: stats)
@@ -403,8 +390,7 @@ final class GlobalGrowth {
             if Int(stats[0]) <= small {
                 work[i].jobs.append(.init(start: 0, end: work[i].rows, depth: 0, key: key, stats: stats))
             } else {
-                let (node, splittable, _) = g.appendNode(stats, depth: 0, classWeight: work[i].classWeight, to: &work[i].top, scratch: scratch[0])
-                splittableRoot[i] = splittable
+                let (node, splittable) = g.appendNode(stats, depth: 0, classWeight: work[i].classWeight, to: &work[i].top, scratch: scratch[0])
                 if splittable { open[i].append(.init(node: node, start: 0, end: work[i].rows, depth: 0, key: key, stats: stats)) }
             }
         }
@@ -412,13 +398,12 @@ final class GlobalGrowth {
 
         // Level by level while any tree has open nodes.
         while open.contains(where: { !$0.isEmpty }) {
-            var searches = open.map { nodes in nodes.map { g.makeSearch(key: $0.key, tree: 0) } }
-            var wimps = open.indices.map { i in open[i].map { o -> Double in
+            var searches = open.map { nodes in nodes.map { g.makeSearch(key: $0.key) } }
+            let wimps = open.indices.map { i in open[i].map { o -> Double in
                 let d = scratch[0].nodeStats
                 o.stats.withUnsafeBufferPointer { g.weighted($0.baseAddress!, classWeight: work[i].classWeight, into: d) }
                 return scratch[0].scanner.weightedImpurity(d).1
             } }
-            _ = wimps.count
             try searchSplits(work: work, open: open, searches: &searches, traffic: &traffic)
             // Apply the splits (every rank the same decisions) to this rank's rows.
             var next: [[HistogramGrower.OpenNode]] = Array(repeating: [], count: count)
@@ -439,7 +424,7 @@ final class GlobalGrowth {
                             link = Int32(-2 - work[i].jobs.count)
                             work[i].jobs.append(.init(start: range.lowerBound, end: range.upperBound, depth: o.depth + 1, key: key, stats: stats))
                         } else {
-                            let (node, splittable, _) = g.appendNode(stats, depth: o.depth + 1, classWeight: work[i].classWeight, to: &work[i].top, scratch: sc)
+                            let (node, splittable) = g.appendNode(stats, depth: o.depth + 1, classWeight: work[i].classWeight, to: &work[i].top, scratch: sc)
                             link = Int32(node)
                             if splittable {
                                 mineNext.append(.init(node: node, start: range.lowerBound, end: range.upperBound, depth: o.depth + 1, key: key, stats: stats))
@@ -450,10 +435,8 @@ final class GlobalGrowth {
                 }
                 nextLock.lock(); next[i] = mineNext; nextLock.unlock()
             }
-            wimps = []
             open = next
         }
-        _ = splittableRoot
         return try finishJobs(work: work, first: first, ownerOf: ownerOf, traffic: &traffic, outputs: outputs, p: p)
     }
 
@@ -543,7 +526,7 @@ final class GlobalGrowth {
     /// Moves every small node's rows to its owner (one alltoallv), grows the subtrees there,
     /// sends them to the trees' keepers (a second alltoallv) and assembles the kept trees.
     func finishJobs(work: [HistogramGrower.Work], first: Int, ownerOf: [Int], traffic: inout Traffic, outputs: Int, p: Int) throws -> [(Int, Tree)] {
-        let S = g.S, stride = g.stride, me = comm.rank
+        let stride = g.stride, me = comm.rank
         // Owners: the largest jobs first, each to its tree's keeper (whose subtree then need not
         // move) while that rank stays within 2% of an even share of the rows, else to the least
         // loaded rank (ties: lower rank). The same on every rank.
@@ -641,7 +624,6 @@ final class GlobalGrowth {
             locals[q].free()
         }
         locals = []
-        _ = S
         // Subtrees to the trees' keepers: per destination its subtrees as raw arrays, each
         // tagged with its job's place in the batch's job list (ranks of one job exchange them,
         // so no container or checksum). Subtrees kept here do not move.
@@ -657,7 +639,7 @@ final class GlobalGrowth {
         }
         subtrees = []
         let t1 = Date()
-        let (incoming, inLayout) = try comm.alltoallv(parts, sendCounts: partCounts)
+        let (incoming, _) = try comm.alltoallv(parts, sendCounts: partCounts)
         traffic.seconds += Date().timeIntervalSince(t1)
         traffic.count(bytes: parts.count)
         parts = []
@@ -668,7 +650,6 @@ final class GlobalGrowth {
                 byJob[id] = t
             }
         }
-        _ = inLayout
         // Assemble the trees I keep (the jobs are listed tree by tree), on the threads.
         var bases = [Int](repeating: 0, count: work.count)
         for i in 1 ..< max(1, work.count) { bases[i] = bases[i - 1] + work[i - 1].jobs.count }

@@ -46,7 +46,7 @@ final class HistogramGrower {
     let threads: Int
     let maxCodes: Int
 
-    static let featureDomain: UInt64 = 0x7F03
+    static let featureDomain = RandomDomains.globalForestFeatures
 
     init(params: TreeParameters, classes: Int, bins: FeatureBins, candidates: [Int32], seed: UInt64, threads: Int) {
         self.params = params
@@ -176,7 +176,7 @@ final class HistogramGrower {
 
     /// Appends a node with global statistics `stats` to `tree` and tells whether it may be
     /// split (the serial learner's stopping rules: pure, too few rows, maximum depth).
-    func appendNode(_ stats: [Int64], depth: Int, classWeight: [Double], to tree: inout Tree, scratch: Scratch) -> (node: Int, splittable: Bool, wimp: Double) {
+    func appendNode(_ stats: [Int64], depth: Int, classWeight: [Double], to tree: inout Tree, scratch: Scratch) -> (node: Int, splittable: Bool) {
         let d = scratch.nodeStats
         stats.withUnsafeBufferPointer { weighted($0.baseAddress!, classWeight: classWeight, into: d) }
         let (w, wimp) = scratch.scanner.weightedImpurity(d)
@@ -187,7 +187,7 @@ final class HistogramGrower {
         let n = Int(stats[0])
         let stop = scratch.scanner.isPureClass(d) || n < params.minSamplesSplit || n < 2 * params.minSamplesLeaf
             || (params.maxDepth.map { depth >= $0 } ?? false)
-        return (node, !stop, wimp)
+        return (node, !stop)
     }
 
     /// The state of one node's split search: its feature draws (a partial Fisher–Yates
@@ -217,7 +217,7 @@ final class HistogramGrower {
         }
     }
 
-    func makeSearch(key: UInt64, tree: Int) -> Search {
+    func makeSearch(key: UInt64) -> Search {
         Search(order: candidates, rng: Philox(seed: seed, domain: Self.featureDomain, stream: key), bestLeft: [Int64](repeating: 0, count: S))
     }
 

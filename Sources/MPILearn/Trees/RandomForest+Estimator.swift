@@ -333,8 +333,7 @@ extension RandomForestParameters {
         try c.encode(oobScore, forKey: .oobScore)
         try c.encode(randomState, forKey: .randomState)
         try c.encode(threads, forKey: .nJobs)
-        // Only a global forest names its mode, so local forests' parameters read as before.
-        if mode == .global { try c.encode(mode.rawValue, forKey: .mode) }
+        try c.encode(mode.rawValue, forKey: .mode)
     }
 }
 

@@ -68,7 +68,7 @@ struct TrainingShard {
 
 /// The shared fitting procedure of both forests.
 enum ForestTrainer {
-    enum Domain: UInt64 { case bootstrap = 0x7F01, features = 0x7F02 }
+    enum Domain { static let bootstrap = RandomDomains.forestBootstrap, features = RandomDomains.forestFeatures }
 
     /// - Parameter replicated: every rank holds the same rows (all of them): the trees are
     ///   shared out evenly and the forest is tree for tree the one-rank forest (class counts
@@ -138,7 +138,7 @@ enum ForestTrainer {
             }
             let threads = min(p.threads, myTrees)
             let lock = NSLock()
-            var next = 0, done = 0
+            var done = 0
             let box = UncheckedSendable(UnsafeMutableBufferPointer<Tree?>.allocate(capacity: myTrees))
             box.value.initialize(repeating: nil)
             let packedBox = UncheckedSendable(UnsafeMutableBufferPointer<BinnedPackedTree?>.allocate(capacity: myTrees))
@@ -151,17 +151,14 @@ enum ForestTrainer {
                 importanceBox.value.deallocate()
             }
             let isRoot = comm.rank == 0
-            let work = { (_: Int) in
-                let builder = TreeBuilder(params: p.tree, data: binned)
-                let samples = UnsafeMutablePointer<Int32>.allocate(capacity: n)
-                let counts = UnsafeMutablePointer<Int32>.allocate(capacity: n)
-                defer { samples.deallocate(); counts.deallocate() }
-                while true {
-                    lock.lock()
-                    let t = next
-                    next += 1
-                    lock.unlock()
-                    if t >= myTrees { break }
+            // One builder and bootstrap buffers per worker of the pool.
+            let workers = (0 ..< threads).map { _ in
+                (builder: TreeBuilder(params: p.tree, data: binned), samples: UnsafeMutablePointer<Int32>.allocate(capacity: n),
+                 counts: UnsafeMutablePointer<Int32>.allocate(capacity: n))
+            }
+            defer { for w in workers { w.samples.deallocate(); w.counts.deallocate() } }
+            WorkerPool.run(myTrees, threads: threads) { t, worker in
+                    let (builder, samples, counts) = workers[worker]
                     let g = UInt64(firstTree + t)
                     let m = bootstrapSample(rows: n, draws: draws, bootstrap: p.bootstrap, seed: p.randomState, tree: g,
                                             counts: counts, samples: samples)
@@ -172,7 +169,7 @@ enum ForestTrainer {
                         let total = cc.reduce(0, +)
                         for c in 0 ..< k { subsampleWeight[c] = cc[c] > 0 ? total / (Double(k) * cc[c]) : 1 }
                     }
-                    var rng = Philox(seed: p.randomState, domain: Domain.features.rawValue, stream: g)
+                    var rng = Philox(seed: p.randomState, domain: Domain.features, stream: g)
                     var tree = yCodes.withUnsafeBufferPointer { yc in
                         builder.grow(samples: samples, count: m, rng: &rng) { i in
                             Double(counts[i]) * (classification ? subsampleWeight[Int(yc[i])] : 1)
@@ -194,9 +191,7 @@ enum ForestTrainer {
                     let d = done
                     lock.unlock()
                     if isRoot, let progress { progress(d, myTrees) }
-                }
             }
-            if threads <= 1 { work(0) } else { DispatchQueue.concurrentPerform(iterations: threads, execute: work) }
             trees = Array(box.value)
             predictors = Array(packedBox.value)
             treeImportances = Array(importanceBox.value)
@@ -282,7 +277,7 @@ enum ForestTrainer {
             return n
         }
         for i in 0 ..< n { counts[i] = 0 }
-        var rng = Philox(seed: seed, domain: Domain.bootstrap.rawValue, stream: g)
+        var rng = Philox(seed: seed, domain: Domain.bootstrap, stream: g)
         for _ in 0 ..< draws { counts[rng.below(n)] += 1 }
         var m = 0
         for i in 0 ..< n where counts[i] > 0 { samples[m] = Int32(i); m += 1 }
