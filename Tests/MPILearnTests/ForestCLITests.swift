@@ -186,6 +186,40 @@ final class ForestCLITests: XCTestCase {
         XCTAssertTrue(inspect.stdout.contains("\"mode\" : \"global\"") || inspect.stdout.contains("\"mode\":\"global\""), "\(inspect)")
     }
 
+    /// The accuracy check on the flights data (`scripts/fetch-data`, which `scripts/test`
+    /// runs first): a global forest at 8 ranks (oversubscribed) is as accurate as at 1 — its
+    /// votes are the same, row for row — while the local forest's trees each see an eighth of
+    /// the rows. A 40,000-row slice of the demo's training split keeps the debug build quick.
+    func testGlobalModeAtEightRanksIsAsAccurateAsAtOneOnFlights() throws {
+        let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+        let trainAll = root.appendingPathComponent("data/flights-train.csv").path, testAll = root.appendingPathComponent("data/flights-test.csv").path
+        guard FileManager.default.fileExists(atPath: trainAll), FileManager.default.fileExists(atPath: testAll) else {
+            throw XCTSkip("data/flights-train.csv is missing: run scripts/fetch-data")
+        }
+        func head(_ src: String, _ rows: Int, _ name: String) throws -> String {
+            let lines = try String(contentsOfFile: src, encoding: .utf8).split(separator: "\n", omittingEmptySubsequences: false)
+            try (lines.prefix(rows + 1).joined(separator: "\n") + "\n").write(toFile: path(name), atomically: true, encoding: .utf8)
+            return path(name)
+        }
+        let train = try head(trainAll, 40000, "ftrain.csv"), test = try head(testAll, 10000, "ftest.csv")
+        let features = "year,month,day,dep_time,sched_dep_time,dep_delay,sched_arr_time,flight,air_time,distance,hour,minute,carrier,origin"
+        func accuracy(_ np: Int, _ mode: String) throws -> (Double, String) {
+            let votes = path("votes-\(mode)-\(np).csv")
+            let out = try run(np, ["forest", "run", "--train", train, "--test", test, "--target", "arr_delay>15", "--categorical", "carrier,origin",
+                                   "--features", features, "--n-estimators", "8", "--mode", mode, "--predictions", votes], timeout: 300)
+            XCTAssertEqual(out.status, 0, "\(out)")
+            let line = out.stdout.split(separator: "\n").first { $0.hasPrefix("accuracy:") } ?? ""
+            let value = Double(line.split(separator: " ").dropFirst().first ?? "") ?? -1
+            return (value, try String(contentsOfFile: votes, encoding: .utf8))
+        }
+        let (one, votesOne) = try accuracy(1, "global"), (eight, votesEight) = try accuracy(8, "global")
+        XCTAssertGreaterThan(one, 0.85)
+        XCTAssertGreaterThanOrEqual(eight, one - 0.001)
+        XCTAssertEqual(votesEight, votesOne, "the global forest's votes at 8 ranks are the 1-rank votes")
+        let (local8, _) = try accuracy(8, "local")
+        XCTAssertGreaterThan(local8, 0.8)
+    }
+
     func testGlobalModeRefusesWhatDoesNotApply() throws {
         let train = try writeCSV("train.csv", rows: 100)
         let fit = ["forest", "fit", "--train", train, "--target", "label", "--categorical", "city", "--model", path("bad.model"), "--mode", "global"]

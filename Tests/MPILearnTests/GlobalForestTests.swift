@@ -136,6 +136,21 @@ final class GlobalForestTests: XCTestCase {
         }
     }
 
+    /// Uneven shards with empty ranks in the middle, large enough that the trees' tops are grown
+    /// over the ranks: the 1-rank model.
+    func testUnevenShardsWithEmptyRanksGiveTheOneRankModel() throws {
+        let bounds = [0, 1500, 1500, 2600, 4000, 4000, 4000, 5000]
+        let p = Self.params(4)
+        let out = try LocalWorld.run(size: 7) { comm -> Data? in
+            let lo = bounds[comm.rank], hi = bounds[comm.rank + 1]
+            var d = try Generators.makeClassification(nSamples: 5000, nFeatures: 8, nInformative: 4, nRedundant: 2, randomState: 21, rows: lo ..< hi)
+            d.globalRowStart = lo
+            d.globalRowCount = 5000
+            return try RandomForestClassifier(p).fitLocal(d, comm: comm).forest.gathered(comm).map { try $0.container().encoded() }
+        }
+        XCTAssertEqual(out[0], try Self.modelBytes(ranks: 1, rows: 5000, parameters: p))
+    }
+
     func testEmptyRanksAndARankLackingAClass() throws {
         // 3 rows on 5 ranks: two ranks hold none.
         let few = try LocalWorld.run(size: 5) { comm -> Data? in
