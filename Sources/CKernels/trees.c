@@ -273,47 +273,72 @@ int mpl_transpose_inplace_f64(double *a, ptrdiff_t rows, ptrdiff_t cols) {
 
 /* ---- the global forest's histograms ---------------------------------------------------- */
 
-/* Class histograms of nf features over a node's rows of the global forest's working set
- * (row-major codes, `stride` bytes a row): for row i and feature j, bin
- * hists[j] + code * S gets [+1, +weight[i] at 1 + label[i]]. Counts are integers, so sums
- * over any split of the rows (threads, ranks) are exact and the same in any order. Each row
- * is read once for all the features. */
-void mpl_forest_hist_class(const uint8_t *codes, ptrdiff_t stride, ptrdiff_t rows, const int32_t *weight,
-                           const int32_t *label, int32_t S, const int32_t *features, int32_t nf,
-                           int32_t *const *hists) {
-    if (nf == 1) {
-        const uint8_t *col = codes + features[0];
-        int32_t *h = hists[0];
+/* Histograms of nf features over a node's rows of the global forest's working set (row-major
+ * codes, `stride` bytes a row), for row i and feature j into bin hists[j] + code * S:
+ *  - classification (`label` given, S = classes + 1): [+1, +weight[i] at 1 + label[i]];
+ *  - regression (`q` given, S = 4): [+1, +w, +w q, +w q^2] with q[i] the row's target in
+ *    fixed point.
+ * Statistics are integers, so sums over any split of the rows (threads, ranks) are exact and
+ * the same in any order. Each row is read once for all the features. */
+void mpl_forest_hist(const uint8_t *codes, ptrdiff_t stride, ptrdiff_t rows, const int32_t *weight,
+                     const int32_t *label, const int64_t *q, int32_t S, const int32_t *features, int32_t nf,
+                     int64_t *const *hists) {
+    if (label) {
+        if (nf == 1) {
+            const uint8_t *col = codes + features[0];
+            int64_t *h = hists[0];
+            for (ptrdiff_t i = 0; i < rows; i++) {
+                int64_t *b = h + (ptrdiff_t)col[i * stride] * S;
+                b[0] += 1;
+                b[1 + label[i]] += weight[i];
+            }
+            return;
+        }
         for (ptrdiff_t i = 0; i < rows; i++) {
-            int32_t *b = h + (ptrdiff_t)col[i * stride] * S;
-            b[0] += 1;
-            b[1 + label[i]] += weight[i];
+            const uint8_t *row = codes + i * stride;
+            const int64_t w = weight[i];
+            const int32_t y = 1 + label[i];
+            for (int32_t j = 0; j < nf; j++) {
+                int64_t *b = hists[j] + (ptrdiff_t)row[features[j]] * S;
+                b[0] += 1;
+                b[y] += w;
+            }
         }
         return;
     }
     for (ptrdiff_t i = 0; i < rows; i++) {
         const uint8_t *row = codes + i * stride;
-        const int32_t w = weight[i], y = 1 + label[i];
+        const int64_t w = weight[i], wq = w * q[i], wqq = wq * q[i];
         for (int32_t j = 0; j < nf; j++) {
-            int32_t *b = hists[j] + (ptrdiff_t)row[features[j]] * S;
+            int64_t *b = hists[j] + (ptrdiff_t)row[features[j]] * 4;
             b[0] += 1;
-            b[y] += w;
+            b[1] += w;
+            b[2] += wq;
+            b[3] += wqq;
         }
     }
 }
 
-/* One feature's class histogram over a node of few rows (`col` is the feature's first code,
- * `stride` bytes apart), appending each code the node touches for the first time to
- * touched[0 .. *count). */
-void mpl_forest_hist_class_touched(const uint8_t *col, ptrdiff_t stride, ptrdiff_t rows, const int32_t *weight,
-                                   const int32_t *label, int32_t S, int32_t *hist, int32_t *touched, ptrdiff_t *count) {
+/* One feature's histogram (as mpl_forest_hist) over a node of few rows (`col` is the
+ * feature's first code, `stride` bytes apart), appending each code the node touches for the
+ * first time to touched[0 .. *count). */
+void mpl_forest_hist_touched(const uint8_t *col, ptrdiff_t stride, ptrdiff_t rows, const int32_t *weight,
+                             const int32_t *label, const int64_t *q, int32_t S, int64_t *hist, int32_t *touched,
+                             ptrdiff_t *count) {
     ptrdiff_t n = 0;
     for (ptrdiff_t i = 0; i < rows; i++) {
         const int32_t c = col[i * stride];
-        int32_t *b = hist + (ptrdiff_t)c * S;
+        int64_t *b = hist + (ptrdiff_t)c * S;
         if (b[0] == 0) touched[n++] = c;
         b[0] += 1;
-        b[1 + label[i]] += weight[i];
+        if (label) {
+            b[1 + label[i]] += weight[i];
+        } else {
+            const int64_t w = weight[i], wq = w * q[i];
+            b[1] += w;
+            b[2] += wq;
+            b[3] += wq * q[i];
+        }
     }
     *count = n;
 }

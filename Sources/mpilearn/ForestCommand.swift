@@ -31,7 +31,7 @@ struct ForestParameterOptions: ParsableArguments {
     @Flag(help: "Compute the exact out-of-bag score over all ranks.") var oobScore: Bool = false
     @Option(help: "Seed of every tree's random streams.") var randomState: UInt64 = 0
     @Option(help: "Threads per rank growing trees and predicting (results do not depend on it).") var threads: Int = 1
-    @Option(help: "local: each rank grows its share of the trees on its own rows (default); global: every tree is grown on all rows of all ranks (histograms summed by collectives), and the model is byte-identical for any number of ranks (classification only).")
+    @Option(help: "local: each rank grows its share of the trees on its own rows (default); global: every tree is grown on all rows of all ranks (histograms summed by collectives), and the model is byte-identical for any number of ranks.")
     var mode: ForestMode = .local
 
     func parameters() throws -> RandomForestParameters {

@@ -224,8 +224,6 @@ final class ForestCLITests: XCTestCase {
         let train = try writeCSV("train.csv", rows: 100)
         let fit = ["forest", "fit", "--train", train, "--target", "label", "--categorical", "city", "--model", path("bad.model"), "--mode", "global"]
         try expectFailure(2, fit + ["--max-leaf-nodes", "8"], "max_leaf_nodes")
-        try expectFailure(2, ["forest", "fit", "--train", "regression:200,4", "--task", "regression", "--model", path("bad.model"), "--mode", "global"],
-                          "local for a regressor")
         let out = try run(2, ["forest", "fit", "--train", train, "--target", "label", "--model", path("bad.model"), "--mode", "federated"], timeout: 60)
         XCTAssertEqual(out.status, 64, "\(out)")
         XCTAssertTrue(out.stderr.contains("'--mode <mode>'. Please provide one of 'local' and 'global'."), "\(out)")

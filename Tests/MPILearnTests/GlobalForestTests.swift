@@ -193,13 +193,50 @@ final class GlobalForestTests: XCTestCase {
             XCTAssertTrue("\(e)".contains("max_leaf_nodes"), "\(e)")
             XCTAssertTrue("\(e)".contains("mode global"), "\(e)")
         }
-        var r = RandomForestParameters.regressor(nEstimators: 2)
-        r.mode = .global
-        let reg = Dataset(features: d.matrix, target: d.target!, globalRowStart: 0, globalRowCount: 100)
-        XCTAssertThrowsError(try RandomForestRegressor(r).fitLocal(reg, comm: solo)) { e in
-            XCTAssertTrue("\(e)".contains("mode"), "\(e)")
-            XCTAssertTrue("\(e)".contains("regressor"), "\(e)")
+    }
+
+    /// Regression: fixed-point targets make the histogram sums exact, so the global regressor is
+    /// byte-identical at any rank count (OOB R² included), and it fits as well as the local one.
+    func testRegressionIsByteIdenticalAcrossRanksAndFitsAsWellAsLocal() throws {
+        func shard(_ comm: any Communicator, rows: Int, offset: Int = 0) throws -> Dataset<Double> {
+            let block = Partition.block(count: rows, parts: comm.size, index: comm.rank)
+            var d = try Generators.makeRegression(nSamples: offset + rows, nFeatures: 6, nInformative: 4, noise: 5, randomState: 3,
+                                                  rows: (offset + block.lowerBound) ..< (offset + block.upperBound)).data
+            d.globalRowStart = block.lowerBound
+            d.globalRowCount = rows
+            return d
         }
+        var p = RandomForestParameters.regressor(nEstimators: 5)
+        p.mode = .global
+        p.randomState = 2
+        p.oobScore = true
+        func bytes(_ ranks: Int, threads: Int = 1) throws -> Data {
+            var q = p
+            q.threads = threads
+            return try LocalWorld.run(size: ranks) { comm -> Data? in
+                try RandomForestRegressor(q).fitLocal(try shard(comm, rows: 4000), comm: comm).forest.gathered(comm).map { try $0.container().encoded() }
+            }[0]!
+        }
+        let one = try bytes(1)
+        XCTAssertEqual(try bytes(2), one)
+        XCTAssertEqual(try bytes(3, threads: 2), one)
+        XCTAssertEqual(try bytes(5), one)
+        let solo = LocalCommunicator.solo()
+        let test = try shard(solo, rows: 1000, offset: 10_000)
+        let global = try RandomForestRegressor(p).fitLocal(try shard(solo, rows: 4000), comm: solo)
+        var lp = p
+        lp.mode = .local
+        let local = try RandomForestRegressor(lp).fitLocal(try shard(solo, rows: 4000), comm: solo)
+        let r2g = try Metrics.r2(yTrue: test.target!, yPred: try global.predict(test.matrix), comm: solo)
+        let r2l = try Metrics.r2(yTrue: test.target!, yPred: try local.predict(test.matrix), comm: solo)
+        XCTAssertGreaterThan(r2g, 0.6)
+        XCTAssertGreaterThan(r2g, r2l - 0.02, "global \(r2g), local \(r2l)")
+        XCTAssertNotNil(global.oobScore)
+        // A constant target: one leaf per tree, predicting it.
+        let constant = Dataset(features: Matrix([[0], [1], [2], [3]]), target: [7, 7, 7, 7], globalRowStart: 0, globalRowCount: 4)
+        let m = try RandomForestRegressor(p).fitLocal(constant, comm: solo)
+        XCTAssertEqual(m.forest.trees.map(\.nodeCount), [1, 1, 1, 1, 1])
+        XCTAssertEqual(try m.predict(Matrix([[5]])), [7])
     }
 
     /// `mode` is a scikit-learn-style parameter of the estimator (so a search can set it), and

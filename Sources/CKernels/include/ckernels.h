@@ -120,15 +120,17 @@ void mpl_bin_column_f64(const double *x, ptrdiff_t rows, ptrdiff_t stride, const
 
 /* Sorts n doubles (no NaN) ascending in place: an LSD radix sort on their bits, with n
  * uint64 of scratch. The order of a comparison sort (-0 before +0). */
-/* Class histograms of `nf` features over a node's rows (row-major codes, `stride` bytes a
- * row): bin hists[j] + code * S gets +1 and +weight[i] at 1 + label[i] (exact integer sums). */
-void mpl_forest_hist_class(const uint8_t *codes, ptrdiff_t stride, ptrdiff_t rows, const int32_t *weight,
-                           const int32_t *label, int32_t S, const int32_t *features, int32_t nf,
-                           int32_t *const *hists);
+/* Integer histograms of `nf` features over a node's rows (row-major codes, `stride` bytes a
+ * row) into hists[j] + code * S: classification (label given) [+1, +weight at 1 + label],
+ * regression (q given, S = 4) [+1, +w, +w q, +w q^2]. Exact sums in any order. */
+void mpl_forest_hist(const uint8_t *codes, ptrdiff_t stride, ptrdiff_t rows, const int32_t *weight,
+                     const int32_t *label, const int64_t *q, int32_t S, const int32_t *features, int32_t nf,
+                     int64_t *const *hists);
 
-/* One feature's class histogram over a node of few rows, listing the codes it touches. */
-void mpl_forest_hist_class_touched(const uint8_t *col, ptrdiff_t stride, ptrdiff_t rows, const int32_t *weight,
-                                   const int32_t *label, int32_t S, int32_t *hist, int32_t *touched, ptrdiff_t *count);
+/* One feature's histogram over a node of few rows, listing the codes it touches. */
+void mpl_forest_hist_touched(const uint8_t *col, ptrdiff_t stride, ptrdiff_t rows, const int32_t *weight,
+                             const int32_t *label, const int64_t *q, int32_t S, int64_t *hist, int32_t *touched,
+                             ptrdiff_t *count);
 
 void mpl_sort_f64(double *values, ptrdiff_t n, uint64_t *scratch);
 

@@ -134,7 +134,6 @@ public struct RandomForestParameters: Codable, Equatable, Sendable {
         if maxSamples != nil { try require(bootstrap, "max_samples", maxSamples!, "unset when bootstrap is false") }
         if oobScore { try require(bootstrap, "oob_score", true, "false when bootstrap is false (no out-of-bag rows)") }
         if mode == .global {
-            try require(classification, "mode", "global", "local for a regressor (the global mode grows classification forests)")
             try require(tree.maxLeafNodes == nil, "max_leaf_nodes", tree.maxLeafNodes ?? 0,
                         "unset with mode global (best-first growth orders the nodes of a whole tree; use max_depth)")
         }

@@ -118,8 +118,12 @@ extension ForestTrainer {
         let totalRows = rowsPerRank.reduce(0, +)
         guard totalRows > 0 else { throw MPILearnError.mismatch("fit got no training rows on any rank") }
         let firstRow = rowsPerRank[..<comm.rank].reduce(0, +)
-        let (classValues, yCodes, globalClassCounts) = try encodeClasses(y, comm: comm, replicated: false)
-        traffic.count(bytes: 8 * (classValues.count * (comm.size + 1)))
+        let classification = task == .classification
+        var classValues: [Double] = [], yCodes: [Int32] = [], globalClassCounts: [Double] = []
+        if classification {
+            (classValues, yCodes, globalClassCounts) = try encodeClasses(y, comm: comm, replicated: false)
+            traffic.count(bytes: 8 * (classValues.count * (comm.size + 1)))
+        }
         let k = classValues.count
         // Rows move between ranks with a two-byte class code.
         try require(k <= 65536, "mode", "global", "local for more than 65,536 classes (this target has \(k))")
@@ -127,6 +131,12 @@ extension ForestTrainer {
         var classWeight = [Double](repeating: 1, count: max(1, k))
         if p.classWeight == .balanced {
             for c in 0 ..< k where globalClassCounts[c] > 0 { classWeight[c] = Double(totalRows) / (Double(k) * globalClassCounts[c]) }
+        }
+        // Regression: targets in fixed point about the midrange (see ``FixedPointTarget``).
+        var fixed: FixedPointTarget? = nil
+        if !classification {
+            fixed = try FixedPointTarget(y, totalRows: totalRows, maxCount: p.bootstrap ? GlobalBootstrap.thresholds(lambda: 1).count : 1, comm: comm)
+            traffic.count(bytes: 16, collectives: 2)
         }
         lap(&timings.communication)
 
@@ -161,8 +171,9 @@ extension ForestTrainer {
         }
         let thresholds = GlobalBootstrap.thresholds(lambda: lambda)
         let grower = HistogramGrower(params: p.tree, classes: k, bins: bins, candidates: candidates, seed: p.randomState, threads: p.threads)
-        let engine = GlobalGrowth(grower: grower, comm: comm, codes: codes, labels: yCodes, rows: n, firstRow: firstRow,
-                                  bootstrap: p.bootstrap, thresholds: thresholds, classWeight: classWeight,
+        let engine = GlobalGrowth(grower: grower, comm: comm, codes: codes, labels: yCodes, targets: fixed.map { f in y.map { f.code($0) } } ?? [],
+                                  rows: n, firstRow: firstRow, bootstrap: p.bootstrap, thresholds: thresholds,
+                                  statWeights: fixed.map { [$0.scale] } ?? classWeight, offset: fixed?.offset ?? 0,
                                   balancedSubsample: p.classWeight == .balancedSubsample, progress: progress)
         // Tree g is kept by rank g mod p (a batch of trees is then shared evenly).
         let myTrees = Array(stride(from: comm.rank, to: p.nEstimators, by: comm.size))
@@ -211,7 +222,7 @@ extension ForestTrainer {
         if compact { model.predictors = packed.map { $0! } }
         lap(&timings.communication)
         if p.oobScore {
-            model.header.oobScore = try oobScore(model, data: data.dataset, yCodes: yCodes, comm: comm) { g, counts in
+            model.header.oobScore = try oobScore(model, data: data.dataset, yCodes: yCodes, comm: comm, ordered: true) { g, counts in
                 GlobalBootstrap.counts(seed: p.randomState, tree: g, thresholds: thresholds, first: firstRow, n: n, into: counts)
                 return true
             }
@@ -227,6 +238,39 @@ extension ForestTrainer {
         model.timings = timings
         model.bins = bins
         return model
+    }
+}
+
+/// A regression target in fixed point, identical on every rank: `q = round((y − offset) /
+/// scale)` with `offset` the midrange of the targets over all ranks (exact: an allreduce of
+/// min and max) and `scale` half the range / 2^B. B is the most bits for which every
+/// histogram sum Σw·q² of a tree fits in 62 bits: B = ⌊(62 − bits(N · maxCount)) / 2⌋, at most
+/// 30 (19 bits for 260,000 rows, 17 for 1.6 million). Integer sums make a regression forest
+/// byte-identical for any rank count, at the price of targets rounded to 2^-B of their
+/// half-range (a relative 2·10⁻⁶ at 19 bits): leaf values differ from the local mode's in
+/// about the sixth significant digit of the range.
+struct FixedPointTarget {
+    let offset: Double
+    let scale: Double
+    let bits: Int
+
+    init(_ y: [Double], totalRows: Int, maxCount: Int, comm: any Communicator) throws {
+        var lo = y.min() ?? .infinity, hi = y.max() ?? -.infinity
+        if comm.size > 1 {
+            lo = try comm.allreduce(lo, op: .min)
+            hi = try comm.allreduce(hi, op: .max)
+        }
+        let weightBits = Int.bitWidth - max(1, totalRows * max(1, maxCount)).leadingZeroBitCount
+        bits = max(1, min(30, (62 - weightBits) / 2))
+        offset = lo / 2 + hi / 2
+        let half = hi / 2 - lo / 2
+        scale = half > 0 && half.isFinite ? half / Double(1 << bits) : 1
+    }
+
+    /// The fixed-point code of target `y` (|code| ≤ 2^B).
+    func code(_ y: Double) -> Int64 {
+        let limit = Double(1 << bits)
+        return Int64(max(-limit, min(limit, ((y - offset) / scale).rounded())))
     }
 }
 
@@ -246,26 +290,31 @@ final class GlobalGrowth {
     let comm: any Communicator
     let codes: [UInt8]
     let labels: [Int32]
+    /// Regression: each row's target in fixed point.
+    let targets: [Int64]
     let rows: Int
     let firstRow: Int
     let bootstrap: Bool
     let thresholds: [UInt64]
-    let classWeight: [Double]
+    let statWeights: [Double]
+    let offset: Double
     let balancedSubsample: Bool
     let progress: ForestProgress?
     let scratch: [HistogramGrower.Scratch]
 
-    init(grower: HistogramGrower, comm: any Communicator, codes: [UInt8], labels: [Int32], rows: Int, firstRow: Int, bootstrap: Bool,
-         thresholds: [UInt64], classWeight: [Double], balancedSubsample: Bool, progress: ForestProgress?) {
+    init(grower: HistogramGrower, comm: any Communicator, codes: [UInt8], labels: [Int32], targets: [Int64], rows: Int, firstRow: Int,
+         bootstrap: Bool, thresholds: [UInt64], statWeights: [Double], offset: Double, balancedSubsample: Bool, progress: ForestProgress?) {
         g = grower
         self.comm = comm
         self.codes = codes
         self.labels = labels
+        self.targets = targets
         self.rows = rows
         self.firstRow = firstRow
         self.bootstrap = bootstrap
         self.thresholds = thresholds
-        self.classWeight = classWeight
+        self.statWeights = statWeights
+        self.offset = offset
         self.balancedSubsample = balancedSubsample
         self.progress = progress
         scratch = (0 ..< grower.threads).map { _ in HistogramGrower.Scratch(grower) }
@@ -288,23 +337,35 @@ final class GlobalGrowth {
         }
         var m = 0
         for i in 0 ..< rows where counts[i] > 0 { m += 1 }
-        let work = HistogramGrower.Work(tree: t, capacity: m, stride: g.stride, outputs: max(1, g.K), classWeight: classWeight)
+        let classification = g.K > 0
+        let work = HistogramGrower.Work(tree: t, capacity: m, stride: g.stride, outputs: max(1, g.K), statWeights: statWeights, regression: !classification)
+        work.offset = offset
         var stats = [Int64](repeating: 0, count: g.S)
         let d = g.F, stride = g.stride
-        let rc = work.codes, weight = work.weight, label = work.label
+        let rc = work.codes, weight = work.weight, label = work.label, q = work.q
         codes.withUnsafeBufferPointer { c in
             labels.withUnsafeBufferPointer { y in
-                stats.withUnsafeMutableBufferPointer { st in
-                    var s = 0
-                    for i in 0 ..< rows where counts[i] > 0 {
-                        let dst = rc + s * stride
-                        dst.update(from: c.baseAddress! + i * d, count: d)
-                        if stride > d { (dst + d).update(repeating: 0, count: stride - d) }
-                        weight[s] = counts[i]
-                        label[s] = y[i]
-                        st[0] += 1
-                        st[1 + Int(y[i])] += Int64(counts[i])
-                        s += 1
+                targets.withUnsafeBufferPointer { v in
+                    stats.withUnsafeMutableBufferPointer { st in
+                        var s = 0
+                        for i in 0 ..< rows where counts[i] > 0 {
+                            let dst = rc + s * stride
+                            dst.update(from: c.baseAddress! + i * d, count: d)
+                            if stride > d { (dst + d).update(repeating: 0, count: stride - d) }
+                            let w = counts[i]
+                            weight[s] = w
+                            st[0] += 1
+                            if classification {
+                                label[s] = y[i]
+                                st[1 + Int(y[i])] += Int64(w)
+                            } else {
+                                q[s] = v[i]
+                                st[1] += Int64(w)
+                                st[2] += Int64(w) * v[i]
+                                st[3] += Int64(w) * v[i] * v[i]
+                            }
+                            s += 1
+                        }
                     }
                 }
             }
@@ -316,7 +377,7 @@ final class GlobalGrowth {
     /// The class weights of a tree from its global root statistics (`balanced_subsample`:
     /// from its own bootstrap counts, exact integers summed over the ranks).
     func weights(root stats: [Int64]) -> [Double] {
-        guard balancedSubsample else { return classWeight }
+        guard balancedSubsample else { return statWeights }
         let k = g.K
         let total = Double(stats[1...].reduce(0, +))
         return (0 ..< k).map { c in stats[1 + c] > 0 ? total / (Double(k) * Double(stats[1 + c])) : 1 }
@@ -334,9 +395,9 @@ final class GlobalGrowth {
             let lock = NSLock()
             parallel(trees) { t, scratch in
                 let (work, stats) = workingSet(tree: t)
-                work.classWeight = weights(root: stats)
+                work.statWeights = weights(root: stats)
                 let d = scratch.nodeStats
-                stats.withUnsafeBufferPointer { g.weighted($0.baseAddress!, classWeight: work.classWeight, into: d) }
+                stats.withUnsafeBufferPointer { s in work.statWeights.withUnsafeBufferPointer { g.weighted(s.baseAddress!, statWeights: $0.baseAddress!, into: d) } }
                 work.rootWeight = scratch.scanner.weightedImpurity(d).0
                 // growLocal appends nodes in the serial learner's order: the tree needs no assembly.
                 var tree = g.growLocal(work, start: 0, end: work.rows, depth: 0, key: HistogramGrower.rootKey(tree: t), stats: stats, scratch: scratch)
@@ -381,16 +442,16 @@ final class GlobalGrowth {
         var open: [[HistogramGrower.OpenNode]] = Array(repeating: [], count: count)
         for i in 0 ..< count {
             let stats = Array(rootStats[(i * S) ..< (i * S + S)])
-            work[i].classWeight = weights(root: stats)
+            work[i].statWeights = weights(root: stats)
             let d = scratch[0].nodeStats
-            stats.withUnsafeBufferPointer { g.weighted($0.baseAddress!, classWeight: work[i].classWeight, into: d) }
+            stats.withUnsafeBufferPointer { s in work[i].statWeights.withUnsafeBufferPointer { g.weighted(s.baseAddress!, statWeights: $0.baseAddress!, into: d) } }
             work[i].rootWeight = scratch[0].scanner.weightedImpurity(d).0
             let key = HistogramGrower.rootKey(tree: first + i)
             let small = smallNode(rootRows: Int(stats[0]))
             if Int(stats[0]) <= small {
                 work[i].jobs.append(.init(start: 0, end: work[i].rows, depth: 0, key: key, stats: stats))
             } else {
-                let (node, splittable) = g.appendNode(stats, depth: 0, classWeight: work[i].classWeight, to: &work[i].top, scratch: scratch[0])
+                let (node, splittable) = g.appendNode(stats, depth: 0, work: work[i], to: &work[i].top, scratch: scratch[0])
                 if splittable { open[i].append(.init(node: node, start: 0, end: work[i].rows, depth: 0, key: key, stats: stats)) }
             }
         }
@@ -401,7 +462,7 @@ final class GlobalGrowth {
             var searches = open.map { nodes in nodes.map { g.makeSearch(key: $0.key) } }
             let wimps = open.indices.map { i in open[i].map { o -> Double in
                 let d = scratch[0].nodeStats
-                o.stats.withUnsafeBufferPointer { g.weighted($0.baseAddress!, classWeight: work[i].classWeight, into: d) }
+                o.stats.withUnsafeBufferPointer { s in work[i].statWeights.withUnsafeBufferPointer { g.weighted(s.baseAddress!, statWeights: $0.baseAddress!, into: d) } }
                 return scratch[0].scanner.weightedImpurity(d).1
             } }
             try searchSplits(work: work, open: open, searches: &searches, traffic: &traffic)
@@ -424,7 +485,7 @@ final class GlobalGrowth {
                             link = Int32(-2 - work[i].jobs.count)
                             work[i].jobs.append(.init(start: range.lowerBound, end: range.upperBound, depth: o.depth + 1, key: key, stats: stats))
                         } else {
-                            let (node, splittable) = g.appendNode(stats, depth: o.depth + 1, classWeight: work[i].classWeight, to: &work[i].top, scratch: sc)
+                            let (node, splittable) = g.appendNode(stats, depth: o.depth + 1, work: work[i], to: &work[i].top, scratch: sc)
                             link = Int32(node)
                             if splittable {
                                 mineNext.append(.init(node: node, start: range.lowerBound, end: range.upperBound, depth: o.depth + 1, key: key, stats: stats))
@@ -476,22 +537,24 @@ final class GlobalGrowth {
                 }
             }
             if size == 0 { return }
-            var buffer = [Int32](repeating: 0, count: size)
+            var buffer = [Int64](repeating: 0, count: size)
             buffer.withUnsafeMutableBufferPointer { buf in
                 let base = buf.baseAddress!
                 parallel(work.count) { i, _ in
                     for (j, o) in open[i].enumerated() where !drawn[i][j].isEmpty {
-                        let hists: [UnsafeMutablePointer<Int32>?] = offsets[i][j].map { base + $0 }
+                        let hists: [UnsafeMutablePointer<Int64>?] = offsets[i][j].map { base + $0 }
+                        let label: UnsafeMutablePointer<Int32>? = g.K > 0 ? work[i].label + o.start : nil
+                        let q: UnsafeMutablePointer<Int64>? = g.K > 0 ? nil : work[i].q + o.start
                         drawn[i][j].withUnsafeBufferPointer { fp in
-                            mpl_forest_hist_class(work[i].codes + o.start * g.stride, g.stride, o.end - o.start, work[i].weight + o.start,
-                                                  work[i].label + o.start, Int32(S), fp.baseAddress, Int32(fp.count), hists)
+                            mpl_forest_hist(work[i].codes + o.start * g.stride, g.stride, o.end - o.start, work[i].weight + o.start,
+                                            label, q, Int32(S), fp.baseAddress, Int32(fp.count), hists)
                         }
                     }
                 }
             }
             let t0 = Date()
             try comm.allreduce(&buffer, op: .sum)
-            traffic.count(bytes: 4 * size)
+            traffic.count(bytes: 8 * size)
             traffic.seconds += Date().timeIntervalSince(t0)
             let lock = NSLock()
             buffer.withUnsafeBufferPointer { buf in
@@ -500,15 +563,15 @@ final class GlobalGrowth {
                     var mine = searches[i]
                     let node = UnsafeMutablePointer<Double>.allocate(capacity: S)
                     defer { node.deallocate() }
-                    let cw = work[i].classWeight
+                    let cw = work[i].statWeights
                     for (j, o) in open[i].enumerated() where !drawn[i][j].isEmpty {
-                        o.stats.withUnsafeBufferPointer { g.weighted($0.baseAddress!, classWeight: cw, into: node) }
+                        o.stats.withUnsafeBufferPointer { s in cw.withUnsafeBufferPointer { g.weighted(s.baseAddress!, statWeights: $0.baseAddress!, into: node) } }
                         var s = mine[j]
                         for (f, off) in zip(drawn[i][j], offsets[i][j]) {
                             cw.withUnsafeBufferPointer { w in
                                 var best = s.best, visited = s.visited
                                 s.bestLeft.withUnsafeMutableBufferPointer { bl in
-                                    g.scan(base + off, feature: Int(f), node: node, classWeight: w.baseAddress!, best: &best,
+                                    g.scan(base + off, feature: Int(f), node: node, statWeights: w.baseAddress!, best: &best,
                                            visited: &visited, bestLeft: bl.baseAddress!, scratch: sc)
                                 }
                                 s.best = best
@@ -545,8 +608,10 @@ final class GlobalGrowth {
             load[r] += jobs[a].rows
         }
         // Rows to owners: per destination, its jobs in (tree, job) order, each row as its F
-        // codes, its count (one byte: a Poisson count is at most 64) and its class (two bytes).
-        let F = g.F, rowBytes = g.F + 3
+        // codes, its count (one byte: a Poisson count is at most 64) and its class (two bytes)
+        // or fixed-point target (eight).
+        let classification = g.K > 0
+        let F = g.F, rowBytes = g.F + 1 + (classification ? 2 : 8)
         var sendCounts = [Int](repeating: 0, count: p)
         var rowCounts = [Int64](repeating: 0, count: 0)
         var countSend = [Int](repeating: 0, count: p)
@@ -564,12 +629,16 @@ final class GlobalGrowth {
             for dest in 0 ..< p {
                 for (a, j) in jobs.enumerated() where owner[a] == dest {
                     let job = work[j.tree].jobs[j.job], w = work[j.tree]
-                    let rc = w.codes, weight = w.weight, label = w.label
+                    let rc = w.codes, weight = w.weight, label = w.label, q = w.q
                     for s in job.start ..< job.end {
                         o.update(from: rc + s * stride, count: F)
                         o[F] = UInt8(weight[s])
-                        o[F + 1] = UInt8(truncatingIfNeeded: label[s])
-                        o[F + 2] = UInt8(truncatingIfNeeded: label[s] >> 8)
+                        if classification {
+                            o[F + 1] = UInt8(truncatingIfNeeded: label[s])
+                            o[F + 2] = UInt8(truncatingIfNeeded: label[s] >> 8)
+                        } else {
+                            UnsafeMutableRawPointer(o + F + 1).storeBytes(of: q[s], as: Int64.self)
+                        }
                         o += rowBytes
                     }
                 }
@@ -589,8 +658,10 @@ final class GlobalGrowth {
         var locals: [HistogramGrower.Work] = []
         for (q, a) in myJobs.enumerated() {
             let src = work[jobs[a].tree]
-            let w = HistogramGrower.Work(tree: src.tree, capacity: sizes[q], stride: stride, outputs: outputs, classWeight: src.classWeight)
+            let w = HistogramGrower.Work(tree: src.tree, capacity: sizes[q], stride: stride, outputs: outputs, statWeights: src.statWeights,
+                                         regression: !classification)
             w.rootWeight = src.rootWeight
+            w.offset = src.offset
             locals.append(w)
         }
         received.withUnsafeBufferPointer { inp in
@@ -598,14 +669,18 @@ final class GlobalGrowth {
                 var i = inp.baseAddress! + layout.range(of: src).lowerBound
                 for (q, c) in countLayout.range(of: src).enumerated() {
                     let w = locals[q]
-                    let rc = w.codes, weight = w.weight, label = w.label
+                    let rc = w.codes, weight = w.weight, label = w.label, target = w.q
                     var m = w.rows
                     for _ in 0 ..< Int(counts[c]) {
                         let dst = rc + m * stride
                         dst.update(from: i, count: F)
                         if stride > F { (dst + F).update(repeating: 0, count: stride - F) }
                         weight[m] = Int32(i[F])
-                        label[m] = Int32(i[F + 1]) | Int32(i[F + 2]) << 8
+                        if classification {
+                            label[m] = Int32(i[F + 1]) | Int32(i[F + 2]) << 8
+                        } else {
+                            target[m] = UnsafeRawPointer(i + F + 1).loadUnaligned(as: Int64.self)
+                        }
                         m += 1
                         i += rowBytes
                     }

@@ -13,7 +13,8 @@ import SwiftMPI
 ///
 /// **Why the result does not depend on the rank count.** Histogram statistics are integers —
 /// distinct rows and bootstrap counts per class (class weights are applied when a histogram is
-/// scanned, not when rows are added) — so their sums are exact in any order and over any split
+/// scanned, not when rows are added), or for regression rows, Σw, Σw·q and Σw·q² of targets in
+/// fixed point (``FixedPointTarget``) — so their sums are exact in any order and over any split
 /// of the rows. Each node's features are drawn from its own random stream, keyed by
 /// (random_state, tree, the node's path from the root), not from a stream shared by the nodes
 /// in growth order. Bins and bootstrap counts are global (``GlobalForest``). A node's split is
@@ -51,7 +52,7 @@ final class HistogramGrower {
     init(params: TreeParameters, classes: Int, bins: FeatureBins, candidates: [Int32], seed: UInt64, threads: Int) {
         self.params = params
         K = classes
-        S = classes + 1
+        S = classes > 0 ? classes + 1 : 4
         F = bins.edges.count
         stride = max(1, (F + 7) / 8) * 8
         mtry = params.maxFeatures.resolve(features: F)
@@ -66,38 +67,45 @@ final class HistogramGrower {
     // MARK: working set of one tree on one rank
 
     /// One tree's in-bag rows on this rank, in node order: row-major codes (`stride` bytes a
-    /// row), bootstrap counts and class codes. Each open node owns a contiguous range.
+    /// row), bootstrap counts, and class codes (classification) or fixed-point targets
+    /// (regression). Each open node owns a contiguous range.
     final class Work {
         let tree: Int
         var rows: Int
         var codes: UnsafeMutablePointer<UInt8>
         var weight: UnsafeMutablePointer<Int32>
         var label: UnsafeMutablePointer<Int32>
-        /// Class weights of this tree (`balanced_subsample` differs per tree).
-        var classWeight: [Double]
+        var q: UnsafeMutablePointer<Int64>
+        /// How integer statistics become weighted ones: the class weights of this tree
+        /// (`balanced_subsample` differs per tree), or for regression `[scale]`, the value of
+        /// one fixed-point unit of the target.
+        var statWeights: [Double]
+        /// Regression: the target value of fixed point 0 (leaf values add it).
+        var offset = 0.0
         var rootWeight = 0.0
         /// The nodes grown over all ranks (identical on every rank); a child link `<= -2`
         /// is the small node finished on one rank as `jobs[-2 - link]`.
         var top: Tree
         var jobs: [Job] = []
 
-        init(tree: Int, capacity: Int, stride: Int, outputs: Int, classWeight: [Double]) {
+        init(tree: Int, capacity: Int, stride: Int, outputs: Int, statWeights: [Double], regression: Bool = false) {
             self.tree = tree
             rows = 0
             codes = .allocate(capacity: max(1, capacity * stride))
             weight = .allocate(capacity: max(1, capacity))
-            label = .allocate(capacity: max(1, capacity))
-            self.classWeight = classWeight
+            label = .allocate(capacity: regression ? 1 : max(1, capacity))
+            q = .allocate(capacity: regression ? max(1, capacity) : 1)
+            self.statWeights = statWeights
             top = Tree(outputs: outputs)
         }
 
         func free() {
-            codes.deallocate(); weight.deallocate(); label.deallocate()
-            codes = .allocate(capacity: 1); weight = .allocate(capacity: 1); label = .allocate(capacity: 1)
+            codes.deallocate(); weight.deallocate(); label.deallocate(); q.deallocate()
+            codes = .allocate(capacity: 1); weight = .allocate(capacity: 1); label = .allocate(capacity: 1); q = .allocate(capacity: 1)
             rows = 0
         }
 
-        deinit { codes.deallocate(); weight.deallocate(); label.deallocate() }
+        deinit { codes.deallocate(); weight.deallocate(); label.deallocate(); q.deallocate() }
     }
 
     /// A node to finish on one rank: its rows' local range, its depth, key and global statistics.
@@ -121,7 +129,7 @@ final class HistogramGrower {
     /// Per-thread buffers: one feature's histogram (integer and weighted), the codes it
     /// touched, the node's feature order and the partition scratch.
     final class Scratch {
-        let hist: UnsafeMutablePointer<Int32>
+        let hist: UnsafeMutablePointer<Int64>
         let dhist: UnsafeMutablePointer<Double>
         let touched: UnsafeMutablePointer<Int32>
         let order: UnsafeMutablePointer<Int32>
@@ -132,6 +140,7 @@ final class HistogramGrower {
         var codes2: UnsafeMutablePointer<UInt8> = .allocate(capacity: 1)
         var weight2: UnsafeMutablePointer<Int32> = .allocate(capacity: 1)
         var label2: UnsafeMutablePointer<Int32> = .allocate(capacity: 1)
+        var q2: UnsafeMutablePointer<Int64> = .allocate(capacity: 1)
 
         init(_ g: HistogramGrower) {
             hist = .allocate(capacity: g.maxCodes * g.S)
@@ -146,17 +155,18 @@ final class HistogramGrower {
 
         func reserve(_ n: Int, stride: Int) {
             guard n > capacity else { return }
-            codes2.deallocate(); weight2.deallocate(); label2.deallocate()
+            codes2.deallocate(); weight2.deallocate(); label2.deallocate(); q2.deallocate()
             capacity = n + n / 8 + 1
             codes2 = .allocate(capacity: capacity * stride)
             weight2 = .allocate(capacity: capacity)
             label2 = .allocate(capacity: capacity)
+            q2 = .allocate(capacity: capacity)
         }
 
         deinit {
             hist.deallocate(); dhist.deallocate(); touched.deallocate(); nodeStats.deallocate()
             order.deallocate(); bestLeft.deallocate()
-            codes2.deallocate(); weight2.deallocate(); label2.deallocate()
+            codes2.deallocate(); weight2.deallocate(); label2.deallocate(); q2.deallocate()
         }
     }
 
@@ -167,26 +177,56 @@ final class HistogramGrower {
     static func rootKey(tree t: Int) -> UInt64 { Philox.mix(UInt64(t) &+ 0x5851_F42D_4C95_7F2D) }
     static func childKey(_ parent: UInt64, side: UInt64) -> UInt64 { Philox.mix(parent &* 0x9E37_79B9_7F4A_7C15 &+ side &+ 1) }
 
-    /// The weighted statistics of integer ones: rows, then each class's count × its weight.
+    /// The weighted statistics of integer ones: rows, then each class's count × its weight;
+    /// or for regression rows, Σw, and the sums of w·y and w·y² about `offset` (the scale
+    /// `w[0]` applied; variance does not depend on the offset).
     @inline(__always)
-    func weighted(_ s: UnsafePointer<Int64>, classWeight: [Double], into d: UnsafeMutablePointer<Double>) {
+    func weighted(_ s: UnsafePointer<Int64>, statWeights w: UnsafePointer<Double>, into d: UnsafeMutablePointer<Double>) {
         d[0] = Double(s[0])
-        for c in 0 ..< K { d[1 + c] = Double(s[1 + c]) * classWeight[c] }
+        if K > 0 {
+            for c in 0 ..< K { d[1 + c] = Double(s[1 + c]) * w[c] }
+        } else {
+            d[1] = Double(s[1])
+            d[2] = Double(s[2]) * w[0]
+            d[3] = Double(s[3]) * w[0] * w[0]
+        }
+    }
+
+    /// Whether a node can gain nothing from a split: one class has all the weight, or every
+    /// target is the same (Σw · Σw q² = (Σw q)², exact in 128 bits).
+    @inline(__always)
+    func isPure(_ s: UnsafePointer<Int64>, weighted d: UnsafePointer<Double>, scanner: SplitScanner) -> Bool {
+        if K > 0 { return scanner.isPureClass(d) }
+        let a = s[1].multipliedFullWidth(by: s[3]), b = s[2].multipliedFullWidth(by: s[2])
+        return a.high == b.high && a.low == b.low
+    }
+
+    /// A node's value: class fractions, or the mean target.
+    @inline(__always)
+    func nodeValue(_ d: UnsafePointer<Double>, weight w: Double, offset: Double, into value: UnsafeMutablePointer<Double>) {
+        if K > 0 {
+            for c in 0 ..< K { value[c] = w > 0 ? d[1 + c] / w : 0 }
+        } else {
+            value[0] = w > 0 ? offset + d[2] / w : 0
+        }
     }
 
     /// Appends a node with global statistics `stats` to `tree` and tells whether it may be
     /// split (the serial learner's stopping rules: pure, too few rows, maximum depth).
-    func appendNode(_ stats: [Int64], depth: Int, classWeight: [Double], to tree: inout Tree, scratch: Scratch) -> (node: Int, splittable: Bool) {
+    func appendNode(_ stats: [Int64], depth: Int, work: Work, to tree: inout Tree, scratch: Scratch) -> (node: Int, splittable: Bool) {
         let d = scratch.nodeStats
-        stats.withUnsafeBufferPointer { weighted($0.baseAddress!, classWeight: classWeight, into: d) }
+        let value = UnsafeMutablePointer<Double>.allocate(capacity: max(1, K))
+        defer { value.deallocate() }
+        let pure = stats.withUnsafeBufferPointer { s in
+            work.statWeights.withUnsafeBufferPointer { weighted(s.baseAddress!, statWeights: $0.baseAddress!, into: d) }
+            return isPure(s.baseAddress!, weighted: d, scanner: scratch.scanner)
+        }
         let (w, wimp) = scratch.scanner.weightedImpurity(d)
         let imp = w > 0 ? wimp / w : 0
-        var value = [Double](repeating: 0, count: max(1, K))
-        for c in 0 ..< K { value[c] = w > 0 ? d[1 + c] / w : 0 }
-        let node = value.withUnsafeBufferPointer { tree.appendNode(samples: Int(stats[0]), weighted: w, impurity: imp, value: $0) }
+        nodeValue(d, weight: w, offset: work.offset, into: value)
+        let node = tree.appendNode(samples: Int(stats[0]), weighted: w, impurity: imp, value: UnsafeBufferPointer(start: value, count: max(1, K)))
         let n = Int(stats[0])
-        let stop = scratch.scanner.isPureClass(d) || n < params.minSamplesSplit || n < 2 * params.minSamplesLeaf
-            || (params.maxDepth.map { depth >= $0 } ?? false)
+        let stop = pure || n < params.minSamplesSplit || n < 2 * params.minSamplesLeaf || (params.maxDepth.map { depth >= $0 } ?? false)
         return (node, !stop)
     }
 
@@ -231,7 +271,7 @@ final class HistogramGrower {
     /// statistics to `bestLeft`. `touched[0 ..< known]` are the non-empty codes ascending when
     /// known; else they are found. The histogram is left as it was.
     @inline(__always)
-    func scan(_ h: UnsafePointer<Int32>, feature f: Int, node: UnsafePointer<Double>, classWeight: UnsafePointer<Double>,
+    func scan(_ h: UnsafePointer<Int64>, feature f: Int, node: UnsafePointer<Double>, statWeights: UnsafePointer<Double>,
               best: inout SplitCandidate, visited: inout Int, bestLeft: UnsafeMutablePointer<Int64>, scratch: Scratch, touched known: Int? = nil) {
         let miss = missCodes[f], S = self.S, K = self.K
         let touched = scratch.touched
@@ -243,8 +283,7 @@ final class HistogramGrower {
         for t in 0 ..< n {
             let c = Int(touched[t])
             let b = h + c * S, o = dh + c * S
-            o[0] = Double(b[0])
-            for k in 0 ..< K { o[1 + k] = Double(b[1 + k]) * classWeight[k] }
+            weighted(b, statWeights: statWeights, into: o)
         }
         let before = best
         if scratch.scanner.scan(hist: dh, touched: touched, count: n, missCode: miss, node: node, feature: f, best: &best) {
@@ -268,8 +307,9 @@ final class HistogramGrower {
         let stride = self.stride
         scratch.reserve(end - start, stride: stride)
         let f = b.feature, bin = UInt8(b.bin), miss = UInt8(missCodes[f]), missLeft = b.missingLeft
-        let rc = work.codes, w = work.weight, y = work.label
-        let rc2 = scratch.codes2, w2 = scratch.weight2, y2 = scratch.label2
+        let rc = work.codes, w = work.weight, y = work.label, q = work.q
+        let rc2 = scratch.codes2, w2 = scratch.weight2, y2 = scratch.label2, q2 = scratch.q2
+        let classes = K > 0
         // Rows move as whole 8-byte words (the stride is a multiple of 8), not memmove calls.
         let words = stride / 8
         let rw = UnsafeMutableRawPointer(rc).assumingMemoryBound(to: UInt64.self)
@@ -279,19 +319,21 @@ final class HistogramGrower {
             let c = rc[s * stride + f]
             if c == miss ? missLeft : c <= bin {
                 if l != s {
-                    for q in 0 ..< words { rw[l * words + q] = rw[s * words + q] }
-                    w[l] = w[s]; y[l] = y[s]
+                    for k in 0 ..< words { rw[l * words + k] = rw[s * words + k] }
+                    w[l] = w[s]
+                    if classes { y[l] = y[s] } else { q[l] = q[s] }
                 }
                 l += 1
             } else {
-                for q in 0 ..< words { rw2[r * words + q] = rw[s * words + q] }
-                w2[r] = w[s]; y2[r] = y[s]
+                for k in 0 ..< words { rw2[r * words + k] = rw[s * words + k] }
+                w2[r] = w[s]
+                if classes { y2[r] = y[s] } else { q2[r] = q[s] }
                 r += 1
             }
         }
         (rc + l * stride).update(from: rc2, count: r * stride)
         (w + l).update(from: w2, count: r)
-        (y + l).update(from: y2, count: r)
+        if classes { (y + l).update(from: y2, count: r) } else { (q + l).update(from: q2, count: r) }
         return l
     }
 
@@ -329,22 +371,23 @@ final class HistogramGrower {
         let sample = mtry < nf
         let node = scratch.nodeStats, order = scratch.order, bestLeft = scratch.bestLeft
         let hist = scratch.hist, touched = scratch.touched
-        let cw = UnsafeMutablePointer<Double>.allocate(capacity: max(1, K))
+        let cw = UnsafeMutablePointer<Double>.allocate(capacity: work.statWeights.count)
         let value = UnsafeMutablePointer<Double>.allocate(capacity: max(1, K))
         let stats = UnsafeMutablePointer<Int64>.allocate(capacity: S), right = UnsafeMutablePointer<Int64>.allocate(capacity: S)
         defer { cw.deallocate(); value.deallocate(); stats.deallocate(); right.deallocate() }
-        for c in 0 ..< K { cw[c] = work.classWeight[c] }
+        for c in 0 ..< work.statWeights.count { cw[c] = work.statWeights[c] }
+        let offset = work.offset
+        let label: UnsafeMutablePointer<Int32>? = K > 0 ? work.label : nil, q: UnsafeMutablePointer<Int64>? = K > 0 ? nil : work.q
         let maxDepth = params.maxDepth ?? Int.max, minSplit = max(params.minSamplesSplit, 2 * params.minSamplesLeaf)
 
         /// Appends the node with integer statistics `s`; pushes it if it may be split.
         func create(_ s: UnsafePointer<Int64>, start: Int, end: Int, depth: Int, key: UInt64) {
-            node[0] = Double(s[0])
-            for c in 0 ..< K { node[1 + c] = Double(s[1 + c]) * cw[c] }
+            weighted(s, statWeights: cw, into: node)
             let (w, wimp) = scratch.scanner.weightedImpurity(node)
-            for c in 0 ..< K { value[c] = w > 0 ? node[1 + c] / w : 0 }
+            nodeValue(node, weight: w, offset: offset, into: value)
             let rows = Int(s[0])
             let id = tree.appendNode(samples: rows, weighted: w, impurity: w > 0 ? wimp / w : 0, value: UnsafeBufferPointer(start: value, count: max(1, K)))
-            if scratch.scanner.isPureClass(node) || rows < minSplit || depth >= maxDepth { return }
+            if isPure(s, weighted: node, scanner: scratch.scanner) || rows < minSplit || depth >= maxDepth { return }
             stack.append(Item(node: id, start: start, end: end, depth: depth, key: key, wimp: wimp))
             for q in 0 ..< S { statStack.append(s[q]) }
         }
@@ -355,8 +398,7 @@ final class HistogramGrower {
             let top = stack.count
             for q in 0 ..< S { stats[q] = statStack[top * S + q] }
             statStack.removeLast(S)
-            node[0] = Double(stats[0])
-            for c in 0 ..< K { node[1 + c] = Double(stats[1 + c]) * cw[c] }
+            weighted(stats, statWeights: cw, into: node)
             // Its split: features in the node's own shuffle order until max_features vary.
             var rng = Philox(seed: seed, domain: Self.featureDomain, stream: it.key)
             candidates.withUnsafeBufferPointer { order.update(from: $0.baseAddress!, count: nf) }
@@ -375,7 +417,8 @@ final class HistogramGrower {
                 var known: Int? = nil
                 if small {
                     var count = 0
-                    mpl_forest_hist_class_touched(base + f, stride, n, work.weight + it.start, work.label + it.start, Int32(S), hist, touched, &count)
+                    mpl_forest_hist_touched(base + f, stride, n, work.weight + it.start, label.map { $0 + it.start }, q.map { $0 + it.start },
+                                            Int32(S), hist, touched, &count)
                     // Insertion sort of the touched codes (few).
                     for a in 1 ..< max(1, count) {
                         let v = touched[a]
@@ -386,13 +429,13 @@ final class HistogramGrower {
                     known = count
                 } else {
                     withUnsafePointer(to: &featureBox) { fp in
-                        var hp: UnsafeMutablePointer<Int32>? = hist
+                        var hp: UnsafeMutablePointer<Int64>? = hist
                         withUnsafePointer(to: &hp) { hs in
-                            mpl_forest_hist_class(base, stride, n, work.weight + it.start, work.label + it.start, Int32(S), fp, 1, hs)
+                            mpl_forest_hist(base, stride, n, work.weight + it.start, label.map { $0 + it.start }, q.map { $0 + it.start }, Int32(S), fp, 1, hs)
                         }
                     }
                 }
-                scan(hist, feature: f, node: node, classWeight: cw, best: &best, visited: &visited, bestLeft: bestLeft, scratch: scratch, touched: known)
+                scan(hist, feature: f, node: node, statWeights: cw, best: &best, visited: &visited, bestLeft: bestLeft, scratch: scratch, touched: known)
                 if let known {
                     for t in 0 ..< known { let b = hist + Int(touched[t]) * S; for q in 0 ..< S { b[q] = 0 } }
                 } else {

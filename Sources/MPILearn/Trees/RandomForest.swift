@@ -291,7 +291,9 @@ enum ForestTrainer {
     /// read a row at a time (no row-major copy).
     /// - Parameter bagCounts: for tree `g`, fills each row's count in the tree's bag and
     ///   returns true, or returns false when the tree never saw this rank's rows.
-    static func oobScore(_ model: ForestModel, data: Dataset<Double>, yCodes: [Int32], comm: any Communicator,
+    /// - Parameter ordered: compute R² from every row's (target, prediction) gathered in global
+    ///   row order, so it does not depend on the rank count (the global forest records it).
+    static func oobScore(_ model: ForestModel, data: Dataset<Double>, yCodes: [Int32], comm: any Communicator, ordered: Bool = false,
                          bagCounts: (_ g: Int, _ counts: UnsafeMutablePointer<Int32>) -> Bool) throws -> Double {
         let whole = try model.allgathered(comm)
         let n = data.rowCount, d = data.featureCount, k = model.header.outputs
@@ -337,6 +339,10 @@ enum ForestTrainer {
             return r[1] > 0 ? r[0] / r[1] : .nan
         } else {
             let yTrue = rows.map { data.target![$0] }, yPred = rows.map { sums[$0] / votes[$0] }
+            if ordered && comm.size > 1 {
+                let t = try comm.allgatherv(yTrue).values, p = try comm.allgatherv(yPred).values
+                return try Metrics.r2(yTrue: t, yPred: p, comm: LocalCommunicator.solo())
+            }
             return try Metrics.r2(yTrue: yTrue, yPred: yPred, comm: comm)
         }
     }
