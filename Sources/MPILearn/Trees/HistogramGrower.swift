@@ -273,7 +273,7 @@ final class HistogramGrower {
     @inline(__always)
     func scan(_ h: UnsafePointer<Int64>, feature f: Int, node: UnsafePointer<Double>, statWeights: UnsafePointer<Double>,
               best: inout SplitCandidate, visited: inout Int, bestLeft: UnsafeMutablePointer<Int64>, scratch: Scratch, touched known: Int? = nil) {
-        let miss = missCodes[f], S = self.S, K = self.K
+        let miss = missCodes[f], S = self.S
         let touched = scratch.touched
         var n = 0
         if let known { n = known } else {
