@@ -339,12 +339,14 @@ public enum ForestWorkflow {
     /// score, `model written to`, the approximate-vote line, the report, the phase table and
     /// the peak-memory line.
     /// Collective. A global fit's traffic over all ranks, on rank 0: `communication: B bytes in
-    /// N collectives (R per rank), S s in the growth's collectives (slowest rank)`; nil elsewhere.
+    /// N collectives per rank, S s in the growth's collectives (slowest rank; fastest F s)`; nil
+    /// elsewhere. A rank's seconds in collectives include waiting for the others; the rank that
+    /// waits least shows the transfers themselves.
     public static func communicationLine(_ t: ForestFitTimings, comm: any Communicator) throws -> String? {
         let bytes = try comm.reduce([Int64(t.bytes)], op: .sum)
-        let seconds = try comm.reduce([t.reduceSeconds], op: .max)
-        guard let bytes, let seconds else { return nil }
-        return "communication: \(bytes[0]) bytes in \(t.collectives) collectives per rank, \(String(format: "%.3f", seconds[0])) s in the growth's collectives (slowest rank)"
+        let slowest = try comm.reduce([t.reduceSeconds], op: .max), fastest = try comm.reduce([t.reduceSeconds], op: .min)
+        guard let bytes, let slowest, let fastest else { return nil }
+        return "communication: \(bytes[0]) bytes in \(t.collectives) collectives per rank, \(String(format: "%.3f", slowest[0])) s in the growth's collectives (slowest rank; fastest \(String(format: "%.3f", fastest[0])) s)"
     }
 
     public static func run(_ options: RunOptions, comm world: any Communicator, log: (String) -> Void) throws -> RunResult {

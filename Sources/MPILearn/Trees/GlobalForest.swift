@@ -274,6 +274,22 @@ struct FixedPointTarget {
     }
 }
 
+/// A byte buffer that only grows: kept across batches, so its pages are faulted in once.
+final class ByteBuffer {
+    private(set) var base: UnsafeMutablePointer<UInt8> = .allocate(capacity: 1)
+    private(set) var capacity = 1
+
+    /// Makes room for `count` bytes (contents not kept).
+    func reserve(_ count: Int) {
+        guard count > capacity else { return }
+        base.deallocate()
+        capacity = count + count / 8
+        base = .allocate(capacity: capacity)
+    }
+
+    deinit { base.deallocate() }
+}
+
 /// Bytes sent in collectives and their count (the histograms' reductions, the rows and subtrees
 /// moved), and the seconds spent in the grower's collectives.
 struct Traffic {
@@ -301,6 +317,8 @@ final class GlobalGrowth {
     let balancedSubsample: Bool
     let progress: ForestProgress?
     let scratch: [HistogramGrower.Scratch]
+    /// The rows sent to and received from other ranks, kept from batch to batch.
+    let sendBuffer = ByteBuffer(), recvBuffer = ByteBuffer()
 
     init(grower: HistogramGrower, comm: any Communicator, codes: [UInt8], labels: [Int32], targets: [Int64], rows: Int, firstRow: Int,
          bootstrap: Bool, thresholds: [UInt64], statWeights: [Double], offset: Double, balancedSubsample: Bool, progress: ForestProgress?) {
@@ -607,50 +625,28 @@ final class GlobalGrowth {
             owner[a] = r
             load[r] += jobs[a].rows
         }
-        // Rows to owners: per destination, its jobs in (tree, job) order, each row as its F
-        // codes, its count (one byte: a Poisson count is at most 64) and its class (two bytes)
-        // or fixed-point target (eight).
+        // Rows to owners. Every rank first learns how many rows each of its jobs gets from each
+        // rank (one small alltoallv); its own rows are copied straight into its jobs' working
+        // sets; the other ranks' rows arrive in one alltoallv of bytes — per destination its
+        // jobs in (tree, job) order, each row as its F codes, its count (one byte: a Poisson
+        // count is at most 64) and its class (two bytes) or fixed-point target (eight) — into
+        // buffers kept from batch to batch (no fresh pages to fault in each time).
         let classification = g.K > 0
         let F = g.F, rowBytes = g.F + 1 + (classification ? 2 : 8)
-        var sendCounts = [Int](repeating: 0, count: p)
-        var rowCounts = [Int64](repeating: 0, count: 0)
-        var countSend = [Int](repeating: 0, count: p)
+        var rowCounts: [Int64] = []
+        var countSend = [Int](repeating: 0, count: p), byteCounts = [Int](repeating: 0, count: p)
         for dest in 0 ..< p {
             for (a, j) in jobs.enumerated() where owner[a] == dest {
                 let job = work[j.tree].jobs[j.job]
                 rowCounts.append(Int64(job.end - job.start))
-                sendCounts[dest] += (job.end - job.start) * rowBytes
                 countSend[dest] += 1
+                if dest != me { byteCounts[dest] += (job.end - job.start) * rowBytes }
             }
         }
-        var send = [UInt8](repeating: 0, count: sendCounts.reduce(0, +))
-        send.withUnsafeMutableBufferPointer { out in
-            var o = out.baseAddress!
-            for dest in 0 ..< p {
-                for (a, j) in jobs.enumerated() where owner[a] == dest {
-                    let job = work[j.tree].jobs[j.job], w = work[j.tree]
-                    let rc = w.codes, weight = w.weight, label = w.label, q = w.q
-                    for s in job.start ..< job.end {
-                        o.update(from: rc + s * stride, count: F)
-                        o[F] = UInt8(weight[s])
-                        if classification {
-                            o[F + 1] = UInt8(truncatingIfNeeded: label[s])
-                            o[F + 2] = UInt8(truncatingIfNeeded: label[s] >> 8)
-                        } else {
-                            UnsafeMutableRawPointer(o + F + 1).storeBytes(of: q[s], as: Int64.self)
-                        }
-                        o += rowBytes
-                    }
-                }
-            }
-        }
-        for w in work { w.free() }
         let t0 = Date()
         let (counts, countLayout) = try comm.alltoallv(rowCounts, sendCounts: countSend)
-        let (received, layout) = try comm.alltoallv(send, sendCounts: sendCounts)
         traffic.seconds += Date().timeIntervalSince(t0)
-        traffic.count(bytes: send.count + 8 * rowCounts.count, collectives: 2)
-        send = []
+        traffic.count(bytes: 8 * rowCounts.count)
         // My jobs, in (tree, job) order; the rows of each from every source rank in rank order.
         let myJobs = jobs.indices.filter { owner[$0] == me }
         var sizes = [Int](repeating: 0, count: myJobs.count)
@@ -664,30 +660,80 @@ final class GlobalGrowth {
             w.offset = src.offset
             locals.append(w)
         }
-        received.withUnsafeBufferPointer { inp in
-            for src in 0 ..< p {
-                var i = inp.baseAddress! + layout.range(of: src).lowerBound
-                for (q, c) in countLayout.range(of: src).enumerated() {
-                    let w = locals[q]
-                    let rc = w.codes, weight = w.weight, label = w.label, target = w.q
-                    var m = w.rows
-                    for _ in 0 ..< Int(counts[c]) {
-                        let dst = rc + m * stride
-                        dst.update(from: i, count: F)
-                        if stride > F { (dst + F).update(repeating: 0, count: stride - F) }
-                        weight[m] = Int32(i[F])
-                        if classification {
-                            label[m] = Int32(i[F + 1]) | Int32(i[F + 2]) << 8
-                        } else {
-                            target[m] = UnsafeRawPointer(i + F + 1).loadUnaligned(as: Int64.self)
-                        }
-                        m += 1
-                        i += rowBytes
+        /// Appends rows `range` of `from` to `to`.
+        func copyRows(_ from: HistogramGrower.Work, _ range: Range<Int>, to w: HistogramGrower.Work) {
+            (w.codes + w.rows * stride).update(from: from.codes + range.lowerBound * stride, count: range.count * stride)
+            (w.weight + w.rows).update(from: from.weight + range.lowerBound, count: range.count)
+            if classification {
+                (w.label + w.rows).update(from: from.label + range.lowerBound, count: range.count)
+            } else {
+                (w.q + w.rows).update(from: from.q + range.lowerBound, count: range.count)
+            }
+            w.rows += range.count
+        }
+        let sendTotal = byteCounts.reduce(0, +)
+        sendBuffer.reserve(sendTotal)
+        var o = sendBuffer.base
+        for dest in 0 ..< p where dest != me {
+            for (a, j) in jobs.enumerated() where owner[a] == dest {
+                let job = work[j.tree].jobs[j.job], w = work[j.tree]
+                let rc = w.codes, weight = w.weight, label = w.label, q = w.q
+                for s in job.start ..< job.end {
+                    o.update(from: rc + s * stride, count: F)
+                    o[F] = UInt8(weight[s])
+                    if classification {
+                        o[F + 1] = UInt8(truncatingIfNeeded: label[s])
+                        o[F + 2] = UInt8(truncatingIfNeeded: label[s] >> 8)
+                    } else {
+                        UnsafeMutableRawPointer(o + F + 1).storeBytes(of: q[s], as: Int64.self)
                     }
-                    w.rows = m
+                    o += rowBytes
                 }
             }
         }
+        // Received bytes per source, in rank order.
+        var recvCounts = [Int](repeating: 0, count: p)
+        for src in 0 ..< p where src != me {
+            for c in countLayout.range(of: src) { recvCounts[src] += Int(counts[c]) * rowBytes }
+        }
+        let sendLayout = Layout(counts: byteCounts), recvLayout = Layout(counts: recvCounts)
+        recvBuffer.reserve(recvLayout.total)
+        let t1 = Date()
+        try comm.alltoallvRaw(send: sendBuffer.base, sendCounts: byteCounts, sendDisplacements: sendLayout.displacements,
+                              recv: recvBuffer.base, recvCounts: recvCounts, recvDisplacements: recvLayout.displacements, kind: .uint8)
+        traffic.seconds += Date().timeIntervalSince(t1)
+        traffic.count(bytes: sendTotal)
+        // Each job's rows from each source rank in rank order: my own copied, others' unpacked.
+        for src in 0 ..< p {
+            if src == me {
+                for (q, a) in myJobs.enumerated() {
+                    let job = work[jobs[a].tree].jobs[jobs[a].job]
+                    copyRows(work[jobs[a].tree], job.start ..< job.end, to: locals[q])
+                }
+                continue
+            }
+            var i = recvBuffer.base + recvLayout.displacements[src]
+            for (q, c) in countLayout.range(of: src).enumerated() {
+                let w = locals[q]
+                let rc = w.codes, weight = w.weight, label = w.label, target = w.q
+                var m = w.rows
+                for _ in 0 ..< Int(counts[c]) {
+                    let dst = rc + m * stride
+                    dst.update(from: i, count: F)
+                    if stride > F { (dst + F).update(repeating: 0, count: stride - F) }
+                    weight[m] = Int32(i[F])
+                    if classification {
+                        label[m] = Int32(i[F + 1]) | Int32(i[F + 2]) << 8
+                    } else {
+                        target[m] = UnsafeRawPointer(i + F + 1).loadUnaligned(as: Int64.self)
+                    }
+                    m += 1
+                    i += rowBytes
+                }
+                w.rows = m
+            }
+        }
+        for w in work { w.free() }
         // Grow my jobs.
         var subtrees = [Tree](repeating: Tree(outputs: outputs), count: myJobs.count)
         let lock = NSLock()
@@ -713,9 +759,9 @@ final class GlobalGrowth {
             partCounts[dest] = parts.count - before
         }
         subtrees = []
-        let t1 = Date()
+        let t2 = Date()
         let (incoming, _) = try comm.alltoallv(parts, sendCounts: partCounts)
-        traffic.seconds += Date().timeIntervalSince(t1)
+        traffic.seconds += Date().timeIntervalSince(t2)
         traffic.count(bytes: parts.count)
         parts = []
         incoming.withUnsafeBytes { raw in
