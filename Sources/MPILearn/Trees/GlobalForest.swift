@@ -102,8 +102,8 @@ enum GlobalBootstrap {
 
 extension ForestTrainer {
     /// The global forest: every tree grown on all rows of all ranks (see ``HistogramGrower``).
-    /// Collective. Tree `g` is kept by the rank that the even partition of the trees gives it;
-    /// the header's provenance describes the one forest whatever the rank count.
+    /// Collective. Tree `g` is kept by rank g mod p; the header's provenance describes the one
+    /// forest whatever the rank count.
     static func fitGlobal(_ data: consuming TrainingShard, y: [Double], task: ForestHeader.Task, parameters p: RandomForestParameters,
                           comm: any Communicator, classNames: [String]?, target: String, dataDescription: String, keepTrees: Bool,
                           progress: ForestProgress?) throws -> ForestModel {
@@ -245,7 +245,7 @@ extension ForestTrainer {
 /// scale)` with `offset` the midrange of the targets over all ranks (exact: an allreduce of
 /// min and max) and `scale` half the range / 2^B. B is the most bits for which every
 /// histogram sum Σw·q² of a tree fits in 62 bits: B = ⌊(62 − bits(N · maxCount)) / 2⌋, at most
-/// 30 (19 bits for 260,000 rows, 17 for 1.6 million). Integer sums make a regression forest
+/// 30 (19 bits for 260,000 rows, 18 for 1.6 million). Integer sums make a regression forest
 /// byte-identical for any rank count, at the price of targets rounded to 2^-B of their
 /// half-range (a relative 2·10⁻⁶ at 19 bits): leaf values differ from the local mode's in
 /// about the sixth significant digit of the range.
