@@ -364,7 +364,7 @@ final class HistogramGrower {
     func growLocal(_ work: Work, start: Int, end: Int, depth: Int, key: UInt64, stats rootStats: [Int64], scratch: Scratch) -> Tree {
         var tree = Tree(outputs: max(1, K))
         let S = self.S, stride = self.stride, nf = candidates.count
-        struct Item { var node: Int; var start: Int; var end: Int; var depth: Int; var key: UInt64; var wimp: Double }
+        struct Item { var node: Int; var start: Int; var end: Int; var depth: Int; var key: UInt64; var wimp: Double; var set: UnsafeMutablePointer<Int64>? }
         var stack: [Item] = []
         // Pending nodes' integer statistics, S per stack entry, in stack order.
         var statStack: [Int64] = []
@@ -379,16 +379,34 @@ final class HistogramGrower {
         let offset = work.offset
         let label: UnsafeMutablePointer<Int32>? = K > 0 ? work.label : nil, q: UnsafeMutablePointer<Int64>? = K > 0 ? nil : work.q
         let maxDepth = params.maxDepth ?? Int.max, minSplit = max(params.minSamplesSplit, 2 * params.minSamplesLeaf)
+        // Histogram subtraction, when every node evaluates every candidate feature (max_features
+        // covers them all, so no draws): a node of at least `subtractRows` rows holds the
+        // histograms of all its features (a set: feature j at j · maxCodes · S); when it splits,
+        // the smaller child's set is built from its rows and the larger child's is the parent's
+        // minus it — exact, the statistics being integers, so the tree is the same either way.
+        let subtract = !sample && nf > 0, subtractRows = 1024, setStride = maxCodes * S, setSize = nf * maxCodes * S
+        /// A set of every candidate's histogram over rows `range`.
+        func buildSet(_ range: Range<Int>) -> UnsafeMutablePointer<Int64> {
+            let set = UnsafeMutablePointer<Int64>.allocate(capacity: setSize)
+            set.initialize(repeating: 0, count: setSize)
+            let hists: [UnsafeMutablePointer<Int64>?] = (0 ..< nf).map { set + $0 * setStride }
+            candidates.withUnsafeBufferPointer { fp in
+                mpl_forest_hist(work.codes + range.lowerBound * stride, stride, range.count, work.weight + range.lowerBound,
+                                label.map { $0 + range.lowerBound }, q.map { $0 + range.lowerBound }, Int32(S), fp.baseAddress, Int32(nf), hists)
+            }
+            return set
+        }
 
-        /// Appends the node with integer statistics `s`; pushes it if it may be split.
-        func create(_ s: UnsafePointer<Int64>, start: Int, end: Int, depth: Int, key: UInt64) {
+        /// Appends the node with integer statistics `s`; pushes it if it may be split (with its
+        /// histogram set, if it has one; else the set is freed).
+        func create(_ s: UnsafePointer<Int64>, start: Int, end: Int, depth: Int, key: UInt64, set: UnsafeMutablePointer<Int64>? = nil) {
             weighted(s, statWeights: cw, into: node)
             let (w, wimp) = scratch.scanner.weightedImpurity(node)
             nodeValue(node, weight: w, offset: offset, into: value)
             let rows = Int(s[0])
             let id = tree.appendNode(samples: rows, weighted: w, impurity: w > 0 ? wimp / w : 0, value: UnsafeBufferPointer(start: value, count: max(1, K)))
-            if isPure(s, weighted: node, scanner: scratch.scanner) || rows < minSplit || depth >= maxDepth { return }
-            stack.append(Item(node: id, start: start, end: end, depth: depth, key: key, wimp: wimp))
+            if isPure(s, weighted: node, scanner: scratch.scanner) || rows < minSplit || depth >= maxDepth { set?.deallocate(); return }
+            stack.append(Item(node: id, start: start, end: end, depth: depth, key: key, wimp: wimp, set: set))
             for q in 0 ..< S { statStack.append(s[q]) }
         }
 
@@ -406,6 +424,8 @@ final class HistogramGrower {
             let n = it.end - it.start
             let small = n <= 256
             let base = work.codes + it.start * stride
+            var set = it.set
+            if subtract && set == nil && n >= subtractRows { set = buildSet(it.start ..< it.end) }
             while visited < mtry && drawn < nf {
                 if sample {
                     let r = drawn + rng.below(nf - drawn)
@@ -414,6 +434,12 @@ final class HistogramGrower {
                 featureBox = order[drawn]
                 drawn += 1
                 let f = Int(featureBox)
+                if let set {
+                    // Without draws the order is the candidates': feature drawn - 1 of the set.
+                    scan(set + (drawn - 1) * setStride, feature: f, node: node, statWeights: cw, best: &best, visited: &visited,
+                         bestLeft: bestLeft, scratch: scratch)
+                    continue
+                }
                 var known: Int? = nil
                 if small {
                     var count = 0
@@ -442,16 +468,29 @@ final class HistogramGrower {
                     hist.update(repeating: 0, count: (missCodes[f] + 1) * S)
                 }
             }
-            guard best.feature >= 0 else { continue }
             let improvement = work.rootWeight > 0 ? (it.wimp - best.childImpurity) / work.rootWeight : 0
-            if improvement + Double.ulpOfOne < params.minImpurityDecrease { continue }
+            guard best.feature >= 0, improvement + Double.ulpOfOne >= params.minImpurityDecrease else { set?.deallocate(); continue }
             setSplit(&tree, node: it.node, split: best)
             let mid = partition(work, start: it.start, end: it.end, split: best, scratch: scratch)
             for q in 0 ..< S { right[q] = stats[q] - bestLeft[q] }
+            // The children's sets: the smaller built, the larger by subtraction (in the parent's).
+            var leftSet: UnsafeMutablePointer<Int64>? = nil, rightSet: UnsafeMutablePointer<Int64>? = nil
+            if let parent = set {
+                let nL = mid - it.start, nR = it.end - mid
+                if max(nL, nR) >= subtractRows {
+                    let smaller = buildSet(nL <= nR ? it.start ..< mid : mid ..< it.end)
+                    for e in 0 ..< setSize { parent[e] -= smaller[e] }
+                    var small: UnsafeMutablePointer<Int64>? = smaller
+                    if min(nL, nR) < subtractRows { smaller.deallocate(); small = nil }
+                    (leftSet, rightSet) = nL <= nR ? (small, parent) : (parent, small)
+                } else {
+                    parent.deallocate()
+                }
+            }
             tree.left[it.node] = Int32(tree.nodeCount)
-            create(bestLeft, start: it.start, end: mid, depth: it.depth + 1, key: Self.childKey(it.key, side: 0))
+            create(bestLeft, start: it.start, end: mid, depth: it.depth + 1, key: Self.childKey(it.key, side: 0), set: leftSet)
             tree.right[it.node] = Int32(tree.nodeCount)
-            create(right, start: mid, end: it.end, depth: it.depth + 1, key: Self.childKey(it.key, side: 1))
+            create(right, start: mid, end: it.end, depth: it.depth + 1, key: Self.childKey(it.key, side: 1), set: rightSet)
         }
         return tree
     }
