@@ -29,8 +29,9 @@ import SwiftMPI
 /// count without changing the forest.
 ///
 /// **Histogram subtraction** (build the smaller child, derive the larger from the parent) is
-/// not used, for the serial learner's reason: each node samples its own `max_features`
-/// features, so a child's features are rarely its parent's.
+/// used in the one-rank growth when every node evaluates every feature (``growLocal``); with
+/// feature draws it is not, for the serial learner's reason: each node samples its own
+/// `max_features` features, so a child's features are rarely its parent's.
 ///
 /// The histogram layout is `S` statistics per bin (rows, then the task's sums); gradient
 /// boosting would add (gradient, hessian) sums per bin to the same layout and steps.
