@@ -158,39 +158,39 @@ enum ForestTrainer {
             }
             defer { for w in workers { w.samples.deallocate(); w.counts.deallocate() } }
             WorkerPool.run(myTrees, threads: threads) { t, worker in
-                    let (builder, samples, counts) = workers[worker]
-                    let g = UInt64(firstTree + t)
-                    let m = bootstrapSample(rows: n, draws: draws, bootstrap: p.bootstrap, seed: p.randomState, tree: g,
-                                            counts: counts, samples: samples)
-                    var subsampleWeight = classWeight
-                    if p.classWeight == .balancedSubsample {
-                        var cc = [Double](repeating: 0, count: k)
-                        for s in 0 ..< m { let i = Int(samples[s]); cc[Int(yCodes[i])] += Double(counts[i]) }
-                        let total = cc.reduce(0, +)
-                        for c in 0 ..< k { subsampleWeight[c] = cc[c] > 0 ? total / (Double(k) * cc[c]) : 1 }
+                let (builder, samples, counts) = workers[worker]
+                let g = UInt64(firstTree + t)
+                let m = bootstrapSample(rows: n, draws: draws, bootstrap: p.bootstrap, seed: p.randomState, tree: g,
+                                        counts: counts, samples: samples)
+                var subsampleWeight = classWeight
+                if p.classWeight == .balancedSubsample {
+                    var cc = [Double](repeating: 0, count: k)
+                    for s in 0 ..< m { let i = Int(samples[s]); cc[Int(yCodes[i])] += Double(counts[i]) }
+                    let total = cc.reduce(0, +)
+                    for c in 0 ..< k { subsampleWeight[c] = cc[c] > 0 ? total / (Double(k) * cc[c]) : 1 }
+                }
+                var rng = Philox(seed: p.randomState, domain: Domain.features, stream: g)
+                var tree = yCodes.withUnsafeBufferPointer { yc in
+                    builder.grow(samples: samples, count: m, rng: &rng) { i in
+                        Double(counts[i]) * (classification ? subsampleWeight[Int(yc[i])] : 1)
                     }
-                    var rng = Philox(seed: p.randomState, domain: Domain.features, stream: g)
-                    var tree = yCodes.withUnsafeBufferPointer { yc in
-                        builder.grow(samples: samples, count: m, rng: &rng) { i in
-                            Double(counts[i]) * (classification ? subsampleWeight[Int(yc[i])] : 1)
-                        }
+                }
+                for (f, v) in tree.featureImportances(features: d).enumerated() { importanceBox.value[t * d + f] = v }
+                var packed: BinnedPackedTree? = nil
+                if compact {
+                    guard let pt = BinnedPackedTree(tree, bins: binned.bins) else {
+                        preconditionFailure("a tree grown on these bins has a threshold that is not one of their edges")
                     }
-                    for (f, v) in tree.featureImportances(features: d).enumerated() { importanceBox.value[t * d + f] = v }
-                    var packed: BinnedPackedTree? = nil
-                    if compact {
-                        guard let pt = BinnedPackedTree(tree, bins: binned.bins) else {
-                            preconditionFailure("a tree grown on these bins has a threshold that is not one of their edges")
-                        }
-                        packed = pt
-                    } else {
-                        tree.shrinkToFit()
-                    }
-                    lock.lock()
-                    if let packed { packedBox.value[t] = packed } else { box.value[t] = tree }
-                    done += 1
-                    let d = done
-                    lock.unlock()
-                    if isRoot, let progress { progress(d, myTrees) }
+                    packed = pt
+                } else {
+                    tree.shrinkToFit()
+                }
+                lock.lock()
+                if let packed { packedBox.value[t] = packed } else { box.value[t] = tree }
+                done += 1
+                let d = done
+                lock.unlock()
+                if isRoot, let progress { progress(d, myTrees) }
             }
             trees = Array(box.value)
             predictors = Array(packedBox.value)
