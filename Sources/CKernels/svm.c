@@ -127,6 +127,36 @@ static ptrdiff_t select_j_from(ptrdiff_t from, ptrdiff_t idx, double gmax2, doub
     return idx;
 }
 
+#if MPL_X86_64
+/* Combine the vector lanes' results of the scans above: lane k holds its best value lb[k] at
+ * index li[k] (li < 0: none), and for select_j also its largest y g, lg[k]. The best over the
+ * lanes; equal values go to the larger index (the scalar scan's last-index rule). */
+static ptrdiff_t select_i_lanes_best(const double *lb, const int64_t *li, int lanes, double *gmax_out) {
+    double gmax = -INFINITY;
+    ptrdiff_t out = -1;
+    for (int k = 0; k < lanes; k++) {
+        if (li[k] < 0) continue;
+        if (out < 0 || lb[k] > gmax || (lb[k] == gmax && li[k] > out)) { gmax = lb[k]; out = (ptrdiff_t)li[k]; }
+    }
+    *gmax_out = gmax;
+    return out;
+}
+
+static ptrdiff_t select_j_lanes_best(const double *lb, const double *lg, const int64_t *li, int lanes, double *gmax2_out,
+                                     double *obj_min_out) {
+    double gmax2 = -INFINITY, obj_min = INFINITY;
+    ptrdiff_t out = -1;
+    for (int k = 0; k < lanes; k++) {
+        if (lg[k] > gmax2) gmax2 = lg[k];
+        if (li[k] < 0) continue;
+        if (out < 0 || lb[k] < obj_min || (lb[k] == obj_min && li[k] > out)) { obj_min = lb[k]; out = (ptrdiff_t)li[k]; }
+    }
+    *gmax2_out = gmax2;
+    *obj_min_out = obj_min;
+    return out;
+}
+#endif
+
 static void update_gradient_scalar(ptrdiff_t n, double *g, const float *q_i, const float *q_j, double da, double db) {
     for (ptrdiff_t k = 0; k < n; k++) {
         const double a = (double)q_i[k] * da;
@@ -246,12 +276,8 @@ AVX2 static ptrdiff_t select_i_finish(const select_i_lanes *s, ptrdiff_t t, ptrd
     int64_t li[4];
     _mm256_storeu_pd(lb, s->best);
     _mm256_storeu_si256((__m256i *)li, s->bidx);
-    double gmax = -INFINITY;
-    ptrdiff_t out = -1;
-    for (int k = 0; k < 4; k++) {
-        if (li[k] < 0) continue;
-        if (out < 0 || lb[k] > gmax || (lb[k] == gmax && li[k] > out)) { gmax = lb[k]; out = (ptrdiff_t)li[k]; }
-    }
+    double gmax;
+    const ptrdiff_t out = select_i_lanes_best(lb, li, 4, &gmax);
     return select_i_from(t, out, gmax, n, y, g, status, gmax_out);
 }
 
@@ -305,13 +331,8 @@ AVX2 static ptrdiff_t select_j_avx2(ptrdiff_t n, const int8_t *y, const double *
     _mm256_storeu_pd(lb, best);
     _mm256_storeu_pd(lg, g2);
     _mm256_storeu_si256((__m256i *)li, bidx);
-    double gmax2 = -INFINITY, obj_min = INFINITY;
-    ptrdiff_t out = -1;
-    for (int k = 0; k < 4; k++) {
-        if (lg[k] > gmax2) gmax2 = lg[k];
-        if (li[k] < 0) continue;
-        if (out < 0 || lb[k] < obj_min || (lb[k] == obj_min && li[k] > out)) { obj_min = lb[k]; out = (ptrdiff_t)li[k]; }
-    }
+    double gmax2, obj_min;
+    const ptrdiff_t out = select_j_lanes_best(lb, lg, li, 4, &gmax2, &obj_min);
     return select_j_from(j, out, gmax2, obj_min, n, y, g, status, qd, q_i, qd_i, y_i, gmax, tau, gmax2_out);
 }
 
@@ -353,12 +374,8 @@ AVX512 static ptrdiff_t select_i_finish8(const select_i_lanes8 *s, ptrdiff_t t, 
     int64_t li[8];
     _mm512_storeu_pd(lb, s->best);
     _mm512_storeu_si512((void *)li, s->bidx);
-    double gmax = -INFINITY;
-    ptrdiff_t out = -1;
-    for (int k = 0; k < 8; k++) {
-        if (li[k] < 0) continue;
-        if (out < 0 || lb[k] > gmax || (lb[k] == gmax && li[k] > out)) { gmax = lb[k]; out = (ptrdiff_t)li[k]; }
-    }
+    double gmax;
+    const ptrdiff_t out = select_i_lanes_best(lb, li, 8, &gmax);
     return select_i_from(t, out, gmax, n, y, g, status, gmax_out);
 }
 
@@ -428,13 +445,8 @@ AVX512 static ptrdiff_t select_j_avx512(ptrdiff_t n, const int8_t *y, const doub
     _mm512_storeu_pd(lb, best);
     _mm512_storeu_pd(lg, g2);
     _mm512_storeu_si512((void *)li, bidx);
-    double gmax2 = -INFINITY, obj_min = INFINITY;
-    ptrdiff_t out = -1;
-    for (int k = 0; k < 8; k++) {
-        if (lg[k] > gmax2) gmax2 = lg[k];
-        if (li[k] < 0) continue;
-        if (out < 0 || lb[k] < obj_min || (lb[k] == obj_min && li[k] > out)) { obj_min = lb[k]; out = (ptrdiff_t)li[k]; }
-    }
+    double gmax2, obj_min;
+    const ptrdiff_t out = select_j_lanes_best(lb, lg, li, 8, &gmax2, &obj_min);
     return select_j_from(j, out, gmax2, obj_min, n, y, g, status, qd, q_i, qd_i, y_i, gmax, tau, gmax2_out);
 }
 #endif
