@@ -208,13 +208,9 @@ extension ForestTrainer {
         let s = imp.reduce(0, +)
         if s > 0 { imp = imp.map { $0 / s } }
 
-        let env = ProcessInfo.processInfo.environment
-        let stamp = try comm.broadcast(env["SOURCE_DATE_EPOCH"].flatMap(Double.init) ?? Date().timeIntervalSince1970, root: 0)
-        let fmt = ISO8601DateFormatter()
-        fmt.timeZone = TimeZone(identifier: "UTC")
         // The forest does not depend on the rank count, so neither does its record: one rank's layout.
         let provenance = ForestProvenance(ranks: 1, trainRows: totalRows, rowsPerRank: [totalRows], treesPerRank: [p.nEstimators],
-                                          data: dataDescription, date: fmt.string(from: Date(timeIntervalSince1970: stamp)), mpilearn: MPILearnVersion.string)
+                                          data: dataDescription, date: try fitDate(comm), mpilearn: MPILearnVersion.string)
         let header = ForestHeader(task: task, featureNames: data.featureNames, categories: data.categories.map { $0?.values },
                                   target: target, classes: names, parameters: p, nEstimators: p.nEstimators,
                                   featureImportances: imp, oobScore: nil, provenance: provenance)
@@ -469,8 +465,8 @@ final class GlobalGrowth {
             if Int(stats[0]) <= small {
                 work[i].jobs.append(.init(start: 0, end: work[i].rows, depth: 0, key: key, stats: stats))
             } else {
-                let (node, splittable) = g.appendNode(stats, depth: 0, work: work[i], to: &work[i].top, scratch: scratch[0])
-                if splittable { open[i].append(.init(node: node, start: 0, end: work[i].rows, depth: 0, key: key, stats: stats)) }
+                let (node, splittable, wimp) = g.appendNode(stats, depth: 0, work: work[i], to: &work[i].top, scratch: scratch[0])
+                if splittable { open[i].append(.init(node: node, start: 0, end: work[i].rows, depth: 0, key: key, stats: stats, wimp: wimp)) }
             }
         }
         let smallRows = (0 ..< count).map { smallNode(rootRows: Int(rootStats[$0 * S])) }
@@ -478,11 +474,6 @@ final class GlobalGrowth {
         // Level by level while any tree has open nodes.
         while open.contains(where: { !$0.isEmpty }) {
             var searches = open.map { nodes in nodes.map { g.makeSearch(key: $0.key) } }
-            let wimps = open.indices.map { i in open[i].map { o -> Double in
-                let d = scratch[0].nodeStats
-                o.stats.withUnsafeBufferPointer { s in work[i].statWeights.withUnsafeBufferPointer { g.weighted(s.baseAddress!, statWeights: $0.baseAddress!, into: d) } }
-                return scratch[0].scanner.weightedImpurity(d).1
-            } }
             try searchSplits(work: work, open: open, searches: &searches, traffic: &traffic)
             // Apply the splits (every rank the same decisions) to this rank's rows.
             var next: [[HistogramGrower.OpenNode]] = Array(repeating: [], count: count)
@@ -491,7 +482,7 @@ final class GlobalGrowth {
                 var mineNext: [HistogramGrower.OpenNode] = []
                 for (j, o) in open[i].enumerated() {
                     let s = searches[i][j]
-                    guard g.accepts(s, wimp: wimps[i][j], rootWeight: work[i].rootWeight) else { continue }
+                    guard g.accepts(s.best, wimp: o.wimp, rootWeight: work[i].rootWeight) else { continue }
                     g.setSplit(&work[i].top, node: o.node, split: s.best)
                     let mid = g.partition(work[i], start: o.start, end: o.end, split: s.best, scratch: sc)
                     let left = s.bestLeft
@@ -503,10 +494,11 @@ final class GlobalGrowth {
                             link = Int32(-2 - work[i].jobs.count)
                             work[i].jobs.append(.init(start: range.lowerBound, end: range.upperBound, depth: o.depth + 1, key: key, stats: stats))
                         } else {
-                            let (node, splittable) = g.appendNode(stats, depth: o.depth + 1, work: work[i], to: &work[i].top, scratch: sc)
+                            let (node, splittable, wimp) = g.appendNode(stats, depth: o.depth + 1, work: work[i], to: &work[i].top, scratch: sc)
                             link = Int32(node)
                             if splittable {
-                                mineNext.append(.init(node: node, start: range.lowerBound, end: range.upperBound, depth: o.depth + 1, key: key, stats: stats))
+                                mineNext.append(.init(node: node, start: range.lowerBound, end: range.upperBound, depth: o.depth + 1, key: key,
+                                                      stats: stats, wimp: wimp))
                             }
                         }
                         if side == 0 { work[i].top.left[o.node] = link } else { work[i].top.right[o.node] = link }

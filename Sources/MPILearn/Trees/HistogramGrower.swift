@@ -125,6 +125,8 @@ final class HistogramGrower {
         var depth: Int
         var key: UInt64
         var stats: [Int64]
+        /// Its weighted impurity `W · impurity`.
+        var wimp: Double
     }
 
     /// Per-thread buffers: one feature's histogram (integer and weighted), the codes it
@@ -137,6 +139,8 @@ final class HistogramGrower {
         let bestLeft: UnsafeMutablePointer<Int64>
         let scanner: SplitScanner
         let nodeStats: UnsafeMutablePointer<Double>
+        /// A node's value (K class fractions, or the mean).
+        let value: UnsafeMutablePointer<Double>
         var capacity = 0
         var codes2: UnsafeMutablePointer<UInt8> = .allocate(capacity: 1)
         var weight2: UnsafeMutablePointer<Int32> = .allocate(capacity: 1)
@@ -152,6 +156,7 @@ final class HistogramGrower {
             bestLeft = .allocate(capacity: g.S)
             scanner = SplitScanner(classes: g.K, criterion: g.params.criterion, minSamplesLeaf: g.params.minSamplesLeaf)
             nodeStats = .allocate(capacity: g.S)
+            value = .allocate(capacity: max(1, g.K))
         }
 
         func reserve(_ n: Int, stride: Int) {
@@ -165,7 +170,7 @@ final class HistogramGrower {
         }
 
         deinit {
-            hist.deallocate(); dhist.deallocate(); touched.deallocate(); nodeStats.deallocate()
+            hist.deallocate(); dhist.deallocate(); touched.deallocate(); nodeStats.deallocate(); value.deallocate()
             order.deallocate(); bestLeft.deallocate()
             codes2.deallocate(); weight2.deallocate(); label2.deallocate(); q2.deallocate()
         }
@@ -214,21 +219,24 @@ final class HistogramGrower {
 
     /// Appends a node with global statistics `stats` to `tree` and tells whether it may be
     /// split (the serial learner's stopping rules: pure, too few rows, maximum depth).
-    func appendNode(_ stats: [Int64], depth: Int, work: Work, to tree: inout Tree, scratch: Scratch) -> (node: Int, splittable: Bool) {
-        let d = scratch.nodeStats
-        let value = UnsafeMutablePointer<Double>.allocate(capacity: max(1, K))
-        defer { value.deallocate() }
-        let pure = stats.withUnsafeBufferPointer { s in
-            work.statWeights.withUnsafeBufferPointer { weighted(s.baseAddress!, statWeights: $0.baseAddress!, into: d) }
-            return isPure(s.baseAddress!, weighted: d, scanner: scratch.scanner)
-        }
+    func appendNode(_ s: UnsafePointer<Int64>, depth: Int, statWeights: UnsafePointer<Double>, offset: Double, to tree: inout Tree,
+                    scratch: Scratch) -> (node: Int, splittable: Bool, wimp: Double) {
+        let d = scratch.nodeStats, value = scratch.value
+        weighted(s, statWeights: statWeights, into: d)
         let (w, wimp) = scratch.scanner.weightedImpurity(d)
-        let imp = w > 0 ? wimp / w : 0
-        nodeValue(d, weight: w, offset: work.offset, into: value)
-        let node = tree.appendNode(samples: Int(stats[0]), weighted: w, impurity: imp, value: UnsafeBufferPointer(start: value, count: max(1, K)))
-        let n = Int(stats[0])
-        let stop = pure || n < params.minSamplesSplit || n < 2 * params.minSamplesLeaf || (params.maxDepth.map { depth >= $0 } ?? false)
-        return (node, !stop)
+        nodeValue(d, weight: w, offset: offset, into: value)
+        let n = Int(s[0])
+        let node = tree.appendNode(samples: n, weighted: w, impurity: w > 0 ? wimp / w : 0, value: UnsafeBufferPointer(start: value, count: max(1, K)))
+        let stop = isPure(s, weighted: d, scanner: scratch.scanner) || n < params.minSamplesSplit || n < 2 * params.minSamplesLeaf
+            || (params.maxDepth.map { depth >= $0 } ?? false)
+        return (node, !stop, wimp)
+    }
+
+    /// ``appendNode(_:depth:statWeights:offset:to:scratch:)`` for a node of `work`'s tree.
+    func appendNode(_ stats: [Int64], depth: Int, work: Work, to tree: inout Tree, scratch: Scratch) -> (node: Int, splittable: Bool, wimp: Double) {
+        stats.withUnsafeBufferPointer { s in
+            work.statWeights.withUnsafeBufferPointer { appendNode(s.baseAddress!, depth: depth, statWeights: $0.baseAddress!, offset: work.offset, to: &tree, scratch: scratch) }
+        }
     }
 
     /// The state of one node's split search: its feature draws (a partial Fisher–Yates
@@ -347,9 +355,9 @@ final class HistogramGrower {
     }
 
     /// Whether a searched node is split: a split was found and it decreases the impurity enough.
-    func accepts(_ s: Search, wimp: Double, rootWeight: Double) -> Bool {
-        guard s.best.feature >= 0 else { return false }
-        let improvement = rootWeight > 0 ? (wimp - s.best.childImpurity) / rootWeight : 0
+    func accepts(_ best: SplitCandidate, wimp: Double, rootWeight: Double) -> Bool {
+        guard best.feature >= 0 else { return false }
+        let improvement = rootWeight > 0 ? (wimp - best.childImpurity) / rootWeight : 0
         return improvement + Double.ulpOfOne >= params.minImpurityDecrease
     }
 
@@ -373,13 +381,11 @@ final class HistogramGrower {
         let node = scratch.nodeStats, order = scratch.order, bestLeft = scratch.bestLeft
         let hist = scratch.hist, touched = scratch.touched
         let cw = UnsafeMutablePointer<Double>.allocate(capacity: work.statWeights.count)
-        let value = UnsafeMutablePointer<Double>.allocate(capacity: max(1, K))
         let stats = UnsafeMutablePointer<Int64>.allocate(capacity: S), right = UnsafeMutablePointer<Int64>.allocate(capacity: S)
-        defer { cw.deallocate(); value.deallocate(); stats.deallocate(); right.deallocate() }
+        defer { cw.deallocate(); stats.deallocate(); right.deallocate() }
         for c in 0 ..< work.statWeights.count { cw[c] = work.statWeights[c] }
         let offset = work.offset
         let label: UnsafeMutablePointer<Int32>? = K > 0 ? work.label : nil, q: UnsafeMutablePointer<Int64>? = K > 0 ? nil : work.q
-        let maxDepth = params.maxDepth ?? Int.max, minSplit = max(params.minSamplesSplit, 2 * params.minSamplesLeaf)
         // Histogram subtraction, when every node evaluates every candidate feature (max_features
         // covers them all, so no draws): a node of at least `subtractRows` rows holds the
         // histograms of all its features (a set: feature j at j · maxCodes · S); when it splits,
@@ -401,12 +407,8 @@ final class HistogramGrower {
         /// Appends the node with integer statistics `s`; pushes it if it may be split (with its
         /// histogram set, if it has one; else the set is freed).
         func create(_ s: UnsafePointer<Int64>, start: Int, end: Int, depth: Int, key: UInt64, set: UnsafeMutablePointer<Int64>? = nil) {
-            weighted(s, statWeights: cw, into: node)
-            let (w, wimp) = scratch.scanner.weightedImpurity(node)
-            nodeValue(node, weight: w, offset: offset, into: value)
-            let rows = Int(s[0])
-            let id = tree.appendNode(samples: rows, weighted: w, impurity: w > 0 ? wimp / w : 0, value: UnsafeBufferPointer(start: value, count: max(1, K)))
-            if isPure(s, weighted: node, scanner: scratch.scanner) || rows < minSplit || depth >= maxDepth { set?.deallocate(); return }
+            let (id, splittable, wimp) = appendNode(s, depth: depth, statWeights: cw, offset: offset, to: &tree, scratch: scratch)
+            guard splittable else { set?.deallocate(); return }
             stack.append(Item(node: id, start: start, end: end, depth: depth, key: key, wimp: wimp, set: set))
             for q in 0 ..< S { statStack.append(s[q]) }
         }
@@ -469,8 +471,7 @@ final class HistogramGrower {
                     hist.update(repeating: 0, count: (missCodes[f] + 1) * S)
                 }
             }
-            let improvement = work.rootWeight > 0 ? (it.wimp - best.childImpurity) / work.rootWeight : 0
-            guard best.feature >= 0, improvement + Double.ulpOfOne >= params.minImpurityDecrease else { set?.deallocate(); continue }
+            guard accepts(best, wimp: it.wimp, rootWeight: work.rootWeight) else { set?.deallocate(); continue }
             setSplit(&tree, node: it.node, split: best)
             let mid = partition(work, start: it.start, end: it.end, split: best, scratch: scratch)
             for q in 0 ..< S { right[q] = stats[q] - bestLeft[q] }

@@ -125,17 +125,18 @@ enum ForestTrainer {
         var treeImportances = [Double](repeating: 0, count: myTrees * d)
         let compact = !keepTrees && !p.oobScore && d <= 256
         var bins: FeatureBins? = nil
+        // Rows each bootstrap sample draws (this rank's share of max_samples).
+        let draws: Int
+        switch p.maxSamples {
+        case .fraction(let f)?: draws = max(1, Int((f * Double(n)).rounded()))
+        case .count(let c)?: draws = max(1, Int((Double(c) * Double(n) / Double(totalRows)).rounded()))
+        case nil: draws = n
+        }
         if myTrees > 0 {
             let binned = data.binned(classes: classification ? k : 0, y: yCodes, yValue: classification ? [] : y, maxBins: p.tree.maxBins)
             bins = binned.bins
             if !p.oobScore { data.dropFeatures() }
             lap(&timings.bin)
-            let draws: Int
-            switch p.maxSamples {
-            case .fraction(let f)?: draws = max(1, Int((f * Double(n)).rounded()))
-            case .count(let c)?: draws = max(1, Int((Double(c) * Double(n) / Double(totalRows)).rounded()))
-            case nil: draws = n
-            }
             let threads = min(p.threads, myTrees)
             let lock = NSLock()
             var done = 0
@@ -212,14 +213,8 @@ enum ForestTrainer {
         let s = imp.reduce(0, +)
         if s > 0 { imp = imp.map { $0 / s } }
 
-        let env = ProcessInfo.processInfo.environment
-        // Rank 0's clock, so the header (and the whole model) is identical on every rank.
-        let stamp = try comm.broadcast(env["SOURCE_DATE_EPOCH"].flatMap(Double.init) ?? Date().timeIntervalSince1970, root: 0)
-        let date = Date(timeIntervalSince1970: stamp)
-        let fmt = ISO8601DateFormatter()
-        fmt.timeZone = TimeZone(identifier: "UTC")
         let provenance = ForestProvenance(ranks: comm.size, trainRows: totalRows, rowsPerRank: rowsPerRank, treesPerRank: treesPerRank,
-                                          data: dataDescription, date: fmt.string(from: date), mpilearn: MPILearnVersion.string)
+                                          data: dataDescription, date: try fitDate(comm), mpilearn: MPILearnVersion.string)
         let header = ForestHeader(task: task, featureNames: data.featureNames, categories: data.categories.map { $0?.values },
                                   target: target, classes: names, parameters: p, nEstimators: p.nEstimators,
                                   featureImportances: imp, oobScore: nil, provenance: provenance)
@@ -228,18 +223,12 @@ enum ForestTrainer {
         lap(&timings.communication)
         if p.oobScore {
             let own = firstTree ..< firstTree + model.treeCount
-            let oobDraws: Int
-            switch p.maxSamples {
-            case .fraction(let f)?: oobDraws = max(1, Int((f * Double(n)).rounded()))
-            case .count(let c)?: oobDraws = max(1, Int((Double(c) * Double(n) / Double(totalRows)).rounded()))
-            case nil: oobDraws = n
-            }
             let samples = UnsafeMutablePointer<Int32>.allocate(capacity: max(1, n))
             defer { samples.deallocate() }
             model.header.oobScore = try oobScore(model, data: data.dataset, yCodes: yCodes, comm: comm) { g, counts in
                 // Other ranks' trees never saw these rows; this rank's trees left out the rows they did not draw.
                 guard own.contains(g) else { return false }
-                _ = bootstrapSample(rows: n, draws: oobDraws, bootstrap: true, seed: p.randomState, tree: UInt64(g), counts: counts, samples: samples)
+                _ = bootstrapSample(rows: n, draws: draws, bootstrap: true, seed: p.randomState, tree: UInt64(g), counts: counts, samples: samples)
                 return true
             }
             if !keepTrees, let bins, d <= 256 {
@@ -251,6 +240,16 @@ enum ForestTrainer {
         model.timings = timings
         model.bins = bins
         return model
+    }
+
+    /// Collective. The fit's date (ISO 8601, UTC) by rank 0's clock, so the header (and the
+    /// whole model) is identical on every rank; `SOURCE_DATE_EPOCH` overrides the clock.
+    static func fitDate(_ comm: any Communicator) throws -> String {
+        let env = ProcessInfo.processInfo.environment
+        let stamp = try comm.broadcast(env["SOURCE_DATE_EPOCH"].flatMap(Double.init) ?? Date().timeIntervalSince1970, root: 0)
+        let fmt = ISO8601DateFormatter()
+        fmt.timeZone = TimeZone(identifier: "UTC")
+        return fmt.string(from: Date(timeIntervalSince1970: stamp))
     }
 
     /// The sorted union of every rank's target values (the classes), each row's class code,
