@@ -188,7 +188,13 @@ extension ForestTrainer {
         try engine.grow(trees: p.nEstimators, traffic: &traffic) { g, tree in
             let i = g / comm.size
             let imp = tree.featureImportances(features: d)
-            let pt = compact ? BinnedPackedTree(tree, bins: bins) : nil
+            var pt: BinnedPackedTree? = nil
+            if compact {
+                guard let packedTree = BinnedPackedTree(tree, bins: bins) else {
+                    preconditionFailure("a tree grown on these bins has a threshold that is not one of their edges")
+                }
+                pt = packedTree
+            }
             keep.lock()
             for f in 0 ..< d { treeImportances[i * d + f] = imp[f] }
             if compact { packed[i] = pt } else { owned[i] = tree }
@@ -562,10 +568,7 @@ final class GlobalGrowth {
                     }
                 }
             }
-            let t0 = Date()
-            try comm.allreduce(&buffer, op: .sum)
-            traffic.count(bytes: 8 * size)
-            traffic.seconds += Date().timeIntervalSince(t0)
+            try reduce(&buffer, traffic: &traffic)
             let lock = NSLock()
             buffer.withUnsafeBufferPointer { buf in
                 let base = buf.baseAddress!
