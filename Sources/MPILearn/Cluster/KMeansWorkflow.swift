@@ -136,7 +136,7 @@ public enum KMeansWorkflow {
             + "on \(world.size) rank(s) × \(threads) thread(s), k=\(config.nClusters), init \(config.initialization.name), "
             + "algorithm \(config.algorithm.rawValue), kernels \(Kernels.active); data ready in \(seconds(Date().timeIntervalSince(t0))) s")
         let checkpointer = try options.checkpoint.map { c in
-            try Checkpointer(c, kind: "kmeans", unit: "iteration", identity: [
+            try Checkpointer(c, kind: "kmeans", unit: "iterations", identity: [
                 ("parameters", String(decoding: try CheckpointJSON.encode(config), as: UTF8.self)),
                 ("data", "\(name): \(data.globalRowCount) rows × \(data.featureCount) features, \(T.self == Float.self ? "float32" : "float64")"),
             ], comm: world)

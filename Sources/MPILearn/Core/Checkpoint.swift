@@ -97,7 +97,7 @@ public final class Checkpointer {
     public let kind: String
     /// What must match to resume, in order (name, value).
     public let identity: [(String, String)]
-    /// The unit of work in messages: "iteration", "tree", "task".
+    /// The units of work in messages, plural: "iterations", "trees", "trees per rank", "tasks".
     public let unit: String
     /// The units of the whole fit, when known (messages only).
     public var totalUnits: Int?
@@ -305,7 +305,7 @@ public final class Checkpointer {
         if done > lastSaved || generation == 0 { try save(try state()) }
         if flags[0] != 0 {
             let of = totalUnits.map { " of \($0)" } ?? ""
-            throw CollectiveStop(message: "stopped by \(Self.signalName(flags[0])) after \(unit) \(done)\(of): checkpoint written to \(options.directory); "
+            throw CollectiveStop(message: "stopped by \(Self.signalName(flags[0])) after \(done)\(of) \(unit): checkpoint written to \(options.directory); "
                                  + "run the same command with --resume to continue (exit code 75)")
         }
     }
@@ -365,7 +365,7 @@ public final class Checkpointer {
     public var plan: String {
         let when: String
         switch options.every {
-        case let .units(n)?: when = "every \(n) \(unit)(s) and on SIGTERM/SIGUSR1"
+        case let .units(n)?: when = "every \(n) \(unit) and on SIGTERM/SIGUSR1"
         case let .seconds(s)?: when = String(format: "every %g s and on SIGTERM/SIGUSR1", s)
         case nil: when = "on SIGTERM/SIGUSR1"
         }
@@ -374,7 +374,7 @@ public final class Checkpointer {
 
     /// One line for the run's log, after the fit: where it resumed, what was written and what it cost.
     public var summary: String {
-        let from = resumedFrom.map { "resumed after \(unit) \($0); " } ?? (options.resume ? "no checkpoint to resume, started from the beginning; " : "")
+        let from = resumedFrom.map { "resumed after \($0) \(unit); " } ?? (options.resume ? "no checkpoint to resume, started from the beginning; " : "")
         return from + String(format: "%d checkpoint(s) written to %@ (%.3f s on this rank)", written, options.directory as NSString, writeSeconds)
     }
 }
