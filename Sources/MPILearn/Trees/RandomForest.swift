@@ -135,11 +135,10 @@ enum ForestTrainer {
         // With a checkpoint, trees grow in rounds of `chunk` trees per rank, the same number
         // of rounds on every rank (ranks with fewer or no trees take part in every boundary).
         let maxTrees = treesPerRank.max() ?? 0
-        let chunk: Int
-        switch checkpoint?.options.every {
-        case let .units(c)?: chunk = c
-        case nil where checkpoint == nil: chunk = max(1, myTrees)
-        default: chunk = max(1, p.threads)
+        var chunk = max(1, myTrees)
+        if let checkpoint {
+            // Every N trees, or (time or signal only) rounds of one tree per thread.
+            if case let .units(c)? = checkpoint.options.every { chunk = c } else { chunk = max(1, p.threads) }
         }
         checkpoint?.totalUnits = maxTrees
         if myTrees > 0 {
