@@ -14,7 +14,9 @@ struct CheckpointArguments: ParsableArguments {
         if checkpoint == nil && (checkpointEvery != nil || resume) {
             throw ValidationError("--checkpoint-every and --resume need --checkpoint DIR")
         }
-        if let e = checkpointEvery { _ = try CheckpointOptions.Interval(parsing: e) }
+        if let e = checkpointEvery {
+            do { _ = try CheckpointOptions.Interval(parsing: e) } catch { throw ValidationError("\(error)") }
+        }
     }
 
     /// The library's options (nil without --checkpoint).

@@ -91,8 +91,8 @@ public enum ForestWorkflow {
         try loaded(ShardShape(rows: shard.rowCount, globalRows: shard.globalRowCount, features: shard.featureCount))
         let checkpoint = try checkpoint.map { c in
             try Checkpointer(c, kind: "forest", unit: parameters.mode == .global ? "trees" : "trees per rank", identity: checkpointIdentity(
-                task: task, parameters: parameters, data: "\(source.path) (target \(source.target)): \(shard.globalRowCount) rows × \(shard.featureCount) features",
-                comm: comm), comm: comm)
+                task: task, parameters: parameters, data: "\(source.path) (target \(source.target)): \(shard.globalRowCount) rows × \(shard.featureCount) features"),
+                comm: comm)
         }
         if let checkpoint, comm.rank == 0 { log(checkpoint.plan) }
         defer { if let checkpoint, comm.rank == 0 { log(checkpoint.summary) } }
@@ -109,13 +109,12 @@ public enum ForestWorkflow {
                                                               keepTrees: keepTrees, progress: progress, checkpoint: checkpoint).forest
     }
 
-    /// What a resumed forest fit must match: the task and parameters, the data, and (local
-    /// mode, where each rank grows its own trees on its own rows) the rank count. A global
-    /// fit's trees do not depend on the rank count, so it resumes on any.
-    static func checkpointIdentity(task: ForestHeader.Task, parameters: RandomForestParameters, data: String, comm: any Communicator) throws -> [(String, String)] {
-        var id = [("task", task.rawValue), ("parameters", String(decoding: try CheckpointJSON.encode(parameters), as: UTF8.self)), ("data", data)]
-        if parameters.mode == .local { id.append(("ranks", "\(comm.size)")) }
-        return id
+    /// What a resumed forest fit must match: the task and parameters, and the data. Local mode
+    /// (each rank grows its own trees on its own rows) also needs the same rank count; a
+    /// global fit's trees do not depend on it, so it resumes on any.
+    static func checkpointIdentity(task: ForestHeader.Task, parameters: RandomForestParameters, data: String) throws -> [(String, String)] {
+        // The rank count is checked by ``Checkpointer/restore(rebalances:)`` (local mode).
+        [("task", task.rawValue), ("parameters", String(decoding: try CheckpointJSON.encode(parameters), as: UTF8.self)), ("data", data)]
     }
 
     /// What ``fitAndSave(_:task:parameters:model:comm:progress:log:)`` reports on rank 0.
