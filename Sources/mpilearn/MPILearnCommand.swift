@@ -50,7 +50,7 @@ struct MPILearnCommand: ParsableCommand {
 protocol SPMDCommand: ParsableCommand {
     func run(world: any Communicator) throws
     /// `--trace` and `--report`: a workflow command declares
-    /// `@OptionGroup var observability: ObservabilityOptions`; the others run untraced.
+    /// `@OptionGroup(title: "Trace and report") var observability: ObservabilityOptions`; the others run untraced.
     var observability: ObservabilityOptions { get }
 }
 

@@ -4,7 +4,7 @@ import MPILearn
 import SwiftMPI
 
 /// `--trace FILE.json` and `--report FILE.html`, shared by every workflow command
-/// (`@OptionGroup var observability: ObservabilityOptions`). The work is the library's
+/// (`@OptionGroup(title: "Trace and report") var observability: ObservabilityOptions`). The work is the library's
 /// ``Observation``; without either option the command runs untouched.
 struct ObservabilityOptions: ParsableArguments {
     @Option(help: ArgumentHelp("Write a Chrome trace-event file of every rank's phases and communication calls (bytes per call); open it in ui.perfetto.dev or chrome://tracing.",

@@ -142,8 +142,8 @@ public struct RunReport: Sendable {
 
     func communication() -> String {
         var s = "<p class=\"note\">Payload bytes are what each rank's buffers held in its communication calls "
-            + "(allreduce, reduce, broadcast: the buffer; gatherv and scatterv: the rank's block, the root also what it gathers or scatters; "
-            + "allgatherv and alltoallv: sent plus received; point to point: the message). Seconds include waiting for other ranks.</p>\n"
+            + "(allreduce, reduce, broadcast: the buffer; gatherv and scatterv: the rank's block, the root every block; "
+            + "allgatherv: every block, the rank's own included; alltoallv: sent plus received; point to point: the message). Seconds include waiting for other ranks.</p>\n"
         s += SVG.table(header: ["rank", "calls", "payload bytes", "seconds in calls"], rows: ranks.enumerated().map { r, t in
             [String(r), String(t.communicationCalls), String(t.communicationBytes),
              String(format: "%.6f", t.events.filter(\.isCall).reduce(0) { $0 + $1.duration } / 1e6)]

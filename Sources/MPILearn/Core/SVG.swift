@@ -117,11 +117,12 @@ enum SVG {
     /// A heat map: one cell per value, darker for larger, the value written in the cell.
     static func heatmap(title: String, rowTitle: String, columnTitle: String, rows: [String], columns: [String], values: [[Double?]]) -> String {
         let cell = columns.count > 12 ? 44.0 : 64.0, l = 160.0, t = 60.0
-        let w = l + Double(columns.count) * cell + 20, h = t + Double(rows.count) * 30 + 20
+        // Wide enough for the title (about 7 px a character at 13 px).
+        let w = max(l + Double(columns.count) * cell + 20, Double(title.count) * 7.5 + 20), h = t + Double(rows.count) * 30 + 20
         let all = values.flatMap { $0 }.compactMap { $0 }.filter(\.isFinite)
         let lo = all.min() ?? 0, hi = all.max() ?? 1
         var s = "<svg class=\"chart heatmap\" xmlns=\"http://www.w3.org/2000/svg\" width=\"\(n(w))\" height=\"\(n(h))\" viewBox=\"0 0 \(n(w)) \(n(h))\" role=\"img\">"
-        s += "<title>\(escape(title))</title><text x=\"\(n(w / 2))\" y=\"18\" text-anchor=\"middle\" class=\"ttl\">\(escape(title))</text>"
+        s += "<title>\(escape(title))</title><text x=\"6\" y=\"18\" class=\"ttl\">\(escape(title))</text>"
         s += "<text x=\"\(n(l + Double(columns.count) * cell / 2))\" y=\"36\" text-anchor=\"middle\" class=\"lbl\">\(escape(columnTitle))</text>"
         s += "<text x=\"6\" y=\"\(n(t - 6))\" class=\"lbl\">\(escape(rowTitle))</text>"
         for (j, c) in columns.enumerated() {

@@ -159,10 +159,11 @@ extension Communicator {
 /// A ``Communicator`` that forwards every call to another one and records each
 /// communication call (name, duration, payload bytes) in a ``TraceRecorder``.
 ///
-/// Payload bytes are what this rank's buffers hold: broadcast, reduce and allreduce the
-/// buffer; gatherv and scatterv this rank's block (the root also what it receives);
-/// allgatherv and alltoallv what the rank sends plus what it receives; send and receive
-/// the message. A one-sided counter update counts 8 bytes.
+/// Payload bytes are the data the call hands this rank or takes from it, counted once:
+/// broadcast, reduce and allreduce the buffer; gatherv and scatterv this rank's block (the
+/// root: every block); allgatherv every block (the result, this rank's own included);
+/// alltoallv what the rank sends plus what it receives; send and receive the message. A
+/// one-sided counter update counts 8 bytes.
 ///
 /// Made by ``TracingCommunicator/wrap(_:recorder:)``, which keeps ``MPIHandleProvider``
 /// (parallel HDF5) working: a wrapped MPI communicator still lends its handle.
@@ -224,8 +225,7 @@ public class TracingCommunicator: Communicator {
     }
 
     public func allgathervRaw(send: UnsafeRawPointer?, recv: UnsafeMutableRawPointer?, counts: [Int], displacements: [Int], kind: ScalarKind) throws {
-        let mine = rank < counts.count ? counts[rank] : 0
-        try timed("allgatherv", bytes: (mine + counts.reduce(0, +)) * kind.stride) {
+        try timed("allgatherv", bytes: counts.reduce(0, +) * kind.stride) {
             try base.allgathervRaw(send: send, recv: recv, counts: counts, displacements: displacements, kind: kind)
         }
     }

@@ -9,8 +9,8 @@ extension SearchJob {
     /// results' exchange. Does nothing otherwise. Not collective.
     ///
     /// Every rank ends with every (candidate, fold) task's `s` numbers (test score, fit time,
-    /// score time, and the train score when asked), so the least a rank can receive is the
-    /// other ranks' share, `(p−1)/p·tasks·s·8` bytes. A sharded search's data-parallel fits,
+    /// score time, and the train score when asked), `tasks·s·8` bytes as float64, counted as
+    /// the trace counts an allgather (the rank's own share included). A sharded search's data-parallel fits,
     /// the task counter and the refit are not in the minimum.
     static func traceReport(_ r: CVResults, scoring: String, sharded: Bool, comm: any Communicator) {
         guard let recorder = comm.traceRecorder else { return }
@@ -40,8 +40,8 @@ extension SearchJob {
                                }))
         let tasks = r.count * r.nSplits, s = r.splitTrainScores == nil ? 3 : 4, p = comm.size
         recorder.setCommunicationModel(CommunicationModel(
-            formula: "(p−1)/p·tasks·s·8 = (\(p)−1)/\(p)·\(tasks)·\(s)·8 (every rank receives the other ranks' task results)",
-            minimumBytesPerRank: Double(p - 1) / Double(max(p, 1)) * Double(tasks * s * 8),
+            formula: "tasks·s·8 = \(tasks)·\(s)·8 (every rank ends with every (candidate, fold) task's s results as float64)",
+            minimumBytesPerRank: p > 1 ? Double(tasks * s * 8) : 0,
             note: (sharded ? "Sharded search: the data-parallel fits' own collectives are not in the minimum. " : "")
                 + "The task counter's updates, the broadcast of the parameters and the refit are not in the minimum."))
     }

@@ -457,7 +457,8 @@ public enum ForestWorkflow {
         t.skip()
         if let text = try t.text(world) { log(text) }
         if let text = try peakMemoryText(baseline: baseline, rawFeatureMB: shape.rawFeatureMB, comm: world) { log(text) }
-        try traceReport(forest, report: report, testRows: rows.globalRows, broadcastTest: bcast, comm: world)
+        try traceReport(forest, report: report, testRows: rows.globalRows, broadcastTest: bcast,
+                        generatedTest: TrainingData.isGeneratorSpec(options.test), comm: world)
         return RunResult(shard: shape, oobScore: h.oobScore, report: report, comparison: comparison, phases: t)
     }
 
