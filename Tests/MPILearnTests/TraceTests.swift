@@ -54,6 +54,12 @@ final class TraceTests: XCTestCase {
         for r in 0 ..< ranks {
             let mine = Set(spans.filter { $0["pid"] as? Int == r && $0["tid"] as? Int == 0 }.compactMap { $0["name"] as? String })
             for p in phases { XCTAssertTrue(mine.contains(p), "rank \(r) has no phase \(p): \(mine)", file: file, line: line) }
+            // Flat phases: each ends before the next starts, so viewers never nest them.
+            let spansOfRank = spans.filter { $0["pid"] as? Int == r && $0["tid"] as? Int == 0 }
+                .map { (($0["ts"] as? Double) ?? 0, ($0["dur"] as? Double) ?? 0) }.sorted { $0.0 < $1.0 }
+            for (a, b) in zip(spansOfRank, spansOfRank.dropFirst()) {
+                XCTAssertLessThanOrEqual(a.0 + a.1, b.0 + 0.002, "rank \(r): phases overlap", file: file, line: line)
+            }
         }
         return spans
     }
@@ -111,7 +117,11 @@ final class TraceTests: XCTestCase {
         let trace = recorder.finish(whole: "whole")
         let phases = trace.events.filter { !$0.isCall }
         XCTAssertEqual(Set(phases.map(\.name)), ["load", "fit", "bin", "vote"])
-        XCTAssertEqual(phases.first { $0.name == "bin" }?.duration, 500_000)
+        // "bin" was laid from the last mark with its measured 0.5 s, past "vote"'s start: cut there.
+        let bin = try XCTUnwrap(phases.first { $0.name == "bin" }), vote = try XCTUnwrap(phases.first { $0.name == "vote" })
+        XCTAssertLessThan(bin.duration, 500_000)
+        XCTAssertEqual(bin.start + bin.duration, vote.start, accuracy: 1e-6)
+        for (a, b) in zip(phases, phases.dropFirst()) { XCTAssertLessThanOrEqual(a.start + a.duration, b.start + 1e-6, "\(a.name) overlaps \(b.name)") }
         XCTAssertEqual(phases.first { $0.name == "vote" }?.category, .communication)
         XCTAssertEqual(trace.figures.count, 1)
         XCTAssertEqual(trace.communicationModel?.minimumBytesPerRank, 8)

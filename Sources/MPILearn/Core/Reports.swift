@@ -75,8 +75,9 @@ public struct PhaseTimer {
         phases.append((name, now.timeIntervalSince(last), comm, ProcessMemory.peakMB()))
         last = now
         if let r = recorder {
-            let t = r.now()
-            r.record(TraceEvent(name: name, category: comm ? .communication : .compute, start: traceCursor, duration: t - traceCursor))
+            // Phases added from a fit's timings may have laid the cursor past now.
+            let t = r.now(), start = min(traceCursor, t)
+            r.record(TraceEvent(name: name, category: comm ? .communication : .compute, start: start, duration: t - start))
             traceCursor = t
         }
     }

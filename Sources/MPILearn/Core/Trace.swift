@@ -91,7 +91,8 @@ public final class TraceRecorder: @unchecked Sendable {
     }
 
     /// Ends the open phase; if no phase was ever marked, records the whole run as one phase
-    /// named `whole`. Returns what was recorded.
+    /// named `whole`. Returns what was recorded: the phases in time order, cut so none runs
+    /// into the next, then the communication calls.
     public func finish(whole: String) -> RankTrace {
         mark(nil)
         let end = now()
@@ -100,7 +101,15 @@ public final class TraceRecorder: @unchecked Sendable {
         if !events.contains(where: { !$0.isCall }) {
             events.insert(TraceEvent(name: whole, category: .compute, start: 0, duration: end), at: 0)
         }
-        return RankTrace(events: events, droppedEvents: dropped, duration: end, figures: figures, communicationModel: volume)
+        // Phases are flat: one ends before the next starts. A phase laid end to end from a
+        // fit's own timings (PhaseTimer.add) can run past the next mark; it is cut there, so
+        // trace viewers never see a phase overlap (and nest into) the next one.
+        var phases = events.filter { !$0.isCall }.sorted { $0.start < $1.start }
+        for i in phases.indices.dropLast() where phases[i].start + phases[i].duration > phases[i + 1].start {
+            phases[i].duration = max(0, phases[i + 1].start - phases[i].start)
+        }
+        let calls = events.filter(\.isCall)
+        return RankTrace(events: phases + calls, droppedEvents: dropped, duration: end, figures: figures, communicationModel: volume)
     }
 }
 
