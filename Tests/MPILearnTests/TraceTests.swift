@@ -143,6 +143,27 @@ final class TraceTests: XCTestCase {
         XCTAssertEqual(RunParameters.threads(in: ["mpilearn"]), 1)
     }
 
+    func testACollectiveStopStillWritesTheTraceAndTheReport() throws {
+        // A walltime signal stops every rank at the same point (after its checkpoint): the
+        // run so far is written, then the stop goes on to Job.run (exit 75).
+        let params = RunParameters(commandLine: ["mpilearn", "kmeans", "fit"], ranks: 3, threads: 1)
+        let outcomes = try LocalWorld.run(size: 3) { world -> String in
+            do {
+                try Observation.run(trace: self.path("stop.json"), report: self.path("stop.html"), parameters: params, name: "fit", comm: world) { comm in
+                    comm.traceMark("fit")
+                    _ = try comm.allreduce([1.0], op: .sum)
+                    throw CollectiveStop(message: "stopped by SIGUSR1")
+                }
+                return "finished"
+            } catch let stop as CollectiveStop {
+                return stop.message
+            }
+        }
+        XCTAssertEqual(outcomes, [String](repeating: "stopped by SIGUSR1", count: 3))
+        try checkTrace("stop.json", ranks: 3, phases: ["fit"])
+        XCTAssertTrue(try String(contentsOfFile: path("stop.html"), encoding: .utf8).contains("data-rank=\"2\""))
+    }
+
     func testChromeTraceOfThreadRanksParsesWithOneTrackPerRank() throws {
         let traces = try LocalWorld.run(size: 3) { world -> RankTrace in
             let recorder = TraceRecorder()

@@ -42,7 +42,9 @@ public struct RunParameters: Codable, Sendable, Equatable {
 /// ``TracingCommunicator`` wrapped around `world`; when `body` returns, rank 0 gathers every
 /// rank's events (through `world`, so the gather is not part of the trace) and writes the
 /// files atomically (``AtomicFile``: links followed, FIFOs written straight through). A run
-/// that fails writes neither: the job ends as any failed job does.
+/// stopped on purpose on every rank (``CollectiveStop``: a walltime signal after its
+/// checkpoint) writes both, then stops; a run that fails writes neither: the job ends as any
+/// failed job does.
 public enum Observation {
     /// Collective. Runs `body` and writes the trace and the report asked for.
     /// - Parameters:
@@ -62,8 +64,19 @@ public enum Observation {
         if world.rank == 0 { for p in [trace, report].compactMap({ $0 }) { try OutputTarget.requireWritableFolder(of: p) } }
         try world.barrier()   // the ranks' start marks line up
         let recorder = TraceRecorder()
-        try body(TracingCommunicator.wrap(world, recorder: recorder))
-        let mine = recorder.finish(whole: name)
+        do {
+            try body(TracingCommunicator.wrap(world, recorder: recorder))
+        } catch let stop as CollectiveStop {
+            // Every rank stopped at the same point (a walltime signal, after its checkpoint):
+            // the run so far is still worth its trace, and the gather cannot hang.
+            try write(recorder.finish(whole: name), trace: trace, report: report, parameters: parameters, comm: world)
+            throw stop
+        }
+        try write(recorder.finish(whole: name), trace: trace, report: report, parameters: parameters, comm: world)
+    }
+
+    /// Collective. Gathers every rank's recording to rank 0, which writes the outputs.
+    static func write(_ mine: RankTrace, trace: String?, report: String?, parameters: RunParameters, comm world: any Communicator) throws {
         guard let all = try world.gatherObject(mine) else { return }
         if let t = trace { try AtomicFile.write(ChromeTrace.json(all, parameters: parameters), to: t) }
         if let r = report { try AtomicFile.write(RunReport(parameters: parameters, ranks: all).html(), to: r) }
