@@ -204,6 +204,22 @@ final class TraceTests: XCTestCase {
         try checkTrace("search.json", ranks: 3, phases: ["load", "search", "write"])
     }
 
+    func testWalltimeSignalUnderMpirunWritesTheTraceOfTheRunSoFar() throws {
+        // SIGUSR1 to mpirun after the first checkpoint: every rank stops with code 75, and
+        // the trace and the report of the iterations run so far are written on the way out.
+        let ck = dir.appendingPathComponent("ck")
+        let job = try BackgroundJob.mpirun(np: 3, "mpilearn", ["kmeans", "fit", "--blobs", "12000,6,30", "--cluster-std", "6", "--k", "40", "--init", "random",
+                                                              "--tol", "0", "--max-iter", "40", "--checkpoint", ck.path, "--checkpoint-every", "3",
+                                                              "--trace", path("stop.json"), "--report", path("stop.html")])
+        XCTAssertTrue(job.waitUntil(timeout: 90) { FileManager.default.fileExists(atPath: ck.appendingPathComponent("manifest.json").path) },
+                      "no checkpoint was written\n\(job.stdout)\n\(job.stderr)")
+        job.signalLauncher(SIGUSR1)
+        let out = job.wait(timeout: 60)
+        XCTAssertEqual(out.status, 75, "\(out)")
+        try checkTrace("stop.json", ranks: 3, phases: ["load", "fit"])
+        XCTAssertTrue(try String(contentsOfFile: path("stop.html"), encoding: .utf8).contains("data-rank=\"2\""))
+    }
+
     func testTraceThroughSymlinkAndParallelHDF5StillWorks() throws {
         // The wrapped communicator still lends MPI's handle: convert writes HDF5 in parallel.
         var csv = "a,b\n"
