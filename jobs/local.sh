@@ -15,6 +15,9 @@
 #                         .build/debug of this checkout, then mpilearn on PATH)
 #   OPENBLAS_NUM_THREADS  BLAS threads per rank (default 1: the ranks already use the cores;
 #                         raise it only when RANKS × threads <= cores)
+#   MPILEARN_MPIEXEC      the launcher, with its options (default: the launcher of the MPI that
+#                         mpilearn links: MPICH's mpiexec.hydra for a build against MPICH,
+#                         otherwise mpirun)
 # Output: rank 0 prints results on stdout; errors appear on stderr as `rank R/N: error: ...`.
 # Exit status: mpilearn's (0 ok, 64 usage, 65 data, 66 no input, 70 internal/MPI, 74 output;
 # see docs/running.md); this script itself exits 64 for a bad -n.
@@ -57,14 +60,26 @@ if [ -z "$bin" ]; then
 fi
 if [ -z "$bin" ]; then bin="$(command -v mpilearn || true)"; fi
 [ -n "$bin" ] && [ -x "$bin" ] || { echo "$prog: error: mpilearn not found: build it (swift build -c release, or scripts/cmake-build) or set MPILEARN_BIN" >&2; exit 66; }
-command -v mpirun >/dev/null || { echo "$prog: error: mpirun not found: apt-get install openmpi-bin (or mpich), or 'module load openmpi'" >&2; exit 69; }
+
+# The launcher must belong to the MPI mpilearn links: another MPI's mpirun starts every rank
+# as a separate one-rank job. With Open MPI and MPICH both installed (Debian), `mpirun` is
+# the system default, so a build against MPICH (MPILEARN_MPI_PKG=mpich) gets MPICH's own.
+if [ -n "${MPILEARN_MPIEXEC:-}" ]; then
+  read -r -a launcher <<<"$MPILEARN_MPIEXEC"
+elif ldd "$bin" 2>/dev/null | grep -q 'libmpich\.so' && command -v mpiexec.hydra >/dev/null; then
+  launcher=(mpiexec.hydra)
+else
+  launcher=(mpirun)
+fi
+command -v "${launcher[0]}" >/dev/null || { echo "$prog: error: ${launcher[0]} not found: apt-get install openmpi-bin (or mpich), or 'module load openmpi'" >&2; exit 69; }
 
 export OPENBLAS_NUM_THREADS="${OPENBLAS_NUM_THREADS:-1}"
 flags=()
-if mpirun --version 2>/dev/null | grep -q "Open MPI"; then
+if "${launcher[0]}" --version 2>/dev/null | grep -q "Open MPI"; then
   # Open MPI refuses to start as root (containers, CI) unless told it is fine.
   if [ "$(id -u)" = 0 ]; then export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1; fi
   # More ranks than cores needs --oversubscribe; binding would then pin ranks to shared cores.
   if ((ranks > cores)); then flags+=(--oversubscribe --bind-to none); fi
 fi
-exec mpirun -np "$ranks" "${flags[@]}" "$bin" "$@"
+# (MPICH's mpiexec allows more ranks than cores and runs as root without options.)
+exec "${launcher[@]}" -np "$ranks" "${flags[@]}" "$bin" "$@"

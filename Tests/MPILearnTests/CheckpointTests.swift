@@ -231,6 +231,39 @@ final class CheckpointTests: XCTestCase {
 
     // MARK: unit
 
+    func testSaveRestoreOnInProcessRanksKeepsOneGenerationAndChecksIdentity() throws {
+        let dir = try MPIRun.temporaryDirectory("ckpt-unit")
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let options = CheckpointOptions(directory: dir.path, every: .units(2), resume: true)
+        let identity = [("parameters", "{\"k\":3}"), ("data", "x: 10 rows")]
+        // Saves at units 2 and 4 (not 1, 3): each rank's state names its rank and step.
+        let restored = try LocalCommunicator.run(size: 3) { comm -> [UInt8] in
+            let c = try Checkpointer(options, kind: "unit", unit: "steps", identity: identity, comm: comm)
+            XCTAssertNil(try c.restore(), "an empty directory has no checkpoint")
+            for step in 1 ... 5 {
+                try c.boundary(done: step) {
+                    CheckpointState(step: step, header: Data("{}".utf8), sections: [("v", Data([UInt8(comm.rank), UInt8(step)]))])
+                }
+            }
+            XCTAssertEqual(c.written, 2)
+            let again = try Checkpointer(options, kind: "unit", unit: "steps", identity: identity, comm: comm)
+            let state = try XCTUnwrap(try again.restore())
+            XCTAssertEqual(state.step, 4)
+            XCTAssertEqual(again.resumedFrom, 4)
+            return Array(try state.section("v", in: "test"))
+        }
+        XCTAssertEqual(restored, [[0, 4], [1, 4], [2, 4]])
+        // One generation on disk: the manifest and one file per rank.
+        let names = try FileManager.default.contentsOfDirectory(atPath: dir.path).sorted()
+        XCTAssertEqual(names, ["g000002-rank0.ckpt", "g000002-rank1.ckpt", "g000002-rank2.ckpt", "manifest.json"])
+        // Other identity: refused by rank 0 with the differing value named.
+        XCTAssertThrowsError(try LocalCommunicator.run(size: 3) { comm in
+            _ = try Checkpointer(options, kind: "unit", unit: "steps", identity: [("parameters", "{\"k\":4}"), ("data", "x: 10 rows")], comm: comm).restore()
+        }) { error in
+            XCTAssertTrue("\(error)".contains("with parameters {\"k\":3}, and this run has {\"k\":4}"), "\(error)")
+        }
+    }
+
     func testIntervalParsing() throws {
         XCTAssertEqual(try CheckpointOptions.Interval(parsing: "10"), .units(10))
         XCTAssertEqual(try CheckpointOptions.Interval(parsing: "90s"), .seconds(90))

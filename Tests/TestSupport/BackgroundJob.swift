@@ -37,7 +37,7 @@ public final class BackgroundJob {
     /// Starts `executable args` on `np` ranks, as ``MPIRun/mpirun(np:_:_:timeout:environment:currentDirectory:)`` would.
     public static func mpirun(np: Int, _ executable: String = "mpilearn", _ args: [String], environment: [String: String] = [:],
                               currentDirectory: URL? = nil) throws -> BackgroundJob {
-        var cmd = MPIRun.launcher(np: np)
+        var cmd = MPIRun.launcher + ["-np", String(np)]
         cmd += [executable.contains("/") ? executable : MPIRun.executable(executable)] + args
         return try BackgroundJob(cmd, environment: environment, currentDirectory: currentDirectory)
     }

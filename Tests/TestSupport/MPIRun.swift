@@ -1,10 +1,13 @@
 import Foundation
+import SwiftMPI
 
 /// Launches real MPI jobs from the test suite and captures what they print.
 ///
 /// Every launch runs under `timeout`, so a job that hangs fails its test instead of hanging
-/// the suite. Open MPI needs `--oversubscribe` for more ranks than cores and, as root, the
-/// `OMPI_ALLOW_RUN_AS_ROOT*` variables; both are set here.
+/// the suite. The launcher is the one of the MPI the tests were built against (``launcher``):
+/// Open MPI's `mpirun`, which needs `--oversubscribe` for more ranks than cores and, as root,
+/// the `OMPI_ALLOW_RUN_AS_ROOT*` variables (both set here), or MPICH's `mpiexec.hydra`, which
+/// needs neither.
 public enum MPIRun {
     public struct Outcome: CustomStringConvertible {
         public var status: Int32
@@ -43,22 +46,52 @@ public enum MPIRun {
     /// Path of a built executable, e.g. `mpilearn` or `mpilearn-selftest`.
     public static func executable(_ name: String) -> String { productsDirectory.appendingPathComponent(name).path }
 
-    static let isOpenMPI: Bool = {
-        guard let out = try? run(["mpirun", "--version"], timeout: 20) else { return true }
-        return out.stdout.contains("Open MPI") || out.stderr.contains("Open MPI")
+    /// The MPI implementation the test binary (and so every built executable) links.
+    public enum Flavor: String { case openMPI = "Open MPI", mpich = "MPICH", other }
+
+    /// Read from the linked library (`MPI_Get_library_version`, callable before `MPI_Init`),
+    /// not from whichever `mpirun` is first on `PATH`: a build against MPICH on a machine
+    /// whose default MPI is Open MPI must be launched by MPICH's `mpiexec`.
+    public static let flavor: Flavor = {
+        let version = MPIEnvironment.libraryVersion
+        if version.contains("Open MPI") { return .openMPI }
+        if version.contains("MPICH") { return .mpich }
+        return .other
     }()
 
-    /// The launch command for `np` ranks, before the executable.
-    public static func launcher(np: Int) -> [String] {
-        var cmd = ["mpirun", "-np", String(np)]
-        if isOpenMPI { cmd += ["--oversubscribe", "--bind-to", "none"] }
-        return cmd
+    /// The launch command before `-np N`: `MPILEARN_MPIEXEC` if set (words separated by
+    /// spaces, e.g. `mpiexec.hydra -launcher fork`), else the linked MPI's own launcher:
+    /// Open MPI's `mpirun` with `--oversubscribe --bind-to none` (more ranks than cores, not
+    /// pinned to shared cores), MPICH's `mpiexec.hydra` (always allows oversubscription;
+    /// `-launcher fork`: every rank on this host, no ssh), or plain `mpirun`.
+    public static let launcher: [String] = {
+        if let words = ProcessInfo.processInfo.environment["MPILEARN_MPIEXEC"]?.split(separator: " ").map(String.init),
+           !words.isEmpty {
+            return words
+        }
+        switch flavor {
+        case .openMPI:
+            // Debian names each MPI's launcher by suffix; plain `mpirun` is the system default.
+            return [onPath("mpirun.openmpi") ?? "mpirun", "--oversubscribe", "--bind-to", "none"]
+        case .mpich:
+            return [onPath("mpiexec.hydra") ?? onPath("mpiexec.mpich") ?? "mpiexec", "-launcher", "fork"]
+        case .other:
+            return ["mpirun"]
+        }
+    }()
+
+    static func onPath(_ name: String) -> String? {
+        for dir in (ProcessInfo.processInfo.environment["PATH"] ?? "/usr/bin").split(separator: ":") {
+            let path = "\(dir)/\(name)"
+            if FileManager.default.isExecutableFile(atPath: path) { return path }
+        }
+        return nil
     }
 
-    /// Runs `executable args` on `np` ranks with `mpirun`, killed after `timeout` seconds.
+    /// Runs `executable args` on `np` ranks with the ``launcher``, killed after `timeout` seconds.
     public static func mpirun(np: Int, _ executable: String = "mpilearn", _ args: [String], timeout: Double = 120,
                               environment: [String: String] = [:], currentDirectory: URL? = nil) throws -> Outcome {
-        var cmd = launcher(np: np)
+        var cmd = launcher + ["-np", String(np)]
         cmd += [executable.contains("/") ? executable : self.executable(executable)] + args
         return try run(cmd, timeout: timeout, environment: environment, currentDirectory: currentDirectory)
     }
