@@ -237,7 +237,7 @@ final class CheckpointTests: XCTestCase {
         let options = CheckpointOptions(directory: dir.path, every: .units(2), resume: true)
         let identity = [("parameters", "{\"k\":3}"), ("data", "x: 10 rows")]
         // Saves at units 2 and 4 (not 1, 3): each rank's state names its rank and step.
-        let restored = try LocalCommunicator.run(size: 3) { comm -> [UInt8] in
+        let restored = try LocalWorld.run(size: 3) { comm -> [UInt8] in
             let c = try Checkpointer(options, kind: "unit", unit: "steps", identity: identity, comm: comm)
             XCTAssertNil(try c.restore(), "an empty directory has no checkpoint")
             for step in 1 ... 5 {
@@ -257,7 +257,7 @@ final class CheckpointTests: XCTestCase {
         let names = try FileManager.default.contentsOfDirectory(atPath: dir.path).sorted()
         XCTAssertEqual(names, ["g000002-rank0.ckpt", "g000002-rank1.ckpt", "g000002-rank2.ckpt", "manifest.json"])
         // Other identity: refused by rank 0 with the differing value named.
-        XCTAssertThrowsError(try LocalCommunicator.run(size: 3) { comm in
+        XCTAssertThrowsError(try LocalWorld.run(size: 3) { comm in
             _ = try Checkpointer(options, kind: "unit", unit: "steps", identity: [("parameters", "{\"k\":4}"), ("data", "x: 10 rows")], comm: comm).restore()
         }) { error in
             XCTAssertTrue("\(error)".contains("with parameters {\"k\":3}, and this run has {\"k\":4}"), "\(error)")
