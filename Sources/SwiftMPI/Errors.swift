@@ -15,11 +15,29 @@ public enum JobExitCode: Int32, Sendable {
     case software = 70
     /// An output could not be written (EX_IOERR).
     case ioError = 74
+    /// Stopped on purpose by a walltime or preemption signal after writing a checkpoint; run
+    /// the same command with `--resume` to continue (EX_TEMPFAIL).
+    case temporaryFailure = 75
 }
 
 /// An error that knows the exit code its job should end with.
 public protocol JobError: Error, CustomStringConvertible {
     var exitCode: JobExitCode { get }
+}
+
+/// A stop every rank agreed on in a collective (a walltime signal, after the checkpoint was
+/// written). ``Job/run(_:)`` ends such a job cleanly: rank 0 prints `message`, every rank
+/// finalizes MPI and exits with `exitCode`, and no rank aborts the others.
+public struct CollectiveStop: JobError, Equatable {
+    public var message: String
+    public var exitCode: JobExitCode
+
+    public init(message: String, exitCode: JobExitCode = .temporaryFailure) {
+        self.message = message
+        self.exitCode = exitCode
+    }
+
+    public var description: String { message }
 }
 
 /// An error reported by the MPI library or by a communicator.

@@ -19,6 +19,12 @@ public enum Job {
         }
         do {
             try body(world)
+        } catch let stop as CollectiveStop {
+            // Every rank threw it at the same point, after a collective: nobody waits.
+            flushOutput()
+            if world.rank == 0 { writeStandardError(stop.message + "\n") }
+            MPIEnvironment.finalize()
+            exit(stop.exitCode.rawValue)
         } catch {
             fail(rank: world.rank, size: world.size, error)
         }

@@ -77,10 +77,11 @@ struct ForestFit: SPMDCommand {
     @OptionGroup var data: ForestTrainOptions
     @OptionGroup var params: ForestParameterOptions
     @Option(help: "Output model file.") var model: String
+    @OptionGroup(title: "Checkpoints") var checkpoints: CheckpointArguments
 
     func run(world: any Communicator) throws {
         let summary = try ForestWorkflow.fitAndSave(data.source, task: params.task, parameters: try params.parameters(), model: model, comm: world,
-                                                    progress: .printed, log: printLine)
+                                                    progress: .printed, checkpoint: try checkpoints.options(), log: printLine)
         if let summary { printLine(summary.text) }
     }
 }
@@ -142,6 +143,7 @@ struct ForestRun: SPMDCommand {
     var predictions: String?
     @Flag(help: "Also compute the seed workflow's approximate vote (each rank's majority, then a tree reduction of modes) and report how often it differs from the exact vote.")
     var compareApproximate: Bool = false
+    @OptionGroup(title: "Checkpoints") var checkpoints: CheckpointArguments
 
     func run(world: any Communicator) throws {
         var options = ForestWorkflow.RunOptions(source: data.source, task: params.task, parameters: try params.parameters(), test: test)
@@ -151,6 +153,7 @@ struct ForestRun: SPMDCommand {
         options.predictions = predictions
         options.compareApproximate = compareApproximate
         options.progress = .printed
+        options.checkpoint = try checkpoints.options()
         _ = try ForestWorkflow.run(options, comm: world, log: printLine)
     }
 }

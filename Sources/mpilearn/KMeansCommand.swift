@@ -60,6 +60,8 @@ struct KMeansFitCommand: SPMDCommand {
     var outputModel: String?
     @Option(help: "Write every row's label: .npy (int32) or text, in parallel.")
     var outputLabels: String?
+    @OptionGroup(title: "Checkpoints")
+    var checkpoints: CheckpointArguments
 
     func validate() throws {
         if (data == nil) == (blobs == nil) { throw ValidationError("give exactly one of --data FILE or --blobs N,D,CENTERS") }
@@ -85,6 +87,7 @@ struct KMeansFitCommand: SPMDCommand {
         options.outputCenters = outputCenters
         options.outputModel = outputModel
         options.outputLabels = outputLabels
+        options.checkpoint = try checkpoints.options()
         _ = try KMeansWorkflow.fit(options, comm: world, log: printLine)
     }
 

@@ -40,6 +40,7 @@ struct SearchOptionsGroup: ParsableArguments {
     @Option(help: "Write the refitted best model here.") var outputModel: String?
     @Option(help: "Write cv_results as CSV here.") var results: String?
     @Option(help: "Rows of the results table printed.") var top: Int = 10
+    @OptionGroup(title: "Checkpoints (grid and random searches)") var checkpoints: CheckpointArguments
 
     func job(_ method: SearchJob.Method) throws -> SearchJob {
         guard params.isEmpty != (paramGrid == nil) else {
@@ -74,6 +75,7 @@ struct SearchOptionsGroup: ParsableArguments {
         j.outputModel = outputModel
         j.results = results
         j.top = top
+        j.checkpoint = try checkpoints.options()
         return j
     }
 }

@@ -48,11 +48,17 @@ public enum MPIRun {
         return out.stdout.contains("Open MPI") || out.stderr.contains("Open MPI")
     }()
 
+    /// The launch command for `np` ranks, before the executable.
+    public static func launcher(np: Int) -> [String] {
+        var cmd = ["mpirun", "-np", String(np)]
+        if isOpenMPI { cmd += ["--oversubscribe", "--bind-to", "none"] }
+        return cmd
+    }
+
     /// Runs `executable args` on `np` ranks with `mpirun`, killed after `timeout` seconds.
     public static func mpirun(np: Int, _ executable: String = "mpilearn", _ args: [String], timeout: Double = 120,
                               environment: [String: String] = [:], currentDirectory: URL? = nil) throws -> Outcome {
-        var cmd = ["mpirun", "-np", String(np)]
-        if isOpenMPI { cmd += ["--oversubscribe", "--bind-to", "none"] }
+        var cmd = launcher(np: np)
         cmd += [executable.contains("/") ? executable : self.executable(executable)] + args
         return try run(cmd, timeout: timeout, environment: environment, currentDirectory: currentDirectory)
     }

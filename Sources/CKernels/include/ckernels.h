@@ -234,6 +234,12 @@ uint64_t mpl_read_bytes(const void *p, size_t bytes);
  * large frees), so blocks of that size or more are mapped alone and returned to the system
  * when freed. Returns 1 on success, 0 when refused or not glibc. */
 int mpl_pin_mmap_threshold(size_t bytes);
+/* Records SIGTERM and SIGUSR1 instead of dying (process.c); 0 on success. */
+int mpl_stop_install(void);
+/* The first recorded stop signal's number, or 0. */
+int mpl_stop_signal(void);
+/* Forgets a recorded signal (tests). */
+void mpl_stop_reset(void);
 /* glibc's mallopt(M_TRIM_THRESHOLD, bytes): free memory at the heap's top beyond `bytes` goes
  * back to the system. 1 when applied (0 elsewhere than glibc). */
 int mpl_set_trim_threshold(size_t bytes);

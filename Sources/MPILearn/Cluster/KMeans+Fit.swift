@@ -31,17 +31,22 @@ extension KMeans {
     /// - Returns: the fitted model; its `labels` are this rank's rows'.
     /// - Throws: ``MPILearnError/invalidParameter`` for bad hyper-parameters (k ≤ 0, k > rows,
     ///   ...), ``MPILearnError/dataError`` naming the row and column of a NaN or infinite value.
+    ///   - checkpoint: saves the fit's state after Lloyd iterations (see ``Checkpointer``) and
+    ///     resumes from a saved one: the resumed fit ends with the same centres, labels,
+    ///     inertia and history (but the seconds) as an uninterrupted one. Needs the same
+    ///     number of ranks (each rank's labels and bounds are in its file).
     public func fit<T: LinearAlgebraScalar & MPIScalar>(_ data: Dataset<T>, comm: any Communicator, dataName: String = "data",
+                                                        checkpoint: Checkpointer? = nil,
                                                         progress: ((KMeansIteration) -> Void)? = nil) throws -> KMeansModel {
         // Called from another module, a public generic runs unspecialised (every element
         // through witness tables). Dispatching to concrete types here lets the optimizer
         // specialise the whole engine for Float64 and Float32.
-        if T.self == Double.self { return try fitSpecialised(data as! Dataset<Double>, comm: comm, dataName: dataName, progress: progress) }
-        if T.self == Float.self { return try fitSpecialised(data as! Dataset<Float>, comm: comm, dataName: dataName, progress: progress) }
+        if T.self == Double.self { return try fitSpecialised(data as! Dataset<Double>, comm: comm, dataName: dataName, checkpoint: checkpoint, progress: progress) }
+        if T.self == Float.self { return try fitSpecialised(data as! Dataset<Float>, comm: comm, dataName: dataName, checkpoint: checkpoint, progress: progress) }
         throw MPILearnError.invalidParameter(name: "dtype", value: "\(T.self)", allowed: "Double or Float")
     }
 
-    func fitSpecialised<T: KMeansScalar>(_ data: Dataset<T>, comm: any Communicator, dataName: String,
+    func fitSpecialised<T: KMeansScalar>(_ data: Dataset<T>, comm: any Communicator, dataName: String, checkpoint: Checkpointer?,
                                                             progress: ((KMeansIteration) -> Void)?) throws -> KMeansModel {
         let start = monotonicSeconds()
         try data.requireDense(for: "k-means")
@@ -60,21 +65,62 @@ extension KMeans {
             var report = KMeansFitReport()
             let variance = try engine.meanVariance(dataName: dataName, featureNames: data.featureNames)
             report.absoluteTolerance = tol * variance
-            var best: (run: Int, centres: [Double], initial: [Double], inertia: Double, nIter: Int, history: [KMeansIteration], candidates: Int?)?
+            var best: KMeansCheckpoint.Best?
             var labels: [Int32] = []
-            for run in 0 ..< effectiveNInit {
+            // A resumed fit starts inside the run it was saved in, after the saved iteration.
+            var resumed: (run: Int, initial: KMeansCheckpoint.Initial, lloyd: LloydState)?
+            var done = 0
+            if let checkpoint, let state = try checkpoint.restore() {
+                let path = checkpoint.options.directory
+                let saved = try CheckpointJSON.decode(KMeansCheckpoint.self, from: state.header, path: path)
+                guard saved.best.map({ $0.centres.count == nClusters * data.featureCount }) ?? true,
+                      saved.lloyd.centres.count == nClusters * data.featureCount else {
+                    throw MPILearnError.dataError(SourceLocation(file: path), "checkpoint holds centres of another shape; it is damaged")
+                }
+                best = saved.best
+                labels = try state.section("best_labels", in: path).flatArray(of: Int32.self, path: path)
+                try engine.restore(state, path: path)
+                report.warnings = saved.warnings
+                report.initSeconds = saved.initSeconds
+                report.lloydSeconds = saved.lloydSeconds
+                resumed = (saved.run, saved.initial, saved.lloyd)
+                done = saved.done
+            }
+            checkpoint?.totalUnits = maxIter * effectiveNInit
+            for run in (resumed?.run ?? 0) ..< effectiveNInit {
                 var runRNG = Philox(seed: randomState, domain: KMeansDomain.runSeed.rawValue, stream: UInt64(run))
                 let seed = run == 0 ? randomState : runRNG.next()
                 let t0 = monotonicSeconds()
-                let initial = try initialCentres(engine, seed: seed)
-                report.warnings += initial.warnings
+                let initial: KMeansInitResult
+                var from: LloydState? = nil
+                if let r = resumed, r.run == run {
+                    initial = KMeansInitResult(centres: r.initial.centres, candidates: r.initial.candidates)
+                    from = r.lloyd
+                } else {
+                    initial = try initialCentres(engine, seed: seed)
+                    report.warnings += initial.warnings
+                }
                 let t1 = monotonicSeconds()
                 report.initSeconds += t1 - t0
+                // At the end of each Lloyd iteration: save the whole fit's state when due.
+                let bestSoFar = best, labelsSoFar = labels, reportSoFar = report
+                let save: ((LloydState) throws -> Void)? = checkpoint.map { checkpoint in { state in
+                    done += 1
+                    try checkpoint.boundary(done: done) {
+                        let header = KMeansCheckpoint(run: run, initial: .init(centres: initial.centres, candidates: initial.candidates),
+                                                      lloyd: state, best: bestSoFar, warnings: reportSoFar.warnings,
+                                                      initSeconds: reportSoFar.initSeconds,
+                                                      lloydSeconds: reportSoFar.lloydSeconds + monotonicSeconds() - t1, done: done)
+                        return CheckpointState(step: done, header: try CheckpointJSON.encode(header),
+                                               sections: engine.checkpointSections() + [("best_labels", Data(flat: labelsSoFar))])
+                    }
+                } }
                 let result = try lloyd(engine, from: initial.centres, guess: initial.guess, tolerance: report.absoluteTolerance,
-                                       run: run, progress: progress)
+                                       run: run, resume: from, save: save, progress: progress)
                 report.lloydSeconds += monotonicSeconds() - t1
                 if best == nil || result.inertia < best!.inertia {
-                    best = (run, result.centres, initial.centres, result.inertia, result.nIter, result.history, initial.candidates)
+                    best = .init(run: run, centres: result.centres, initial: initial.centres, inertia: result.inertia, nIter: result.nIter,
+                                 history: result.history, candidates: initial.candidates)
                     labels = Array(UnsafeBufferPointer(start: engine.labels, count: data.rowCount))
                 }
             }
@@ -112,7 +158,10 @@ extension KMeans {
     /// Lloyd iterations from `centres`; leaves the final labels in the engine. With the
     /// `hamerly` algorithm the first pass starts from `guess` (what the initialisation left
     /// in the engine), and each pass is ``KMeansEngine/assignBounded(_:)``.
+    /// With `resume`, continues a run saved after one of its iterations (the engine's labels
+    /// and bounds already restored); `save` is called after every iteration with the run's state.
     func lloyd<T>(_ e: KMeansEngine<T>, from centres: [Double], guess: KMeansStartingGuess?, tolerance: Double, run: Int,
+                  resume: LloydState? = nil, save: ((LloydState) throws -> Void)? = nil,
                   progress: ((KMeansIteration) -> Void)?) throws -> (centres: [Double], inertia: Double, nIter: Int, history: [KMeansIteration]) {
         let k = nClusters, d = e.d, bounded = algorithm == .hamerly
         var centres = centres
@@ -133,8 +182,20 @@ extension KMeans {
             e.boundsCentres = nil
             return e.assign(current, distances: false) + [0]
         }
-        if !bounded { for i in 0 ..< e.n { e.labels[i] = -1 } }
-        while iteration < maxIter {
+        if let r = resume {
+            (centres, history, iteration, useBounds, plainPasses) = (r.centres, r.history, r.iteration, r.useBounds, r.plainPasses)
+            inertia = history.last?.inertia ?? 0
+        } else if !bounded {
+            for i in 0 ..< e.n { e.labels[i] = -1 }
+        }
+        // The stopping tests of the iteration just done (also those of a resumed one).
+        func stops(_ record: KMeansIteration) -> Bool {
+            if record.changed == 0 && record.relocated == 0 { labelsMatchCentres = true; return true }
+            return record.shift <= tolerance
+        }
+        var finished = false
+        if let r = resume, let last = r.history.last { finished = stops(last) }
+        while !finished && iteration < maxIter {
             let t0 = monotonicSeconds()
             iteration += 1
             // E-step and local M-step sums, then the one allreduce of the iteration.
@@ -168,9 +229,9 @@ extension KMeans {
                                          relocated: relocated, seconds: monotonicSeconds() - t0, skipped: skipped)
             history.append(record)
             progress?(record)
+            try save?(LloydState(centres: centres, history: history, iteration: iteration, useBounds: useBounds, plainPasses: plainPasses))
             // No label changed: the update reproduced the same centres (strict convergence).
-            if changed == 0 && relocated == 0 { labelsMatchCentres = true; break }
-            if shift <= tolerance { break }
+            if stops(record) { break }
         }
         if !labelsMatchCentres {
             // Labels and inertia for the final centres (scikit-learn does the same E-step).
@@ -206,5 +267,67 @@ extension KMeans {
             acc[k * d + j] = 1
         }
         return min(empty.count, far.count)
+    }
+}
+
+/// A run's Lloyd state after an iteration (what a checkpoint needs besides the engine's rows).
+struct LloydState: Codable {
+    var centres: [Double]
+    var history: [KMeansIteration]
+    var iteration: Int
+    var useBounds: Bool
+    var plainPasses: Int
+}
+
+/// The JSON part of a k-means checkpoint (the rows' labels and bounds are binary sections).
+struct KMeansCheckpoint: Codable {
+    struct Initial: Codable { var centres: [Double]; var candidates: Int? }
+    struct Best: Codable {
+        var run: Int
+        var centres: [Double]
+        var initial: [Double]
+        var inertia: Double
+        var nIter: Int
+        var history: [KMeansIteration]
+        var candidates: Int?
+    }
+    var run: Int
+    var initial: Initial
+    var lloyd: LloydState
+    var best: Best?
+    var warnings: [String]
+    var initSeconds: Double
+    var lloydSeconds: Double
+    var done: Int
+}
+
+extension KMeansEngine {
+    /// This rank's per-row state as checkpoint sections: labels, and the Hamerly bounds with
+    /// the centres they refer to (when a bounded pass has set them).
+    func checkpointSections() -> [(name: String, bytes: Data)] {
+        var out: [(name: String, bytes: Data)] = [("labels", Data(flat: Array(UnsafeBufferPointer(start: labels, count: n))))]
+        if let lower, let boundsCentres {
+            out.append(("lower", Data(flat: Array(UnsafeBufferPointer(start: lower, count: n)))))
+            out.append(("bounds_centres", Data(flat: boundsCentres)))
+        }
+        return out
+    }
+
+    /// Restores what ``checkpointSections()`` saved, checking each section's length.
+    func restore(_ state: CheckpointState, path: String) throws {
+        let l = try state.section("labels", in: path).flatArray(of: Int32.self, path: path)
+        guard l.count == n else {
+            throw MPILearnError.dataError(SourceLocation(file: path), "checkpoint holds \(l.count) labels for this rank's \(n) rows: it was written for other data")
+        }
+        for i in 0 ..< n { labels[i] = l[i] }
+        if state.sections.contains(where: { $0.name == "lower" }) {
+            let lo = try state.section("lower", in: path).flatArray(of: Double.self, path: path)
+            guard lo.count == n else { throw MPILearnError.dataError(SourceLocation(file: path), "checkpoint bounds do not match this rank's rows") }
+            let p = boundsStorage()
+            for i in 0 ..< n { p[i] = lo[i] }
+            boundsCentres = try state.section("bounds_centres", in: path).flatArray(of: Double.self, path: path)
+        } else {
+            boundsCentres = nil
+        }
     }
 }

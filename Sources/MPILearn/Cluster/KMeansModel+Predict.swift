@@ -101,9 +101,14 @@ extension KMeansModel {
     public static let kind = "kmeans"
 
     /// The model as a versioned ``ModelContainer``: a JSON header (parameters, shape, feature
-    /// names, inertia, iterations) and two Float64 sections, `cluster_centers` and
+    /// names, inertia, iterations; with `SOURCE_DATE_EPOCH` set, iteration times are written
+    /// as 0 for reproducible files) and two Float64 sections, `cluster_centers` and
     /// `initial_centers` (k × d, row-major, little-endian).
     public func container() throws -> ModelContainer {
+        // Reproducible output (SOURCE_DATE_EPOCH set, as for the forest's date): no wall times,
+        // so a resumed fit's file is byte for byte the uninterrupted one's.
+        var history = history
+        if ProcessInfo.processInfo.environment["SOURCE_DATE_EPOCH"] != nil { for i in history.indices { history[i].seconds = 0 } }
         let header = KMeansModelHeader(configuration: configuration, nClusters: nClusters, nFeatures: featureCount,
                                        featureNames: featureNames, inertia: inertia, nIter: nIter, history: history,
                                        mpilearnVersion: MPILearnVersion.string)

@@ -92,6 +92,8 @@ public enum KMeansWorkflow {
         public var outputModel: String?
         /// Write every row's label (``writeLabels(_:to:comm:)``, all ranks).
         public var outputLabels: String?
+        /// Save the fit's state after Lloyd iterations, and resume from it (``Checkpointer``).
+        public var checkpoint: CheckpointOptions?
 
         public init(data: DataSource, estimator: KMeans) {
             self.data = data
@@ -133,15 +135,23 @@ public enum KMeansWorkflow {
         say("kmeans: \(data.globalRowCount) rows × \(data.featureCount) features (\(T.self == Float.self ? "float32" : "float64")) "
             + "on \(world.size) rank(s) × \(threads) thread(s), k=\(config.nClusters), init \(config.initialization.name), "
             + "algorithm \(config.algorithm.rawValue), kernels \(Kernels.active); data ready in \(seconds(Date().timeIntervalSince(t0))) s")
+        let checkpointer = try options.checkpoint.map { c in
+            try Checkpointer(c, kind: "kmeans", unit: "iterations", identity: [
+                ("parameters", String(decoding: try CheckpointJSON.encode(config), as: UTF8.self)),
+                ("data", "\(name): \(data.globalRowCount) rows × \(data.featureCount) features, \(T.self == Float.self ? "float32" : "float64")"),
+            ], comm: world)
+        }
+        if let c = checkpointer { say(c.plan) }
         say("  run  iter        inertia        shift   changed   skipped   seconds")
         // The fit takes an optional (so escaping) callback; it calls it only during the fit.
-        let model = try withoutActuallyEscaping(say) { say in try config.fit(data, comm: world, dataName: name) { it in
+        let model = try withoutActuallyEscaping(say) { say in try config.fit(data, comm: world, dataName: name, checkpoint: checkpointer) { it in
             let skipped = String(format: "%.1f%%", 100 * Double(it.skipped) / Double(max(1, data.globalRowCount)))
             say(String(format: "%5d %5d  %13.6e  %11.4e  %8d  %8@  %8.4f%@", it.run, it.iteration, it.inertia, it.shift, it.changed,
                        skipped as NSString, it.seconds,
                        it.relocated > 0 ? "  (\(it.relocated) empty cluster(s) relocated)" as NSString : "" as NSString))
         } }
         for w in model.report.warnings { say("warning: \(w)") }
+        if let c = checkpointer { say(c.summary) }
         let r = model.report
         let slowestComm = try world.allreduce(r.communicationSeconds, op: .max)
         say("inertia \(String(format: "%.6e", model.inertia)), \(model.nIter) iteration(s)"

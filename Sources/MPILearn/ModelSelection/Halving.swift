@@ -106,6 +106,12 @@ public struct HalvingSearchCV<E: Estimator> {
 
     /// Collective. Runs the rungs and refits the best candidate of the last one.
     public func fit(_ data: SearchData, comm: any Communicator) throws -> SearchResult<E> {
+        if options.checkpoint != nil {
+            // Each rung's candidates come from the previous rung's scores; saving a rung at a
+            // time is not done yet.
+            throw MPILearnError.invalidParameter(name: "--checkpoint", value: options.checkpoint!.directory,
+                                                 allowed: "a grid or randomized search (a halving search does not checkpoint yet)")
+        }
         let (estimators0, problem, folds) = try ModelSearch.prepare(estimator, candidates: candidates, data: data, options: options, comm: comm)
         let sharded: Bool = { if case .sharded = data { return true }; return false }()
         let maxR: Int

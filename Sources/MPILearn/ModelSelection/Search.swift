@@ -71,6 +71,12 @@ public struct SearchOptions: Sendable {
     public var shardGroups: Int = 1
     /// Called on rank 0 as its tasks finish.
     public var progress: (@Sendable (SearchProgress) -> Void)?
+    /// Save the finished (candidate, fold) tasks every so many tasks (or seconds) and on
+    /// SIGTERM/SIGUSR1, and resume from saved ones (``Checkpointer``). Grid and randomized
+    /// searches; the scores do not depend on the rank count, so a search resumes on any.
+    public var checkpoint: CheckpointOptions?
+    /// Lines about the checkpoint (rank 0).
+    public var log: (@Sendable (String) -> Void)?
 
     public init(cv: (any CrossValidator)? = nil, scoring: Scoring? = nil, refit: Bool = true, errorScore: ErrorScore = .nan,
                 returnTrainScore: Bool = false, groups: [Int]? = nil, progress: (@Sendable (SearchProgress) -> Void)? = nil) {
@@ -148,6 +154,12 @@ final class TaskBox: @unchecked Sendable {
 /// number of ranks.
 public enum ModelSearch {
     /// One (candidate, fold) evaluation, as sent between ranks.
+    /// A search checkpoint: the finished tasks' outcomes (binary property list: scores may be NaN).
+    struct SearchCheckpoint: Codable {
+        var outcomes: [TaskOutcome]
+        var unitSeconds: [Double]
+    }
+
     struct TaskOutcome: Codable {
         var task: Int
         var test: Double
@@ -343,55 +355,107 @@ public enum ModelSearch {
                 progress(progressReport(taken: taken, total: total, t0: t0, iteration: iteration, best: best, estimators: estimators, nK: nK))
             }
         }
-        if let sub = groupComm {
-            // Groups take units through the shared counter: each group's first rank draws,
-            // its members fit the unit together, and the first rank keeps the outcome.
-            let counter = try comm.makeSharedCounter(initial: 0)
-            while true {
-                let drawn = sub.rank == 0 ? try counter.fetchAndAdd(1) : 0
-                let next = Int(try sub.broadcast(Int64(drawn), root: 0))
-                if next >= total { break }
-                let o = try run(next, comm: sub)
-                if sub.rank == 0 { record(o, taken: next + 1) }
-            }
-            try counter.free()
-        } else if sharded {
-            // Every unit by all ranks, data-parallel, in order.
-            for u in 0 ..< total { record(try run(u, comm: comm), taken: u + 1) }
-        } else {
-            // Longest expected first; a shared counter hands the next unit to whichever rank asks.
-            let cost = units.map { u in estimators[u.members.last!].expectedCost(rows: folds[u.members[0]][u.fold].train.count) * (1 + 0.1 * Double(u.members.count - 1)) }
-            let order = (0 ..< total).sorted { cost[$0] != cost[$1] ? cost[$0] > cost[$1] : $0 < $1 }
-            let counter = try comm.makeSharedCounter(initial: 0)
-            // Rank 0 hosts the counter. Some MPI transports progress one-sided operations
-            // only inside MPI calls of the target, so while rank 0 fits, its main thread keeps
-            // calling MPI (a fetch-and-add of 0, every millisecond) and the fit runs on a
-            // worker thread; the other ranks never wait for rank 0's fit to take a unit.
-            let host = comm.rank == 0 && comm.size > 1
-            while true {
-                let next = try counter.fetchAndAdd(1)
-                if next >= total { break }
-                let o: [TaskOutcome]
-                if host {
-                    let box = TaskBox()
-                    let done = DispatchSemaphore(value: 0)
-                    let unit = order[next]
-                    let work = UncheckedSendable(run)
-                    let thread = Thread {
-                        box.result = Result { try work.value(unit, solo) }
-                        done.signal()
-                    }
-                    thread.stackSize = 64 << 20   // as deep as a main thread's: tree growth recurses
-                    thread.start()
-                    while done.wait(timeout: .now() + .milliseconds(1)) == .timedOut { _ = try counter.fetchAndAdd(0) }
-                    o = try box.result!.get()
-                } else {
-                    o = try run(order[next], comm: solo)
-                }
-                record(o, taken: next + 1)
-            }
-            try counter.free()
+        // With a checkpoint the units run in windows (positions in the schedule's order), each
+        // ending at a checkpoint boundary; a window's units are still handed out dynamically.
+        let checkpoint = try options.checkpoint.map { c in
+            try Checkpointer(c, kind: "search", unit: "tasks", identity: [
+                ("candidates", estimators.map { pythonDict($0.changedParameters(from: estimators)) }.joined(separator: "; ")),
+                ("folds", folds.map { f in f.map { "\($0.train.count)/\($0.test.count)" }.joined(separator: ",") }.joined(separator: "; ")),
+                ("scoring", problem.scoring.rawValue), ("data", "\(problem.data.globalRowCount) rows × \(problem.data.featureCount) features"),
+                ("iteration", iteration.map(String.init) ?? "none"),
+            ], comm: comm)
         }
+        // Every rank holds every outcome (sharded, one group) or each outcome is on the rank that ran it.
+        let replicatedOutcomes = sharded && !grouped
+        var position = 0
+        if let checkpoint {
+            if comm.rank == 0 { options.log?(checkpoint.plan) }
+            if let state = try checkpoint.restore(rebalances: true) {
+                let path = checkpoint.options.directory
+                let saved: SearchCheckpoint
+                do { saved = try PropertyListDecoder().decode(SearchCheckpoint.self, from: try state.section("outcomes", in: path)) } catch {
+                    throw MPILearnError.dataError(SourceLocation(file: path), "checkpoint's task results cannot be read (\(error)); it is damaged")
+                }
+                guard state.step <= total, saved.outcomes.allSatisfy({ $0.task >= 0 && $0.task < nC * nK }) else {
+                    throw MPILearnError.dataError(SourceLocation(file: path), "checkpoint holds tasks of another search; it is damaged")
+                }
+                if comm.rank == 0 || replicatedOutcomes { mine = saved.outcomes; unitSeconds = saved.unitSeconds }
+                position = state.step
+            }
+            checkpoint.totalUnits = total
+        }
+        var window = max(1, total)
+        if let checkpoint {
+            // Every N tasks, or (time or signal only) windows of two tasks per rank.
+            if case let .units(n)? = checkpoint.options.every { window = n } else { window = 2 * comm.size }
+        }
+        // Longest expected first (replicated schedule).
+        let cost = units.map { u in estimators[u.members.last!].expectedCost(rows: folds[u.members[0]][u.fold].train.count) * (1 + 0.1 * Double(u.members.count - 1)) }
+        let order = (0 ..< total).sorted { cost[$0] != cost[$1] ? cost[$0] > cost[$1] : $0 < $1 }
+        while position < total {
+            let from = position, end = min(total, position + window)
+            if let sub = groupComm {
+                // Groups take units through the shared counter: each group's first rank draws,
+                // its members fit the unit together, and the first rank keeps the outcome.
+                let counter = try comm.makeSharedCounter(initial: from)
+                while true {
+                    let drawn = sub.rank == 0 ? try counter.fetchAndAdd(1) : 0
+                    let next = Int(try sub.broadcast(Int64(drawn), root: 0))
+                    if next >= end { break }
+                    let o = try run(next, comm: sub)
+                    if sub.rank == 0 { record(o, taken: next + 1) }
+                }
+                try counter.free()
+            } else if sharded {
+                // Every unit by all ranks, data-parallel, in order.
+                for u in from ..< end { record(try run(u, comm: comm), taken: u + 1) }
+            } else {
+                // Longest expected first; a shared counter hands the next unit to whichever rank asks.
+                let counter = try comm.makeSharedCounter(initial: from)
+                // Rank 0 hosts the counter. Some MPI transports progress one-sided operations
+                // only inside MPI calls of the target, so while rank 0 fits, its main thread keeps
+                // calling MPI (a fetch-and-add of 0, every millisecond) and the fit runs on a
+                // worker thread; the other ranks never wait for rank 0's fit to take a unit.
+                let host = comm.rank == 0 && comm.size > 1
+                while true {
+                    let next = try counter.fetchAndAdd(1)
+                    if next >= end { break }
+                    let o: [TaskOutcome]
+                    if host {
+                        let box = TaskBox()
+                        let done = DispatchSemaphore(value: 0)
+                        let unit = order[next]
+                        let work = UncheckedSendable(run)
+                        let thread = Thread {
+                            box.result = Result { try work.value(unit, solo) }
+                            done.signal()
+                        }
+                        thread.stackSize = 64 << 20   // as deep as a main thread's: tree growth recurses
+                        thread.start()
+                        while done.wait(timeout: .now() + .milliseconds(1)) == .timedOut { _ = try counter.fetchAndAdd(0) }
+                        o = try box.result!.get()
+                    } else {
+                        o = try run(order[next], comm: solo)
+                    }
+                    record(o, taken: next + 1)
+                }
+                try counter.free()
+            }
+            position = end
+            guard let checkpoint else { continue }
+            try checkpoint.boundary(done: position) {
+                // Every finished task, on rank 0 (only its file is read back).
+                var outcomes = mine, seconds = unitSeconds
+                if !replicatedOutcomes {
+                    let gathered = try comm.gatherObject(SearchCheckpoint(outcomes: mine, unitSeconds: unitSeconds), root: 0)
+                    outcomes = gathered?.flatMap(\.outcomes).sorted { $0.task < $1.task } ?? []
+                    seconds = gathered?.flatMap(\.unitSeconds) ?? []
+                }
+                let bytes = try PropertyListEncoder.binary.encode(SearchCheckpoint(outcomes: comm.rank == 0 ? outcomes : [], unitSeconds: comm.rank == 0 ? seconds : []))
+                return CheckpointState(step: position, header: Data("{}".utf8), sections: [("outcomes", bytes)])
+            }
+        }
+        if let checkpoint, comm.rank == 0 { options.log?(checkpoint.summary) }
 
         // Scores to every rank, in task order.
         let tasks = nC * nK
@@ -581,5 +645,14 @@ public struct RandomizedSearchCV<E: Estimator> {
     public func fit(_ data: SearchData, comm: any Communicator) throws -> SearchResult<E> {
         try sampler.validate()
         return try ModelSearch.run(estimator, candidates: sampler.candidates, data: data, options: options, comm: comm)
+    }
+}
+
+extension PropertyListEncoder {
+    /// A binary property-list encoder (keeps NaN and infinities, unlike JSON).
+    static var binary: PropertyListEncoder {
+        let e = PropertyListEncoder()
+        e.outputFormat = .binary
+        return e
     }
 }

@@ -89,6 +89,8 @@ public struct SearchJob: Sendable {
     public var schedule: ScheduleChoice = .auto
     /// Sharded schedule: groups of ranks fitting candidates at once (``SearchOptions/shardGroups``).
     public var shardGroups = 1
+    /// Save finished tasks and resume (``SearchOptions/checkpoint``).
+    public var checkpoint: CheckpointOptions?
     public var train: String
     public var target: String?
     public var categorical: [String] = []
@@ -225,6 +227,8 @@ public struct SearchJob: Sendable {
             var options = SearchOptions(cv: cv, scoring: job.scoring, refit: job.refit, errorScore: job.errorScore,
                                         returnTrainScore: job.returnTrainScore, progress: callback)
             options.shardGroups = job.shardGroups
+            options.checkpoint = job.checkpoint
+            options.log = root ? progress.log : nil
             let searchData: SearchData = sharded ? .sharded(data) : .replicated(data)
             let result: SearchResult<E>
             switch job.method {

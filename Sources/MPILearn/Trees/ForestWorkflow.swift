@@ -80,22 +80,41 @@ public enum ForestWorkflow {
     ///   - log: lines for the user (notes of the load), called on rank 0.
     ///   - loaded: called on every rank with the shard's shape after the load, before the fit.
     /// - Throws: ``MPILearnError`` for a bad file, column or parameter.
+    ///   - checkpoint: save the fit's trees every so many trees per rank (or seconds) and on
+    ///     SIGTERM/SIGUSR1, and resume from a saved fit (``Checkpointer``; `log` gets its lines).
     public static func fit(_ source: TrainingSource, task: ForestHeader.Task, parameters: RandomForestParameters, keepTrees: Bool = true,
-                           comm: any Communicator, progress: Progress = .silent, log: (String) -> Void = { _ in },
+                           comm: any Communicator, progress: Progress = .silent, checkpoint: CheckpointOptions? = nil,
+                           log: (String) -> Void = { _ in },
                            loaded: (ShardShape) throws -> Void = { _ in }) throws -> ForestModel {
         let shard = try TrainingData.loadTrain(path: source.path, target: source.target, categorical: source.categorical, features: source.features,
                                                classification: task == .classification, comm: comm) { if comm.rank == 0 { log("note: \($0)") } }
         try loaded(ShardShape(rows: shard.rowCount, globalRows: shard.globalRowCount, features: shard.featureCount))
+        let checkpoint = try checkpoint.map { c in
+            try Checkpointer(c, kind: "forest", unit: parameters.mode == .global ? "trees" : "trees per rank", identity: checkpointIdentity(
+                task: task, parameters: parameters, data: "\(source.path) (target \(source.target)): \(shard.globalRowCount) rows × \(shard.featureCount) features"),
+                comm: comm)
+        }
+        if let checkpoint, comm.rank == 0 { log(checkpoint.plan) }
+        defer { if let checkpoint, comm.rank == 0 { log(checkpoint.summary) } }
         let progress = progress.callback(comm)
         // The shard is moved into the fit, which holds the only reference to the features and
         // frees them once binned.
         let classNames = shard.classNames, target = shard.targetName, source = shard.source
         if task == .classification {
             return try RandomForestClassifier(parameters).fitLocal(consume shard, comm: comm, classNames: classNames, target: target,
-                                                                   dataDescription: source, keepTrees: keepTrees, progress: progress).forest
+                                                                   dataDescription: source, keepTrees: keepTrees, progress: progress,
+                                                                   checkpoint: checkpoint).forest
         }
         return try RandomForestRegressor(parameters).fitLocal(consume shard, comm: comm, target: target, dataDescription: source,
-                                                              keepTrees: keepTrees, progress: progress).forest
+                                                              keepTrees: keepTrees, progress: progress, checkpoint: checkpoint).forest
+    }
+
+    /// What a resumed forest fit must match: the task and parameters, and the data. Local mode
+    /// (each rank grows its own trees on its own rows) also needs the same rank count; a
+    /// global fit's trees do not depend on it, so it resumes on any.
+    static func checkpointIdentity(task: ForestHeader.Task, parameters: RandomForestParameters, data: String) throws -> [(String, String)] {
+        // The rank count is checked by ``Checkpointer/restore(rebalances:)`` (local mode).
+        [("task", task.rawValue), ("parameters", String(decoding: try CheckpointJSON.encode(parameters), as: UTF8.self)), ("data", data)]
     }
 
     /// What ``fitAndSave(_:task:parameters:model:comm:progress:log:)`` reports on rank 0.
@@ -127,8 +146,9 @@ public enum ForestWorkflow {
     /// gathers the trees and writes the file).
     /// - Returns: on rank 0 the summary; nil on the other ranks.
     public static func fitAndSave(_ source: TrainingSource, task: ForestHeader.Task, parameters: RandomForestParameters, model: String,
-                                  comm: any Communicator, progress: Progress = .silent, log: (String) -> Void = { _ in }) throws -> FitSummary? {
-        let forest = try fit(source, task: task, parameters: parameters, keepTrees: true, comm: comm, progress: progress, log: log)
+                                  comm: any Communicator, progress: Progress = .silent, checkpoint: CheckpointOptions? = nil,
+                                  log: (String) -> Void = { _ in }) throws -> FitSummary? {
+        let forest = try fit(source, task: task, parameters: parameters, keepTrees: true, comm: comm, progress: progress, checkpoint: checkpoint, log: log)
         let traffic = parameters.mode == .global ? try communicationLine(forest.timings, comm: comm) : nil
         guard let whole = try forest.gathered(comm) else { return nil }
         try whole.write(to: model)
@@ -306,6 +326,8 @@ public enum ForestWorkflow {
         public var compareApproximate = false
         /// How the fit reports its progress.
         public var progress: Progress = .silent
+        /// Checkpoint the fit (``fit(_:task:parameters:keepTrees:comm:progress:checkpoint:log:loaded:)``).
+        public var checkpoint: CheckpointOptions?
 
         public init(source: TrainingSource, task: ForestHeader.Task, parameters: RandomForestParameters, test: String) {
             self.source = source
@@ -358,7 +380,7 @@ public enum ForestWorkflow {
         var shape = ShardShape(rows: 0, globalRows: 0, features: 0)
         // Full trees only when they are saved or sent to other ranks; else compact predictors.
         var forest = try fit(options.source, task: options.task, parameters: options.parameters, keepTrees: options.model != nil || !bcast,
-                             comm: world, progress: options.progress, log: log) { s in
+                             comm: world, progress: options.progress, checkpoint: options.checkpoint, log: log) { s in
             shape = s
             t.mark("load", comm: false)
             say("train: \(s.globalRows) rows × \(s.features) features on \(world.size) rank(s); growing \(options.parameters.nEstimators) trees")

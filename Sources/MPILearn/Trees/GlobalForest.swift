@@ -106,7 +106,7 @@ extension ForestTrainer {
     /// forest whatever the rank count.
     static func fitGlobal(_ data: consuming TrainingShard, y: [Double], task: ForestHeader.Task, parameters p: RandomForestParameters,
                           comm: any Communicator, classNames: [String]?, target: String, dataDescription: String, keepTrees: Bool,
-                          progress: ForestProgress?) throws -> ForestModel {
+                          progress: ForestProgress?, checkpoint: Checkpointer? = nil) throws -> ForestModel {
         let d = data.featureCount, n = data.rowCount
         var timings = ForestFitTimings()
         var clock = Date()
@@ -184,8 +184,32 @@ extension ForestTrainer {
         var owned = [Tree?](repeating: nil, count: mine)
         var packed = [BinnedPackedTree?](repeating: nil, count: mine)
         var treeImportances = [Double](repeating: 0, count: mine * d)
+        // Compact fits with a checkpoint also hold the full trees, for the checkpoint files.
+        var held = [Tree?](repeating: nil, count: checkpoint != nil && compact ? mine : 0)
         let keep = NSLock()
-        try engine.grow(trees: p.nEstimators, traffic: &traffic) { g, tree in
+        // A checkpoint holds every tree finished so far, gathered into rank 0's file: the
+        // forest does not depend on the rank count, so a resumed fit may run on another one
+        // (each rank takes its trees g mod p from the file).
+        var start = 0
+        if let checkpoint, let state = try checkpoint.restore(rebalances: true) {
+            let path = checkpoint.options.directory
+            let c = ModelContainer(kind: "forest-part", header: Data(), sections: state.sections)
+            let (trees, indices) = try ForestModel.trees(from: c, path: path, outputs: classification ? k : 1, features: d)
+            let importances = try state.section("importances", in: path).flatArray(of: Double.self, path: path)
+            guard indices == Array(0 ..< state.step), importances.count == indices.count * d, state.step <= p.nEstimators else {
+                throw MPILearnError.dataError(SourceLocation(file: path), "checkpoint holds trees that do not match its step \(state.step); it is damaged")
+            }
+            for (g, tree) in zip(indices, trees) where g % comm.size == comm.rank {
+                let i = g / comm.size
+                for f in 0 ..< d { treeImportances[i * d + f] = importances[g * d + f] }
+                if compact { packed[i] = BinnedPackedTree(tree, bins: bins) } else { owned[i] = tree }
+                if compact { held[i] = tree }
+            }
+            start = state.step
+        }
+        checkpoint?.totalUnits = p.nEstimators
+        let chunk: Int? = checkpoint.map { c in if case let .units(u)? = c.options.every { return u } else { return max(1, p.threads) } }
+        try engine.grow(trees: p.nEstimators, from: start, chunk: chunk, traffic: &traffic, finish: { g, tree in
             let i = g / comm.size
             let imp = tree.featureImportances(features: d)
             var pt: BinnedPackedTree? = nil
@@ -198,8 +222,31 @@ extension ForestTrainer {
             keep.lock()
             for f in 0 ..< d { treeImportances[i * d + f] = imp[f] }
             if compact { packed[i] = pt } else { owned[i] = tree }
+            if compact && checkpoint != nil { held[i] = tree }
             keep.unlock()
-        }
+        }, boundary: checkpoint.map { checkpoint in { finished in
+            try checkpoint.boundary(done: finished) {
+                // This rank's finished trees (g < finished), gathered in tree order on rank 0.
+                let mine = (0 ..< mine).filter { myTrees[$0] < finished }
+                let trees = mine.map { (compact ? held[$0] : owned[$0])! }
+                let part = ModelContainer(kind: "forest-part", header: Data(), sections: ForestModel.sections(trees, mine.map { myTrees[$0] })).encoded()
+                let imps = mine.flatMap { treeImportances[$0 * d ..< ($0 + 1) * d] }
+                let gathered = try comm.gatherv([UInt8](part), root: 0), gatheredImportances = try comm.gatherv(imps, root: 0)
+                guard let (bytes, layout) = gathered, let (allImp, impLayout) = gatheredImportances else {
+                    return CheckpointState(step: finished, header: Data("{}".utf8))
+                }
+                var all: [(Int, Tree, ArraySlice<Double>)] = []
+                for r in 0 ..< comm.size {
+                    let c = try ModelContainer.decode(Data(bytes[layout.range(of: r)]), path: "rank \(r)'s trees")
+                    let (t, idx) = try ForestModel.trees(from: c, path: "rank \(r)'s trees", outputs: classification ? k : 1, features: d)
+                    let base = impLayout.displacements[r]
+                    for (j, (g, tree)) in zip(idx, t).enumerated() { all.append((g, tree, allImp[base + j * d ..< base + (j + 1) * d])) }
+                }
+                all.sort { $0.0 < $1.0 }
+                return CheckpointState(step: finished, header: Data("{}".utf8),
+                                       sections: ForestModel.sections(all.map(\.1), all.map(\.0)) + [("importances", Data(flat: all.flatMap(\.2)))])
+            }
+        } })
         lap(&timings.grow)
 
         // Importances: every tree's, summed in tree order (the same sums at any rank count).
@@ -406,25 +453,39 @@ final class GlobalGrowth {
     /// Grows `trees` trees; tree g is kept by rank g mod p.
     /// - Parameter finish: called with (g, tree) for each tree this rank keeps, from any
     ///   thread, as soon as it is complete.
-    func grow(trees: Int, traffic: inout Traffic, finish: (Int, Tree) -> Void) throws {
+    /// Grows trees `start ..< trees`, calling `finish` for each tree this rank keeps. With
+    /// `chunk`, at most `chunk` trees are grown between two calls of `boundary` (with the
+    /// trees finished so far), which checkpoints.
+    func grow(trees: Int, from start: Int = 0, chunk: Int? = nil, traffic: inout Traffic, finish: (Int, Tree) -> Void,
+              boundary: ((Int) throws -> Void)? = nil) throws {
         let p = comm.size
         let ownerOf = (0 ..< trees).map { $0 % p }
-        var done = 0
+        var done = start
         if p == 1 {
             // One rank: each tree grown whole, depth-first, trees shared over the threads.
             let lock = NSLock()
-            parallel(trees) { t, scratch in
-                let (work, stats) = workingSet(tree: t)
-                work.statWeights = weights(root: stats)
-                let d = scratch.nodeStats
-                stats.withUnsafeBufferPointer { s in work.statWeights.withUnsafeBufferPointer { g.weighted(s.baseAddress!, statWeights: $0.baseAddress!, into: d) } }
-                work.rootWeight = scratch.scanner.weightedImpurity(d).0
-                // growLocal appends nodes in the serial learner's order: the tree needs no assembly.
-                var tree = g.growLocal(work, start: 0, end: work.rows, depth: 0, key: HistogramGrower.rootKey(tree: t), stats: stats, scratch: scratch)
-                tree.shrinkToFit()
-                finish(t, tree)
-                lock.lock(); done += 1; let dn = done; lock.unlock()
-                if let progress { progress(dn, trees) }
+            var lo = start
+            while lo < trees {
+                let hi = min(trees, lo + (chunk ?? trees))
+                parallel(hi - lo) { i, scratch in
+                    let t = lo + i
+                    let (work, stats) = workingSet(tree: t)
+                    work.statWeights = weights(root: stats)
+                    let d = scratch.nodeStats
+                    stats.withUnsafeBufferPointer { s in work.statWeights.withUnsafeBufferPointer { g.weighted(s.baseAddress!, statWeights: $0.baseAddress!, into: d) } }
+                    work.rootWeight = scratch.scanner.weightedImpurity(d).0
+                    // growLocal appends nodes in the serial learner's order: the tree needs no assembly.
+                    var tree = g.growLocal(work, start: 0, end: work.rows, depth: 0, key: HistogramGrower.rootKey(tree: t), stats: stats, scratch: scratch)
+                    tree.shrinkToFit()
+                    lock.lock()
+                    finish(t, tree)
+                    done += 1
+                    let dn = done
+                    lock.unlock()
+                    if let progress { progress(dn, trees) }
+                }
+                try boundary?(hi)
+                lo = hi
             }
             return
         }
@@ -432,8 +493,8 @@ final class GlobalGrowth {
         // tree's in-bag rows are about 63% of the rows, each `stride + 8` bytes).
         let maxRows = Int(try comm.allreduce(Int64(rows), op: .max))
         let perTree = max(1, maxRows * 2 / 3 * (g.stride + 8))
-        let batch = max(1, min(trees, (64 << 20) / perTree))
-        var first = 0
+        let batch = max(1, min(trees, (64 << 20) / perTree, chunk ?? trees))
+        var first = start
         while first < trees {
             let count = min(batch, trees - first)
             let grown = try growBatch(first: first, count: count, ownerOf: ownerOf, traffic: &traffic)
@@ -441,6 +502,7 @@ final class GlobalGrowth {
             done += count
             if comm.rank == 0, let progress { progress(done, trees) }
             first += count
+            try boundary?(first)
         }
     }
 

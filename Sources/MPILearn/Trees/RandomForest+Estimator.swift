@@ -106,9 +106,10 @@ public struct RandomForestClassifier: Estimator, Equatable {
     /// - Throws: ``MPILearnError/invalidParameter`` for a bad hyper-parameter,
     ///   ``MPILearnError/dataError`` for a missing target.
     public func fitLocal(_ data: consuming Dataset<Double>, comm: any Communicator, classNames: [String]? = nil, target: String = "target",
-                         dataDescription: String = "", keepTrees: Bool = true, progress: ForestProgress? = nil) throws -> RandomForestClassifierModel {
+                         dataDescription: String = "", keepTrees: Bool = true, progress: ForestProgress? = nil,
+                         checkpoint: Checkpointer? = nil) throws -> RandomForestClassifierModel {
         let forest = try ForestTrainer.fit(TrainingShard(consume data), task: .classification, parameters: parameters, comm: comm, classNames: classNames,
-                                           target: target, dataDescription: dataDescription, keepTrees: keepTrees, progress: progress)
+                                           target: target, dataDescription: dataDescription, keepTrees: keepTrees, progress: progress, checkpoint: checkpoint)
         return RandomForestClassifierModel(forest: forest)
     }
 
@@ -161,9 +162,10 @@ public struct RandomForestRegressor: Estimator, Equatable {
     /// Collective. Fits the forest; each rank keeps the trees it grew (see
     /// ``RandomForestClassifier/fitLocal(_:comm:classNames:target:dataDescription:keepTrees:progress:)``).
     public func fitLocal(_ data: consuming Dataset<Double>, comm: any Communicator, target: String = "target",
-                         dataDescription: String = "", keepTrees: Bool = true, progress: ForestProgress? = nil) throws -> RandomForestRegressorModel {
+                         dataDescription: String = "", keepTrees: Bool = true, progress: ForestProgress? = nil,
+                         checkpoint: Checkpointer? = nil) throws -> RandomForestRegressorModel {
         let forest = try ForestTrainer.fit(TrainingShard(consume data), task: .regression, parameters: parameters, comm: comm, classNames: nil,
-                                           target: target, dataDescription: dataDescription, keepTrees: keepTrees, progress: progress)
+                                           target: target, dataDescription: dataDescription, keepTrees: keepTrees, progress: progress, checkpoint: checkpoint)
         return RandomForestRegressorModel(forest: forest)
     }
 

@@ -75,7 +75,7 @@ enum ForestTrainer {
     ///   are not summed over ranks, importances are summed in tree order). No OOB score.
     static func fit(_ data: consuming TrainingShard, task: ForestHeader.Task, parameters p: RandomForestParameters, comm: any Communicator,
                     classNames: [String]?, target: String, dataDescription: String, keepTrees: Bool,
-                    progress: ForestProgress?, replicated: Bool = false) throws -> ForestModel {
+                    progress: ForestProgress?, replicated: Bool = false, checkpoint: Checkpointer? = nil) throws -> ForestModel {
         let classification = task == .classification
         let d = data.featureCount, n = data.rowCount
         try data.dataset.refuseSparse(for: classification ? "a random forest classifier" : "a random forest regressor")
@@ -88,7 +88,7 @@ enum ForestTrainer {
         if p.mode == .global {
             precondition(!replicated, "a global forest is not fitted on replicated rows")
             return try fitGlobal(data, y: y, task: task, parameters: p, comm: comm, classNames: classNames, target: target,
-                                 dataDescription: dataDescription, keepTrees: keepTrees, progress: progress)
+                                 dataDescription: dataDescription, keepTrees: keepTrees, progress: progress, checkpoint: checkpoint)
         }
         var timings = ForestFitTimings()
         var clock = Date()
@@ -132,6 +132,15 @@ enum ForestTrainer {
         case .count(let c)?: draws = max(1, Int((Double(c) * Double(n) / Double(totalRows)).rounded()))
         case nil: draws = n
         }
+        // With a checkpoint, trees grow in rounds of `chunk` trees per rank, the same number
+        // of rounds on every rank (ranks with fewer or no trees take part in every boundary).
+        let maxTrees = treesPerRank.max() ?? 0
+        var chunk = max(1, myTrees)
+        if let checkpoint {
+            // Every N trees, or (time or signal only) rounds of one tree per thread.
+            if case let .units(c)? = checkpoint.options.every { chunk = c } else { chunk = max(1, p.threads) }
+        }
+        checkpoint?.totalUnits = maxTrees
         if myTrees > 0 {
             let binned = data.binned(classes: classification ? k : 0, y: yCodes, yValue: classification ? [] : y, maxBins: p.tree.maxBins)
             bins = binned.bins
@@ -158,45 +167,91 @@ enum ForestTrainer {
                  counts: UnsafeMutablePointer<Int32>.allocate(capacity: n))
             }
             defer { for w in workers { w.samples.deallocate(); w.counts.deallocate() } }
-            WorkerPool.run(myTrees, threads: threads) { t, worker in
-                let (builder, samples, counts) = workers[worker]
-                let g = UInt64(firstTree + t)
-                let m = bootstrapSample(rows: n, draws: draws, bootstrap: p.bootstrap, seed: p.randomState, tree: g,
-                                        counts: counts, samples: samples)
-                var subsampleWeight = classWeight
-                if p.classWeight == .balancedSubsample {
-                    var cc = [Double](repeating: 0, count: k)
-                    for s in 0 ..< m { let i = Int(samples[s]); cc[Int(yCodes[i])] += Double(counts[i]) }
-                    let total = cc.reduce(0, +)
-                    for c in 0 ..< k { subsampleWeight[c] = cc[c] > 0 ? total / (Double(k) * cc[c]) : 1 }
+            // With a checkpoint the trees grow in rounds of `chunk` trees per rank (the same
+            // number of rounds on every rank), each ending at a checkpoint boundary; the full
+            // trees are kept for the checkpoint files and packed at the end.
+            let keepFull = !compact || checkpoint != nil
+            var start = 0
+            if let checkpoint, let state = try checkpoint.restore() {
+                let path = checkpoint.options.directory
+                let restored = try restoreLocalTrees(state, path: path, myTrees: myTrees, firstTree: firstTree, features: d,
+                                                     outputs: classification ? k : 1)
+                for (t, tree) in restored.trees.enumerated() {
+                    box.value[t] = tree
+                    if compact { packedBox.value[t] = BinnedPackedTree(tree, bins: binned.bins) }
+                    for f in 0 ..< d { importanceBox.value[t * d + f] = restored.importances[t * d + f] }
                 }
-                var rng = Philox(seed: p.randomState, domain: Domain.features, stream: g)
-                var tree = yCodes.withUnsafeBufferPointer { yc in
-                    builder.grow(samples: samples, count: m, rng: &rng) { i in
-                        Double(counts[i]) * (classification ? subsampleWeight[Int(yc[i])] : 1)
-                    }
+                guard restored.trees.count == min(state.step, myTrees) else {
+                    throw MPILearnError.dataError(SourceLocation(file: path), "checkpoint holds \(restored.trees.count) trees of this rank at step \(state.step); it is damaged")
                 }
-                for (f, v) in tree.featureImportances(features: d).enumerated() { importanceBox.value[t * d + f] = v }
-                var packed: BinnedPackedTree? = nil
-                if compact {
-                    guard let pt = BinnedPackedTree(tree, bins: binned.bins) else {
-                        preconditionFailure("a tree grown on these bins has a threshold that is not one of their edges")
-                    }
-                    packed = pt
-                } else {
-                    tree.shrinkToFit()
-                }
-                lock.lock()
-                if let packed { packedBox.value[t] = packed } else { box.value[t] = tree }
-                done += 1
-                let d = done
-                lock.unlock()
-                if isRoot, let progress { progress(d, myTrees) }
+                start = state.step
+                done = restored.trees.count
             }
-            trees = Array(box.value)
+            var lo = start
+            while lo < (checkpoint == nil ? myTrees : maxTrees) {
+                defer { lo += chunk }
+                let hi = min(lo + chunk, myTrees)
+                if lo < hi {
+                    WorkerPool.run(hi - lo, threads: min(threads, hi - lo)) { i, worker in
+                        let t = lo + i
+                        let (builder, samples, counts) = workers[worker]
+                        let g = UInt64(firstTree + t)
+                        let m = bootstrapSample(rows: n, draws: draws, bootstrap: p.bootstrap, seed: p.randomState, tree: g,
+                                                counts: counts, samples: samples)
+                        var subsampleWeight = classWeight
+                        if p.classWeight == .balancedSubsample {
+                            var cc = [Double](repeating: 0, count: k)
+                            for s in 0 ..< m { let i = Int(samples[s]); cc[Int(yCodes[i])] += Double(counts[i]) }
+                            let total = cc.reduce(0, +)
+                            for c in 0 ..< k { subsampleWeight[c] = cc[c] > 0 ? total / (Double(k) * cc[c]) : 1 }
+                        }
+                        var rng = Philox(seed: p.randomState, domain: Domain.features, stream: g)
+                        var tree = yCodes.withUnsafeBufferPointer { yc in
+                            builder.grow(samples: samples, count: m, rng: &rng) { i in
+                                Double(counts[i]) * (classification ? subsampleWeight[Int(yc[i])] : 1)
+                            }
+                        }
+                        for (f, v) in tree.featureImportances(features: d).enumerated() { importanceBox.value[t * d + f] = v }
+                        var packed: BinnedPackedTree? = nil
+                        if compact {
+                            guard let pt = BinnedPackedTree(tree, bins: binned.bins) else {
+                                preconditionFailure("a tree grown on these bins has a threshold that is not one of their edges")
+                            }
+                            packed = pt
+                        }
+                        if keepFull { tree.shrinkToFit() }
+                        lock.lock()
+                        if let packed { packedBox.value[t] = packed }
+                        if keepFull { box.value[t] = tree }
+                        done += 1
+                        let d = done
+                        lock.unlock()
+                        if isRoot, let progress { progress(d, myTrees) }
+                    }
+                }
+                guard let checkpoint else { continue }
+                let grown = hi, upTo = min(lo + chunk, maxTrees)
+                try checkpoint.boundary(done: upTo) {
+                    let held = (0 ..< grown).map { box.value[$0]! }
+                    return CheckpointState(step: upTo, header: Data("{}".utf8),
+                                           sections: ForestModel.sections(held, (0 ..< held.count).map { firstTree + $0 })
+                                               + [("importances", Data(flat: Array(importanceBox.value[0 ..< grown * d])))])
+                }
+            }
+            trees = compact ? [] : Array(box.value)
             predictors = Array(packedBox.value)
             treeImportances = Array(importanceBox.value)
             lap(&timings.grow)
+        } else if let checkpoint {
+            // No trees here: the rank still takes part in every round's checkpoint boundary.
+            var lo = try checkpoint.restore()?.step ?? 0
+            while lo < maxTrees {
+                let upTo = min(lo + chunk, maxTrees)
+                try checkpoint.boundary(done: upTo) {
+                    CheckpointState(step: upTo, header: Data("{}".utf8), sections: ForestModel.sections([], []) + [("importances", Data())])
+                }
+                lo += chunk
+            }
         }
         let grown = compact ? [] : trees.map { $0! }
 
@@ -240,6 +295,18 @@ enum ForestTrainer {
         model.timings = timings
         model.bins = bins
         return model
+    }
+
+    /// The trees and importances a local-mode checkpoint holds for this rank (its first trees).
+    static func restoreLocalTrees(_ state: CheckpointState, path: String, myTrees: Int, firstTree: Int, features d: Int,
+                                  outputs: Int) throws -> (trees: [Tree], importances: [Double]) {
+        let c = ModelContainer(kind: "forest-part", header: Data(), sections: state.sections)
+        let (trees, indices) = try ForestModel.trees(from: c, path: path, outputs: outputs, features: d)
+        let importances = try state.section("importances", in: path).flatArray(of: Double.self, path: path)
+        guard trees.count <= myTrees, indices == (0 ..< trees.count).map({ firstTree + $0 }), importances.count == trees.count * d else {
+            throw MPILearnError.dataError(SourceLocation(file: path), "checkpoint holds trees \(indices.first ?? 0)… for another share of the forest; it was written for other data")
+        }
+        return (trees, importances)
     }
 
     /// Collective. The fit's date (ISO 8601, UTC) by rank 0's clock, so the header (and the
