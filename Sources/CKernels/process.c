@@ -52,3 +52,11 @@ int mpl_stop_install(void) {
 int mpl_stop_signal(void) { return (int)mpl_stop_signal_number; }
 
 void mpl_stop_reset(void) { mpl_stop_signal_number = 0; }
+
+void mpl_stop_uninstall(void) {
+    signal(SIGTERM, SIG_DFL);
+    signal(SIGUSR1, SIG_DFL);
+    /* A signal that came after the fit's last checkpoint boundary is dropped: the fit is
+     * complete, and the job goes on to write its outputs. */
+    mpl_stop_signal_number = 0;
+}

@@ -69,10 +69,11 @@ struct LinearRun: SPMDCommand {
     @OptionGroup var params: LinearParameterOptions
     @Option(help: "Labelled CSV (or a generator spec) to score on; its columns are aligned to the training file's.") var test: String
     @Option(help: "Also save the model here.") var model: String?
+    @OptionGroup(title: "Checkpoints (logistic-regression, sgd-classifier, sgd-regressor)") var checkpoints: CheckpointArguments
 
     func run(world: any Communicator) throws {
         let summary = try LinearWorkflow.run(data.source, estimator: params.estimator, parameters: params.parameters, test: test, model: model,
-                                             comm: world, log: printLine)
+                                             comm: world, checkpoint: try checkpoints.options(), log: printLine)
         if let summary { printLine(summary.text) }
     }
 }
@@ -82,10 +83,11 @@ struct LinearFit: SPMDCommand {
     @OptionGroup var data: ForestTrainOptions
     @OptionGroup var params: LinearParameterOptions
     @Option(help: "Output model file.") var model: String
+    @OptionGroup(title: "Checkpoints (logistic-regression, sgd-classifier, sgd-regressor)") var checkpoints: CheckpointArguments
 
     func run(world: any Communicator) throws {
         let summary = try LinearWorkflow.fitAndSave(data.source, estimator: params.estimator, parameters: params.parameters, model: model,
-                                                    comm: world, log: printLine)
+                                                    comm: world, checkpoint: try checkpoints.options(), log: printLine)
         if let summary { printLine(summary.text) }
     }
 }

@@ -198,6 +198,37 @@ final class CheckpointTests: XCTestCase {
         XCTAssertEqual(try rows("full"), try rows("part"), "cv_results (without times) differ after resuming")
     }
 
+    // MARK: linear models
+
+    func testLinearModelsResumedAfterSignalEqualUninterrupted() throws {
+        let dir = try MPIRun.temporaryDirectory("ckpt-linear")
+        defer { try? FileManager.default.removeItem(at: dir) }
+        // L-BFGS iterations (each rank holds a block of the coefficients) and SGD epochs,
+        // averaged over the ranks and chained from rank to rank.
+        let cases: [(String, [String])] = [
+            ("logistic", ["--estimator", "logistic-regression", "--max-iter", "300", "--C", "1000", "--train", "classification:20000,30"]),
+            ("sgd-averaged", ["--estimator", "sgd-classifier", "--max-iter", "40", "--n-iter-no-change", "40", "--train", "classification:30000,20"]),
+            ("sgd-chained", ["--estimator", "sgd-regressor", "--max-iter", "40", "--n-iter-no-change", "40", "--training", "chained",
+                             "--train", "regression:30000,20"]),
+        ]
+        for (tag, spec) in cases {
+            func args(_ model: URL) -> [String] { ["linear", "fit"] + spec + ["--target", "y", "--model", model.path] }
+            let full = dir.appendingPathComponent("\(tag)-full.model"), part = dir.appendingPathComponent("\(tag)-part.model")
+            let whole = try MPIRun.mpirun(np: 3, "mpilearn", args(full), timeout: 180, environment: env)
+            XCTAssertEqual(whole.status, 0, "\(whole)")
+            let ck = dir.appendingPathComponent("ck-\(tag)")
+            try interrupt(np: 3, args(part), checkpoint: ck, every: 1, signal: SIGUSR1)
+            _ = try resume(np: 3, args(part), checkpoint: ck, every: 1)
+            XCTAssertNotNil(bytes(full))
+            XCTAssertEqual(bytes(full), bytes(part), "\(tag): the resumed model differs from the uninterrupted one")
+        }
+        // A learner that solves in one pass has nothing to checkpoint: refused by name.
+        let out = try MPIRun.mpirun(np: 1, "mpilearn", ["linear", "fit", "--estimator", "ridge", "--train", "regression:100,3", "--target", "y",
+                                                        "--model", dir.appendingPathComponent("r.model").path, "--checkpoint", dir.appendingPathComponent("r").path])
+        XCTAssertEqual(out.status, 64, "\(out)")
+        XCTAssertTrue(out.stderr.contains("ridge solves in one pass"), out.stderr)
+    }
+
     // MARK: unit
 
     func testIntervalParsing() throws {

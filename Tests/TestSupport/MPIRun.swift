@@ -75,13 +75,7 @@ public enum MPIRun {
         let p = Process()
         p.executableURL = URL(fileURLWithPath: "/usr/bin/timeout")
         p.arguments = ["--kill-after=5", String(Int(timeout.rounded(.up)))] + command
-        var env = ProcessInfo.processInfo.environment
-        env["OMPI_ALLOW_RUN_AS_ROOT"] = "1"
-        env["OMPI_ALLOW_RUN_AS_ROOT_CONFIRM"] = "1"
-        env["OMPI_MCA_rmaps_base_oversubscribe"] = "1"
-        env["OPENBLAS_NUM_THREADS"] = env["OPENBLAS_NUM_THREADS"] ?? "1"
-        for (k, v) in environment { env[k] = v }
-        p.environment = env
+        p.environment = jobEnvironment(environment)
         if let currentDirectory { p.currentDirectoryURL = currentDirectory }
         p.standardOutput = try FileHandle(forWritingTo: outURL)
         p.standardError = try FileHandle(forWritingTo: errURL)
@@ -94,6 +88,18 @@ public enum MPIRun {
                        stdout: (try? String(contentsOf: outURL, encoding: .utf8)) ?? "",
                        stderr: (try? String(contentsOf: errURL, encoding: .utf8)) ?? "",
                        seconds: seconds, limit: timeout)
+    }
+
+    /// This process's environment for a job: root and oversubscription allowed (Open MPI),
+    /// one BLAS thread unless set, then `extra`.
+    static func jobEnvironment(_ extra: [String: String]) -> [String: String] {
+        var env = ProcessInfo.processInfo.environment
+        env["OMPI_ALLOW_RUN_AS_ROOT"] = "1"
+        env["OMPI_ALLOW_RUN_AS_ROOT_CONFIRM"] = "1"
+        env["OMPI_MCA_rmaps_base_oversubscribe"] = "1"
+        env["OPENBLAS_NUM_THREADS"] = env["OPENBLAS_NUM_THREADS"] ?? "1"
+        for (k, v) in extra { env[k] = v }
+        return env
     }
 
     /// A fresh temporary directory for a test's files.

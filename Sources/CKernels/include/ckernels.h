@@ -240,6 +240,8 @@ int mpl_stop_install(void);
 int mpl_stop_signal(void);
 /* Forgets a recorded signal (tests). */
 void mpl_stop_reset(void);
+/* SIGTERM and SIGUSR1 end the process again (their default); a recorded one is dropped. */
+void mpl_stop_uninstall(void);
 /* glibc's mallopt(M_TRIM_THRESHOLD, bytes): free memory at the heap's top beyond `bytes` goes
  * back to the system. 1 when applied (0 elsewhere than glibc). */
 int mpl_set_trim_threshold(size_t bytes);

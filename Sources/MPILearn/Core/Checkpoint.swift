@@ -91,7 +91,11 @@ public struct CheckpointState {
 /// of work, on every rank — agrees on it in one small allreduce. Then every rank writes the
 /// checkpoint and throws ``CollectiveStop`` (exit code 75), which ``Job/run(_:)`` turns into
 /// a clean exit on every rank: no rank is left in a collective.
-public final class Checkpointer {
+public final class Checkpointer: @unchecked Sendable {
+    /// The checkpointer of the fit a workflow is running, for learners reached through the
+    /// ``Estimator`` protocol (linear models); they use it only with the same communicator.
+    @TaskLocal public static var active: Checkpointer?
+
     public let options: CheckpointOptions
     /// The learner's name: `kmeans`, `forest`, `search`, `linear`.
     public let kind: String
@@ -101,7 +105,7 @@ public final class Checkpointer {
     public let unit: String
     /// The units of the whole fit, when known (messages only).
     public var totalUnits: Int?
-    let comm: any Communicator
+    public let comm: any Communicator
     private var generation = 0
     private var lastSaved: Int
     private var lastSaveTime: Double
@@ -140,6 +144,10 @@ public final class Checkpointer {
         if !problem.isEmpty { throw MPILearnError.cannotWrite(path: options.directory, reason: problem) }
         Self.installSignalHandlers()
     }
+
+    /// The fit is over (nothing polls the signal any more): SIGTERM and SIGUSR1 end the
+    /// process again, as without a checkpoint.
+    deinit { mpl_stop_uninstall() }
 
     /// Makes SIGTERM and SIGUSR1 request a checkpoint-and-stop instead of ending the process.
     public static func installSignalHandlers() {

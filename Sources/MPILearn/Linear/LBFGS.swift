@@ -43,6 +43,19 @@ struct LBFGS {
     /// every rank. nil when one process holds all coordinates.
     var reduce: ((inout [Double], ReductionOp) throws -> Void)? = nil
 
+    /// Where a checkpointed minimisation resumes: the state after an iteration.
+    var resume: State? = nil
+    /// Called after every iteration with the iteration count and the state (built only when
+    /// asked for: a checkpoint boundary saves it only when due).
+    var afterIteration: ((_ iteration: Int, _ state: () -> State) throws -> Void)? = nil
+
+    /// This rank's whole state between two iterations (a checkpoint).
+    struct State: Codable {
+        var x: [Double], g: [Double], f: Double
+        var s: [Double], y: [Double], rho: [Double]
+        var head: Int, count: Int, iter: Int, evaluations: Int
+    }
+
     struct Result {
         var x: [Double]
         var f: Double
@@ -61,8 +74,17 @@ struct LBFGS {
     func minimize(_ x0: [Double], _ fg: Objective) throws -> Result {
         let n = x0.count
         var x = x0, g = [Double](repeating: 0, count: n)
-        var f = try fg(x, &g)
-        var evaluations = 1
+        var f = 0.0
+        var evaluations = 0
+        if let r = resume {
+            guard r.x.count == n, r.g.count == n, r.s.count == memory * n, r.y.count == memory * n, r.rho.count == memory else {
+                throw MPILearnError.mismatch("the L-BFGS checkpoint holds \(r.x.count) coordinates on this rank, and the problem has \(n)")
+            }
+            (x, g, f, evaluations) = (r.x, r.g, r.f, r.evaluations)
+        } else {
+            f = try fg(x, &g)
+            evaluations = 1
+        }
         var scalar = [0.0]
         func reduced(_ v: Double, _ op: ReductionOp) throws -> Double {
             guard let reduce else { return v }
@@ -75,13 +97,13 @@ struct LBFGS {
         func result(_ iter: Int, _ warning: String?) -> Result {
             Result(x: x, f: f, gradient: g, nIter: iter, evaluations: evaluations, warning: warning)
         }
-        if try maxAbs(g) <= gtol { return result(0, nil) }
+        if resume == nil, try maxAbs(g) <= gtol { return result(0, nil) }
         // The correction pairs, a ring of `memory` rows of n values each.
-        var s = [Double](repeating: 0, count: memory * n), y = s
-        var rho = [Double](repeating: 0, count: memory), alpha = rho
-        var head = 0, count = 0
+        var s = resume?.s ?? [Double](repeating: 0, count: memory * n), y = resume?.y ?? s
+        var rho = resume?.rho ?? [Double](repeating: 0, count: memory), alpha = [Double](repeating: 0, count: memory)
+        var head = resume?.head ?? 0, count = resume?.count ?? 0
         var d = [Double](repeating: 0, count: n), xOld = d, gOld = d
-        var iter = 0
+        var iter = resume?.iter ?? 0
         while iter < maxIter {
             // d = −H·g by the two-loop recursion (−g with an empty memory).
             try direction(g, &d, s: s, y: y, rho: rho, alpha: &alpha, head: head, count: count, n: n, reduced: reduced)
@@ -143,6 +165,7 @@ struct LBFGS {
                 rho[slot] = 1 / sy
                 if count < memory { count += 1 } else { head = (head + 1) % memory }
             }
+            try afterIteration?(iter) { State(x: x, g: g, f: f, s: s, y: y, rho: rho, head: head, count: count, iter: iter, evaluations: evaluations) }
         }
         return result(iter, "L-BFGS did not converge in max_iter=\(maxIter) iterations (largest gradient component \(try maxAbs(g)) > tol=\(gtol)); increase max_iter or scale the data")
     }

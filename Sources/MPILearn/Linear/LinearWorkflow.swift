@@ -74,8 +74,13 @@ public enum LinearWorkflow {
     /// The model and the training rows over all ranks; `timer` gets the phases `read`, then
     /// `gram` and `sums + reduce + solve` (a Gram fit on dense rows) or `fit`.
     static func fitCounting(_ source: ForestWorkflow.TrainingSource, estimator name: String, parameters: [String: ParameterValue],
-                            comm: any Communicator, log: (String) -> Void, timer: inout PhaseTimer) throws -> (model: any FittedModel, rows: Int) {
+                            comm: any Communicator, log: (String) -> Void, timer: inout PhaseTimer,
+                            checkpoint options: CheckpointOptions? = nil) throws -> (model: any FittedModel, rows: Int) {
         let e = try estimator(name, parameters: parameters)   // parameters first: every error before any data is read
+        if let options, !(e is LogisticRegression || e is SGDClassifier || e is SGDRegressor) {
+            throw MPILearnError.invalidParameter(name: "--checkpoint", value: options.directory,
+                                                 allowed: "an iterative learner: logistic-regression (L-BFGS iterations), sgd-classifier or sgd-regressor (epochs); \(name) solves in one pass")
+        }
         timer.skip()
         var data = try TrainingData.loadTrain(path: source.path, target: source.target, categorical: source.categorical,
                                               features: source.features, classification: type(of: e).role == .classifier, comm: comm) {
@@ -83,8 +88,18 @@ public enum LinearWorkflow {
         }
         data.makeDense()
         timer.mark("read", comm: false)
+        let checkpoint = try options.map { c in
+            try Checkpointer(c, kind: "linear", unit: e is LogisticRegression ? "iterations" : "epochs", identity: [
+                ("estimator", name), ("parameters", parameters.keys.sorted().map { "\($0)=\(parameters[$0]!)" }.joined(separator: ",")),
+                ("data", "\(source.path) (target \(source.target ?? "none")): \(data.globalRowCount) rows × \(data.featureCount) features"),
+            ], comm: comm)
+        }
+        if let checkpoint, comm.rank == 0 { log(checkpoint.plan) }
         let gram = GramTimer(), t0 = monotonicSeconds()
-        let model = try GramTimer.$current.withValue(gram) { try fitOpened(e, data, comm: comm) }
+        let model = try GramTimer.$current.withValue(gram) {
+            try Checkpointer.$active.withValue(checkpoint) { try fitOpened(e, data, comm: comm) }
+        }
+        if let checkpoint, comm.rank == 0 { log(checkpoint.summary) }
         let fitSeconds = monotonicSeconds() - t0
         if e is LinearRegression || e is Ridge {
             timer.add("gram", gram.seconds, comm: false)
@@ -104,9 +119,10 @@ public enum LinearWorkflow {
     /// `model` (rank 0 writes it).
     /// - Returns: on rank 0 the summary; nil on the other ranks.
     public static func fitAndSave(_ source: ForestWorkflow.TrainingSource, estimator name: String, parameters: [String: ParameterValue],
-                                  model path: String, comm: any Communicator, log: (String) -> Void = { _ in }) throws -> FitSummary? {
+                                  model path: String, comm: any Communicator, checkpoint: CheckpointOptions? = nil,
+                                  log: (String) -> Void = { _ in }) throws -> FitSummary? {
         var timer = PhaseTimer()
-        let (model, rows) = try fitCounting(source, estimator: name, parameters: parameters, comm: comm, log: log, timer: &timer)
+        let (model, rows) = try fitCounting(source, estimator: name, parameters: parameters, comm: comm, log: log, timer: &timer, checkpoint: checkpoint)
         if comm.rank == 0 { try model.save(to: path) }
         timer.mark("save", comm: false)
         let phases = try timer.text(comm)   // collective: after the save, so no rank reports before the file exists
@@ -143,10 +159,10 @@ public enum LinearWorkflow {
     /// schema), with the time of each phase.
     /// - Returns: on rank 0 the summary; nil on the other ranks.
     public static func run(_ source: ForestWorkflow.TrainingSource, estimator name: String, parameters: [String: ParameterValue],
-                           test: String, model path: String? = nil, comm: any Communicator,
+                           test: String, model path: String? = nil, comm: any Communicator, checkpoint: CheckpointOptions? = nil,
                            log: (String) -> Void = { _ in }) throws -> RunSummary? {
         var timer = PhaseTimer()
-        let (model, rows) = try fitCounting(source, estimator: name, parameters: parameters, comm: comm, log: log, timer: &timer)
+        let (model, rows) = try fitCounting(source, estimator: name, parameters: parameters, comm: comm, log: log, timer: &timer, checkpoint: checkpoint)
         if let path {
             if comm.rank == 0 { try model.save(to: path) }
             try comm.barrier()

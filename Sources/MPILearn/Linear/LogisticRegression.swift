@@ -114,6 +114,17 @@ public struct LogisticRegression: Estimator, Equatable {
         let mine = Partition.block(count: objective.parameterCount, parts: comm.size, index: comm.rank)
         var solver = LBFGS(maxIter: maxIter, gtol: tol, ftol: 64 * Double.ulpOfOne)
         if comm.size > 1 { solver.reduce = { values, op in try comm.allreduce(&values, op: op) } }
+        // A checkpointed fit (`linear fit --checkpoint`): saves after iterations, resumes from a saved one.
+        if let checkpoint = Checkpointer.active, checkpoint.comm === comm {
+            let path = checkpoint.options.directory
+            checkpoint.totalUnits = maxIter
+            if let state = try checkpoint.restore() {
+                (solver.resume, objective.evaluations) = try LinearCheckpoint.lbfgs(state, path: path)
+            }
+            solver.afterIteration = { iteration, state in
+                try checkpoint.boundary(done: iteration) { try LinearCheckpoint.state(objectiveEvaluations: objective.evaluations, state()) }
+            }
+        }
         let result = try solver.minimize([Double](repeating: 0, count: mine.count)) { x, g in try objective.evaluate(block: x, mine, &g) }
         let theta = comm.size > 1 ? try comm.allgatherv(result.x).values : result.x
         let coef = objective.coefficients(theta, kept: kept, columns: columns)
@@ -143,8 +154,8 @@ final class LogisticObjective {
     private var z: [Double]
     /// What the ranks sum: the loss, the coefficient gradient, the intercept gradient.
     private var buffer: [Double]
-    /// Evaluations so far.
-    private(set) var evaluations = 0
+    /// Evaluations so far (set when a fit resumes from a checkpoint).
+    var evaluations = 0
     /// The whole gradient, of which a rank hands its block to the optimiser.
     private var fullGradient: [Double] = []
     /// Sparse rows: no row stores a column twice (the kernel's faster gradient scatter).
@@ -411,5 +422,28 @@ public struct LogisticRegressionModel: DecisionFunctionModel, Equatable {
                             parameters: "penalty=\(p.penalty ?? "None") C=\(p.C) tol=\(p.tol) max_iter=\(p.maxIter) "
                                 + "fit_intercept=\(p.fitIntercept) class_weight=\(p.classWeight ?? "None")")
             + [("n_iter", "\(nIter)")]
+    }
+}
+
+/// A logistic regression checkpoint: the L-BFGS state of this rank's block of the parameters
+/// (the vectors as binary sections, the scalars in the JSON header, the objective as bits).
+struct LinearCheckpoint: Codable {
+    var objectiveEvaluations: Int
+    var fBits: UInt64
+    var head: Int, count: Int, iter: Int, evaluations: Int
+
+    static func state(objectiveEvaluations: Int, _ st: LBFGS.State) throws -> CheckpointState {
+        let h = LinearCheckpoint(objectiveEvaluations: objectiveEvaluations, fBits: st.f.bitPattern, head: st.head, count: st.count,
+                                 iter: st.iter, evaluations: st.evaluations)
+        return CheckpointState(step: st.iter, header: try CheckpointJSON.encode(h),
+                               sections: [("x", Data(flat: st.x)), ("g", Data(flat: st.g)), ("s", Data(flat: st.s)),
+                                          ("y", Data(flat: st.y)), ("rho", Data(flat: st.rho))])
+    }
+
+    static func lbfgs(_ state: CheckpointState, path: String) throws -> (LBFGS.State, objectiveEvaluations: Int) {
+        let h = try CheckpointJSON.decode(LinearCheckpoint.self, from: state.header, path: path)
+        func v(_ k: String) throws -> [Double] { try state.section(k, in: path).flatArray(of: Double.self, path: path) }
+        return (LBFGS.State(x: try v("x"), g: try v("g"), f: Double(bitPattern: h.fBits), s: try v("s"), y: try v("y"), rho: try v("rho"),
+                            head: h.head, count: h.count, iter: h.iter, evaluations: h.evaluations), h.objectiveEvaluations)
     }
 }

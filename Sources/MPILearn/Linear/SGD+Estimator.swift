@@ -81,12 +81,17 @@ public struct SGDClassifier: Estimator, Equatable {
         var nIter = 0
         let d = rows.features
         if let start { try start.checkFeatures(d) }
+        // A checkpointed fit (not partial_fit): epochs of each class's problem, resumable.
+        let checkpoint = stopping ? try SGDCheckpointing(comm: comm) : nil
+        checkpoint?.checkpointer.totalUnits = problems.count * epochs
         for (j, i) in problems.enumerated() {
             let yi = labels.map { $0 == i ? 1.0 : p.loss.negativeLabel }
             let s = p.settings(positive: weights[i], negative: binary ? weights[0] : 1)
             let begin = start.map { $0.run(j) }
-            let run = try SGDTrainer.train(rows: rows, y: yi, start: begin, features: d, t0: t0, epochs: epochs, stopping: stopping, settings: s,
-                                           parameters: p, globalRowStart: data.globalRowStart, globalRows: globalRows, comm: comm)
+            let run = try checkpoint?.finishedRun(j) ?? SGDTrainer.train(rows: rows, y: yi, start: begin, features: d, t0: t0, epochs: epochs, stopping: stopping, settings: s,
+                                           parameters: p, globalRowStart: data.globalRowStart, globalRows: globalRows, comm: comm,
+                                           checkpoint: checkpoint, problem: j)
+            if let checkpoint, j >= checkpoint.finished.count { checkpoint.finished.append(run) }
             coef += run.coef
             intercept.append(run.intercept)
             standard += run.standardCoef ?? []
@@ -147,8 +152,11 @@ public struct SGDRegressor: Estimator, Equatable {
         let d = rows.features
         if let start { try start.checkFeatures(d) }
         let t0 = start?.t ?? 1
+        let checkpoint = stopping ? try SGDCheckpointing(comm: comm) : nil
+        checkpoint?.checkpointer.totalUnits = epochs
         let run = try SGDTrainer.train(rows: rows, y: y, start: start?.run, features: d, t0: t0, epochs: epochs, stopping: stopping,
-                                       settings: p.settings(), parameters: p, globalRowStart: data.globalRowStart, globalRows: globalRows, comm: comm)
+                                       settings: p.settings(), parameters: p, globalRowStart: data.globalRowStart, globalRows: globalRows, comm: comm,
+                                       checkpoint: checkpoint)
         let rowsSeen = p.training == .chained || comm.size == 1 ? globalRows : rows.count
         return SGDRegressorModel(parameters: p, coef: run.coef, intercept: run.intercept, standardCoef: run.standardCoef,
                                  standardIntercept: run.standardIntercept, averageIntercept: run.averageIntercept, nIter: run.nIter,

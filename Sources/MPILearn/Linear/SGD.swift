@@ -125,7 +125,7 @@ public struct SGDParameters: Codable, Equatable, Sendable {
 }
 
 /// What a training run of one binary (or regression) problem gives.
-struct SGDRun {
+struct SGDRun: Codable {
     var coef: [Double]
     var intercept: Double
     /// The unaveraged weights when averaging (to continue with `partial_fit`).
@@ -139,8 +139,13 @@ enum SGDTrainer {
     /// Collective. Trains one problem: every rank's rows `rows` with targets `y`, from the
     /// starting coefficients, for at most `epochs` epochs (`partial_fit` is one epoch with no
     /// stopping rule). `t0` is the update count before this call (scikit-learn's `t_`).
+    ///
+    /// With `checkpoint` (a `fit` run by a checkpointed workflow) each epoch that goes on ends
+    /// at a checkpoint boundary saving this rank's state, and a resumed run continues from
+    /// the saved epoch of problem `problem`.
     static func train(rows: SGDRows, y: [Double], start: SGDRun?, features d: Int, t0: Double, epochs: Int, stopping: Bool,
-                      settings s: SGDSettings, parameters p: SGDParameters, globalRowStart: Int, globalRows: Int, comm: any Communicator) throws -> SGDRun {
+                      settings s: SGDSettings, parameters p: SGDParameters, globalRowStart: Int, globalRows: Int, comm: any Communicator,
+                      checkpoint: SGDCheckpointing? = nil, problem: Int = 0) throws -> SGDRun {
         let l1 = s.penalty == .l1 || s.penalty == .elasticnet
         var st = SGDState(coef: start?.standardCoef ?? start?.coef ?? [Double](repeating: 0, count: d),
                           intercept: start?.standardIntercept ?? start?.intercept ?? 0,
@@ -151,7 +156,20 @@ enum SGDTrainer {
         let chained = p.training == .chained && comm.size > 1
         let trainCount = chained ? globalRows : rows.count
         var epochsRun = 0
-        for epoch in 0 ..< epochs {
+        var first = 0
+        if let saved = checkpoint?.resumeEpoch(problem: problem) {
+            st.restore(saved.state)
+            stop.best = saved.best
+            stop.noImprovement = saved.noImprovement
+            first = saved.epoch
+            epochsRun = saved.epoch
+            // Chained: the next epoch starts on rank 0 with the last rank's state.
+            if chained && comm.rank == comm.size - 1 { try comm.send(st.flattened(), to: 0, tag: 71) }
+        }
+        func boundary(_ epoch: Int) throws {
+            try checkpoint?.boundary(problem: problem, epochs: epochs, epoch: epoch, state: st, stopping: stop)
+        }
+        for epoch in first ..< epochs {
             epochsRun = epoch + 1
             var order = Array(0 ..< rows.count)
             if p.shuffle { order = shuffled(order, seed: UInt64(p.randomState), epoch: epoch, globalRowStart: globalRowStart) }
@@ -184,6 +202,7 @@ enum SGDTrainer {
                     st.restore(v)
                     break
                 }
+                try boundary(epoch + 1)
                 if comm.rank == last { try comm.send(st.flattened(), to: 0, tag: 71) }
             } else {
                 SGDSolver.pass(&st, rows: rows, order: order, y: y, sampleWeight: nil, settings: s, optimalInit: optimalInit)
@@ -192,6 +211,7 @@ enum SGDTrainer {
                 st.sumLoss = 0
                 st.objectiveSum = 0
                 if done { break }
+                if epoch + 1 < epochs { try boundary(epoch + 1) }
             }
         }
         st.resetScale()
@@ -267,5 +287,58 @@ enum SGDTrainer {
                                           "row \(row), column \(column + 1): \(what); \(estimator) needs finite numbers")
         }
         return (rows, y)
+    }
+}
+
+/// Checkpoints of an SGD fit (`linear fit --checkpoint` with an SGD learner): after each epoch
+/// that goes on, this rank's ``SGDState`` (exact, as bits), the stopping rule's state, and the
+/// runs of the problems already finished (one-vs-rest classes).
+final class SGDCheckpointing {
+    let checkpointer: Checkpointer
+    /// Finished problems' runs, in order.
+    var finished: [SGDRun] = []
+    private var saved: Saved?
+
+    struct Header: Codable {
+        var problem: Int
+        var epoch: Int
+        var bestBits: UInt64
+        var noImprovement: Int
+        var finished: [SGDRun]
+    }
+
+    struct Saved {
+        var problem: Int, epoch: Int, best: Double, noImprovement: Int, state: [Double]
+    }
+
+    /// The active checkpointer's, when it checkpoints this communicator's fit. Collective.
+    init?(comm: any Communicator) throws {
+        guard let c = Checkpointer.active, c.comm === comm else { return nil }
+        checkpointer = c
+        if let state = try c.restore() {
+            let path = c.options.directory
+            let h = try CheckpointJSON.decode(Header.self, from: state.header, path: path)
+            let v = try state.section("state", in: path).flatArray(of: Double.self, path: path)
+            finished = h.finished
+            saved = Saved(problem: h.problem, epoch: h.epoch, best: Double(bitPattern: h.bestBits), noImprovement: h.noImprovement, state: v)
+        }
+    }
+
+    /// The run of problem `j` if a resumed fit had finished it.
+    func finishedRun(_ j: Int) -> SGDRun? { j < finished.count ? finished[j] : nil }
+
+    /// Where problem `j` resumes (once).
+    func resumeEpoch(problem j: Int) -> Saved? {
+        guard let s = saved, s.problem == j else { return nil }
+        saved = nil
+        return s
+    }
+
+    func boundary(problem j: Int, epochs: Int, epoch: Int, state st: SGDState, stopping: SGDSolver.Stopping) throws {
+        let done = j * epochs + epoch
+        try checkpointer.boundary(done: done) {
+            let h = Header(problem: j, epoch: epoch, bestBits: stopping.best.bitPattern, noImprovement: stopping.noImprovement, finished: finished)
+            return CheckpointState(step: done, header: try CheckpointJSON.encode(h), sections: [("state", Data(flat: st.flattened()))])
+        }
     }
 }
