@@ -5,6 +5,7 @@ import SwiftMPI
 
 /// `mpilearn convert`: CSV or HDF5 in, one NPY or HDF5 file out, both in parallel.
 struct ConvertCommand: SPMDCommand {
+    @OptionGroup(title: "Trace and report") var observability: ObservabilityOptions
     static let configuration = CommandConfiguration(
         commandName: "convert",
         abstract: "Read CSV or HDF5 in parallel and write the columns as one 2-D .npy file or an HDF5 object.",

@@ -6,6 +6,7 @@ import SwiftMPI
 /// `mpilearn describe <file>`: per-column statistics computed in parallel and merged with
 /// collectives; rank 0 prints one table.
 struct DescribeCommand: SPMDCommand {
+    @OptionGroup(title: "Trace and report") var observability: ObservabilityOptions
     static let configuration = CommandConfiguration(
         commandName: "describe",
         abstract: "Read a CSV (file, folder or glob) or NPY file in parallel and print per-column statistics.",

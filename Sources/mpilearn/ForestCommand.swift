@@ -73,6 +73,7 @@ struct ForestTrainOptions: ParsableArguments {
 }
 
 struct ForestFit: SPMDCommand {
+    @OptionGroup(title: "Trace and report") var observability: ObservabilityOptions
     static let configuration = CommandConfiguration(commandName: "fit", abstract: "Fit a forest over the ranks' shards and save it (rank 0 writes the model file).")
     @OptionGroup var data: ForestTrainOptions
     @OptionGroup var params: ForestParameterOptions
@@ -87,6 +88,7 @@ struct ForestFit: SPMDCommand {
 }
 
 struct ForestPredict: SPMDCommand {
+    @OptionGroup(title: "Trace and report") var observability: ObservabilityOptions
     static let configuration = CommandConfiguration(
         commandName: "predict",
         abstract: "Predict a dataset with a saved forest: every rank gets the whole model and predicts its shard in chunks.")
@@ -113,6 +115,7 @@ struct ForestPredict: SPMDCommand {
 }
 
 struct ForestScore: SPMDCommand {
+    @OptionGroup(title: "Trace and report") var observability: ObservabilityOptions
     static let configuration = CommandConfiguration(
         commandName: "score",
         abstract: "Score a saved forest on a labelled dataset: each rank predicts its shard with the whole model; metrics by collectives.")
@@ -129,6 +132,7 @@ struct ForestScore: SPMDCommand {
 }
 
 struct ForestRun: SPMDCommand {
+    @OptionGroup(title: "Trace and report") var observability: ObservabilityOptions
     static let configuration = CommandConfiguration(
         commandName: "run",
         abstract: "The whole workflow: load shards, fit local forests, broadcast the test set, predict on every rank, combine votes exactly, report.")

@@ -72,6 +72,7 @@ struct GenerateCommand: ParsableCommand {
     }
 
     struct Classification: SPMDCommand {
+        @OptionGroup(title: "Trace and report") var observability: ObservabilityOptions
         static let configuration = CommandConfiguration(abstract: "make_classification: hypercube clusters, informative/redundant/repeated/noise features.")
         @OptionGroup var common: Common
         @Option var nFeatures: Int = 20
@@ -104,6 +105,7 @@ struct GenerateCommand: ParsableCommand {
     }
 
     struct Blobs: SPMDCommand {
+        @OptionGroup(title: "Trace and report") var observability: ObservabilityOptions
         static let configuration = CommandConfiguration(abstract: "make_blobs: isotropic Gaussian blobs; the target is the blob.")
         @OptionGroup var common: Common
         @Option var nFeatures: Int = 2
@@ -122,6 +124,7 @@ struct GenerateCommand: ParsableCommand {
     }
 
     struct Regression: SPMDCommand {
+        @OptionGroup(title: "Trace and report") var observability: ObservabilityOptions
         static let configuration = CommandConfiguration(abstract: "make_regression: a linear model of Gaussian features plus noise.")
         @OptionGroup var common: Common
         @Option var nFeatures: Int = 100

@@ -12,6 +12,7 @@ struct KMeansCommand: ParsableCommand {
 }
 
 struct KMeansFitCommand: SPMDCommand {
+    @OptionGroup(title: "Trace and report") var observability: ObservabilityOptions
     static let configuration = CommandConfiguration(
         commandName: "fit",
         abstract: "Cluster a .npy/.csv file or generated blobs; print one line per iteration and a summary.",
@@ -102,6 +103,7 @@ struct KMeansFitCommand: SPMDCommand {
 }
 
 struct KMeansPredictCommand: SPMDCommand {
+    @OptionGroup(title: "Trace and report") var observability: ObservabilityOptions
     static let configuration = CommandConfiguration(
         commandName: "predict",
         abstract: "Label rows of a .npy/.csv file with the nearest centre of a saved k-means model.")

@@ -63,6 +63,7 @@ struct LinearParameterOptions: ParsableArguments {
 }
 
 struct LinearRun: SPMDCommand {
+    @OptionGroup(title: "Trace and report") var observability: ObservabilityOptions
     static let configuration = CommandConfiguration(
         commandName: "run", abstract: "Fit a linear model over the ranks' shards, then score it on --test: the metrics against the majority baseline (or R²) and the time of each phase.")
     @OptionGroup var data: ForestTrainOptions
@@ -79,6 +80,7 @@ struct LinearRun: SPMDCommand {
 }
 
 struct LinearFit: SPMDCommand {
+    @OptionGroup(title: "Trace and report") var observability: ObservabilityOptions
     static let configuration = CommandConfiguration(commandName: "fit", abstract: "Fit a linear model over the ranks' shards and save it (rank 0 writes the model file).")
     @OptionGroup var data: ForestTrainOptions
     @OptionGroup var params: LinearParameterOptions
@@ -93,6 +95,7 @@ struct LinearFit: SPMDCommand {
 }
 
 struct LinearPredict: SPMDCommand {
+    @OptionGroup(title: "Trace and report") var observability: ObservabilityOptions
     static let configuration = CommandConfiguration(
         commandName: "predict", abstract: "Predict a dataset with a saved linear model: every rank gets the model and predicts its block of rows.")
     @Option(help: "Model file.") var model: String
@@ -109,6 +112,7 @@ struct LinearPredict: SPMDCommand {
 }
 
 struct LinearScore: SPMDCommand {
+    @OptionGroup(title: "Trace and report") var observability: ObservabilityOptions
     static let configuration = CommandConfiguration(
         commandName: "score", abstract: "Score a saved linear model on a labelled dataset; metrics by collectives.")
     @Option(help: "Model file.") var model: String

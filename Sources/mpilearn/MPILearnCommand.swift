@@ -31,7 +31,7 @@ struct MPILearnCommand: ParsableCommand {
                 Job.run { world in
                     // A bad MPILEARN_KERNELS ends the job on every rank, whatever the command.
                     try Kernels.validateEnvironment(ProcessInfo.processInfo.environment)
-                    try spmd.run(world: world)
+                    try spmd.observability.run(spmd, world: world)
                 }
             }
             try command.run()
@@ -49,12 +49,17 @@ struct MPILearnCommand: ParsableCommand {
 /// ``Job/run(_:)``, so an error on any rank ends the whole job.
 protocol SPMDCommand: ParsableCommand {
     func run(world: any Communicator) throws
+    /// `--trace` and `--report`: a workflow command declares
+    /// `@OptionGroup(title: "Trace and report") var observability: ObservabilityOptions`; the others run untraced.
+    var observability: ObservabilityOptions { get }
 }
 
 extension SPMDCommand {
     func run() throws {
-        Job.run { world in try run(world: world) }
+        Job.run { world in try observability.run(self, world: world) }
     }
+
+    var observability: ObservabilityOptions { try! ObservabilityOptions.parse([]) }
 }
 
 /// Output printed by rank 0 only, flushed per line so batch logs show progress.

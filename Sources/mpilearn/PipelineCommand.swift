@@ -26,6 +26,7 @@ struct PipelineCommand: ParsableCommand {
 }
 
 struct PipelineFit: SPMDCommand {
+    @OptionGroup(title: "Trace and report") var observability: ObservabilityOptions
     static let configuration = CommandConfiguration(
         commandName: "fit", abstract: "Fit a pipeline over the ranks' shards of --train and save it to --model.")
     @Option(help: "The pipeline spec (YAML or JSON).") var spec: String
@@ -57,6 +58,7 @@ struct PipelineSteps: ParsableCommand {
 
 /// `mpilearn predict`: any model file, any size of input, streamed.
 struct PredictCommand: SPMDCommand {
+    @OptionGroup(title: "Trace and report") var observability: ObservabilityOptions
     static let configuration = CommandConfiguration(
         commandName: "predict",
         abstract: "Predict a dataset of any size with any model file, chunk by chunk, into one output file in input order.",

@@ -102,6 +102,7 @@ struct SVMParameterOptions: ParsableArguments {
 }
 
 struct SVMFit: SPMDCommand {
+    @OptionGroup(title: "Trace and report") var observability: ObservabilityOptions
     static let configuration = CommandConfiguration(
         commandName: "fit", abstract: "Fit an SVC, NuSVC or SVR on the ranks' shards and save it (rank 0 writes the model file).")
     @OptionGroup var data: ForestTrainOptions
@@ -116,6 +117,7 @@ struct SVMFit: SPMDCommand {
 }
 
 struct SVMPredict: SPMDCommand {
+    @OptionGroup(title: "Trace and report") var observability: ObservabilityOptions
     static let configuration = CommandConfiguration(
         commandName: "predict",
         abstract: "Predict a dataset of any size with a saved SVC, NuSVC or SVR: every rank gets the model and streams its rows in chunks into one output file in input order.")
@@ -140,6 +142,7 @@ struct SVMPredict: SPMDCommand {
 }
 
 struct SVMScore: SPMDCommand {
+    @OptionGroup(title: "Trace and report") var observability: ObservabilityOptions
     static let configuration = CommandConfiguration(
         commandName: "score",
         abstract: "Score a saved SVC, NuSVC or SVR on a labelled dataset: each rank predicts its block; accuracy against the majority baseline (svr: R², MSE, MAE) by collectives.")
@@ -155,6 +158,7 @@ struct SVMScore: SPMDCommand {
 }
 
 struct SVMRun: SPMDCommand {
+    @OptionGroup(title: "Trace and report") var observability: ObservabilityOptions
     static let configuration = CommandConfiguration(
         commandName: "run",
         abstract: "Fit an SVC, NuSVC or SVR on the ranks' shards, then score it on --test: fit time, support vectors, accuracy against the majority baseline (svr: R², MSE, MAE), the time of each phase.")

@@ -90,12 +90,14 @@ func runSearch(_ job: SearchJob, world: any Communicator) throws {
 }
 
 struct SearchGrid: SPMDCommand {
+    @OptionGroup(title: "Trace and report") var observability: ObservabilityOptions
     static let configuration = CommandConfiguration(commandName: "grid", abstract: "Every candidate of a grid (scikit-learn's GridSearchCV).")
     @OptionGroup var options: SearchOptionsGroup
     func run(world: any Communicator) throws { try runSearch(try options.job(.grid), world: world) }
 }
 
 struct SearchRandom: SPMDCommand {
+    @OptionGroup(title: "Trace and report") var observability: ObservabilityOptions
     static let configuration = CommandConfiguration(commandName: "random", abstract: "Sampled candidates (scikit-learn's RandomizedSearchCV).")
     @OptionGroup var options: SearchOptionsGroup
     @Option(help: "Candidates to sample.") var nIter: Int = 10
@@ -107,6 +109,7 @@ struct SearchRandom: SPMDCommand {
 }
 
 struct SearchHalving: SPMDCommand {
+    @OptionGroup(title: "Trace and report") var observability: ObservabilityOptions
     static let configuration = CommandConfiguration(
         commandName: "halving", abstract: "Successive halving (scikit-learn's HalvingGridSearchCV, or HalvingRandomSearchCV with --n-candidates).")
     @OptionGroup var options: SearchOptionsGroup

@@ -99,6 +99,7 @@ struct TextTrainingOptions: ParsableArguments {
 }
 
 struct TextRun: SPMDCommand {
+    @OptionGroup(title: "Trace and report") var observability: ObservabilityOptions
     static let configuration = CommandConfiguration(
         commandName: "run", abstract: "Read, hash and train on --train, then predict --test: accuracy against the majority baseline and the time of each phase.")
     @Option(help: "Training corpus: a file, a quoted glob ('corpus/*.jsonl') or a folder.") var train: String
@@ -117,6 +118,7 @@ struct TextRun: SPMDCommand {
 }
 
 struct TextFit: SPMDCommand {
+    @OptionGroup(title: "Trace and report") var observability: ObservabilityOptions
     static let configuration = CommandConfiguration(
         commandName: "fit", abstract: "Read, hash and train on --train; save one model file holding the vectorizer and the classifier.")
     @Option(help: "Training corpus: a file, a quoted glob or a folder.") var train: String
@@ -133,6 +135,7 @@ struct TextFit: SPMDCommand {
 }
 
 struct TextPredict: SPMDCommand {
+    @OptionGroup(title: "Trace and report") var observability: ObservabilityOptions
     static let configuration = CommandConfiguration(
         commandName: "predict", abstract: "Predict a corpus with a saved text model; every rank its byte range, one output file written in parallel.")
     @Option(help: "Model file (from text fit).") var model: String
@@ -148,6 +151,7 @@ struct TextPredict: SPMDCommand {
 }
 
 struct TextScore: SPMDCommand {
+    @OptionGroup(title: "Trace and report") var observability: ObservabilityOptions
     static let configuration = CommandConfiguration(
         commandName: "score", abstract: "Score a saved text model on a labelled corpus: accuracy against the majority baseline, ROC AUC, log loss, the confusion matrix and per-class precision, recall and F1, by collectives.")
     @Option(help: "Model file (from text fit).") var model: String
@@ -162,6 +166,7 @@ struct TextScore: SPMDCommand {
 }
 
 struct TextVectorize: SPMDCommand {
+    @OptionGroup(title: "Trace and report") var observability: ObservabilityOptions
     static let configuration = CommandConfiguration(
         commandName: "vectorize", abstract: "Hash a corpus and write the matrix (rows in corpus order) as a scipy .npz file (scipy.sparse.load_npz reads it).")
     @Option(help: "Corpus to hash.") var docs: String

@@ -116,6 +116,7 @@ public enum KMeansWorkflow {
                                                         log: (String) -> Void) throws -> KMeansModel {
         func say(_ s: String) { if world.isRoot { log(s) } }
         let t0 = Date()
+        world.traceMark("load")
         let data: Dataset<T>
         let name: String
         var isBlobs = false
@@ -143,6 +144,7 @@ public enum KMeansWorkflow {
         }
         if let c = checkpointer { say(c.plan) }
         say("  run  iter        inertia        shift   changed   skipped   seconds")
+        world.traceMark("fit")
         // The fit takes an optional (so escaping) callback; it calls it only during the fit.
         let model = try withoutActuallyEscaping(say) { say in try config.fit(data, comm: world, dataName: name, checkpoint: checkpointer) { it in
             let skipped = String(format: "%.1f%%", 100 * Double(it.skipped) / Double(max(1, data.globalRowCount)))
@@ -159,10 +161,12 @@ public enum KMeansWorkflow {
         say("time: fit \(seconds(r.totalSeconds)) s = init \(seconds(r.initSeconds)) s + Lloyd \(seconds(r.lloydSeconds)) s"
             + " (\(seconds(r.lloydSeconds / Double(max(1, model.history.count)))) s/iteration) + variance pass; "
             + "communication \(String(format: "%.1f", 100 * slowestComm / max(r.totalSeconds, 1e-12)))% (slowest rank, includes waiting)")
+        world.traceMark("score")
         if isBlobs, let truth = data.target {
             let ari = try ClusteringMetrics.adjustedRandIndex(model.labels, truth.map { Int32($0) }, comm: world)
             say("adjusted Rand index against the true blobs: \(String(format: "%.6f", ari))")
         }
+        world.traceMark("write")
         if world.isRoot {
             if let p = options.outputCenters { try AtomicFile.write(model.centersCSV(), to: p) }
             if let p = options.outputModel { try model.save(to: p) }
@@ -170,6 +174,7 @@ public enum KMeansWorkflow {
         if let p = options.outputLabels {
             try writeLabels(model.labels, to: p, comm: world)
         }
+        traceReport(model, rows: data.globalRowCount, comm: world)
         say("fit done in \(seconds(Date().timeIntervalSince(t0))) s")
         return model
     }

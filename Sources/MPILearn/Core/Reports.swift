@@ -48,20 +48,52 @@ public func peakMemoryText(baseline: Double, rawFeatureMB raw: Double, comm: any
 /// Each phase also records the process's peak memory so far when it is logged (monotone, so
 /// the phase where it jumps is where the peak was reached; phases added from a fit's own
 /// timings all show the peak at the end of the fit).
+///
+/// Made with `PhaseTimer(trace: comm)`, a timer on a traced run (`--trace`, `--report`) also
+/// records each phase in the run's trace: a marked phase at the times it ran; phases added
+/// from a fit's own timings (``add(_:_:comm:)``) laid end to end from the previous mark.
 public struct PhaseTimer {
     public var phases: [(name: String, seconds: Double, comm: Bool, peakMB: Double)] = []
     public var last = Date()
+    /// The traced run's recorder (nil: not traced), and where its next phase starts.
+    private let recorder: TraceRecorder?
+    private var traceCursor: Double
 
-    public init() {}
+    public init() {
+        recorder = nil
+        traceCursor = 0
+    }
+
+    /// A timer that also records its phases when `comm` is traced.
+    public init(trace comm: any Communicator) {
+        recorder = comm.traceRecorder
+        traceCursor = recorder?.now() ?? 0
+    }
 
     public mutating func mark(_ name: String, comm: Bool) {
         let now = Date()
         phases.append((name, now.timeIntervalSince(last), comm, ProcessMemory.peakMB()))
         last = now
+        if let r = recorder {
+            // Phases added from a fit's timings may have laid the cursor past now.
+            let t = r.now(), start = min(traceCursor, t)
+            r.record(TraceEvent(name: name, category: comm ? .communication : .compute, start: start, duration: t - start))
+            traceCursor = t
+        }
     }
 
-    public mutating func add(_ name: String, _ seconds: Double, comm: Bool) { phases.append((name, seconds, comm, ProcessMemory.peakMB())) }
-    public mutating func skip() { last = Date() }
+    public mutating func add(_ name: String, _ seconds: Double, comm: Bool) {
+        phases.append((name, seconds, comm, ProcessMemory.peakMB()))
+        if let r = recorder {
+            r.record(TraceEvent(name: name, category: comm ? .communication : .compute, start: traceCursor, duration: seconds * 1e6))
+            traceCursor += max(0, seconds * 1e6)
+        }
+    }
+
+    public mutating func skip() {
+        last = Date()
+        if let r = recorder { traceCursor = r.now() }
+    }
 
     /// Collective. Prints (rank 0) each phase's maximum over ranks.
     public func report(_ world: any Communicator) throws {

@@ -67,7 +67,7 @@ public enum LinearWorkflow {
     /// - Returns: the model, identical on every rank.
     public static func fit(_ source: ForestWorkflow.TrainingSource, estimator name: String, parameters: [String: ParameterValue],
                            comm: any Communicator, log: (String) -> Void = { _ in }) throws -> any FittedModel {
-        var timer = PhaseTimer()
+        var timer = PhaseTimer(trace: comm)
         return try fitCounting(source, estimator: name, parameters: parameters, comm: comm, log: log, timer: &timer).model
     }
 
@@ -121,7 +121,7 @@ public enum LinearWorkflow {
     public static func fitAndSave(_ source: ForestWorkflow.TrainingSource, estimator name: String, parameters: [String: ParameterValue],
                                   model path: String, comm: any Communicator, checkpoint: CheckpointOptions? = nil,
                                   log: (String) -> Void = { _ in }) throws -> FitSummary? {
-        var timer = PhaseTimer()
+        var timer = PhaseTimer(trace: comm)
         let (model, rows) = try fitCounting(source, estimator: name, parameters: parameters, comm: comm, log: log, timer: &timer, checkpoint: checkpoint)
         if comm.rank == 0 { try model.save(to: path) }
         timer.mark("save", comm: false)
@@ -161,7 +161,7 @@ public enum LinearWorkflow {
     public static func run(_ source: ForestWorkflow.TrainingSource, estimator name: String, parameters: [String: ParameterValue],
                            test: String, model path: String? = nil, comm: any Communicator, checkpoint: CheckpointOptions? = nil,
                            log: (String) -> Void = { _ in }) throws -> RunSummary? {
-        var timer = PhaseTimer()
+        var timer = PhaseTimer(trace: comm)
         let (model, rows) = try fitCounting(source, estimator: name, parameters: parameters, comm: comm, log: log, timer: &timer, checkpoint: checkpoint)
         if let path {
             if comm.rank == 0 { try model.save(to: path) }

@@ -182,6 +182,7 @@ public struct SearchJob: Sendable {
             // Outputs' folders are checked before the work, not after it.
             for path in [job.results, job.outputModel].compactMap({ $0 }) { try OutputTarget.requireWritableFolder(of: path) }
 
+            comm.traceMark("load")
             // The data: every rank reads every row (replicated), or its block (sharded).
             let sharded: Bool
             switch job.schedule {
@@ -230,6 +231,7 @@ public struct SearchJob: Sendable {
             options.checkpoint = job.checkpoint
             options.log = root ? progress.log : nil
             let searchData: SearchData = sharded ? .sharded(data) : .replicated(data)
+            comm.traceMark("search")
             let result: SearchResult<E>
             switch job.method {
             case .grid, .random:
@@ -242,6 +244,7 @@ public struct SearchJob: Sendable {
             for w in result.warnings.prefix(20) { say("warning: fit failed, scored \(job.errorScore): \(w)") }
             if result.warnings.count > 20 { say("warning: \(result.warnings.count - 20) more failed fits") }
 
+            comm.traceMark("write")
             // Outputs, written by rank 0 (every rank holds the same results and model).
             if root, let path = job.results { try AtomicFile.write(result.cvResults.csv(), to: path) }
             if root, let path = job.outputModel, let model = result.bestModel { try model.save(to: path) }
@@ -264,6 +267,7 @@ public struct SearchJob: Sendable {
                        stride(from: 0, to: mem.count, by: 2).map { mem[$0] }.max() ?? 0, above.max() ?? 0, raw > 0 ? (above.max() ?? 0) / raw : 0, raw))
             if let path = job.results { say("cv_results written to \(path)") }
             if let path = job.outputModel, result.bestModel != nil { say("best model written to \(path)") }
+            SearchJob.traceReport(result.cvResults, scoring: result.scoring.rawValue, sharded: sharded, comm: comm)
             return Summary(cvResults: result.cvResults, bestParams: result.bestParams, bestScore: result.bestScore, scoring: result.scoring,
                            schedule: r, seconds: Date().timeIntervalSince(start))
         }

@@ -152,7 +152,7 @@ public enum SVMWorkflow {
     ///   classes (an SVC) or a precomputed kernel that is not square.
     public static func fit<E: SVMEstimator>(_ source: ForestWorkflow.TrainingSource, estimator: E, comm: any Communicator,
                                             log: (String) -> Void = { _ in }) throws -> (model: E.Model, summary: FitSummary) {
-        var timer = PhaseTimer()
+        var timer = PhaseTimer(trace: comm)
         let f = try fitTimed(source, estimator: estimator, comm: comm, log: log, timer: &timer)
         return (f.model, f.summary)
     }
@@ -171,7 +171,7 @@ public enum SVMWorkflow {
     /// - Returns: on rank 0 the report; nil on the other ranks.
     public static func fitAndSave<E: SVMEstimator>(_ source: ForestWorkflow.TrainingSource, estimator: E, model path: String, comm: any Communicator,
                                                    log: (String) -> Void = { _ in }) throws -> FitReport? {
-        var timer = PhaseTimer()
+        var timer = PhaseTimer(trace: comm)
         var f = try fitTimed(source, estimator: estimator, comm: comm, log: log, timer: &timer)
         if comm.rank == 0 { try f.model.save(to: path) }
         try comm.barrier()   // no rank reports before the file exists
@@ -462,7 +462,7 @@ public enum SVMWorkflow {
     /// `R²: ...   MSE: ...   MAE: ...`), the phase table and the peak-memory line.
     public static func run<E: SVMEstimator>(_ options: RunOptions<E>, comm: any Communicator, log: (String) -> Void) throws -> RunResult {
         let baseline = ProcessMemory.peakMB()
-        var timer = PhaseTimer()
+        var timer = PhaseTimer(trace: comm)
         var f = try fitTimed(options.source, estimator: options.estimator, comm: comm, log: log, timer: &timer)
         if let path = options.model {
             if comm.rank == 0 { try f.model.save(to: path) }

@@ -196,7 +196,7 @@ public enum TextWorkflow {
         func say(_ s: String) { if root { log(s) } }
         try options.vectorizer.validate()
         let estimator = try options.resolvedEstimator()
-        var timer = PhaseTimer()
+        var timer = PhaseTimer(trace: comm)
         let train = try load(options.train, vectorizer: options.vectorizer, positiveClass: options.positiveClass, classes: nil, needLabels: true,
                              threads: options.threads, comm: comm, timer: &timer)
         let classes = train.data.classNames ?? []
@@ -270,7 +270,7 @@ public enum TextWorkflow {
     /// corpus also returns the accuracy.
     public static func predict(model path: String, corpus: Corpus, output: String, threads: Int = 1, comm: any Communicator) throws -> Double? {
         let model = try TextClassifierModel.load(from: path, comm: comm)
-        var timer = PhaseTimer()
+        var timer = PhaseTimer(trace: comm)
         let labelled = corpus.labelField != nil
         let loaded = try load(corpus, vectorizer: model.vectorizer, positiveClass: model.positiveClass, classes: labelled ? model.classes : nil,
                               needLabels: labelled, threads: threads, comm: comm, timer: &timer)
@@ -289,7 +289,7 @@ public enum TextWorkflow {
     ///   label the model does not know (with the file and line).
     public static func score(model path: String, corpus: Corpus, threads: Int = 1, comm: any Communicator) throws -> ClassificationReport {
         let model = try TextClassifierModel.load(from: path, comm: comm)
-        var timer = PhaseTimer()
+        var timer = PhaseTimer(trace: comm)
         let loaded = try load(corpus, vectorizer: model.vectorizer, positiveClass: model.positiveClass, classes: model.classes,
                               needLabels: true, threads: threads, comm: comm, timer: &timer)
         let p = try model.probabilities(loaded.data)
@@ -302,7 +302,7 @@ public enum TextWorkflow {
     public static func vectorize(_ corpus: Corpus, vectorizer: HashingVectorizer, output: String, compression: NPZ.Compression = .stored,
                                  threads: Int = 1, comm: any Communicator) throws -> (rows: Int, stored: Int) {
         try vectorizer.validate()
-        var timer = PhaseTimer()
+        var timer = PhaseTimer(trace: comm)
         let x = try load(corpus, vectorizer: vectorizer, positiveClass: nil, classes: nil, needLabels: false, threads: threads, comm: comm,
                          timer: &timer).data
         guard case .sparse(let m) = x.features else { return (0, 0) }

@@ -223,7 +223,7 @@ public struct ForestModel: Sendable {
 
     // MARK: assembling the forest across ranks
 
-    private func partBytes() throws -> [UInt8] {
+    func partBytes() throws -> [UInt8] {
         try requireFullTrees("send the trees to other ranks")
         return [UInt8](ModelContainer(kind: "forest-part", header: Data(), sections: Self.sections(trees, treeIndices)).encoded())
     }

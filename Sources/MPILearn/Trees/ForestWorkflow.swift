@@ -375,7 +375,7 @@ public enum ForestWorkflow {
         let root = world.rank == 0
         func say(_ s: String) { if root { log(s) } }
         let baseline = ProcessMemory.peakMB()
-        var t = PhaseTimer()
+        var t = PhaseTimer(trace: world)
         let bcast = options.prediction == .broadcastTest
         var shape = ShardShape(rows: 0, globalRows: 0, features: 0)
         // Full trees only when they are saved or sent to other ranks; else compact predictors.
@@ -457,6 +457,8 @@ public enum ForestWorkflow {
         t.skip()
         if let text = try t.text(world) { log(text) }
         if let text = try peakMemoryText(baseline: baseline, rawFeatureMB: shape.rawFeatureMB, comm: world) { log(text) }
+        try traceReport(forest, report: report, testRows: rows.globalRows, broadcastTest: bcast,
+                        generatedTest: TrainingData.isGeneratorSpec(options.test), comm: world)
         return RunResult(shard: shape, oobScore: h.oobScore, report: report, comparison: comparison, phases: t)
     }
 
