@@ -19,8 +19,11 @@
 #                         mpilearn links: MPICH's mpiexec.hydra for a build against MPICH,
 #                         otherwise mpirun)
 # Output: rank 0 prints results on stdout; errors appear on stderr as `rank R/N: error: ...`.
-# Exit status: mpilearn's (0 ok, 64 usage, 65 data, 66 no input, 70 internal/MPI, 74 output;
-# see docs/running.md); this script itself exits 64 for a bad -n.
+# Signals: mpirun forwards SIGUSR1 to every rank; `kill -USR1 <pid of mpirun>` stops a fit run
+# with --checkpoint DIR cleanly (checkpoint written, exit 75; --resume continues). Avoid SIGTERM
+# to mpirun: it kills the ranks instead (send SIGTERM to the ranks themselves if you must).
+# Exit status: mpilearn's (0 ok, 64 usage, 65 data, 66 no input, 70 internal/MPI, 74 output,
+# 75 stopped with a checkpoint; see docs/running.md); this script itself exits 64 for a bad -n.
 set -euo pipefail
 prog="jobs/local.sh"
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"

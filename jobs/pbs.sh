@@ -16,6 +16,13 @@
 # submitted from (rank 0 prints the results; errors are `rank R/N: error: ...` lines). The job's
 # exit status is mpilearn's (see docs/running.md); `qstat -xf <jobid>` shows Exit_status.
 #
+# Walltime: PBS sends SIGTERM to every process of the job, then SIGKILL after the queue's
+# kill_delay. A fit run with `--checkpoint DIR --resume` (DIR on a shared file system) then
+# writes a checkpoint and exits 75 if a unit of work plus the checkpoint fit in kill_delay;
+# mpirun, which gets SIGTERM too, may end the ranks sooner, so also use --checkpoint-every.
+# This script does not requeue: submit the same command again and it continues from DIR.
+# (Not tested under PBS here; the Slurm script's signal handling is, see docs/running.md.)
+#
 #PBS -N mpilearn
 #PBS -l select=2:ncpus=16:mpiprocs=16:ompthreads=1
 #PBS -l walltime=01:00:00
