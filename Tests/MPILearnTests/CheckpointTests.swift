@@ -121,6 +121,15 @@ final class CheckpointTests: XCTestCase {
         let first = try MPIRun.mpirun(np: 2, "mpilearn", args + ["--checkpoint", ck.path, "--checkpoint-every", "2"], environment: env)
         XCTAssertEqual(first.status, 0, "\(first)")
         XCTAssertTrue(first.stdout.contains("checkpoint(s) written to"), first.stdout)
+        // Each save appended the trees grown since the one before: rank 1's state is in two
+        // files, and resuming reads both (the fit is already complete: same model).
+        let m0 = try JSONSerialization.jsonObject(with: Data(contentsOf: ck.appendingPathComponent("manifest.json"))) as! [String: Any]
+        XCTAssertEqual(((m0["earlier"] as! [[Any]])[1]).count, 1, "\(m0)")
+        let firstModel = bytes(URL(fileURLWithPath: model))
+        let again = try MPIRun.mpirun(np: 2, "mpilearn", args + ["--checkpoint", ck.path, "--checkpoint-every", "2", "--resume"], environment: env)
+        XCTAssertEqual(again.status, 0, "\(again)")
+        XCTAssertTrue(again.stdout.contains("resumed after 4 trees per rank"), again.stdout)
+        XCTAssertEqual(bytes(URL(fileURLWithPath: model)), firstModel)
 
         // Other parameters: refused, naming what differs.
         var out = try MPIRun.mpirun(np: 2, "mpilearn", args + ["--max-depth", "3", "--checkpoint", ck.path, "--resume"], environment: env)

@@ -55,11 +55,15 @@ public struct CheckpointState {
     public var step: Int
     public var header: Data
     public var sections: [(name: String, bytes: Data)]
+    /// The state holds only what is new since the previous save (a forest's new trees): the
+    /// earlier files stay, and ``Checkpointer/restoreParts(rebalances:)`` gives every part.
+    public var appends: Bool
 
-    public init(step: Int, header: Data, sections: [(name: String, bytes: Data)] = []) {
+    public init(step: Int, header: Data, sections: [(name: String, bytes: Data)] = [], appends: Bool = false) {
         self.step = step
         self.header = header
         self.sections = sections
+        self.appends = appends
     }
 
     /// The section called `name` (throws naming the checkpoint file if it is missing).
@@ -107,6 +111,12 @@ public final class Checkpointer: @unchecked Sendable {
     public var totalUnits: Int?
     public let comm: any Communicator
     private var generation = 0
+    /// An appending save now adds to the files on disk (false: the next save must hold the
+    /// whole state, e.g. a fresh run, or a resume on another rank count).
+    public var continuesChain: Bool { lastFiles.count == comm.size }
+    /// The last manifest's files (every rank's), continued by an appending save.
+    private var lastFiles: [Manifest.File] = []
+    private var lastEarlier: [[Manifest.File]] = []
     private var lastSaved: Int
     private var lastSaveTime: Double
     /// Seconds spent writing checkpoints on this rank.
@@ -175,7 +185,11 @@ public final class Checkpointer: @unchecked Sendable {
     // MARK: manifest
 
     struct Manifest: Codable {
-        struct File: Codable { var rank: Int; var name: String; var bytes: Int; var crc32: UInt32 }
+        struct File: Codable, Equatable {
+            var rank: Int; var name: String; var bytes: Int; var crc32: UInt32
+            /// The save that wrote it (earlier parts of an appending learner's state keep theirs).
+            var generation: Int; var step: Int
+        }
         var format: String
         var version: Int
         var kind: String
@@ -183,12 +197,15 @@ public final class Checkpointer: @unchecked Sendable {
         var ranks: Int
         var step: Int
         var generation: Int
+        /// Each rank's newest file.
         var files: [File]
+        /// Each rank's earlier parts, oldest first (empty unless the learner appends).
+        var earlier: [[File]]
         var written: String
         var mpilearnVersion: String
 
         enum CodingKeys: String, CodingKey {
-            case format, version, kind, identity, ranks, step, generation, files, written, mpilearnVersion = "mpilearn_version"
+            case format, version, kind, identity, ranks, step, generation, files, earlier, written, mpilearnVersion = "mpilearn_version"
         }
     }
 
@@ -212,6 +229,16 @@ public final class Checkpointer: @unchecked Sendable {
     /// - Throws: ``MPILearnError/dataError`` naming the file for a damaged checkpoint, and
     ///   ``MPILearnError/mismatch`` for one written by a run with other parameters.
     public func restore(rebalances: Bool = false) throws -> CheckpointState? {
+        guard let parts = try restoreParts(rebalances: rebalances) else { return nil }
+        guard parts.count == 1 else {
+            throw MPILearnError.dataError(SourceLocation(file: manifestPath), "checkpoint has \(parts.count) parts for a \(kind) fit that writes one; it is damaged")
+        }
+        return parts[0]
+    }
+
+    /// Collective. As ``restore(rebalances:)``, for a learner whose saves append
+    /// (``CheckpointState/appends``): every part of this rank's state, oldest first.
+    public func restoreParts(rebalances: Bool = false) throws -> [CheckpointState]? {
         guard options.resume else { return nil }
         // Rank 0 reads and checks the manifest and tells the others what it found. On a
         // problem rank 0 throws its error (ending the job with its message) and the others
@@ -233,13 +260,18 @@ public final class Checkpointer: @unchecked Sendable {
             try refuse(MPILearnError.mismatch("\(manifestPath): the checkpoint was written by \(manifest.ranks) rank(s), and this job has \(comm.size): "
                                               + "\(kind) keeps each rank's own state, so resume it on \(manifest.ranks) rank(s) (or delete \(options.directory) to start again)"))
         }
-        let file = manifest.files[rebalances ? 0 : comm.rank]
-        let state = try readRankFile(file, manifest: manifest)
+        let owner = rebalances ? 0 : comm.rank
+        let parts = try (manifest.earlier[owner] + [manifest.files[owner]]).map { try readRankFile($0, manifest: manifest) }
+        // Appending saves continue this rank's chain (rank 0 keeps every rank's, for the manifest).
+        if manifest.ranks == comm.size {
+            lastFiles = manifest.files
+            lastEarlier = manifest.earlier
+        }
         generation = manifest.generation
         resumedFrom = manifest.step
         lastSaved = manifest.step
         lastSaveTime = monotonicSeconds()
-        return state
+        return parts
     }
 
     /// The manifest, checked against this run; nil when there is none.
@@ -260,7 +292,8 @@ public final class Checkpointer: @unchecked Sendable {
         guard m.kind == kind else {
             throw MPILearnError.mismatch("\(path): the checkpoint is of a \(m.kind) fit, not \(kind): use another --checkpoint directory")
         }
-        guard m.files.count == m.ranks, m.ranks >= 1, m.files.enumerated().allSatisfy({ $0.offset == $0.element.rank }) else {
+        guard m.files.count == m.ranks, m.earlier.count == m.ranks, m.ranks >= 1,
+              m.files.enumerated().allSatisfy({ $0.offset == $0.element.rank && m.earlier[$0.offset].allSatisfy { $0.rank == $0.rank } }) else {
             throw MPILearnError.dataError(SourceLocation(file: path), "checkpoint manifest lists \(m.files.count) files for \(m.ranks) ranks; it is damaged")
         }
         let theirs = Dictionary(m.identity.compactMap { $0.count == 2 ? ($0[0], $0[1]) : nil }, uniquingKeysWith: { a, _ in a })
@@ -287,7 +320,7 @@ public final class Checkpointer: @unchecked Sendable {
         do { c = try ModelContainer.decode(data, path: path, expectedKinds: ["checkpoint-\(kind)"]) } catch { throw damaged(Job.describe(error)) }
         let h: FileHeader
         do { h = try JSONDecoder().decode(FileHeader.self, from: c.header) } catch { throw damaged("its header is not valid") }
-        guard h.kind == kind, h.rank == file.rank, h.ranks == manifest.ranks, h.step == manifest.step, h.generation == manifest.generation else {
+        guard h.kind == kind, h.rank == file.rank, h.ranks == manifest.ranks, h.step == file.step, h.generation == file.generation else {
             throw damaged("it belongs to another checkpoint (rank \(h.rank), step \(h.step), generation \(h.generation))")
         }
         return CheckpointState(step: h.step, header: h.state, sections: c.sections)
@@ -330,12 +363,17 @@ public final class Checkpointer: @unchecked Sendable {
         // Each rank's size and CRC, for the manifest.
         let mine: [Int64] = [Int64(bytes.count), Int64(Self.crc(bytes))]
         let all = try comm.allgatherv(mine).values
+        let files = (0 ..< comm.size).map {
+            Manifest.File(rank: $0, name: fileName(generation: g, rank: $0), bytes: Int(all[2 * $0]), crc32: UInt32(all[2 * $0 + 1]),
+                          generation: g, step: state.step)
+        }
+        // An appending save keeps every earlier part; another starts a new chain.
+        let earlier: [[Manifest.File]] = state.appends && lastFiles.count == comm.size
+            ? (0 ..< comm.size).map { lastEarlier[$0] + [lastFiles[$0]] }
+            : Array(repeating: [], count: comm.size)
         if comm.rank == 0 {
-            let files = (0 ..< comm.size).map {
-                Manifest.File(rank: $0, name: fileName(generation: g, rank: $0), bytes: Int(all[2 * $0]), crc32: UInt32(all[2 * $0 + 1]))
-            }
             let m = Manifest(format: Self.formatName, version: Self.formatVersion, kind: kind, identity: identity.map { [$0.0, $0.1] },
-                             ranks: comm.size, step: state.step, generation: g, files: files,
+                             ranks: comm.size, step: state.step, generation: g, files: files, earlier: earlier,
                              written: ISO8601DateFormatter().string(from: Date()), mpilearnVersion: MPILearnVersion.string)
             let encoder = JSONEncoder()
             encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
@@ -343,7 +381,9 @@ public final class Checkpointer: @unchecked Sendable {
         }
         // The manifest names the new files before anyone deletes an old one.
         try comm.barrier()
-        removeOlderFiles(than: g)
+        removeFiles(except: Set((earlier[comm.rank] + [files[comm.rank]]).map(\.name)))
+        lastFiles = files
+        lastEarlier = earlier
         generation = g
         lastSaved = state.step
         lastSaveTime = monotonicSeconds()
@@ -355,14 +395,13 @@ public final class Checkpointer: @unchecked Sendable {
     /// over the whole file, trailer included, is the same constant for every intact file).
     static func crc(_ bytes: Data) -> UInt32 { CRC32.checksum(bytes.prefix(max(0, bytes.count - 4))) }
 
-    /// Deletes this rank's checkpoint files of generations before `g` (left by earlier saves or runs).
-    func removeOlderFiles(than g: Int) {
+    /// Deletes this rank's checkpoint files that the manifest no longer names (left by
+    /// earlier saves or runs).
+    func removeFiles(except keep: Set<String>) {
         let suffix = "-rank\(comm.rank).ckpt"
         guard let names = try? FileManager.default.contentsOfDirectory(atPath: options.directory) else { return }
-        for n in names where n.hasPrefix("g") && n.hasSuffix(suffix) {
-            if let old = Int(n.dropFirst().prefix(while: { $0.isNumber })), old != g {
-                try? FileManager.default.removeItem(atPath: (options.directory as NSString).appendingPathComponent(n))
-            }
+        for n in names where n.hasPrefix("g") && n.hasSuffix(suffix) && !keep.contains(n) {
+            try? FileManager.default.removeItem(atPath: (options.directory as NSString).appendingPathComponent(n))
         }
     }
 

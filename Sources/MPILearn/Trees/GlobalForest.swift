@@ -190,12 +190,19 @@ extension ForestTrainer {
         // A checkpoint holds every tree finished so far, gathered into rank 0's file: the
         // forest does not depend on the rank count, so a resumed fit may run on another one
         // (each rank takes its trees g mod p from the file).
-        var start = 0
-        if let checkpoint, let state = try checkpoint.restore(rebalances: true) {
+        // Each save holds the trees finished since the one before (rank 0's files append).
+        var start = 0, savedUpTo = 0
+        if let checkpoint, let parts = try checkpoint.restoreParts(rebalances: true) {
             let path = checkpoint.options.directory
-            let c = ModelContainer(kind: "forest-part", header: Data(), sections: state.sections)
-            let (trees, indices) = try ForestModel.trees(from: c, path: path, outputs: classification ? k : 1, features: d)
-            let importances = try state.section("importances", in: path).flatArray(of: Double.self, path: path)
+            let state = parts.last!
+            var trees: [Tree] = [], indices: [Int] = [], importances: [Double] = []
+            for part in parts {
+                let c = ModelContainer(kind: "forest-part", header: Data(), sections: part.sections)
+                let (t, i) = try ForestModel.trees(from: c, path: path, outputs: classification ? k : 1, features: d)
+                trees += t
+                indices += i
+                importances += try part.section("importances", in: path).flatArray(of: Double.self, path: path)
+            }
             guard indices == Array(0 ..< state.step), importances.count == indices.count * d, state.step <= p.nEstimators else {
                 throw MPILearnError.dataError(SourceLocation(file: path), "checkpoint holds trees that do not match its step \(state.step); it is damaged")
             }
@@ -206,6 +213,7 @@ extension ForestTrainer {
                 if compact { held[i] = tree }
             }
             start = state.step
+            savedUpTo = start
         }
         checkpoint?.totalUnits = p.nEstimators
         let chunk: Int? = checkpoint.map { c in if case let .units(u)? = c.options.every { return u } else { return max(1, p.threads) } }
@@ -226,14 +234,17 @@ extension ForestTrainer {
             keep.unlock()
         }, boundary: checkpoint.map { checkpoint in { finished in
             try checkpoint.boundary(done: finished) {
-                // This rank's finished trees (g < finished), gathered in tree order on rank 0.
-                let mine = (0 ..< mine).filter { myTrees[$0] < finished }
+                // This rank's trees finished since the last save, gathered in tree order on rank 0.
+                if !checkpoint.continuesChain { savedUpTo = 0 }
+                let from = savedUpTo
+                savedUpTo = finished
+                let mine = (0 ..< mine).filter { myTrees[$0] >= from && myTrees[$0] < finished }
                 let trees = mine.map { (compact ? held[$0] : owned[$0])! }
                 let part = ModelContainer(kind: "forest-part", header: Data(), sections: ForestModel.sections(trees, mine.map { myTrees[$0] })).encoded()
                 let imps = mine.flatMap { treeImportances[$0 * d ..< ($0 + 1) * d] }
                 let gathered = try comm.gatherv([UInt8](part), root: 0), gatheredImportances = try comm.gatherv(imps, root: 0)
                 guard let (bytes, layout) = gathered, let (allImp, impLayout) = gatheredImportances else {
-                    return CheckpointState(step: finished, header: Data("{}".utf8))
+                    return CheckpointState(step: finished, header: Data("{}".utf8), appends: true)
                 }
                 var all: [(Int, Tree, ArraySlice<Double>)] = []
                 for r in 0 ..< comm.size {
@@ -244,7 +255,8 @@ extension ForestTrainer {
                 }
                 all.sort { $0.0 < $1.0 }
                 return CheckpointState(step: finished, header: Data("{}".utf8),
-                                       sections: ForestModel.sections(all.map(\.1), all.map(\.0)) + [("importances", Data(flat: all.flatMap(\.2)))])
+                                       sections: ForestModel.sections(all.map(\.1), all.map(\.0)) + [("importances", Data(flat: all.flatMap(\.2)))],
+                                       appends: true)
             }
         } })
         lap(&timings.grow)

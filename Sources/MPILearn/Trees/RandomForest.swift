@@ -172,9 +172,12 @@ enum ForestTrainer {
             // trees are kept for the checkpoint files and packed at the end.
             let keepFull = !compact || checkpoint != nil
             var start = 0
-            if let checkpoint, let state = try checkpoint.restore() {
+            // Each save holds the trees grown since the one before (the files append).
+            var savedTrees = 0
+            if let checkpoint, let parts = try checkpoint.restoreParts() {
                 let path = checkpoint.options.directory
-                let restored = try restoreLocalTrees(state, path: path, myTrees: myTrees, firstTree: firstTree, features: d,
+                let state = parts.last!
+                let restored = try restoreLocalTrees(parts, path: path, myTrees: myTrees, firstTree: firstTree, features: d,
                                                      outputs: classification ? k : 1)
                 for (t, tree) in restored.trees.enumerated() {
                     box.value[t] = tree
@@ -186,6 +189,7 @@ enum ForestTrainer {
                 }
                 start = state.step
                 done = restored.trees.count
+                savedTrees = done
             }
             var lo = start
             while lo < (checkpoint == nil ? myTrees : maxTrees) {
@@ -232,10 +236,13 @@ enum ForestTrainer {
                 guard let checkpoint else { continue }
                 let grown = hi, upTo = min(lo + chunk, maxTrees)
                 try checkpoint.boundary(done: upTo) {
-                    let held = (0 ..< grown).map { box.value[$0]! }
+                    if !checkpoint.continuesChain { savedTrees = 0 }
+                    let new = savedTrees ..< grown
+                    savedTrees = grown
                     return CheckpointState(step: upTo, header: Data("{}".utf8),
-                                           sections: ForestModel.sections(held, (0 ..< held.count).map { firstTree + $0 })
-                                               + [("importances", Data(flat: Array(importanceBox.value[0 ..< grown * d])))])
+                                           sections: ForestModel.sections(new.map { box.value[$0]! }, new.map { firstTree + $0 })
+                                               + [("importances", Data(flat: Array(importanceBox.value[new.lowerBound * d ..< new.upperBound * d])))],
+                                           appends: true)
                 }
             }
             trees = compact ? [] : Array(box.value)
@@ -244,11 +251,11 @@ enum ForestTrainer {
             lap(&timings.grow)
         } else if let checkpoint {
             // No trees here: the rank still takes part in every round's checkpoint boundary.
-            var lo = try checkpoint.restore()?.step ?? 0
+            var lo = try checkpoint.restoreParts()?.last?.step ?? 0
             while lo < maxTrees {
                 let upTo = min(lo + chunk, maxTrees)
                 try checkpoint.boundary(done: upTo) {
-                    CheckpointState(step: upTo, header: Data("{}".utf8), sections: ForestModel.sections([], []) + [("importances", Data())])
+                    CheckpointState(step: upTo, header: Data("{}".utf8), sections: ForestModel.sections([], []) + [("importances", Data())], appends: true)
                 }
                 lo += chunk
             }
@@ -297,12 +304,18 @@ enum ForestTrainer {
         return model
     }
 
-    /// The trees and importances a local-mode checkpoint holds for this rank (its first trees).
-    static func restoreLocalTrees(_ state: CheckpointState, path: String, myTrees: Int, firstTree: Int, features d: Int,
+    /// The trees and importances a local-mode checkpoint holds for this rank (its first trees),
+    /// from every part of its files.
+    static func restoreLocalTrees(_ parts: [CheckpointState], path: String, myTrees: Int, firstTree: Int, features d: Int,
                                   outputs: Int) throws -> (trees: [Tree], importances: [Double]) {
-        let c = ModelContainer(kind: "forest-part", header: Data(), sections: state.sections)
-        let (trees, indices) = try ForestModel.trees(from: c, path: path, outputs: outputs, features: d)
-        let importances = try state.section("importances", in: path).flatArray(of: Double.self, path: path)
+        var trees: [Tree] = [], indices: [Int] = [], importances: [Double] = []
+        for state in parts {
+            let c = ModelContainer(kind: "forest-part", header: Data(), sections: state.sections)
+            let (t, i) = try ForestModel.trees(from: c, path: path, outputs: outputs, features: d)
+            trees += t
+            indices += i
+            importances += try state.section("importances", in: path).flatArray(of: Double.self, path: path)
+        }
         guard trees.count <= myTrees, indices == (0 ..< trees.count).map({ firstTree + $0 }), importances.count == trees.count * d else {
             throw MPILearnError.dataError(SourceLocation(file: path), "checkpoint holds trees \(indices.first ?? 0)… for another share of the forest; it was written for other data")
         }
