@@ -67,3 +67,13 @@ let package = Package(
     ],
     swiftLanguageModes: [.v5]
 )
+
+// libFuzzer targets (Fuzz/, docs/fuzzing.md): declared only with MPILEARN_FUZZ=1, so the normal
+// build never sees them; scripts/fuzz builds them with `--sanitize fuzzer --sanitize address`.
+if env["MPILEARN_FUZZ"] == "1" {
+    package.targets.append(.target(name: "FuzzSupport", path: "Fuzz/FuzzSupport"))
+    for name in ["fuzz-csv", "fuzz-npy", "fuzz-model", "fuzz-text"] {
+        package.targets.append(.executableTarget(name: name, dependencies: ["MPILearn", "SwiftMPI", "FuzzSupport"], path: "Fuzz/\(name)"))
+        package.products.append(.executable(name: name, targets: [name]))
+    }
+}

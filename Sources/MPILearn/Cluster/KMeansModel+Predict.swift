@@ -135,7 +135,7 @@ extension KMeansModel {
         }
         let centres = try c.section("cluster_centers", in: path).flatArray(of: Double.self, path: path)
         let initial = try c.section("initial_centers", in: path).flatArray(of: Double.self, path: path)
-        guard centres.count == h.nClusters * h.nFeatures, initial.count == centres.count else {
+        guard centres.count == checkedProduct(h.nClusters, h.nFeatures), initial.count == centres.count else {
             throw bad("k-means model has \(centres.count) centre values; expected \(h.nClusters) × \(h.nFeatures)")
         }
         guard centres.allSatisfy(\.isFinite) else { throw bad("k-means model has non-finite centre coordinates") }

@@ -49,12 +49,17 @@ public enum NPZ {
             throw bad(nil, "not a zip archive (scipy.sparse.save_npz writes one): \(error)")
         }
         let names = archive.map(\.path)
+        // A member's declared size is only a hint (a damaged archive can claim any size, and
+        // reserving it would be a huge allocation): reserve at most what deflate can expand
+        // the whole file to (1032:1).
+        let fileSize = (try? FileManager.default.attributesOfItem(atPath: path)[.size] as? Int) ?? 0
+        let sizeLimit = UInt64(fileSize) * 1032
         func member(_ name: String) throws -> NPY.InMemory {
             guard let entry = archive[name + ".npy"] else {
                 throw bad(nil, "no member \(name).npy, so not a scipy sparse matrix file (members: \(names.isEmpty ? "none" : names.joined(separator: ", ")))")
             }
             var bytes: [UInt8] = []
-            bytes.reserveCapacity(Int(clamping: entry.uncompressedSize))
+            bytes.reserveCapacity(Int(min(entry.uncompressedSize, sizeLimit)))
             let crc: UInt32
             do {
                 crc = try archive.extract(entry, skipCRC32: false) { chunk in bytes.append(contentsOf: chunk) }

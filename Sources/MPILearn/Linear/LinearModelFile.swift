@@ -62,7 +62,7 @@ public struct LinearCoefficients: Equatable, Sendable {
         }
         let coef = try c.section("coef", in: path).flatArray(of: Double.self, path: path)
         let intercept = try c.section("intercept", in: path).flatArray(of: Double.self, path: path)
-        guard coef.count == h.nTargets * h.nFeatures, intercept.count == h.nTargets else {
+        guard coef.count == checkedProduct(h.nTargets, h.nFeatures), intercept.count == h.nTargets else {
             throw bad("\(c.kind) model has \(coef.count) coefficients and \(intercept.count) intercepts; expected \(h.nTargets) × \(h.nFeatures) and \(h.nTargets)")
         }
         guard coef.allSatisfy(\.isFinite), intercept.allSatisfy(\.isFinite) else { throw bad("\(c.kind) model has non-finite coefficients") }

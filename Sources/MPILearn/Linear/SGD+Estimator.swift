@@ -337,7 +337,9 @@ enum SGDModelFile {
         let shape = try c.section("shape", in: path).flatArray(of: Int64.self, path: path)
         let coef = try c.section("coef", in: path).flatArray(of: Double.self, path: path)
         let intercept = try c.section("intercept", in: path).flatArray(of: Double.self, path: path)
-        guard shape.count == 2, shape[0] >= 1, shape[1] >= 0, coef.count == Int(shape[0] * shape[1]), intercept.count == Int(shape[0]) else {
+        // The product with overflow reported: a damaged shape must be this error, not a trap.
+        let size = shape.count == 2 ? shape[0].multipliedReportingOverflow(by: shape[1]) : (partialValue: 0, overflow: true)
+        guard shape.count == 2, shape[0] >= 1, shape[1] >= 0, !size.overflow, coef.count == size.partialValue, intercept.count == shape[0] else {
             throw bad("\(c.kind) model: \(coef.count) coefficients and \(intercept.count) intercepts for shape \(shape)")
         }
         let sc = c.sections.contains { $0.name == "standard_coef" } ? try c.section("standard_coef", in: path).flatArray(of: Double.self, path: path) : nil

@@ -92,7 +92,7 @@ public struct ModelContainer: Equatable {
         guard data.count >= 16 else { throw bad("model file is truncated") }
         let stored = data.suffix(4).withUnsafeBytes { UInt32(littleEndian: $0.loadUnaligned(as: UInt32.self)) }
         let kindLen: UInt32 = try r.read()
-        let kind = String(decoding: try r.bytes(Int(kindLen)), as: UTF8.self)
+        let kind = String(decoding: try r.bytes(length: kindLen), as: UTF8.self)
         if let expectedKinds, !expectedKinds.contains(kind) {
             throw bad("this is a '\(kind)' model; expected \(expectedKinds.map { "'\($0)'" }.joined(separator: " or "))")
         }
@@ -100,14 +100,14 @@ public struct ModelContainer: Equatable {
             throw bad("model file is truncated or corrupt (checksum mismatch)")
         }
         let headerLen: UInt64 = try r.read()
-        let header = try r.bytes(Int(headerLen))
+        let header = try r.bytes(length: headerLen)
         let count: UInt32 = try r.read()
         var sections: [(String, Data)] = []
         for _ in 0 ..< count {
             let nl: UInt32 = try r.read()
-            let name = String(decoding: try r.bytes(Int(nl)), as: UTF8.self)
+            let name = String(decoding: try r.bytes(length: nl), as: UTF8.self)
             let bl: UInt64 = try r.read()
-            sections.append((name, try r.bytes(Int(bl))))
+            sections.append((name, try r.bytes(length: bl)))
         }
         guard r.offset == data.count - 4 else { throw bad("model file has \(data.count - 4 - r.offset) unexpected trailing bytes") }
         return ModelContainer(kind: kind, header: header, sections: sections, version: version)
@@ -143,6 +143,13 @@ public struct ModelContainer: Equatable {
     }
 }
 
+/// `a × b` for sizes read from a model file, or nil when the product overflows: a damaged
+/// header's sizes must give the caller's data error, not an overflow trap.
+func checkedProduct(_ a: Int, _ b: Int) -> Int? {
+    let r = a.multipliedReportingOverflow(by: b)
+    return r.overflow ? nil : r.partialValue
+}
+
 /// Sequential little-endian reads with bounds checks that name the file.
 public struct ByteReader {
     public let data: Data
@@ -162,11 +169,22 @@ public struct ByteReader {
     /// The next `n` bytes, as a slice that shares `data`'s storage (no copy: a model's
     /// sections are most of its file, and copying them would double the memory of a load).
     public mutating func bytes(_ n: Int) throws -> Data {
-        guard n >= 0, offset + n <= data.count else {
-            throw MPILearnError.dataError(SourceLocation(file: path), "model file is truncated (needs \(n) bytes at offset \(offset), has \(data.count - offset))")
-        }
+        // `n <= count - offset`, not `offset + n <= count`: a corrupt length near Int.max
+        // must be an error, not an overflow trap.
+        guard n >= 0, n <= data.count - offset else { throw truncated(needing: "\(n)") }
         defer { offset += n }
         return data[data.startIndex + offset ..< data.startIndex + offset + n]
+    }
+
+    /// The next `length` bytes, `length` being a length field read from the file (a UInt64
+    /// too large for Int is the same truncation error as any length past the end).
+    public mutating func bytes<L: FixedWidthInteger>(length: L) throws -> Data {
+        guard let n = Int(exactly: length) else { throw truncated(needing: "\(length)") }
+        return try bytes(n)
+    }
+
+    private func truncated(needing n: String) -> MPILearnError {
+        .dataError(SourceLocation(file: path), "model file is truncated (needs \(n) bytes at offset \(offset), has \(data.count - offset))")
     }
 }
 
