@@ -30,8 +30,10 @@ final class CheckpointTests: XCTestCase {
                    file: StaticString = #filePath, line: UInt = #line) throws -> Int {
         let job = try BackgroundJob.mpirun(np: np, "mpilearn", args + ["--checkpoint", dir.path, "--checkpoint-every", String(every)], environment: env)
         let manifest = dir.appendingPathComponent("manifest.json")
-        XCTAssertTrue(job.waitUntil(timeout: 90) { FileManager.default.fileExists(atPath: manifest.path) },
-                      "no checkpoint was written\n\(job.stdout)\n\(job.stderr)", file: file, line: line)
+        // The first save's files (written in the background; the manifest follows at the next save).
+        XCTAssertTrue(job.waitUntil(timeout: 90) {
+            ((try? FileManager.default.contentsOfDirectory(atPath: dir.path)) ?? []).contains { $0.hasSuffix("-rank0.ckpt") }
+        }, "no checkpoint was written\n\(job.stdout)\n\(job.stderr)", file: file, line: line)
         let sent = Date()
         if toRanks { job.signalRanks(signal) } else { job.signalLauncher(signal) }
         let out = job.wait(timeout: 60)
@@ -255,6 +257,10 @@ final class CheckpointTests: XCTestCase {
                 }
             }
             XCTAssertEqual(c.written, 2)
+            // The second save is written in the background and named in the manifest at finish().
+            XCTAssertEqual(c.committedStep, 2)
+            try c.finish()
+            XCTAssertEqual(c.committedStep, 4)
             let again = try Checkpointer(options, kind: "unit", unit: "steps", identity: identity, comm: comm)
             let state = try XCTUnwrap(try again.restore())
             XCTAssertEqual(state.step, 4)

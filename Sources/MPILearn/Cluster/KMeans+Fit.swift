@@ -124,6 +124,8 @@ extension KMeans {
                     labels = Array(UnsafeBufferPointer(start: engine.labels, count: data.rowCount))
                 }
             }
+            // The last save's files are named in the manifest before the fit returns.
+            try checkpoint?.finish()
             var b = best!
             // Iteration times differ between ranks: keep rank 0's, so the model (and its
             // file) is identical on every rank.

@@ -113,7 +113,7 @@ public final class Checkpointer: @unchecked Sendable {
     private var generation = 0
     /// An appending save now adds to the files on disk (false: the next save must hold the
     /// whole state, e.g. a fresh run, or a resume on another rank count).
-    public var continuesChain: Bool { lastFiles.count == comm.size }
+    public var continuesChain: Bool { lastFiles.count == comm.size || pending != nil }
     /// The last manifest's files (every rank's), continued by an appending save.
     private var lastFiles: [Manifest.File] = []
     private var lastEarlier: [[Manifest.File]] = []
@@ -157,7 +157,10 @@ public final class Checkpointer: @unchecked Sendable {
 
     /// The fit is over (nothing polls the signal any more): SIGTERM and SIGUSR1 end the
     /// process again, as without a checkpoint.
-    deinit { mpl_stop_uninstall() }
+    deinit {
+        pending?.done.wait()
+        mpl_stop_uninstall()
+    }
 
     /// Makes SIGTERM and SIGUSR1 request a checkpoint-and-stop instead of ending the process.
     public static func installSignalHandlers() {
@@ -345,35 +348,94 @@ public final class Checkpointer: @unchecked Sendable {
         guard flags[0] != 0 || flags[1] != 0 else { return }
         if done > lastSaved || generation == 0 { try save(try state()) }
         if flags[0] != 0 {
+            try finish()
             let of = totalUnits.map { " of \($0)" } ?? ""
             throw CollectiveStop(message: "stopped by \(Self.signalName(flags[0])) after \(done)\(of) \(unit): checkpoint written to \(options.directory); "
                                  + "run the same command with --resume to continue (exit code 75)")
         }
     }
 
-    /// Collective. Writes every rank's state, then the manifest (rank 0), then deletes older files.
+    /// A rank file being written in the background, committed (named in the manifest) later.
+    /// Its result is set by the writer thread before `done` is left, and read after waiting.
+    final class PendingWrite: @unchecked Sendable {
+        let generation: Int, step: Int, appends: Bool
+        let done = DispatchGroup()
+        var result: Result<(bytes: Int, crc: UInt32), any Error> = .failure(CancellationError())
+        init(generation: Int, step: Int, appends: Bool) { (self.generation, self.step, self.appends) = (generation, step, appends) }
+    }
+    private var pending: PendingWrite?
+    private let writer = DispatchQueue(label: "mpilearn.checkpoint.writer")
+
+    /// Collective. Saves every rank's state: the rank file is encoded and written on a
+    /// background thread while the fit goes on, and committed — the manifest written by rank
+    /// 0, older files deleted — at the next save, at a stop, or at ``finish()``. Until then
+    /// the previous checkpoint stays the one a resume reads.
     public func save(_ state: CheckpointState) throws {
         let t0 = monotonicSeconds()
+        try commit()
         let g = generation + 1
-        let name = fileName(generation: g, rank: comm.rank)
-        let path = (options.directory as NSString).appendingPathComponent(name)
+        let path = (options.directory as NSString).appendingPathComponent(fileName(generation: g, rank: comm.rank))
         let header = FileHeader(kind: kind, rank: comm.rank, ranks: comm.size, step: state.step, generation: g, state: state.header)
-        let bytes = ModelContainer(kind: "checkpoint-\(kind)", header: try JSONEncoder().encode(header), sections: state.sections).encoded()
-        try AtomicFile.write(bytes, to: path)
-        // Each rank's size and CRC, for the manifest.
-        let mine: [Int64] = [Int64(bytes.count), Int64(Self.crc(bytes))]
+        let headerBytes = try JSONEncoder().encode(header)
+        let kind = "checkpoint-\(self.kind)", sections = state.sections
+        let job = PendingWrite(generation: g, step: state.step, appends: state.appends)
+        job.done.enter()
+        pending = job
+        writer.async {
+            job.result = Result { () -> (bytes: Int, crc: UInt32) in
+                let bytes = ModelContainer(kind: kind, header: headerBytes, sections: sections).encoded()
+                try AtomicFile.write(bytes, to: path)
+                // The container's trailer is the CRC-32 of every byte before it.
+                return (bytes.count, bytes.suffix(4).reversed().reduce(UInt32(0)) { $0 << 8 | UInt32($1) })
+            }
+            job.done.leave()
+        }
+        generation = g
+        lastSaved = state.step
+        lastSaveTime = monotonicSeconds()
+        written += 1
+        writeSeconds += monotonicSeconds() - t0
+    }
+
+    /// Collective. Commits the save in progress, if any: waits for this rank's file, then rank
+    /// 0 writes the manifest naming every rank's file, and each rank deletes the files it no
+    /// longer names. A learner calls it once its fit is complete.
+    public func finish() throws {
+        let t0 = monotonicSeconds()
+        try commit()
+        writeSeconds += monotonicSeconds() - t0
+    }
+
+    private func commit() throws {
+        guard let job = pending else { return }
+        job.done.wait()
+        let result = job.result
+        pending = nil
+        // A rank that could not write says so; the others learn it in the allgather.
+        var mine: [Int64] = [-1, 0]
+        var failure: (any Error)?
+        switch result {
+        case let .success(r): mine = [Int64(r.bytes), Int64(r.crc)]
+        case let .failure(e): failure = e
+        }
         let all = try comm.allgatherv(mine).values
+        if let failure { throw failure }
+        if let bad = (0 ..< comm.size).first(where: { all[2 * $0] < 0 }) {
+            try comm.barrier()   // rank `bad` ends the job with its error
+            throw MPILearnError.cannotWrite(path: options.directory, reason: "rank \(bad) could not write its checkpoint file")
+        }
+        let g = job.generation
         let files = (0 ..< comm.size).map {
             Manifest.File(rank: $0, name: fileName(generation: g, rank: $0), bytes: Int(all[2 * $0]), crc32: UInt32(all[2 * $0 + 1]),
-                          generation: g, step: state.step)
+                          generation: g, step: job.step)
         }
         // An appending save keeps every earlier part; another starts a new chain.
-        let earlier: [[Manifest.File]] = state.appends && lastFiles.count == comm.size
+        let earlier: [[Manifest.File]] = job.appends && lastFiles.count == comm.size
             ? (0 ..< comm.size).map { lastEarlier[$0] + [lastFiles[$0]] }
             : Array(repeating: [], count: comm.size)
         if comm.rank == 0 {
             let m = Manifest(format: Self.formatName, version: Self.formatVersion, kind: kind, identity: identity.map { [$0.0, $0.1] },
-                             ranks: comm.size, step: state.step, generation: g, files: files, earlier: earlier,
+                             ranks: comm.size, step: job.step, generation: g, files: files, earlier: earlier,
                              written: ISO8601DateFormatter().string(from: Date()), mpilearnVersion: MPILearnVersion.string)
             let encoder = JSONEncoder()
             encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
@@ -384,12 +446,11 @@ public final class Checkpointer: @unchecked Sendable {
         removeFiles(except: Set((earlier[comm.rank] + [files[comm.rank]]).map(\.name)))
         lastFiles = files
         lastEarlier = earlier
-        generation = g
-        lastSaved = state.step
-        lastSaveTime = monotonicSeconds()
-        written += 1
-        writeSeconds += monotonicSeconds() - t0
+        committedStep = job.step
     }
+
+    /// The step of the last committed checkpoint (the one a resume reads).
+    public private(set) var committedStep: Int?
 
     /// A rank file's CRC-32: of every byte before the container's own trailing CRC (a CRC
     /// over the whole file, trailer included, is the same constant for every intact file).

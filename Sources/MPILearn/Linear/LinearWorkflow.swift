@@ -91,7 +91,7 @@ public enum LinearWorkflow {
         let checkpoint = try options.map { c in
             try Checkpointer(c, kind: "linear", unit: e is LogisticRegression ? "iterations" : "epochs", identity: [
                 ("estimator", name), ("parameters", parameters.keys.sorted().map { "\($0)=\(parameters[$0]!)" }.joined(separator: ",")),
-                ("data", "\(source.path) (target \(source.target ?? "none")): \(data.globalRowCount) rows × \(data.featureCount) features"),
+                ("data", "\(source.path) (target \(source.target)): \(data.globalRowCount) rows × \(data.featureCount) features"),
             ], comm: comm)
         }
         if let checkpoint, comm.rank == 0 { log(checkpoint.plan) }
@@ -169,7 +169,7 @@ public enum LinearWorkflow {
             timer.mark("save", comm: false)
         }
         let s = schema(of: model)
-        let testRows = try TrainingData.loadTest(path: test, schema: s, target: source.target ?? s.target, broadcast: false, comm: comm,
+        let testRows = try TrainingData.loadTest(path: test, schema: s, target: source.target, broadcast: false, comm: comm,
                                                  note: { if comm.rank == 0 { log("note: \($0)") } })
         timer.mark("read test", comm: false)
         let report = try score(model, features: testRows.matrix, target: testRows.target!, comm: comm)

@@ -126,6 +126,7 @@ public struct LogisticRegression: Estimator, Equatable {
             }
         }
         let result = try solver.minimize([Double](repeating: 0, count: mine.count)) { x, g in try objective.evaluate(block: x, mine, &g) }
+        if let checkpoint = Checkpointer.active, checkpoint.comm === comm { try checkpoint.finish() }
         let theta = comm.size > 1 ? try comm.allgatherv(result.x).values : result.x
         let coef = objective.coefficients(theta, kept: kept, columns: columns)
         var schema = data.schema

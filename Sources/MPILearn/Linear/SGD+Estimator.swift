@@ -99,6 +99,7 @@ public struct SGDClassifier: Estimator, Equatable {
             averageIntercept.append(run.averageIntercept)
             nIter = max(nIter, run.nIter)
         }
+        try checkpoint?.checkpointer.finish()
         let rowsSeen = p.training == .chained || comm.size == 1 ? globalRows : rows.count
         return SGDClassifierModel(parameters: p, classes: classes, coef: Matrix(rows: problems.count, columns: d, storage: coef), intercept: intercept,
                                   standardCoef: standard.isEmpty ? nil : standard, standardIntercept: standardIntercept.isEmpty ? nil : standardIntercept,
@@ -157,6 +158,7 @@ public struct SGDRegressor: Estimator, Equatable {
         let run = try SGDTrainer.train(rows: rows, y: y, start: start?.run, features: d, t0: t0, epochs: epochs, stopping: stopping,
                                        settings: p.settings(), parameters: p, globalRowStart: data.globalRowStart, globalRows: globalRows, comm: comm,
                                        checkpoint: checkpoint)
+        try checkpoint?.checkpointer.finish()
         let rowsSeen = p.training == .chained || comm.size == 1 ? globalRows : rows.count
         return SGDRegressorModel(parameters: p, coef: run.coef, intercept: run.intercept, standardCoef: run.standardCoef,
                                  standardIntercept: run.standardIntercept, averageIntercept: run.averageIntercept, nIter: run.nIter,

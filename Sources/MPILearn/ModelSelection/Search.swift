@@ -455,6 +455,7 @@ public enum ModelSearch {
                 return CheckpointState(step: position, header: Data("{}".utf8), sections: [("outcomes", bytes)])
             }
         }
+        try checkpoint?.finish()
         if let checkpoint, comm.rank == 0 { options.log?(checkpoint.summary) }
 
         // Scores to every rank, in task order.

@@ -52,6 +52,8 @@ public struct ModelContainer: Equatable {
 
     public func encoded() -> Data {
         var out = Data()
+        // One allocation: a large model or checkpoint is not copied as the buffer grows.
+        out.reserveCapacity(32 + kind.utf8.count + header.count + sections.reduce(0) { $0 + 12 + $1.name.utf8.count + $1.bytes.count })
         out.append(contentsOf: Self.magic)
         out.appendLE(version)
         let k = Data(kind.utf8)

@@ -216,7 +216,14 @@ extension ForestTrainer {
             savedUpTo = start
         }
         checkpoint?.totalUnits = p.nEstimators
-        let chunk: Int? = checkpoint.map { c in if case let .units(u)? = c.options.every { return u } else { return max(1, p.threads) } }
+        // Boundaries: after each batch of at most N trees (`--checkpoint-every N`; smaller
+        // batches than the memory bound allows cost more rounds of collectives), or (time or
+        // signal only) of the memory-bound size; one rank: rounds of one tree per thread.
+        // A stop waits for the batch being grown.
+        var chunk: Int? = nil
+        if let checkpoint {
+            if case let .units(u)? = checkpoint.options.every { chunk = u } else if comm.size == 1 { chunk = max(1, p.threads) }
+        }
         try engine.grow(trees: p.nEstimators, from: start, chunk: chunk, traffic: &traffic, finish: { g, tree in
             let i = g / comm.size
             let imp = tree.featureImportances(features: d)
@@ -259,6 +266,7 @@ extension ForestTrainer {
                                        appends: true)
             }
         } })
+        try checkpoint?.finish()
         lap(&timings.grow)
 
         // Importances: every tree's, summed in tree order (the same sums at any rank count).
@@ -465,9 +473,9 @@ final class GlobalGrowth {
     /// Grows `trees` trees; tree g is kept by rank g mod p.
     /// - Parameter finish: called with (g, tree) for each tree this rank keeps, from any
     ///   thread, as soon as it is complete.
-    /// Grows trees `start ..< trees`, calling `finish` for each tree this rank keeps. With
-    /// `chunk`, at most `chunk` trees are grown between two calls of `boundary` (with the
-    /// trees finished so far), which checkpoints.
+    /// Grows trees `start ..< trees`, calling `finish` for each tree this rank keeps, and
+    /// `boundary` (which checkpoints) with the trees finished so far after each batch of at
+    /// most `chunk` trees.
     func grow(trees: Int, from start: Int = 0, chunk: Int? = nil, traffic: inout Traffic, finish: (Int, Tree) -> Void,
               boundary: ((Int) throws -> Void)? = nil) throws {
         let p = comm.size

@@ -245,6 +245,7 @@ enum ForestTrainer {
                                            appends: true)
                 }
             }
+            try checkpoint?.finish()
             trees = compact ? [] : Array(box.value)
             predictors = Array(packedBox.value)
             treeImportances = Array(importanceBox.value)
@@ -259,6 +260,7 @@ enum ForestTrainer {
                 }
                 lo += chunk
             }
+            try checkpoint.finish()
         }
         let grown = compact ? [] : trees.map { $0! }
 
