@@ -84,6 +84,10 @@ public struct CheckpointState {
 /// each file with its size and CRC-32. The manifest is the commit: a job killed while
 /// writing leaves the previous checkpoint whole. Each rank then deletes its older files.
 ///
+/// The rank files are encoded and written on a background thread; the manifest that commits
+/// them comes at the next save, at a stop, or at ``finish()``, which a learner calls when its
+/// fit is complete.
+///
 /// **Identity.** The manifest records what the run must match to resume: the learner's
 /// parameters, the data's shape, and the rank count where the learner keeps per-rank state.
 /// `--resume` with other values is refused naming the first that differs; a file whose size
