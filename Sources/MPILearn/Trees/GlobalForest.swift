@@ -195,14 +195,7 @@ extension ForestTrainer {
         if let checkpoint, let parts = try checkpoint.restoreParts(rebalances: true) {
             let path = checkpoint.options.directory
             let state = parts.last!
-            var trees: [Tree] = [], indices: [Int] = [], importances: [Double] = []
-            for part in parts {
-                let c = ModelContainer(kind: "forest-part", header: Data(), sections: part.sections)
-                let (t, i) = try ForestModel.trees(from: c, path: path, outputs: classification ? k : 1, features: d)
-                trees += t
-                indices += i
-                importances += try part.section("importances", in: path).flatArray(of: Double.self, path: path)
-            }
+            let (trees, indices, importances) = try checkpointTrees(parts, path: path, outputs: classification ? k : 1, features: d)
             guard indices == Array(0 ..< state.step), importances.count == indices.count * d, state.step <= p.nEstimators else {
                 throw MPILearnError.dataError(SourceLocation(file: path), "checkpoint holds trees that do not match its step \(state.step); it is damaged")
             }

@@ -306,10 +306,10 @@ enum ForestTrainer {
         return model
     }
 
-    /// The trees and importances a local-mode checkpoint holds for this rank (its first trees),
-    /// from every part of its files.
-    static func restoreLocalTrees(_ parts: [CheckpointState], path: String, myTrees: Int, firstTree: Int, features d: Int,
-                                  outputs: Int) throws -> (trees: [Tree], importances: [Double]) {
+    /// Every tree (with its global index and importances) in the parts of a forest checkpoint,
+    /// in order: each part holds the trees finished since the one before.
+    static func checkpointTrees(_ parts: [CheckpointState], path: String, outputs: Int,
+                                features d: Int) throws -> (trees: [Tree], indices: [Int], importances: [Double]) {
         var trees: [Tree] = [], indices: [Int] = [], importances: [Double] = []
         for state in parts {
             let c = ModelContainer(kind: "forest-part", header: Data(), sections: state.sections)
@@ -318,7 +318,17 @@ enum ForestTrainer {
             indices += i
             importances += try state.section("importances", in: path).flatArray(of: Double.self, path: path)
         }
-        guard trees.count <= myTrees, indices == (0 ..< trees.count).map({ firstTree + $0 }), importances.count == trees.count * d else {
+        guard importances.count == trees.count * d else {
+            throw MPILearnError.dataError(SourceLocation(file: path), "checkpoint holds \(importances.count) importances for \(trees.count) trees; it is damaged")
+        }
+        return (trees, indices, importances)
+    }
+
+    /// The trees and importances a local-mode checkpoint holds for this rank (its first trees).
+    static func restoreLocalTrees(_ parts: [CheckpointState], path: String, myTrees: Int, firstTree: Int, features d: Int,
+                                  outputs: Int) throws -> (trees: [Tree], importances: [Double]) {
+        let (trees, indices, importances) = try checkpointTrees(parts, path: path, outputs: outputs, features: d)
+        guard trees.count <= myTrees, indices == (0 ..< trees.count).map({ firstTree + $0 }) else {
             throw MPILearnError.dataError(SourceLocation(file: path), "checkpoint holds trees \(indices.first ?? 0)… for another share of the forest; it was written for other data")
         }
         return (trees, importances)
