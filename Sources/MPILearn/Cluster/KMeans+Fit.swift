@@ -307,9 +307,10 @@ extension KMeansEngine {
     /// This rank's per-row state as checkpoint sections: labels, and the Hamerly bounds with
     /// the centres they refer to (when a bounded pass has set them).
     func checkpointSections() -> [(name: String, bytes: Data)] {
-        var out: [(name: String, bytes: Data)] = [("labels", Data(flat: Array(UnsafeBufferPointer(start: labels, count: n))))]
+        // One copy of each array, straight from the engine's buffers.
+        var out: [(name: String, bytes: Data)] = [("labels", Data(bytes: labels, count: n * MemoryLayout<Int32>.stride))]
         if let lower, let boundsCentres {
-            out.append(("lower", Data(flat: Array(UnsafeBufferPointer(start: lower, count: n)))))
+            out.append(("lower", Data(bytes: lower, count: n * MemoryLayout<Double>.stride)))
             out.append(("bounds_centres", Data(flat: boundsCentres)))
         }
         return out
