@@ -51,7 +51,6 @@ int mpl_stop_install(void) {
 
 int mpl_stop_signal(void) { return (int)mpl_stop_signal_number; }
 
-void mpl_stop_reset(void) { mpl_stop_signal_number = 0; }
 
 void mpl_stop_uninstall(void) {
     signal(SIGTERM, SIG_DFL);

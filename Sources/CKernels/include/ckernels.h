@@ -238,8 +238,6 @@ int mpl_pin_mmap_threshold(size_t bytes);
 int mpl_stop_install(void);
 /* The first recorded stop signal's number, or 0. */
 int mpl_stop_signal(void);
-/* Forgets a recorded signal (tests). */
-void mpl_stop_reset(void);
 /* SIGTERM and SIGUSR1 end the process again (their default); a recorded one is dropped. */
 void mpl_stop_uninstall(void);
 /* glibc's mallopt(M_TRIM_THRESHOLD, bytes): free memory at the heap's top beyond `bytes` goes

@@ -27,14 +27,14 @@ extension KMeans {
     ///     streams, so the result does not depend on the number of ranks.
     ///   - comm: the ranks holding the data.
     ///   - dataName: names the data in error messages (a file path).
-    ///   - progress: called on every rank after each Lloyd iteration.
-    /// - Returns: the fitted model; its `labels` are this rank's rows'.
-    /// - Throws: ``MPILearnError/invalidParameter`` for bad hyper-parameters (k ≤ 0, k > rows,
-    ///   ...), ``MPILearnError/dataError`` naming the row and column of a NaN or infinite value.
     ///   - checkpoint: saves the fit's state after Lloyd iterations (see ``Checkpointer``) and
     ///     resumes from a saved one: the resumed fit ends with the same centres, labels,
     ///     inertia and history (but the seconds) as an uninterrupted one. Needs the same
     ///     number of ranks (each rank's labels and bounds are in its file).
+    ///   - progress: called on every rank after each Lloyd iteration.
+    /// - Returns: the fitted model; its `labels` are this rank's rows'.
+    /// - Throws: ``MPILearnError/invalidParameter`` for bad hyper-parameters (k ≤ 0, k > rows,
+    ///   ...), ``MPILearnError/dataError`` naming the row and column of a NaN or infinite value.
     public func fit<T: LinearAlgebraScalar & MPIScalar>(_ data: Dataset<T>, comm: any Communicator, dataName: String = "data",
                                                         checkpoint: Checkpointer? = nil,
                                                         progress: ((KMeansIteration) -> Void)? = nil) throws -> KMeansModel {

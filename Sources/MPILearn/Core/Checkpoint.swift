@@ -104,6 +104,13 @@ public final class Checkpointer: @unchecked Sendable {
     /// ``Estimator`` protocol (linear models); they use it only with the same communicator.
     @TaskLocal public static var active: Checkpointer?
 
+    /// The ``active`` checkpointer when it checkpoints a fit on `comm` (a nested fit on
+    /// another communicator, such as a search's task, does not checkpoint).
+    public static func active(for comm: any Communicator) -> Checkpointer? {
+        guard let c = active, c.comm === comm else { return nil }
+        return c
+    }
+
     public let options: CheckpointOptions
     /// The learner's name: `kmeans`, `forest`, `search`, `linear`.
     public let kind: String
@@ -173,9 +180,6 @@ public final class Checkpointer: @unchecked Sendable {
 
     /// The signal recorded on this rank (0: none).
     public static var pendingSignal: Int32 { mpl_stop_signal() }
-
-    /// Forgets a recorded signal (for in-process tests).
-    public static func resetSignal() { mpl_stop_reset() }
 
     static func signalName(_ s: Int32) -> String {
         switch s {

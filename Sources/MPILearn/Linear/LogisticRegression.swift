@@ -115,7 +115,8 @@ public struct LogisticRegression: Estimator, Equatable {
         var solver = LBFGS(maxIter: maxIter, gtol: tol, ftol: 64 * Double.ulpOfOne)
         if comm.size > 1 { solver.reduce = { values, op in try comm.allreduce(&values, op: op) } }
         // A checkpointed fit (`linear fit --checkpoint`): saves after iterations, resumes from a saved one.
-        if let checkpoint = Checkpointer.active, checkpoint.comm === comm {
+        let checkpoint = Checkpointer.active(for: comm)
+        if let checkpoint {
             let path = checkpoint.options.directory
             checkpoint.totalUnits = maxIter
             if let state = try checkpoint.restore() {
@@ -126,7 +127,7 @@ public struct LogisticRegression: Estimator, Equatable {
             }
         }
         let result = try solver.minimize([Double](repeating: 0, count: mine.count)) { x, g in try objective.evaluate(block: x, mine, &g) }
-        if let checkpoint = Checkpointer.active, checkpoint.comm === comm { try checkpoint.finish() }
+        try checkpoint?.finish()
         let theta = comm.size > 1 ? try comm.allgatherv(result.x).values : result.x
         let coef = objective.coefficients(theta, kept: kept, columns: columns)
         var schema = data.schema

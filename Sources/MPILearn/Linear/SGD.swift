@@ -313,7 +313,7 @@ final class SGDCheckpointing {
 
     /// The active checkpointer's, when it checkpoints this communicator's fit. Collective.
     init?(comm: any Communicator) throws {
-        guard let c = Checkpointer.active, c.comm === comm else { return nil }
+        guard let c = Checkpointer.active(for: comm) else { return nil }
         checkpointer = c
         if let state = try c.restore() {
             let path = c.options.directory

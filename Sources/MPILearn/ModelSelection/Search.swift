@@ -410,7 +410,7 @@ public enum ModelSearch {
                 // Every unit by all ranks, data-parallel, in order.
                 for u in from ..< end { record(try run(u, comm: comm), taken: u + 1) }
             } else {
-                // Longest expected first; a shared counter hands the next unit to whichever rank asks.
+                // A shared counter hands the next unit (in `order`) to whichever rank asks.
                 let counter = try comm.makeSharedCounter(initial: from)
                 // Rank 0 hosts the counter. Some MPI transports progress one-sided operations
                 // only inside MPI calls of the target, so while rank 0 fits, its main thread keeps
@@ -462,7 +462,7 @@ public enum ModelSearch {
         let tasks = nC * nK
         var all: [TaskOutcome]
         var busy: [Double], durations: [Double]
-        if sharded && !grouped {
+        if replicatedOutcomes {
             all = mine
             busy = [Double](repeating: unitSeconds.reduce(0, +), count: comm.size)
             durations = unitSeconds

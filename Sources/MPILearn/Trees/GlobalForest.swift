@@ -202,8 +202,12 @@ extension ForestTrainer {
             for (g, tree) in zip(indices, trees) where g % comm.size == comm.rank {
                 let i = g / comm.size
                 for f in 0 ..< d { treeImportances[i * d + f] = importances[g * d + f] }
-                if compact { packed[i] = BinnedPackedTree(tree, bins: bins) } else { owned[i] = tree }
-                if compact { held[i] = tree }
+                if compact {
+                    packed[i] = BinnedPackedTree(tree, bins: bins)
+                    held[i] = tree
+                } else {
+                    owned[i] = tree
+                }
             }
             start = state.step
             savedUpTo = start
